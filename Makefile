@@ -1,0 +1,68 @@
+# CarbonMeter developer commands. `make help` lists them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PYTHONPATH := $(CURDIR)/layers/carbonmeter/python:$(CURDIR)
+# The CDK's jsii runtime warns on every start about the Node version; the warning says nothing about us.
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install layer-wheels lint typecheck test test-unit test-integration test-infra test-e2e demo benchmark synth deploy clean
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+.build/wheels/.complete: $(BIN)/.installed layers/carbonmeter/requirements.txt infra/wheelhouse.py
+	$(BIN)/python -m infra.wheelhouse
+	touch $@
+
+install: $(BIN)/.installed .build/wheels/.complete ## create .venv, install pinned dependencies, fetch the Lambda layer's wheels
+
+layer-wheels: .build/wheels/.complete ## download the layer's dependencies built for the Lambda runtime (Python 3.14, arm64)
+
+lint: install ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install ## mypy with the pydantic plugin
+	$(BIN)/mypy
+
+test: lint typecheck ## lint, type-check and run every test tier (offline)
+	$(BIN)/pytest
+
+test-unit: install ## pure logic only
+	$(BIN)/pytest tests/unit
+
+test-integration: install ## against moto
+	$(BIN)/pytest tests/integration
+
+test-infra: install ## CDK assertions and cdk-nag
+	$(BIN)/pytest tests/infra
+
+test-e2e: install ## the local pipeline on an embedded AWS
+	$(BIN)/pytest tests/e2e
+
+demo: install ## run the whole hourly pipeline on an embedded AWS with a seeded demo account
+	$(BIN)/python -m carbonmeter.local.demo
+
+benchmark: install ## GetMetricData batching and collector wall time for 100, 1,000 and 10,000 resources
+	$(BIN)/python -m carbonmeter.local.benchmark
+
+node_modules/.installed: package.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+synth: install node_modules/.installed ## synthesise both CloudFormation templates into cdk.out (no credentials needed)
+	npx cdk synth --quiet
+
+deploy: install node_modules/.installed ## deploy CarbonMeterStack to the account of your current AWS credentials
+	npx cdk deploy CarbonMeterStack
+
+clean: ## remove build output (keeps .venv)
+	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,19 @@
+#!/usr/bin/env python3
+"""Entry point of `cdk synth` / `cdk deploy` (see cdk.json)."""
+
+import sys
+from pathlib import Path
+
+# The stacks read setting names and IAM actions from the carbonmeter library itself.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "layers" / "carbonmeter" / "python"))
+
+from aws_cdk import App
+
+from infra.application import build_app
+from infra.nag import annotate_findings, nag_findings
+
+app = App()
+build_app(app)
+# Unacknowledged AWS Solutions findings become errors on their constructs, which fail `cdk synth`.
+annotate_findings(app, nag_findings(app))
+app.synth()

@@ -1,0 +1,59 @@
+"""Calculator: turn each queued connection-hour's usage into energy and emissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Json
+
+from carbonmeter.models import CalculateJob, hour_key
+from carbonmeter.pipeline import calculate_connection_hour
+from carbonmeter.runtime import runtime
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+class CalculateMessage(SqsRecordModel):
+    body: Json[CalculateJob]
+
+
+processor = BatchProcessor(event_type=EventType.SQS, model=CalculateMessage)
+
+
+@tracer.capture_method
+def record_handler(record: CalculateMessage) -> None:
+    job = record.body
+    with logger.append_context_keys(connection_id=job.connection_id, hour=hour_key(job.hour)):
+        _handle(job)
+
+
+def _handle(job: CalculateJob) -> None:
+    rt = runtime()
+    outcome = calculate_connection_hour(job, rt.clients, rt.settings)
+    metrics.add_metric(name="ResourcesCalculated", unit=MetricUnit.Count, value=outcome.resources)
+    metrics.add_metric(name="EnergyKwh", unit=MetricUnit.Count, value=outcome.energy_kwh)
+    metrics.add_metric(name="OperationalKgCO2e", unit=MetricUnit.Count, value=outcome.operational_kgco2e)
+    logger.info(
+        "calculated connection-hour",
+        extra={
+            "resources": outcome.resources,
+            "energy_kwh": outcome.energy_kwh,
+            "operational_kgco2e": outcome.operational_kgco2e,
+            "embodied_kgco2e": outcome.embodied_kgco2e,
+        },
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,62 @@
+"""Collector: for each queued connection-hour, read the customer's usage and store it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Json
+
+from carbonmeter.models import CollectJob, hour_key
+from carbonmeter.pipeline import collect_connection_hour
+from carbonmeter.runtime import runtime
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+class CollectMessage(SqsRecordModel):
+    body: Json[CollectJob]
+
+
+processor = BatchProcessor(event_type=EventType.SQS, model=CollectMessage)
+
+
+@tracer.capture_method
+def record_handler(record: CollectMessage) -> None:
+    job = record.body
+    with logger.append_context_keys(connection_id=job.connection_id, hour=hour_key(job.hour)):
+        _handle(job)
+
+
+def _handle(job: CollectJob) -> None:
+    rt = runtime()
+    started = time.monotonic()
+    outcome = collect_connection_hour(job, rt.clients, rt.settings)
+    counter = outcome.counter
+    metrics.add_metric(name="ResourcesCollected", unit=MetricUnit.Count, value=outcome.records)
+    metrics.add_metric(name="ApiCalls", unit=MetricUnit.Count, value=counter.total_calls)
+    metrics.add_metric(name="MetricsRequested", unit=MetricUnit.Count, value=counter.metrics_requested)
+    metrics.add_metric(name="CollectDuration", unit=MetricUnit.Milliseconds, value=_elapsed_ms(started))
+    logger.info(
+        "collected connection-hour",
+        extra={"records": outcome.records, "skipped": outcome.skipped, "api_calls": counter.calls},
+    )
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,26 @@
+"""The CDK app: CarbonMeter's own stack and the role stack customers deploy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import App
+
+from infra.constants import CUSTOMER_ROLE_STACK_NAME, STACK_NAME
+from infra.customer_role import CarbonMeterCustomerRoleStack
+from infra.stack import CarbonMeterStack
+
+
+@dataclass(frozen=True)
+class CarbonMeterApp:
+    app: App
+    stack: CarbonMeterStack
+    customer_role_stack: CarbonMeterCustomerRoleStack
+
+
+def build_app(app: App) -> CarbonMeterApp:
+    return CarbonMeterApp(
+        app=app,
+        stack=CarbonMeterStack(app, STACK_NAME),
+        customer_role_stack=CarbonMeterCustomerRoleStack(app, CUSTOMER_ROLE_STACK_NAME),
+    )

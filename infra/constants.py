@@ -1,0 +1,91 @@
+"""Every name and setting of the CarbonMeter deployment, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+LAYER_DIR = REPO_ROOT / "layers" / "carbonmeter"
+LAYER_PACKAGE_DIR = LAYER_DIR / "python" / "carbonmeter"
+LAYER_REQUIREMENTS = LAYER_DIR / "requirements.txt"
+# Subpackages of the library that only run on a workstation and stay out of the layer.
+LAYER_EXCLUDED_SUBPACKAGES = ("local",)
+WHEELHOUSE_ROOT = REPO_ROOT / ".build" / "wheels"
+FUNCTION_HANDLER = "handler.handler"
+
+STACK_NAME = "CarbonMeterStack"
+CUSTOMER_ROLE_STACK_NAME = "CarbonMeterCustomerRoleStack"
+
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+METRICS_NAMESPACE = "CarbonMeter"
+SERVICE_NAME_PREFIX = "carbonmeter"
+LOG_LEVEL = "INFO"
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+
+# The collector may only assume roles carrying this prefix; the customer stack names its role with it.
+CUSTOMER_ROLE_PREFIX = "CarbonMeter"
+CUSTOMER_ROLE_NAME = f"{CUSTOMER_ROLE_PREFIX}ReadOnly"
+# One hour is the shortest maximum STS allows and longer than one collection run.
+CUSTOMER_ROLE_MAX_SESSION = Duration.hours(1)
+
+SCHEDULE_RATE = Duration.hours(1)
+
+# AWS guidance for SQS event sources: visibility timeout at least six times the function timeout.
+VISIBILITY_TIMEOUT_FACTOR = 6
+DLQ_MAX_RECEIVE_COUNT = 3
+DLQ_RETENTION = Duration.days(14)
+
+ALARM_PERIOD = Duration.minutes(5)
+# `cdk deploy -c alarmEmail=ops@example.com` subscribes that address to the alarm topic.
+ALARM_EMAIL_CONTEXT_KEY = "alarmEmail"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One Lambda function: its code lives in ``functions/<name>/handler.py``."""
+
+    name: str
+    memory_mb: int
+    timeout: Duration
+    description: str
+
+
+@dataclass(frozen=True)
+class QueueConsumer:
+    """How a function drains its SQS queue."""
+
+    batch_size: int
+    max_concurrency: int
+
+
+SCHEDULER = FunctionSpec(
+    name="scheduler",
+    memory_mb=256,
+    timeout=Duration.minutes(1),
+    description="Fans out one collect job per connection and hour",
+)
+# Collection of one connection-hour walks every region of the customer's account.
+COLLECTOR = FunctionSpec(
+    name="collector",
+    memory_mb=1024,
+    timeout=Duration.minutes(10),
+    description="Reads a customer's resources and CloudWatch metrics into usage records",
+)
+CALCULATOR = FunctionSpec(
+    name="calculator",
+    memory_mb=512,
+    timeout=Duration.minutes(2),
+    description="Turns usage records into emission records and rollups",
+)
+
+# Small batches: one collect job can take minutes, and a failure retries only its own message.
+COLLECTOR_CONSUMER = QueueConsumer(batch_size=5, max_concurrency=10)
+CALCULATOR_CONSUMER = QueueConsumer(batch_size=10, max_concurrency=5)

@@ -1,0 +1,75 @@
+"""The one way CarbonMeter builds a Lambda function."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.constants import (
+    ARCHITECTURE,
+    FUNCTION_HANDLER,
+    FUNCTIONS_DIR,
+    LOG_LEVEL,
+    LOG_RETENTION,
+    METRICS_NAMESPACE,
+    RUNTIME,
+    SERVICE_NAME_PREFIX,
+    FunctionSpec,
+)
+
+
+class CarbonMeterFunction(Construct):
+    """A function from ``functions/<name>/`` with the layer, Powertools settings, tracing and its own log group.
+
+    Its role starts empty apart from writing to its own log group: every other permission is granted explicitly.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        spec: FunctionSpec,
+        layer: lambda_.ILayerVersion,
+        environment: Mapping[str, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        code_dir = FUNCTIONS_DIR / spec.name
+        handler_file = code_dir / (FUNCTION_HANDLER.split(".")[0] + ".py")
+        if not handler_file.is_file():
+            raise FileNotFoundError(f"function {spec.name!r} has no handler at {handler_file}")
+
+        self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
+        # A role of our own instead of AWSLambdaBasicExecutionRole, whose log permissions cover every log group.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"CarbonMeter {spec.name} function",
+        )
+        self.log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=spec.description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=FUNCTION_HANDLER,
+            code=lambda_.Code.from_asset(str(code_dir), exclude=["**/__pycache__", "**/*.pyc"]),
+            layers=[layer],
+            memory_size=spec.memory_mb,
+            timeout=spec.timeout,
+            role=self.role,
+            log_group=self.log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": f"{SERVICE_NAME_PREFIX}-{spec.name}",
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_LOG_LEVEL": LOG_LEVEL,
+                **environment,
+            },
+        )

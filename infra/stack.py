@@ -1,0 +1,139 @@
+"""CarbonMeterStack: the hourly collection and calculation pipeline in CarbonMeter's own account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda_event_sources as event_sources
+from constructs import Construct
+
+from carbonmeter.settings import Settings
+from infra.alarms import Alerts
+from infra.constants import (
+    ALARM_EMAIL_CONTEXT_KEY,
+    CALCULATOR,
+    CALCULATOR_CONSUMER,
+    COLLECTOR,
+    COLLECTOR_CONSUMER,
+    CUSTOMER_ROLE_PREFIX,
+    SCHEDULE_RATE,
+    SCHEDULER,
+    FunctionSpec,
+    QueueConsumer,
+)
+from infra.function import CarbonMeterFunction
+from infra.layer import CarbonMeterLayer
+from infra.nag import acknowledge
+from infra.queues import WorkQueue
+from infra.tables import Tables
+
+
+def customer_role_arn_pattern(partition: str = Aws.PARTITION) -> str:
+    """Every role the collector may assume: customers' roles named with the CarbonMeter prefix."""
+    return f"arn:{partition}:iam::*:role/{CUSTOMER_ROLE_PREFIX}*"
+
+
+class CarbonMeterStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
+        super().__init__(
+            scope, construct_id, description="CarbonMeter: hourly carbon accounting of AWS accounts", **kwargs
+        )
+        self.tables = Tables(self, "Tables")
+        self.collect = WorkQueue(self, "Collect", consumer=COLLECTOR)
+        self.calculate = WorkQueue(self, "Calculate", consumer=CALCULATOR)
+        self.layer = CarbonMeterLayer(self, "CarbonMeterLayer")
+        # Settings fields, by name, that locate the resources of this stack.
+        self.settings_values = {
+            "connections_table": self.tables.connections.table_name,
+            "usage_table": self.tables.usage.table_name,
+            "emissions_table": self.tables.emissions.table_name,
+            "collect_queue_url": self.collect.queue.queue_url,
+            "calculate_queue_url": self.calculate.queue.queue_url,
+        }
+        self.settings_environment = {Settings.env_name(field): value for field, value in self.settings_values.items()}
+
+        self.scheduler = self._function(SCHEDULER)
+        self.collector = self._function(COLLECTOR)
+        self.calculator = self._function(CALCULATOR)
+        self._wire_scheduler()
+        self._wire_collector()
+        self._wire_calculator()
+        self._add_alarms()
+        self._add_outputs()
+
+    def _function(self, spec: FunctionSpec) -> CarbonMeterFunction:
+        function = CarbonMeterFunction(
+            self,
+            spec.name.capitalize(),
+            spec=spec,
+            layer=self.layer.layer_version,
+            environment=self.settings_environment,
+        )
+        acknowledge(
+            function.role.node.find_child("DefaultPolicy"),
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.",
+        )
+        return function
+
+    def _wire_scheduler(self) -> None:
+        function = self.scheduler.function
+        events.Rule(
+            self,
+            "HourlySchedule",
+            description="Starts collection of the hour that just ended",
+            schedule=events.Schedule.rate(SCHEDULE_RATE),
+            targets=[targets.LambdaFunction(function, retry_attempts=2)],
+        )
+        self.tables.connections.grant_read_data(function)
+        self.collect.queue.grant_send_messages(function)
+
+    def _wire_collector(self) -> None:
+        function = self.collector.function
+        function.add_event_source(_sqs_source(self.collect, COLLECTOR_CONSUMER))
+        # Read/write: the collector records each connection's last success or error.
+        self.tables.connections.grant_read_write_data(function)
+        self.tables.usage.grant_read_write_data(function)
+        self.calculate.queue.grant_send_messages(function)
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[customer_role_arn_pattern()])
+        )
+        acknowledge(
+            self.collector.role.node.find_child("DefaultPolicy"),
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/{CUSTOMER_ROLE_PREFIX}*]",
+            "Customers create the read-only role in their own accounts, so the account is unknown; "
+            "the role name prefix and each role's ExternalId condition limit what can be assumed.",
+        )
+
+    def _wire_calculator(self) -> None:
+        function = self.calculator.function
+        function.add_event_source(_sqs_source(self.calculate, CALCULATOR_CONSUMER))
+        self.tables.usage.grant_read_data(function)
+        self.tables.emissions.grant_read_write_data(function)
+
+    def _add_alarms(self) -> None:
+        self.alerts = Alerts(self, "Alerts", email=self.node.try_get_context(ALARM_EMAIL_CONTEXT_KEY))
+        self.alerts.alarm_on_dead_letters("CollectDeadLetters", self.collect.dead_letter_queue, "Collect jobs")
+        self.alerts.alarm_on_dead_letters("CalculateDeadLetters", self.calculate.dead_letter_queue, "Calculate jobs")
+
+    def _add_outputs(self) -> None:
+        # Described by the environment variable they set, so the operator's CLI can be configured from them.
+        for field, value in self.settings_values.items():
+            output_id = "".join(part.title() for part in field.split("_"))
+            CfnOutput(self, output_id, value=value, description=Settings.env_name(field))
+        CfnOutput(self, "AlarmTopicArn", value=self.alerts.topic.topic_arn)
+        # Manual backfills are test events sent to this function (README, "Backfills and manual runs").
+        CfnOutput(self, "SchedulerFunctionName", value=self.scheduler.function.function_name)
+
+
+def _sqs_source(queue: WorkQueue, consumer: QueueConsumer) -> event_sources.SqsEventSource:
+    return event_sources.SqsEventSource(
+        queue.queue,
+        batch_size=consumer.batch_size,
+        max_concurrency=consumer.max_concurrency,
+        report_batch_item_failures=True,
+    )

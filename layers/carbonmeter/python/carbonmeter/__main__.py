@@ -1,0 +1,5 @@
+import sys
+
+from carbonmeter.cli import main
+
+sys.exit(main())

@@ -1,0 +1,154 @@
+"""Boto3 client factories, API-call accounting and role assumption.
+
+Clients are built here, never at import time, so tests and the local runner can
+point them at an embedded AWS and inject latency or faults through botocore events.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from carbonmeter.settings import Settings
+
+# (event name, handler) pairs registered on every client a factory builds,
+# e.g. ("before-send.cloudwatch.GetMetricData", add_latency).
+EventHook = tuple[str, Callable[..., Any]]
+
+
+class ApiCallCounter:
+    """Counts every AWS API call made through the clients it is attached to.
+
+    A counter made with a ``parent`` adds every count to the parent too, so one
+    job's calls can be reported alone and still roll up into the container's.
+    """
+
+    def __init__(self, parent: ApiCallCounter | None = None) -> None:
+        self._parent = parent
+        self._lock = threading.Lock()
+        self._calls: Counter[str] = Counter()
+        self._metrics_requested = 0
+
+    def on_call(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        self._add_call(f"{model.service_model.endpoint_prefix}:{model.name}")
+
+    def _add_call(self, key: str) -> None:
+        with self._lock:
+            self._calls[key] += 1
+        if self._parent is not None:
+            self._parent._add_call(key)
+
+    def add_metrics_requested(self, count: int) -> None:
+        with self._lock:
+            self._metrics_requested += count
+        if self._parent is not None:
+            self._parent.add_metrics_requested(count)
+
+    @property
+    def calls(self) -> dict[str, int]:
+        with self._lock:
+            return dict(sorted(self._calls.items()))
+
+    @property
+    def total_calls(self) -> int:
+        with self._lock:
+            return sum(self._calls.values())
+
+    @property
+    def metrics_requested(self) -> int:
+        """Metrics that CloudWatch bills GetMetricData for."""
+        with self._lock:
+            return self._metrics_requested
+
+
+class ClientFactory:
+    """Builds and caches boto3 clients for one set of credentials."""
+
+    def __init__(
+        self,
+        session: boto3.Session | None = None,
+        *,
+        settings: Settings | None = None,
+        counter: ApiCallCounter | None = None,
+        hooks: Iterable[EventHook] = (),
+    ) -> None:
+        self.settings = settings or Settings()
+        self.session = session or boto3.Session()
+        self.counter = counter or ApiCallCounter()
+        self.hooks = tuple(hooks)
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+        self._config = Config(
+            retries={"mode": self.settings.retry_mode, "max_attempts": self.settings.max_attempts},
+            connect_timeout=5,
+            read_timeout=30,
+            max_pool_connections=20,
+        )
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        region = region or self.settings.region
+        with self._lock:
+            key = (service, region)
+            if key not in self._clients:
+                client = self.session.client(service, region_name=region, config=self._config)
+                client.meta.events.register("before-call", self.counter.on_call)
+                for event, handler in self.hooks:
+                    client.meta.events.register(event, handler)
+                self._clients[key] = client
+            return self._clients[key]
+
+    def resource(self, service: str, region: str | None = None) -> Any:
+        """A boto3 resource whose client carries this factory's counter and hooks."""
+        region = region or self.settings.region
+        with self._lock:
+            resource = self.session.resource(service, region_name=region, config=self._config)
+        resource.meta.client.meta.events.register("before-call", self.counter.on_call)
+        for event, handler in self.hooks:
+            resource.meta.client.meta.events.register(event, handler)
+        return resource
+
+    def for_session(self, session: boto3.Session, counter: ApiCallCounter | None = None) -> ClientFactory:
+        """A factory for other credentials with this one's settings and hooks (and counter, unless given)."""
+        return ClientFactory(session, settings=self.settings, counter=counter or self.counter, hooks=self.hooks)
+
+
+class RoleAssumptionError(RuntimeError):
+    """The connection's role could not be assumed."""
+
+
+def assume_role(
+    factory: ClientFactory,
+    role_arn: str,
+    external_id: str | None,
+    session_name: str,
+    counter: ApiCallCounter | None = None,
+) -> ClientFactory:
+    """Assume ``role_arn`` (with its ExternalId) and return a factory for its credentials.
+
+    The STS call is counted on ``factory``'s counter; calls made with the new
+    credentials go to ``counter`` when given, so one job's calls can be told apart.
+    """
+    params: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name, "DurationSeconds": 3600}
+    if external_id:
+        params["ExternalId"] = external_id
+    try:
+        credentials = factory.client("sts").assume_role(**params)["Credentials"]
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise RoleAssumptionError(
+            f"cannot assume {role_arn}: {error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(": ")
+        ) from exc
+    except BotoCoreError as exc:
+        raise RoleAssumptionError(f"cannot assume {role_arn}: {exc}") from exc
+    session = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    return factory.for_session(session, counter)

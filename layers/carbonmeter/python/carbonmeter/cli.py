@@ -1,0 +1,265 @@
+"""``python -m carbonmeter``: manage connections, estimate an account in-process, read reports."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from pydantic import ValidationError
+
+from carbonmeter import emissions, report
+from carbonmeter.aws import ApiCallCounter, ClientFactory, RoleAssumptionError, assume_role
+from carbonmeter.collection import RegionCollectionError, RegionUsage, collect
+from carbonmeter.models import Connection, Service, hour_key, hours_between
+from carbonmeter.settings import ConfigurationError, Settings
+from carbonmeter.store import ConnectionStore, EmissionStore, UnknownConnectionError
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+class CliError(Exception):
+    """A problem to report on one line, with a non-zero exit."""
+
+
+def _csv(value: str) -> list[str]:
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list")
+    return items
+
+
+def _hour(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 time (e.g. 2026-11-23T10:00:00Z)") from None
+    if parsed.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{value!r} has no timezone; end it with Z")
+    parsed = parsed.astimezone(UTC)
+    if parsed != parsed.replace(minute=0, second=0, microsecond=0):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole hour")
+    return parsed
+
+
+def _services(value: str) -> list[Service]:
+    try:
+        return [Service(item) for item in _csv(value)]
+    except ValueError:
+        known = ", ".join(s.value for s in Service)
+        raise argparse.ArgumentTypeError(f"unknown service in {value!r}; known: {known}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m carbonmeter", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    estimate = commands.add_parser("estimate", help="collect and calculate a window in-process, writing nothing")
+    estimate.add_argument("--role-arn", required=True)
+    estimate.add_argument("--external-id")
+    estimate.add_argument("--regions", required=True, type=_csv)
+    estimate.add_argument("--services", type=_services, default=list(Service))
+    estimate.add_argument("--start", required=True, type=_hour, help="first hour, e.g. 2026-11-23T00:00:00Z")
+    estimate.add_argument("--end", required=True, type=_hour, help="end of the window (exclusive)")
+    estimate.add_argument("--format", choices=["table", "json"], default="table")
+    estimate.set_defaults(run=run_estimate)
+
+    connections = commands.add_parser("connections", help="the registry of connected accounts")
+    actions = connections.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="register (or replace) a connection")
+    add.add_argument("--connection-id", required=True)
+    add.add_argument("--role-arn", required=True)
+    add.add_argument("--external-id", required=True)
+    add.add_argument("--regions", required=True, type=_csv)
+    add.add_argument("--services", type=_services, default=list(Service))
+    add.set_defaults(run=run_connections_add)
+    listing = actions.add_parser("list", help="list connections and their last success or error")
+    listing.add_argument("--format", choices=["table", "json"], default="table")
+    listing.set_defaults(run=run_connections_list)
+    disable = actions.add_parser("disable", help="stop collecting a connection")
+    disable.add_argument("connection_id")
+    disable.set_defaults(run=run_connections_disable)
+
+    show = commands.add_parser("report", help="stored emissions of a connection per region and service")
+    show.add_argument("--connection-id", required=True)
+    show.add_argument("--start", required=True, type=_hour)
+    show.add_argument("--end", required=True, type=_hour)
+    show.add_argument("--format", choices=["table", "json"], default="table")
+    show.set_defaults(run=run_report)
+    return parser
+
+
+def known_regions() -> set[str]:
+    session = boto3.Session()
+    return {
+        region
+        for partition in ("aws", "aws-cn", "aws-us-gov")
+        for region in session.get_available_regions("ec2", partition_name=partition)
+    }
+
+
+def check_regions(regions: Sequence[str]) -> None:
+    unknown = sorted(set(regions) - known_regions())
+    if unknown:
+        raise CliError(f"unknown region(s): {', '.join(unknown)}")
+
+
+def check_window(start: datetime, end: datetime, now: datetime) -> None:
+    if end <= start:
+        raise CliError("--end must be after --start")
+    current_hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if end > current_hour:
+        raise CliError(f"the window ends in the future: the latest complete hour ends at {hour_key(current_hour)}")
+
+
+def run_estimate(args: argparse.Namespace, settings: Settings) -> int:
+    check_regions(args.regions)
+    check_window(args.start, args.end, datetime.now(UTC))
+    connection = _connection(args)
+    hours = hours_between(args.start, args.end)
+    counter = ApiCallCounter()
+    base = ClientFactory(settings=settings, counter=counter)
+    customer = assume_role(base, args.role_arn, args.external_id, settings.role_session_name)
+    _progress(f"collecting {len(connection.regions)} region(s) x {len(hours)} hour(s) of {connection.account_id}")
+    usage = collect(customer, connection, hours, workers=settings.region_workers, progress=_region_done)
+    records = emissions.estimate_all(usage)
+    if args.format == "json":
+        print(json.dumps(report.estimate_document(records, counter), indent=2))
+    else:
+        print(_estimate_tables(records, counter))
+    return 0
+
+
+def _connection(args: argparse.Namespace) -> Connection:
+    try:
+        return Connection(
+            connection_id="cli",
+            role_arn=args.role_arn,
+            external_id=args.external_id or "none",
+            regions=tuple(args.regions),
+            services=tuple(args.services),
+        )
+    except ValidationError as exc:
+        raise CliError(_first_error(exc)) from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = ".".join(str(part) for part in error["loc"])
+    return f"{field}: {error['msg']}" if field else str(error["msg"])
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _region_done(done: RegionUsage) -> None:
+    _progress(f"  {done.region}: {done.resources} resources, {len(done.records)} usage records")
+
+
+def _estimate_tables(records: list[Any], counter: ApiCallCounter) -> str:
+    resources = report.by_resource(records)
+    rows = [
+        [service, region, resource_id, resource_type, t.hours, t.energy_kwh, t.operational_kgco2e, t.embodied_kgco2e]
+        for (service, region, resource_id, resource_type), t in resources.items()
+    ]
+    total = report.grand_total(resources.values())
+    rows.append(["TOTAL", "", "", "", "", total.energy_kwh, total.operational_kgco2e, total.embodied_kgco2e])
+    headers = ["service", "region", "resource", "type", "hours", "kWh", "op kgCO2e", "emb kgCO2e"]
+    cost = report.cloudwatch_cost(counter.metrics_requested)
+    return "\n\n".join(
+        [
+            report.table(headers, rows),
+            report.api_calls_table(counter),
+            f"CloudWatch metrics requested: {counter.metrics_requested} (USD {cost:.4f} on AWS)",
+        ]
+    )
+
+
+def run_connections_add(args: argparse.Namespace, settings: Settings) -> int:
+    check_regions(args.regions)
+    try:
+        connection = Connection(
+            connection_id=args.connection_id,
+            role_arn=args.role_arn,
+            external_id=args.external_id,
+            regions=tuple(args.regions),
+            services=tuple(args.services),
+        )
+    except ValidationError as exc:
+        raise CliError(_first_error(exc)) from None
+    _connections(settings).put(connection)
+    print(
+        f"connection {connection.connection_id} saved: account {connection.account_id}, "
+        f"{len(connection.regions)} region(s)"
+    )
+    return 0
+
+
+def run_connections_list(args: argparse.Namespace, settings: Settings) -> int:
+    connections = sorted(_connections(settings).list(), key=lambda c: c.connection_id)
+    if args.format == "json":
+        print(json.dumps([c.model_dump(mode="json", exclude={"external_id"}) for c in connections], indent=2))
+        return 0
+    rows = [
+        [
+            c.connection_id,
+            c.account_id,
+            "yes" if c.enabled else "no",
+            ",".join(c.regions),
+            c.last_success_hour or "-",
+            (c.last_error or "-")[:60],
+        ]
+        for c in connections
+    ]
+    print(report.table(["connection", "account", "enabled", "regions", "last hour collected", "last error"], rows))
+    return 0
+
+
+def run_connections_disable(args: argparse.Namespace, settings: Settings) -> int:
+    _connections(settings).set_enabled(args.connection_id, False)
+    print(f"connection {args.connection_id} disabled")
+    return 0
+
+
+def run_report(args: argparse.Namespace, settings: Settings) -> int:
+    check_window(args.start, args.end, datetime.now(UTC))
+    factory = ClientFactory(settings=settings)
+    rollups = EmissionStore(factory, settings.emissions_table).rollups(args.connection_id, args.start, args.end)
+    totals = report.by_region_service(rollups)
+    if args.format == "json":
+        document = [{"region": region, "service": service, **t.figures()} for (region, service), t in totals.items()]
+        print(json.dumps(document, indent=2))
+    else:
+        hours = len({r.hour for r in rollups})
+        print(
+            f"{args.connection_id}: {hours} hour(s) with emissions between {hour_key(args.start)} "
+            f"and {hour_key(args.end)}"
+        )
+        print(report.region_service_table(totals))
+    return 0
+
+
+def _connections(settings: Settings) -> ConnectionStore:
+    return ConnectionStore(ClientFactory(settings=settings), settings.connections_table)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args, Settings.from_env()))
+    except (CliError, RoleAssumptionError, UnknownConnectionError, ConfigurationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except NoCredentialsError:
+        print("error: no AWS credentials found (set AWS_PROFILE or the AWS_* variables)", file=sys.stderr)
+        return EXIT_FAILURE
+    except (RegionCollectionError, ClientError, BotoCoreError) as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_FAILURE

@@ -1,0 +1,184 @@
+"""CloudWatch GetMetricData query planning and batching.
+
+GetMetricData is billed per metric requested, not per call, and accepts at most
+500 queries a request; queries in one request share one window and we keep one
+period per request, so the plan groups by (period, window) and cuts each group
+into chunks of 500: ceil(Q/500) requests for Q queries, no more.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from carbonmeter.aws import ApiCallCounter
+
+MAX_QUERIES_PER_REQUEST = 500
+
+# Published CloudWatch prices (us-east-1): GetMetricData costs $0.01 per
+# 1,000 metrics requested, and one metric may carry up to five statistics in a request.
+USD_PER_1000_METRICS = 0.01
+STATISTICS_PER_BILLED_METRIC = 5
+# GetMetricStatistics returns at most this many datapoints a call.
+MAX_DATAPOINTS_PER_STATISTICS_CALL = 1440
+
+_FAILED_STATUSES = frozenset({"Forbidden", "InternalError"})
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MetricRequest:
+    """One metric statistic over one window at one period."""
+
+    namespace: str
+    metric_name: str
+    dimensions: tuple[tuple[str, str], ...]
+    stat: str
+    period: int
+    start: datetime
+    end: datetime
+
+
+class MetricDataError(RuntimeError):
+    """CloudWatch refused or failed to return data for some queries."""
+
+
+def plan(requests: Iterable[MetricRequest]) -> list[list[MetricRequest]]:
+    """The GetMetricData requests needed for ``requests``: fewest possible, each one window and period.
+
+    Duplicates are dropped. Inside a group the statistics of one metric sit side by side so
+    that they land in the same request, where up to five of them are billed once.
+    """
+    groups: defaultdict[tuple[int, datetime, datetime], set[MetricRequest]] = defaultdict(set)
+    for request in requests:
+        groups[(request.period, request.start, request.end)].add(request)
+    batches: list[list[MetricRequest]] = []
+    for key in sorted(groups):
+        ordered = sorted(groups[key], key=_metric_order)
+        batches.extend(
+            ordered[index : index + MAX_QUERIES_PER_REQUEST]
+            for index in range(0, len(ordered), MAX_QUERIES_PER_REQUEST)
+        )
+    return batches
+
+
+def minimum_requests(requests: Iterable[MetricRequest]) -> int:
+    """GetMetricData calls (first pages) needed: the sum over (period, window) groups of ceil(Q/500)."""
+    return len(plan(requests))
+
+
+def statistics_baseline_requests(requests: Iterable[MetricRequest]) -> int:
+    """GetMetricStatistics calls the same data would take.
+
+    One call per metric, dimensions, window and period carries up to five statistics and at
+    most 1,440 datapoints, so longer windows need several calls.
+    """
+    stats_per_call: Counter[tuple[str, str, tuple[tuple[str, str], ...], int, datetime, datetime]] = Counter()
+    for request in set(requests):
+        stats_per_call[(request.namespace, request.metric_name, request.dimensions, *_window(request))] += 1
+    total = 0
+    for (*_, period, start, end), stats in stats_per_call.items():
+        datapoints = math.ceil((end - start).total_seconds() / period)
+        total += math.ceil(stats / STATISTICS_PER_BILLED_METRIC) * max(
+            1, math.ceil(datapoints / MAX_DATAPOINTS_PER_STATISTICS_CALL)
+        )
+    return total
+
+
+def billed_metrics(batch: Sequence[MetricRequest]) -> int:
+    """Metrics CloudWatch bills for one GetMetricData request (later NextToken pages are free)."""
+    stats_per_metric = Counter((request.namespace, request.metric_name, request.dimensions) for request in batch)
+    return sum(math.ceil(stats / STATISTICS_PER_BILLED_METRIC) for stats in stats_per_metric.values())
+
+
+def query_id(index: int) -> str:
+    """A query Id valid for GetMetricData (``^[a-z][a-zA-Z0-9_]*$``), unique within a request."""
+    return f"q{index}"
+
+
+def queries(batch: Sequence[MetricRequest]) -> list[dict[str, Any]]:
+    """The MetricDataQueries of one planned request, Ids numbered in batch order."""
+    return [
+        {
+            "Id": query_id(index),
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": request.namespace,
+                    "MetricName": request.metric_name,
+                    "Dimensions": [{"Name": name, "Value": value} for name, value in request.dimensions],
+                },
+                "Period": request.period,
+                "Stat": request.stat,
+            },
+            "ReturnData": True,
+        }
+        for index, request in enumerate(batch)
+    ]
+
+
+def fetch(client: Any, requests: Iterable[MetricRequest], counter: ApiCallCounter) -> dict[MetricRequest, list[float]]:
+    """Values of every request, newest first; an empty list where CloudWatch has no data.
+
+    Raises ``MetricDataError`` when CloudWatch reports Forbidden or InternalError for any query.
+    """
+    batches = plan(requests)
+    values: dict[MetricRequest, list[float]] = {request: [] for batch in batches for request in batch}
+    paginator = client.get_paginator("get_metric_data")
+    for batch in batches:
+        _fetch_batch(paginator, batch, values, counter)
+    return values
+
+
+def _fetch_batch(
+    paginator: Any, batch: Sequence[MetricRequest], values: dict[MetricRequest, list[float]], counter: ApiCallCounter
+) -> None:
+    by_id = {query_id(index): request for index, request in enumerate(batch)}
+    first = batch[0]
+    incomplete: set[str] = set()
+    pages = paginator.paginate(
+        MetricDataQueries=queries(batch), StartTime=first.start, EndTime=first.end, ScanBy="TimestampDescending"
+    )
+    for page_number, page in enumerate(pages):
+        if page_number == 0:
+            # Billed once the request is answered, whatever its messages say; later pages are free.
+            counter.add_metrics_requested(billed_metrics(batch))
+        _raise_for_messages(page.get("Messages", []), "request")
+        for result in page.get("MetricDataResults", []):
+            request = by_id[result["Id"]]
+            status = result.get("StatusCode", "Complete")
+            _raise_for_messages(result.get("Messages", []), _describe(request))
+            if status in _FAILED_STATUSES:
+                raise MetricDataError(f"GetMetricData returned {status} for {_describe(request)}")
+            values[request].extend(float(value) for value in result.get("Values", []))
+            # PartialData means "more on the next page"; only a last page that says so is a gap.
+            if status == "PartialData":
+                incomplete.add(result["Id"])
+            else:
+                incomplete.discard(result["Id"])
+    for query in sorted(incomplete):
+        logger.warning("GetMetricData left %s incomplete after the last page", _describe(by_id[query]))
+
+
+def _raise_for_messages(messages: Iterable[Mapping[str, str]], subject: str) -> None:
+    for message in messages:
+        if message.get("Code") in _FAILED_STATUSES:
+            raise MetricDataError(f"GetMetricData {message['Code']} for {subject}: {message.get('Value', '')}")
+
+
+def _describe(request: MetricRequest) -> str:
+    dimensions = ",".join(f"{name}={value}" for name, value in request.dimensions)
+    return f"{request.namespace} {request.metric_name} {request.stat} [{dimensions}]"
+
+
+def _metric_order(request: MetricRequest) -> tuple[str, str, tuple[tuple[str, str], ...], str]:
+    return (request.namespace, request.metric_name, request.dimensions, request.stat)
+
+
+def _window(request: MetricRequest) -> tuple[int, datetime, datetime]:
+    return (request.period, request.start, request.end)

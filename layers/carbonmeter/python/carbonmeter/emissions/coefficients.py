@@ -1,0 +1,256 @@
+"""The published coefficients of the methodology, loaded once from the CSV/JSON files in ``data/``.
+
+Every number used by the estimator lives in those files (see ``data/SOURCES.md``); this module only
+parses them into typed, read-only structures and answers look-ups such as "watts of these microarchitectures".
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from types import MappingProxyType
+from typing import Any
+
+UNKNOWN_REGION = "unknown"
+UNKNOWN_MICROARCHITECTURE = "Unknown"
+
+
+@dataclass(frozen=True)
+class Processor:
+    name: str
+    kind: str  # "cpu" or "gpu"
+    min_watts: float
+    max_watts: float
+    memory_gib_per_chip: float | None
+
+
+@dataclass(frozen=True)
+class InstanceType:
+    """One EC2 instance type and the host (largest size of its family) it is carved from."""
+
+    name: str
+    family: str
+    vcpus: float
+    memory_gib: float
+    host_vcpus: float
+    host_memory_gib: float
+    host_embodied_tco2e: float
+    microarchitectures: tuple[str, ...]
+    gpus: int
+    gpu_model: str | None
+    burstable_baseline_pct: float | None
+
+
+@dataclass(frozen=True)
+class StorageClass:
+    service: str
+    name: str
+    media: str  # "ssd" or "hdd"
+    replication_factor: float
+
+
+@dataclass(frozen=True)
+class Watts:
+    """Per-vCPU (or per-GPU) power at idle and at full load, and whether it came from the data."""
+
+    min_watts: float
+    max_watts: float
+    known: bool
+
+
+@dataclass(frozen=True)
+class Constants:
+    pue: float
+    memory_kwh_per_gib_hour: float
+    ssd_wh_per_tb_hour: float
+    hdd_wh_per_tb_hour: float
+    network_kwh_per_gb: float
+    default_utilisation_pct: float
+    unknown_min_watts: float
+    unknown_max_watts: float
+    median_microarchitectures: frozenset[str]
+    memory_gib_per_chip_fallback: float
+    vcpus_per_chip: float
+    chips_by_family: Mapping[str, int]
+    burstable_reference_pct: float
+    lambda_mb_per_vcpu: float
+    lambda_arm64_processor: str
+    server_life_hours: float
+    replication_rds_multi_az: float
+    replication_aurora_storage: float
+    default_storage_class: Mapping[str, str]
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> Constants:
+        value = {name: entry["value"] for name, entry in document.items()}
+        return cls(
+            pue=float(value["pue"]),
+            memory_kwh_per_gib_hour=float(value["memory_kwh_per_gib_hour"]),
+            ssd_wh_per_tb_hour=float(value["ssd_wh_per_tb_hour"]),
+            hdd_wh_per_tb_hour=float(value["hdd_wh_per_tb_hour"]),
+            network_kwh_per_gb=float(value["network_kwh_per_gb"]),
+            default_utilisation_pct=float(value["default_utilisation_pct"]),
+            unknown_min_watts=float(value["unknown_min_watts"]),
+            unknown_max_watts=float(value["unknown_max_watts"]),
+            median_microarchitectures=frozenset(value["median_microarchitectures"]),
+            memory_gib_per_chip_fallback=float(value["memory_gib_per_chip_fallback"]),
+            vcpus_per_chip=float(value["vcpus_per_chip"]),
+            chips_by_family=MappingProxyType({k: int(v) for k, v in value["chips_by_family"].items()}),
+            burstable_reference_pct=float(value["burstable_reference_pct"]),
+            lambda_mb_per_vcpu=float(value["lambda_mb_per_vcpu"]),
+            lambda_arm64_processor=str(value["lambda_arm64_processor"]),
+            server_life_hours=float(value["server_life_hours"]),
+            replication_rds_multi_az=float(value["replication_rds_multi_az"]),
+            replication_aurora_storage=float(value["replication_aurora_storage"]),
+            default_storage_class=MappingProxyType(dict(value["default_storage_class"])),
+        )
+
+
+@dataclass(frozen=True)
+class Coefficients:
+    """Everything the estimator needs, read-only."""
+
+    constants: Constants
+    processors: Mapping[str, Processor]
+    instance_types: Mapping[str, InstanceType]
+    rds_vcpus: Mapping[str, float]
+    grid_tco2e_per_kwh: Mapping[str, float]
+    storage_classes: Mapping[tuple[str, str], StorageClass]
+    average_host_embodied_tco2e_per_vcpu: float
+
+    def instance_type(self, name: str) -> InstanceType | None:
+        return self.instance_types.get(name)
+
+    def cpu_watts(self, microarchitectures: Sequence[str]) -> Watts:
+        """Per-vCPU watts of a type that may run on several microarchitectures.
+
+        Known ones are combined by mean (median when Sandy or Ivy Bridge is among them, as CCF does);
+        when none has coefficients, the AWS-wide averages are returned with ``known=False``.
+        """
+        known = [self.processors[m] for m in microarchitectures if m in self.processors]
+        if not known:
+            return Watts(self.constants.unknown_min_watts, self.constants.unknown_max_watts, known=False)
+        combine = (
+            statistics.median
+            if any(m in self.constants.median_microarchitectures for m in microarchitectures)
+            else statistics.fmean
+        )
+        return Watts(
+            combine([p.min_watts for p in known]),
+            combine([p.max_watts for p in known]),
+            known=True,
+        )
+
+    def gpu_watts(self, model: str | None) -> Watts | None:
+        processor = self.processors.get(model) if model else None
+        if processor is None:
+            return None
+        return Watts(processor.min_watts, processor.max_watts, known=True)
+
+    def memory_gib_per_chip(self, microarchitectures: Sequence[str]) -> float:
+        """SPECpower memory baseline per chip, averaged over the known microarchitectures."""
+        values = [
+            baseline
+            for m in microarchitectures
+            if m in self.processors and (baseline := self.processors[m].memory_gib_per_chip) is not None
+        ]
+        return statistics.fmean(values) if values else self.constants.memory_gib_per_chip_fallback
+
+    def chips(self, instance_type: InstanceType) -> int:
+        override = self.constants.chips_by_family.get(instance_type.family)
+        if override is not None:
+            return override
+        return max(1, -(-int(instance_type.host_vcpus) // int(self.constants.vcpus_per_chip)))
+
+    def grid_factor(self, region: str) -> tuple[float, bool]:
+        """Grid factor in t CO2e/kWh for ``region``, and whether it is the region's own (not the fallback)."""
+        if region in self.grid_tco2e_per_kwh:
+            return self.grid_tco2e_per_kwh[region], True
+        return self.grid_tco2e_per_kwh[UNKNOWN_REGION], False
+
+    def storage_class(self, service: str, name: str | None) -> tuple[StorageClass, bool]:
+        """The storage class ``name`` of ``service``, or the service's default class with ``False``."""
+        if name is not None and (service, name) in self.storage_classes:
+            return self.storage_classes[(service, name)], True
+        default = self.constants.default_storage_class[service]
+        return self.storage_classes[(service, default)], False
+
+
+def average_embodied_per_vcpu(types: Iterable[InstanceType]) -> float:
+    """Mean over instance families of host embodied t CO2e per host vCPU (used for types not in the data)."""
+    per_family = {t.family: t.host_embodied_tco2e / t.host_vcpus for t in types if t.host_vcpus > 0}
+    return statistics.fmean(per_family.values())
+
+
+def _data_file(name: str) -> str:
+    return resources.files("carbonmeter.emissions").joinpath("data", name).read_text(encoding="utf-8")
+
+
+def _rows(name: str) -> Iterator[dict[str, str]]:
+    yield from csv.DictReader(_data_file(name).splitlines())
+
+
+def _optional_float(text: str) -> float | None:
+    return float(text) if text.strip() else None
+
+
+def _processor(row: Mapping[str, str]) -> Processor:
+    return Processor(
+        name=row["processor"],
+        kind=row["kind"],
+        min_watts=float(row["min_watts"]),
+        max_watts=float(row["max_watts"]),
+        memory_gib_per_chip=_optional_float(row["memory_gib_per_chip"]),
+    )
+
+
+def _instance_type(row: Mapping[str, str]) -> InstanceType:
+    microarchitectures = tuple(m.strip() for m in row["microarchitectures"].split(";") if m.strip())
+    return InstanceType(
+        name=row["instance_type"],
+        family=row["family"],
+        vcpus=float(row["vcpus"]),
+        memory_gib=float(row["memory_gib"]),
+        host_vcpus=float(row["host_vcpus"]),
+        host_memory_gib=float(row["host_memory_gib"]),
+        host_embodied_tco2e=float(row["host_embodied_tco2e"]),
+        microarchitectures=microarchitectures or (UNKNOWN_MICROARCHITECTURE,),
+        gpus=int(row["gpus"]) if row["gpus"].strip() else 0,
+        gpu_model=row["gpu_model"].strip() or None,
+        burstable_baseline_pct=_optional_float(row["burstable_baseline_pct"]),
+    )
+
+
+def _storage_class(row: Mapping[str, str]) -> StorageClass:
+    return StorageClass(
+        service=row["service"],
+        name=row["storage_class"],
+        media=row["media"],
+        replication_factor=float(row["replication_factor"]),
+    )
+
+
+@cache
+def load_coefficients() -> Coefficients:
+    """Parse the bundled data files once per process."""
+    processors = {p.name: p for p in map(_processor, _rows("processors.csv"))}
+    instance_types = {t.name: t for t in map(_instance_type, _rows("ec2-instance-types.csv"))}
+    storage_classes = {(s.service, s.name): s for s in map(_storage_class, _rows("storage-classes.csv"))}
+    return Coefficients(
+        constants=Constants.from_json(json.loads(_data_file("constants.json"))),
+        processors=MappingProxyType(processors),
+        instance_types=MappingProxyType(instance_types),
+        rds_vcpus=MappingProxyType(
+            {r["db_instance_class"]: float(r["vcpus"]) for r in _rows("rds-instance-vcpus.csv")}
+        ),
+        grid_tco2e_per_kwh=MappingProxyType(
+            {r["region"]: float(r["tco2e_per_kwh"]) for r in _rows("grid-emission-factors.csv")}
+        ),
+        storage_classes=MappingProxyType(storage_classes),
+        average_host_embodied_tco2e_per_vcpu=average_embodied_per_vcpu(instance_types.values()),
+    )

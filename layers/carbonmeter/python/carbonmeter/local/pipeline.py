@@ -1,0 +1,148 @@
+"""Runs the real Lambda handlers locally, fed the events AWS would send them.
+
+The scheduler gets EventBridge scheduled events; the collector and the calculator
+get SQS batches received from the embedded AWS's queues, and only the messages
+they did not report as failed are deleted, as the SQS event source does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from carbonmeter import runtime
+from carbonmeter.aws import ClientFactory
+from carbonmeter.local.lambda_events import LambdaContext, scheduled_event, sqs_event
+from carbonmeter.settings import Settings
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+# Handlers read their configuration from the environment, as in Lambda.
+_SETTINGS_FIELDS = ("connections_table", "usage_table", "emissions_table", "collect_queue_url", "calculate_queue_url")
+
+
+@dataclass
+class DrainStats:
+    batches: int = 0
+    succeeded: int = 0
+    failed: int = 0
+
+
+@contextmanager
+def lambda_environment(settings: Settings) -> Iterator[None]:
+    """Set what the CDK stack sets on the functions, and restore the environment after."""
+    values = {Settings.env_name(name): str(getattr(settings, name)) for name in _SETTINGS_FIELDS}
+    values.update(
+        {
+            "POWERTOOLS_SERVICE_NAME": "carbonmeter",
+            "POWERTOOLS_METRICS_NAMESPACE": "CarbonMeter",
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+    )
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    runtime.reset()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        runtime.reset()
+
+
+class LocalPipeline:
+    """The three functions wired together through the embedded AWS's queues."""
+
+    def __init__(self, clients: ClientFactory, settings: Settings, account_id: str = "000000000000") -> None:
+        from functions.calculator import handler as calculator
+        from functions.collector import handler as collector
+        from functions.scheduler import handler as scheduler
+
+        self.clients = clients
+        self.settings = settings
+        self.account_id = account_id
+        self.scheduler: Handler = scheduler.handler
+        self.collector: Handler = collector.handler
+        self.calculator: Handler = calculator.handler
+
+    def fire_schedule(self, fired_at: datetime) -> dict[str, Any]:
+        """Invoke the scheduler as the hourly rule does at ``fired_at``."""
+        rule = f"arn:aws:events:{self.settings.region}:{self.account_id}:rule/carbonmeter-hourly"
+        event = scheduled_event(fired_at, rule, self.account_id, self.settings.region)
+        return self.scheduler(event, self._context("scheduler"))
+
+    def invoke_scheduler(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Invoke the scheduler with a manual (test) event."""
+        return self.scheduler(event, self._context("scheduler"))
+
+    def drain_collect(self, max_batches: int = 10_000) -> DrainStats:
+        assert self.settings.collect_queue_url
+        return self.drain(self.settings.collect_queue_url, self.collector, "collector", max_batches)
+
+    def drain_calculate(self, max_batches: int = 10_000) -> DrainStats:
+        assert self.settings.calculate_queue_url
+        return self.drain(self.settings.calculate_queue_url, self.calculator, "calculator", max_batches)
+
+    def drain(self, queue_url: str, handler: Handler, name: str, max_batches: int, batch_size: int = 10) -> DrainStats:
+        """Feed the queue's messages to ``handler`` until the queue is empty (or ``max_batches``)."""
+        sqs = self.clients.client("sqs")
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        stats = DrainStats()
+        while stats.batches < max_batches:
+            messages = sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=batch_size,
+                MessageSystemAttributeNames=["All"],
+                WaitTimeSeconds=0,
+            ).get("Messages", [])
+            if not messages:
+                return stats
+            stats.batches += 1
+            failed = self._invoke(handler, sqs_event(messages, queue_arn, self.settings.region), name)
+            self._settle(queue_url, messages, failed)
+            stats.failed += len(failed)
+            stats.succeeded += len(messages) - len(failed)
+        return stats
+
+    def _invoke(self, handler: Handler, event: dict[str, Any], name: str) -> set[str]:
+        """The ids of the messages to retry: the reported failures, or all of them if the invocation failed."""
+        try:
+            response = handler(event, self._context(name))
+        except Exception:
+            # Lambda returns every message of a failed invocation to the queue.
+            return {record["messageId"] for record in event["Records"]}
+        return {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+
+    def _settle(self, queue_url: str, messages: list[dict[str, Any]], failed: set[str]) -> None:
+        sqs = self.clients.client("sqs")
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])
+            ]
+            sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
+        # A failed message becomes visible again at once here, rather than after the visibility timeout.
+        for message in messages:
+            if message["MessageId"] in failed:
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+
+    def run_hour(self, hour: datetime) -> tuple[DrainStats, DrainStats]:
+        """Everything the cloud does for one hour: the rule fires just after it ends, then both queues drain."""
+        self.fire_schedule(hour + timedelta(hours=1, minutes=2))
+        return self.drain_collect(), self.drain_calculate()
+
+    def _context(self, name: str) -> LambdaContext:
+        return LambdaContext(
+            function_name=f"carbonmeter-{name}", account_id=self.account_id, region=self.settings.region
+        )

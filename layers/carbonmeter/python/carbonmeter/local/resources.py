@@ -1,0 +1,66 @@
+"""CarbonMeter's own tables and queues, created on the embedded AWS as the CDK stack creates them in the cloud."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from carbonmeter.aws import ClientFactory
+from carbonmeter.settings import Settings
+
+COLLECT_QUEUE = "carbonmeter-collect"
+CALCULATE_QUEUE = "carbonmeter-calculate"
+DEAD_LETTER_SUFFIX = "-dlq"
+# As in the stack: a message that failed three receives is parked for inspection.
+MAX_RECEIVE_COUNT = 3
+DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class _Key:
+    partition: str
+    sort: str | None = None
+
+
+def create_resources(clients: ClientFactory, settings: Settings) -> Settings:
+    """Create the tables and queues (existing ones are kept) and return ``settings`` with the queue URLs."""
+    dynamodb = clients.client("dynamodb", settings.region)
+    _create_table(dynamodb, settings.connections_table, _Key("connection_id"))
+    _create_table(dynamodb, settings.usage_table, _Key("pk", "sk"))
+    _create_table(dynamodb, settings.emissions_table, _Key("pk", "sk"))
+    sqs = clients.client("sqs", settings.region)
+    return settings.model_copy(
+        update={
+            "collect_queue_url": _create_queue_with_dead_letters(sqs, COLLECT_QUEUE),
+            "calculate_queue_url": _create_queue_with_dead_letters(sqs, CALCULATE_QUEUE),
+        }
+    )
+
+
+def _create_table(dynamodb: Any, name: str, key: _Key) -> None:
+    attributes = [key.partition] if key.sort is None else [key.partition, key.sort]
+    key_types = ["HASH", "RANGE"]
+    try:
+        dynamodb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": a, "KeyType": t} for a, t in zip(attributes, key_types, strict=False)],
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in attributes],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    except dynamodb.exceptions.ResourceInUseException:
+        return
+    dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+
+
+def _create_queue_with_dead_letters(sqs: Any, name: str) -> str:
+    dead_letters_url = sqs.create_queue(
+        QueueName=name + DEAD_LETTER_SUFFIX,
+        Attributes={"MessageRetentionPeriod": str(DEAD_LETTER_RETENTION_SECONDS)},
+    )["QueueUrl"]
+    dead_letters_arn = sqs.get_queue_attributes(QueueUrl=dead_letters_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = {"deadLetterTargetArn": dead_letters_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+    url: str = sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": json.dumps(redrive)})["QueueUrl"]
+    return url

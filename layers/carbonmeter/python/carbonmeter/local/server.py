@@ -1,0 +1,176 @@
+"""An AWS emulator (moto's server) running inside this process, for local runs and tests.
+
+While ``embedded_aws()`` is open every boto3 client created in the process talks to the
+emulator on 127.0.0.1: the environment carries its endpoint and fake credentials, and
+everything that could send a request elsewhere (service-specific endpoints, profiles,
+shared config files, instance metadata) is switched off. The previous environment is
+restored when the block exits.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import botocore.handlers
+from moto.s3.models import S3Backend
+from moto.server import ThreadedMotoServer
+
+DEFAULT_ACCOUNT_ID = "123456789012"
+HOST = "127.0.0.1"
+
+# Credentials the emulator accepts; they are not valid anywhere else.
+_FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "AKIAEMBEDDEDCARBONMETER",
+    "AWS_SECRET_ACCESS_KEY": "embedded-aws-secret",
+    "AWS_SESSION_TOKEN": "embedded-aws-session",
+}
+# Variables that would route a client away from the emulator or to other credentials.
+_CLEARED = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+)
+
+
+class EmbeddedAwsError(RuntimeError):
+    """The embedded AWS did not start or does not answer."""
+
+
+@contextmanager
+def embedded_aws(region: str = "us-east-1") -> Iterator[str]:
+    """Run an empty emulated AWS account and point boto3 at it; yields the endpoint URL."""
+    server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
+    werkzeug_log = logging.getLogger("werkzeug")
+    saved_level = werkzeug_log.level
+    # The emulator logs every request at INFO; a seeded account makes thousands.
+    werkzeug_log.setLevel(logging.WARNING)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        # Moto keeps its state per process: start from an empty account, and prove the port answers.
+        _reset(host, port)
+        endpoint = f"http://{host}:{port}"
+        with (
+            _environment(_aws_environment(endpoint, region)),
+            _only_local_requests(host, port),
+            _storage_metrics_as_written(),
+        ):
+            yield endpoint
+    finally:
+        # Leave no account behind for the next embedded AWS or mock in this process.
+        with suppress(EmbeddedAwsError):
+            _reset(host, port)
+        server.stop()
+        werkzeug_log.setLevel(saved_level)
+
+
+def _aws_environment(endpoint: str, region: str) -> dict[str, str | None]:
+    values: dict[str, str | None] = dict.fromkeys(_CLEARED)
+    values |= {name: None for name in os.environ if name.startswith("AWS_ENDPOINT_URL_")}
+    values |= _FAKE_CREDENTIALS
+    values |= {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        # Shared config could name endpoints or credential processes of a real account.
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    return values
+
+
+@contextmanager
+def _environment(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, remove) environment variables, restoring the old values after."""
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        _apply(values)
+        yield
+    finally:
+        _apply(saved)
+
+
+def _apply(values: Mapping[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@contextmanager
+def _only_local_requests(host: str, port: int) -> Iterator[None]:
+    """Refuse, in every botocore session created meanwhile, any request not bound for the emulator.
+
+    The environment is the first line; this catches what clears it under us (a test fixture
+    removing AWS_ENDPOINT_URL, a client given another endpoint).
+    """
+    guard = ("before-send", _LocalOnly(host, port))
+    handlers = botocore.handlers.BUILTIN_HANDLERS
+    handlers.append(guard)
+    saved_default_session = boto3.DEFAULT_SESSION
+    # boto3.client() reuses one lazily made session; make it again so it carries the guard.
+    boto3.DEFAULT_SESSION = None
+    try:
+        yield
+    finally:
+        # Someone may have swapped the list meanwhile (tests patch it too): clean both.
+        for current in (handlers, botocore.handlers.BUILTIN_HANDLERS):
+            if guard in current:
+                current.remove(guard)
+        boto3.DEFAULT_SESSION = saved_default_session
+
+
+class _LocalOnly:
+    def __init__(self, host: str, port: int) -> None:
+        self.netloc = f"{host}:{port}"
+
+    def __call__(self, request: Any, **_: Any) -> None:
+        if urlsplit(request.url).netloc != self.netloc:
+            raise EmbeddedAwsError(f"refused to send a request outside the embedded AWS: {request.url}")
+
+
+@contextmanager
+def _storage_metrics_as_written() -> Iterator[None]:
+    """Let S3 storage metrics come only from PutMetricData while the emulator runs.
+
+    Moto adds, for every bucket, a BucketSizeBytes datapoint at today's midnight sized from the
+    objects it holds. Demo buckets hold their bytes only as seeded metrics, so that extra zero
+    would be averaged into today's real-looking value.
+    """
+    original = S3Backend.__dict__["get_cloudwatch_metrics"]
+    S3Backend.get_cloudwatch_metrics = staticmethod(_no_metrics)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        S3Backend.get_cloudwatch_metrics = original  # type: ignore[method-assign]
+
+
+def _no_metrics(account_id: str, region: str) -> list[Any]:
+    return []
+
+
+def _reset(host: str, port: int) -> None:
+    connection = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        connection.request("POST", "/moto-api/reset")
+        response = connection.getresponse()
+        response.read()
+    except OSError as exc:
+        raise EmbeddedAwsError(f"the embedded AWS on {host}:{port} does not answer: {exc}") from exc
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise EmbeddedAwsError(f"the embedded AWS on {host}:{port} refused a reset: HTTP {response.status}")

@@ -1,0 +1,204 @@
+"""Domain models shared by the scheduler, collector, calculator and CLI."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, field_validator
+
+HOUR = timedelta(hours=1)
+
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
+_CONNECTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class Service(StrEnum):
+    EC2 = "ec2"
+    EBS = "ebs"
+    S3 = "s3"
+    RDS = "rds"
+    LAMBDA = "lambda"
+
+
+def _utc_hour(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp must carry a timezone (end it with Z)")
+    value = value.astimezone(UTC)
+    if value != value.replace(minute=0, second=0, microsecond=0):
+        raise ValueError(f"{value.isoformat()} is not a whole hour")
+    return value
+
+
+def _region(value: str) -> str:
+    if not _REGION.match(value):
+        raise ValueError(f"{value!r} is not an AWS region name")
+    return value
+
+
+def _connection_id(value: str) -> str:
+    if not _CONNECTION_ID.match(value):
+        raise ValueError(f"{value!r} is not a valid connection id (letters, digits, '.', '_', '-'; at most 64)")
+    return value
+
+
+UtcHour = Annotated[datetime, AfterValidator(_utc_hour)]
+Region = Annotated[str, AfterValidator(_region)]
+ConnectionId = Annotated[str, AfterValidator(_connection_id)]
+
+
+def hour_key(hour: datetime) -> str:
+    """The canonical text form of an hour, used in keys and messages."""
+    return hour.astimezone(UTC).strftime("%Y-%m-%dT%H:00:00Z")
+
+
+def hours_between(start: datetime, end: datetime) -> list[datetime]:
+    """Every hour start in [start, end)."""
+    hours = []
+    current = start
+    while current < end:
+        hours.append(current)
+        current += HOUR
+    return hours
+
+
+def previous_whole_hour(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - HOUR
+
+
+class Connection(BaseModel):
+    """A customer account reached through a read-only role assumed with an ExternalId."""
+
+    model_config = ConfigDict(frozen=True)
+
+    connection_id: ConnectionId
+    role_arn: str
+    external_id: str = Field(min_length=2, max_length=1224, repr=False)
+    regions: tuple[Region, ...] = Field(min_length=1)
+    services: tuple[Service, ...] = tuple(Service)
+    enabled: bool = True
+    last_success_at: datetime | None = None
+    last_success_hour: str | None = None
+    last_error_at: datetime | None = None
+    last_error: str | None = None
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role_arn(cls, value: str) -> str:
+        if not _ROLE_ARN.match(value):
+            raise ValueError(f"{value!r} is not an IAM role ARN")
+        return value
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def account_id(self) -> str:
+        match = _ROLE_ARN.match(self.role_arn)
+        assert match is not None
+        return match.group(1)
+
+
+class CollectJob(BaseModel):
+    """One connection-hour to collect: the body of a collect-queue message."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    connection_id: ConnectionId
+    hour: UtcHour
+
+    def dedup_key(self) -> str:
+        return f"{self.connection_id}#{hour_key(self.hour)}"
+
+
+class CalculateJob(CollectJob):
+    """One connection-hour whose usage is ready to be turned into emissions."""
+
+
+class UsageRecord(BaseModel):
+    """What one resource used during one hour, normalised across services."""
+
+    model_config = ConfigDict(frozen=True)
+
+    connection_id: str
+    account_id: str
+    hour: datetime
+    region: str
+    service: Service
+    resource_id: str
+    resource_type: str
+    hours: float = 1.0
+    # Compute: vCPUs and memory as the service reports them (DescribeInstanceTypes for EC2).
+    vcpus: float | None = None
+    memory_gib: float | None = None
+    gpus: int | None = None
+    cpu_utilization_pct: float | None = None
+    architecture: str | None = None
+    multi_az: bool = False
+    engine: str | None = None
+    # Storage held during the hour, in GB (10^9 bytes), and what kind of storage it is.
+    storage_gb: float = 0.0
+    storage_type: str | None = None
+    network_out_bytes: float = 0.0
+    # Lambda: configured memory, summed duration and invocation count over the hour.
+    memory_mb: int | None = None
+    duration_ms: float = 0.0
+    invocations: float = 0.0
+
+    @property
+    def sort_key(self) -> str:
+        return f"{self.region}#{self.service}#{self.resource_id}#{self.resource_type}"
+
+
+class EmissionRecord(BaseModel):
+    """Energy and carbon of one resource during one hour."""
+
+    model_config = ConfigDict(frozen=True)
+
+    connection_id: str
+    account_id: str
+    hour: datetime
+    region: str
+    service: Service
+    resource_id: str
+    resource_type: str
+    hours: float
+    compute_kwh: float
+    memory_kwh: float
+    storage_kwh: float
+    network_kwh: float
+    operational_kgco2e: float
+    embodied_kgco2e: float
+    grid_kgco2e_per_kwh: float
+    methodology_version: str
+    flags: tuple[str, ...] = ()
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def energy_kwh(self) -> float:
+        return self.compute_kwh + self.memory_kwh + self.storage_kwh + self.network_kwh
+
+    @property
+    def sort_key(self) -> str:
+        return f"resource#{self.region}#{self.service}#{self.resource_id}#{self.resource_type}"
+
+
+class Rollup(BaseModel):
+    """Hourly totals of one connection for one region and service."""
+
+    model_config = ConfigDict(frozen=True)
+
+    connection_id: str
+    hour: datetime
+    region: str
+    service: Service
+    resources: int
+    energy_kwh: float
+    operational_kgco2e: float
+    embodied_kgco2e: float
+    methodology_version: str
+
+    @property
+    def sort_key(self) -> str:
+        return f"rollup#{self.region}#{self.service}"

@@ -1,0 +1,46 @@
+"""What a Lambda container builds once and reuses across invocations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+
+from carbonmeter.aws import ClientFactory
+from carbonmeter.settings import Settings
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    clients: ClientFactory
+
+
+_override: list[Runtime] = []
+
+
+@cache
+def _from_environment() -> Runtime:
+    settings = Settings.from_env()
+    return Runtime(settings=settings, clients=ClientFactory(settings=settings))
+
+
+def runtime() -> Runtime:
+    """Settings and a client factory, built from the environment once per container."""
+    return _override[-1] if _override else _from_environment()
+
+
+def reset() -> None:
+    """Read the environment again at the next ``runtime()`` call."""
+    _from_environment.cache_clear()
+
+
+@contextmanager
+def use_runtime(replacement: Runtime) -> Iterator[Runtime]:
+    """Run the handlers with ``replacement`` (local runs and tests inject hooks this way)."""
+    _override.append(replacement)
+    try:
+        yield replacement
+    finally:
+        _override.remove(replacement)

@@ -1,0 +1,129 @@
+"""EC2: running instances, sized from DescribeInstanceTypes, with hourly CPU and network metrics.
+
+Architecture comes from the instance type (the hardware) when the type runs on one family
+only, otherwise from the instance itself; it is reported as ``x86_64`` or ``arm64``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from statistics import fmean
+from typing import Any
+
+from carbonmeter.aws import ClientFactory
+from carbonmeter.cloudwatch import MetricRequest
+from carbonmeter.models import HOUR, Service, UsageRecord
+from carbonmeter.services.base import HourContext, Resource
+
+NAMESPACE = "AWS/EC2"
+PERIOD = 3600
+# DescribeInstanceTypes accepts at most this many InstanceTypes a call.
+TYPES_PER_CALL = 100
+_METRICS = (("CPUUtilization", "Average"), ("NetworkOut", "Sum"))
+
+
+class Ec2Collector:
+    name: Service = Service.EC2
+    read_actions: tuple[str, ...] = ("ec2:DescribeInstances", "ec2:DescribeInstanceTypes")
+
+    def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
+        ec2 = clients.client("ec2", region)
+        instances = _running_instances(ec2)
+        specs = _instance_type_specs(ec2, {instance["InstanceType"] for instance in instances})
+        return [_resource(region, instance, specs.get(instance["InstanceType"], {})) for instance in instances]
+
+    def metric_requests(self, resource: Resource, hour: datetime) -> list[MetricRequest]:
+        dimensions = (("InstanceId", resource.resource_id),)
+        return [
+            MetricRequest(NAMESPACE, metric, dimensions, stat, PERIOD, hour, hour + HOUR) for metric, stat in _METRICS
+        ]
+
+    def usage(
+        self,
+        resource: Resource,
+        metrics: Mapping[MetricRequest, Sequence[float]],
+        context: HourContext,
+    ) -> list[UsageRecord]:
+        values = {
+            request.metric_name: metrics.get(request, ()) for request in self.metric_requests(resource, context.hour)
+        }
+        cpu = values["CPUUtilization"]
+        attributes = resource.attributes
+        return [
+            UsageRecord(
+                connection_id=context.connection_id,
+                account_id=context.account_id,
+                hour=context.hour,
+                region=resource.region,
+                service=self.name,
+                resource_id=resource.resource_id,
+                resource_type=resource.resource_type,
+                vcpus=attributes.get("vcpus"),
+                memory_gib=attributes.get("memory_gib"),
+                gpus=attributes.get("gpus"),
+                architecture=attributes["architecture"],
+                cpu_utilization_pct=fmean(cpu) if cpu else None,
+                network_out_bytes=sum(values["NetworkOut"]),
+            )
+        ]
+
+
+def _running_instances(ec2: Any) -> list[dict[str, Any]]:
+    pages = ec2.get_paginator("describe_instances").paginate(
+        Filters=[{"Name": "instance-state-name", "Values": ["running"]}]
+    )
+    return [instance for page in pages for reservation in page["Reservations"] for instance in reservation["Instances"]]
+
+
+def _instance_type_specs(ec2: Any, instance_types: Iterable[str]) -> dict[str, dict[str, Any]]:
+    ordered = sorted(instance_types)
+    specs: dict[str, dict[str, Any]] = {}
+    for index in range(0, len(ordered), TYPES_PER_CALL):
+        pages = ec2.get_paginator("describe_instance_types").paginate(
+            InstanceTypes=ordered[index : index + TYPES_PER_CALL]
+        )
+        for page in pages:
+            for info in page["InstanceTypes"]:
+                specs[info["InstanceType"]] = _spec(info)
+    return specs
+
+
+def _spec(info: Mapping[str, Any]) -> dict[str, Any]:
+    gpus = info.get("GpuInfo", {}).get("Gpus", [])
+    return {
+        "vcpus": info["VCpuInfo"]["DefaultVCpus"],
+        "memory_gib": info["MemoryInfo"]["SizeInMiB"] / 1024,
+        "gpus": sum(gpu.get("Count", 0) for gpu in gpus),
+        "supported_architectures": tuple(info.get("ProcessorInfo", {}).get("SupportedArchitectures", ())),
+    }
+
+
+def _resource(region: str, instance: Mapping[str, Any], spec: Mapping[str, Any]) -> Resource:
+    return Resource(
+        service=Service.EC2,
+        region=region,
+        resource_id=instance["InstanceId"],
+        resource_type=instance["InstanceType"],
+        attributes={
+            "vcpus": spec.get("vcpus"),
+            "memory_gib": spec.get("memory_gib"),
+            "gpus": spec.get("gpus"),
+            "architecture": _architecture(spec.get("supported_architectures", ()), instance.get("Architecture")),
+            "platform": instance.get("PlatformDetails") or instance.get("Platform") or "Linux/UNIX",
+        },
+    )
+
+
+def _architecture(supported: Sequence[str], reported: str | None) -> str:
+    families = {_family(architecture) for architecture in supported}
+    if len(families) == 1:
+        return families.pop()
+    return _family(reported or "x86_64")
+
+
+def _family(architecture: str) -> str:
+    return "arm64" if architecture.startswith("arm64") else "x86_64"
+
+
+COLLECTOR = Ec2Collector()

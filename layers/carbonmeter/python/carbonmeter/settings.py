@@ -1,0 +1,55 @@
+"""Runtime configuration, read once from the environment into a typed object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ENV_PREFIX = "CARBONMETER_"
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a usable configuration."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    connections_table: str = "carbonmeter-connections"
+    usage_table: str = "carbonmeter-usage"
+    emissions_table: str = "carbonmeter-emissions"
+    collect_queue_url: str | None = None
+    calculate_queue_url: str | None = None
+    region: str = "us-east-1"
+    # Regions of one connection are collected concurrently, bounded so that a
+    # connection with every region enabled stays inside CloudWatch's quota.
+    region_workers: int = Field(default=8, ge=1, le=32)
+    retry_mode: Literal["standard", "adaptive"] = "adaptive"
+    max_attempts: int = Field(default=8, ge=1, le=20)
+    # Manual backfills fan out one message per connection-hour; this bounds one event.
+    max_backfill_hours: int = Field(default=24 * 31, ge=1)
+    role_session_name: str = "CarbonMeterCollector"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, str] = {}
+        for name in cls.model_fields:
+            key = ENV_PREFIX + name.upper()
+            if key in environ:
+                values[name] = environ[key]
+        region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+        if region and "region" not in values:
+            values["region"] = region
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise ConfigurationError(f"invalid CarbonMeter configuration: {exc}") from exc
+
+    @staticmethod
+    def env_name(field: str) -> str:
+        """The environment variable that sets ``field`` (used by the CDK stack)."""
+        return ENV_PREFIX + field.upper()

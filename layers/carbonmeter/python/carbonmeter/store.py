@@ -1,0 +1,199 @@
+"""DynamoDB access: the connections registry and the hourly usage and emission ledgers.
+
+Every ledger key starts with the connection id, so one connection's records can
+only be reached through its own key. Writes for a connection-hour *replace* that
+hour: items are put under deterministic keys and any item left over from an
+earlier run of the same hour is deleted, so collecting an hour twice leaves the
+same records as collecting it once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from boto3.dynamodb.conditions import Attr, Key
+from pydantic import BaseModel
+
+from carbonmeter.aws import ClientFactory
+from carbonmeter.models import Connection, EmissionRecord, Rollup, UsageRecord, hour_key
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class UnknownConnectionError(LookupError):
+    """No connection is registered under that id."""
+
+
+def _to_item(model: BaseModel, **keys: str) -> dict[str, Any]:
+    # DynamoDB's resource layer wants Decimal, never float; a JSON round trip converts both ways losslessly.
+    item: dict[str, Any] = json.loads(model.model_dump_json(exclude_none=True), parse_float=Decimal)
+    item.update(keys)
+    return item
+
+
+def _from_item(model: type[Model], item: dict[str, Any]) -> Model:
+    plain = json.loads(json.dumps(item, default=_decimal_default))
+    return model.model_validate(plain)
+
+
+def _decimal_default(value: object) -> float | int:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _table(clients: ClientFactory, name: str) -> Any:
+    return clients.resource("dynamodb").Table(name)
+
+
+class ConnectionStore:
+    """The registry of customer accounts to collect."""
+
+    def __init__(self, clients: ClientFactory, table_name: str) -> None:
+        self._table = _table(clients, table_name)
+
+    def put(self, connection: Connection) -> None:
+        self._table.put_item(Item=_to_item(connection))
+
+    def get(self, connection_id: str) -> Connection:
+        item = self._table.get_item(Key={"connection_id": connection_id}, ConsistentRead=True).get("Item")
+        if item is None:
+            raise UnknownConnectionError(f"no connection named {connection_id!r}")
+        return _from_item(Connection, item)
+
+    def list(self, *, enabled_only: bool = False) -> Iterator[Connection]:
+        params: dict[str, Any] = {}
+        if enabled_only:
+            params["FilterExpression"] = Attr("enabled").eq(True)
+        while True:
+            page = self._table.scan(**params)
+            for item in page.get("Items", []):
+                yield _from_item(Connection, item)
+            if "LastEvaluatedKey" not in page:
+                return
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def set_enabled(self, connection_id: str, enabled: bool) -> None:
+        self.get(connection_id)
+        self._table.update_item(
+            Key={"connection_id": connection_id},
+            UpdateExpression="SET enabled = :enabled",
+            ExpressionAttributeValues={":enabled": enabled},
+        )
+
+    def record_success(self, connection_id: str, hour: datetime) -> None:
+        self._table.update_item(
+            Key={"connection_id": connection_id},
+            UpdateExpression="SET last_success_at = :now, last_success_hour = :hour",
+            ConditionExpression=Attr("connection_id").exists(),
+            ExpressionAttributeValues={":now": _now(), ":hour": hour_key(hour)},
+        )
+
+    def record_failure(self, connection_id: str, error: str) -> None:
+        self._table.update_item(
+            Key={"connection_id": connection_id},
+            UpdateExpression="SET last_error_at = :now, last_error = :error",
+            ConditionExpression=Attr("connection_id").exists(),
+            ExpressionAttributeValues={":now": _now(), ":error": error[:1000]},
+        )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class _HourLedger:
+    """Items of one table keyed (pk, sk), replaced a connection-hour at a time."""
+
+    def __init__(self, clients: ClientFactory, table_name: str) -> None:
+        self._table = _table(clients, table_name)
+
+    def _replace(self, pk: str, sk_prefix: str, items: Sequence[dict[str, Any]]) -> None:
+        fresh = {item["sk"] for item in items}
+        stale = [sk for sk in self._sort_keys(pk, sk_prefix) if sk not in fresh]
+        # batch_writer sends BatchWriteItem 25 at a time and resends UnprocessedItems.
+        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for item in items:
+                batch.put_item(Item=item)
+            for sk in stale:
+                batch.delete_item(Key={"pk": pk, "sk": sk})
+
+    def _sort_keys(self, pk: str, sk_prefix: str) -> list[str]:
+        return [item["sk"] for item in self._query(pk, sk_prefix, ProjectionExpression="sk")]
+
+    def _query(self, pk: str, sk_prefix: str, **extra: Any) -> Iterator[dict[str, Any]]:
+        condition = Key("pk").eq(pk)
+        if sk_prefix:
+            condition = condition & Key("sk").begins_with(sk_prefix)
+        return self._paginate(KeyConditionExpression=condition, **extra)
+
+    def _paginate(self, **params: Any) -> Iterator[dict[str, Any]]:
+        params["ConsistentRead"] = True
+        while True:
+            page = self._table.query(**params)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def hour_partition(connection_id: str, hour: datetime) -> str:
+    return f"{connection_id}#{hour_key(hour)}"
+
+
+class UsageStore(_HourLedger):
+    """Hourly usage records, one partition per connection-hour."""
+
+    def replace_hour(self, connection_id: str, hour: datetime, records: Iterable[UsageRecord]) -> int:
+        pk = hour_partition(connection_id, hour)
+        items = [_to_item(record, pk=pk, sk=record.sort_key) for record in records]
+        _check_belongs(items, connection_id, hour)
+        self._replace(pk, "", items)
+        return len(items)
+
+    def read_hour(self, connection_id: str, hour: datetime) -> list[UsageRecord]:
+        items = self._query(hour_partition(connection_id, hour), "")
+        return [_from_item(UsageRecord, item) for item in items]
+
+
+class EmissionStore(_HourLedger):
+    """Per-resource emission records by connection-hour, and roll-ups by connection over time."""
+
+    def replace_hour(
+        self, connection_id: str, hour: datetime, records: Iterable[EmissionRecord], rollups: Iterable[Rollup]
+    ) -> int:
+        pk = hour_partition(connection_id, hour)
+        items = [_to_item(record, pk=pk, sk=record.sort_key) for record in records]
+        _check_belongs(items, connection_id, hour)
+        rollup_items = [
+            _to_item(rollup, pk=connection_id, sk=f"rollup#{hour_key(hour)}#{rollup.region}#{rollup.service}")
+            for rollup in rollups
+        ]
+        _check_belongs(rollup_items, connection_id, hour)
+        self._replace(pk, "resource#", items)
+        self._replace(connection_id, f"rollup#{hour_key(hour)}#", rollup_items)
+        return len(items)
+
+    def read_hour(self, connection_id: str, hour: datetime) -> list[EmissionRecord]:
+        items = self._query(hour_partition(connection_id, hour), "resource#")
+        return [_from_item(EmissionRecord, item) for item in items]
+
+    def rollups(self, connection_id: str, start: datetime, end: datetime) -> list[Rollup]:
+        """Roll-ups of every hour in [start, end)."""
+        condition = Key("pk").eq(connection_id) & Key("sk").between(
+            f"rollup#{hour_key(start)}", f"rollup#{hour_key(end)}"
+        )
+        items = self._paginate(KeyConditionExpression=condition)
+        rollups = (_from_item(Rollup, item) for item in items)
+        return [rollup for rollup in rollups if start <= rollup.hour < end]
+
+
+def _check_belongs(items: Sequence[dict[str, Any]], connection_id: str, hour: datetime) -> None:
+    # A record of another connection or hour must never be written under this key.
+    for item in items:
+        if item["connection_id"] != connection_id or datetime.fromisoformat(item["hour"]) != hour:
+            raise ValueError(f"record {item['sk']} does not belong to {connection_id} at {hour_key(hour)}")

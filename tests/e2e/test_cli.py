@@ -1,0 +1,97 @@
+"""``python -m carbonmeter estimate`` against the embedded AWS, as a user runs it before deploying."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from carbonmeter import cli
+from carbonmeter.aws import ClientFactory
+from carbonmeter.models import HOUR, Service, hour_key
+from tests.e2e.conftest import deny_assume_role
+
+ROOT = Path(__file__).parents[2]
+
+
+def _estimate_args(cloud, *extra: str) -> list[str]:
+    return [
+        "estimate",
+        "--role-arn", cloud.account.role_arn,
+        "--external-id", cloud.account.external_id,
+        "--regions", ",".join(cloud.account.regions),
+        "--start", hour_key(cloud.hours[0]),
+        "--end", hour_key(cloud.hours[-1] + HOUR),
+        *extra,
+    ]  # fmt: skip
+
+
+def test_estimate_json_covers_every_resource_with_figures_and_call_counts(local_cloud, capsys):
+    # Given a seeded account
+    cloud = local_cloud(hours=2)
+    # When a user estimates two hours as JSON
+    assert cli.main(_estimate_args(cloud, "--format", "json")) == 0
+    document = json.loads(capsys.readouterr().out)
+    # Then every resource of every service and region is there, for both hours
+    resources = document["resources"]
+    for region in cloud.account.regions:
+        for service in Service:
+            found = {r["resource_id"] for r in resources if r["region"] == region and r["service"] == service}
+            assert found == set(cloud.account.resources[region][service]), (region, service)
+    for resource in resources:
+        assert {"resource_type", "hours", "energy_kwh", "operational_kgco2e", "embodied_kgco2e"} <= resource.keys()
+        assert resource["hours"] == pytest.approx(2.0)
+    # And the totals are the sums of the resources
+    for figure in ("energy_kwh", "operational_kgco2e", "embodied_kgco2e"):
+        assert document["totals"][figure] == pytest.approx(sum(r[figure] for r in resources))
+    assert document["totals"]["energy_kwh"] > 0
+    # And every AWS call is counted; GetMetricData stays at its minimum: the demo fleet is far below 500
+    # queries, so one request per region, hour and period group (hourly metrics, S3's daily one)
+    calls = document["api_calls"]
+    assert calls["sts:AssumeRole"] == 1
+    assert calls["monitoring:GetMetricData"] == len(cloud.account.regions) * len(cloud.hours) * 2
+    assert document["metrics_requested"] > 0
+
+
+def test_estimate_writes_nothing(local_cloud, capsys):
+    cloud = local_cloud(hours=1)
+    dynamodb = cloud.clients.client("dynamodb")
+    assert cli.main(_estimate_args(cloud, "--format", "table")) == 0
+    output = capsys.readouterr().out
+    assert "TOTAL" in output
+    assert "monitoring:GetMetricData" in output
+    for table in (cloud.settings.usage_table, cloud.settings.emissions_table, cloud.settings.connections_table):
+        assert dynamodb.scan(TableName=table)["Count"] == 0
+
+
+def test_a_role_that_cannot_be_assumed_is_one_line_and_a_non_zero_exit(local_cloud, capsys, monkeypatch):
+    cloud = local_cloud(hours=1)
+    monkeypatch.setattr(
+        cli, "ClientFactory", functools.partial(ClientFactory, hooks=[deny_assume_role("CarbonMeterReadOnly")])
+    )
+    assert cli.main(_estimate_args(cloud)) == cli.EXIT_USAGE
+    err = capsys.readouterr().err.strip().splitlines()
+    refusal = "AccessDenied: User is not authorized to perform: sts:AssumeRole"
+    assert err == [f"error: cannot assume {cloud.account.role_arn}: {refusal}"]
+
+
+def test_the_module_runs_as_a_command(local_cloud):
+    # The documented entry point, in a separate process that only has the environment to go on.
+    cloud = local_cloud(hours=1)
+    result = subprocess.run(
+        [sys.executable, "-m", "carbonmeter", *_estimate_args(cloud, "--format", "json")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "layers" / "carbonmeter" / "python")},
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["totals"]["energy_kwh"] > 0
+    assert "collecting 3 region(s) x 1 hour(s)" in result.stderr

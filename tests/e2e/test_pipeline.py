@@ -1,0 +1,117 @@
+"""The hourly pipeline end to end: scheduler -> collect queue -> collector -> calculate queue -> calculator."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from carbonmeter.emissions import METHODOLOGY_VERSION
+from carbonmeter.models import HOUR, Connection, Service, hour_key
+from carbonmeter.store import ConnectionStore, EmissionStore, UsageStore
+from tests.e2e.conftest import deny_assume_role
+
+CONNECTION = "demo"
+
+
+def _register(cloud, connection_id: str = CONNECTION, role_arn: str | None = None) -> None:
+    ConnectionStore(cloud.clients, cloud.settings.connections_table).put(
+        Connection(
+            connection_id=connection_id,
+            role_arn=role_arn or cloud.account.role_arn,
+            external_id=cloud.account.external_id,
+            regions=cloud.account.regions,
+        )
+    )
+
+
+def _stored(cloud, connection_id: str = CONNECTION) -> dict:
+    emissions = EmissionStore(cloud.clients, cloud.settings.emissions_table)
+    usage = UsageStore(cloud.clients, cloud.settings.usage_table)
+    return {
+        hour: (
+            sorted(r.model_dump_json() for r in usage.read_hour(connection_id, hour)),
+            sorted(r.model_dump_json() for r in emissions.read_hour(connection_id, hour)),
+        )
+        for hour in cloud.hours
+    }
+
+
+def test_every_seeded_resource_gets_emissions_every_hour(local_cloud, handlers_on):
+    # Given a demo account with all five services in three regions, registered as a connection
+    cloud = local_cloud(hours=3)
+    _register(cloud)
+    # When the hourly rule fires after each hour and both queues drain through the real handlers
+    with handlers_on(cloud):
+        for hour in cloud.hours:
+            collected, calculated = cloud.pipeline.run_hour(hour)
+            assert (collected.succeeded, collected.failed, calculated.succeeded, calculated.failed) == (1, 0, 1, 0)
+    # Then every resource the account holds has an emission record in every hour
+    emissions = EmissionStore(cloud.clients, cloud.settings.emissions_table)
+    for hour in cloud.hours:
+        records = emissions.read_hour(CONNECTION, hour)
+        for region in cloud.account.regions:
+            for service in Service:
+                expected = set(cloud.account.resources[region][service])
+                found = {r.resource_id for r in records if r.region == region and r.service == service}
+                assert found == expected, (hour, region, service)
+        assert all(r.methodology_version == METHODOLOGY_VERSION for r in records)
+        assert all(r.energy_kwh > 0 for r in records if r.service in (Service.EC2, Service.RDS, Service.EBS))
+    # And roll-ups per region and service add up to the resource records
+    rollups = emissions.rollups(CONNECTION, cloud.hours[0], cloud.hours[-1] + HOUR)
+    assert len(rollups) == len(cloud.hours) * len(cloud.account.regions) * len(Service)
+    first = emissions.read_hour(CONNECTION, cloud.hours[0])
+    first_rollups = [r for r in rollups if r.hour == cloud.hours[0]]
+    assert sum(r.energy_kwh for r in first_rollups) == pytest.approx(sum(r.energy_kwh for r in first))
+    # And the connection records its last collected hour
+    connection = ConnectionStore(cloud.clients, cloud.settings.connections_table).get(CONNECTION)
+    assert connection.last_success_hour == hour_key(cloud.hours[-1])
+    assert connection.last_error is None
+
+
+def test_an_hour_collected_twice_leaves_the_same_records(local_cloud, handlers_on):
+    # Given one hour collected and calculated
+    cloud = local_cloud(hours=2)
+    _register(cloud)
+    with handlers_on(cloud):
+        for hour in cloud.hours:
+            cloud.pipeline.run_hour(hour)
+        once = _stored(cloud)
+        # When the same hours are delivered again (a duplicate schedule, a retry, a backfill over them)
+        backfill = {
+            "connection_ids": [CONNECTION],
+            "start": hour_key(cloud.hours[0]),
+            "end": hour_key(cloud.hours[-1] + HOUR),
+        }
+        assert cloud.pipeline.invoke_scheduler(backfill)["jobs"] == 2
+        cloud.pipeline.fire_schedule(cloud.hours[-1] + HOUR)
+        collected = cloud.pipeline.drain_collect()
+        calculated = cloud.pipeline.drain_calculate()
+    # Then every message succeeded and the ledger is exactly what it was
+    assert (collected.succeeded, calculated.succeeded) == (3, 3)
+    assert _stored(cloud) == once
+    assert all(usage and emissions for usage, emissions in once.values())
+
+
+def test_a_connection_whose_role_cannot_be_assumed_fails_alone_and_ends_in_the_dlq(local_cloud, handlers_on):
+    # Given a healthy connection and one whose role refuses us
+    cloud = local_cloud(hours=1, hooks=(deny_assume_role("CarbonMeterRevoked"),))
+    _register(cloud)
+    _register(cloud, "revoked", role_arn=f"arn:aws:iam::{cloud.account.account_id}:role/CarbonMeterRevoked")
+    sqs = cloud.clients.client("sqs")
+    dlq_url = sqs.get_queue_url(QueueName="carbonmeter-collect-dlq")["QueueUrl"]
+    with handlers_on(cloud):
+        # When the hour is scheduled and the collect queue drains (failed messages come back until redriven)
+        cloud.pipeline.fire_schedule(cloud.hours[0] + HOUR)
+        collected = cloud.pipeline.drain_collect()
+        cloud.pipeline.drain_calculate()
+    # Then the healthy connection's hour is stored
+    assert collected.succeeded == 1
+    assert EmissionStore(cloud.clients, cloud.settings.emissions_table).read_hour(CONNECTION, cloud.hours[0])
+    # And the failing one was tried three times, is in the dead-letter queue, and says why
+    assert collected.failed == 3
+    dead = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10).get("Messages", [])
+    assert [json.loads(m["Body"])["connection_id"] for m in dead] == ["revoked"]
+    revoked = ConnectionStore(cloud.clients, cloud.settings.connections_table).get("revoked")
+    assert "AccessDenied" in (revoked.last_error or "")
+    assert UsageStore(cloud.clients, cloud.settings.usage_table).read_hour("revoked", cloud.hours[0]) == []

@@ -1,0 +1,73 @@
+"""CarbonMeterCustomerRoleStack: what a customer deploys so that CarbonMeter can read their account."""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+from aws_cdk.assertions import Template
+from aws_cdk.cx_api import CloudAssembly
+
+from carbonmeter.services import READ_ACTIONS
+from infra.application import CarbonMeterApp
+from infra.constants import CUSTOMER_ROLE_NAME
+from infra.customer_role import ACCOUNT_PARAMETER, EXTERNAL_ID_PARAMETER
+from infra.customer_template import customer_template as export_customer_template
+from infra.stack import customer_role_arn_pattern
+
+
+def _role(customer_template: Template) -> dict:
+    (role,) = customer_template.find_resources("AWS::IAM::Role").values()
+    return role["Properties"]
+
+
+def test_role_trusts_only_the_carbonmeter_account_presenting_the_external_id(customer_template: Template) -> None:
+    (statement,) = _role(customer_template)["AssumeRolePolicyDocument"]["Statement"]
+
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == "sts:AssumeRole"
+    assert statement["Principal"] == {
+        "AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": ACCOUNT_PARAMETER}, ":root"]]}
+    }
+    assert statement["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": EXTERNAL_ID_PARAMETER}}}
+
+
+def test_external_id_is_a_secret_parameter(customer_template: Template) -> None:
+    parameters = customer_template.find_parameters("*")
+
+    assert parameters[EXTERNAL_ID_PARAMETER]["NoEcho"] is True
+    assert parameters[ACCOUNT_PARAMETER]["AllowedPattern"] == r"^\d{12}$"
+
+
+def test_role_allows_exactly_the_actions_the_collectors_call(customer_template: Template) -> None:
+    role = _role(customer_template)
+    (policy,) = role["Policies"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+
+    assert statement["Effect"] == "Allow"
+    assert sorted(statement["Action"]) == sorted(READ_ACTIONS)
+    assert "ManagedPolicyArns" not in role
+    assert customer_template.find_resources("AWS::IAM::Policy") == {}
+
+
+def test_collector_is_allowed_to_assume_the_customer_role(customer_template: Template) -> None:
+    # Given the customer's role in some account of the commercial partition
+    role_name = _role(customer_template)["RoleName"]
+    role_arn = f"arn:aws:iam::123456789012:role/{role_name}"
+
+    # Then it is inside what the collector may assume
+    assert role_name == CUSTOMER_ROLE_NAME
+    assert fnmatchcase(role_arn, customer_role_arn_pattern(partition="aws"))
+    assert not fnmatchcase("arn:aws:iam::123456789012:role/Admin", customer_role_arn_pattern(partition="aws"))
+
+
+def test_stack_deploys_without_cdk_bootstrap(cdk_app: CarbonMeterApp, assembly: CloudAssembly) -> None:
+    artifact = assembly.get_stack_artifact(cdk_app.customer_role_stack.artifact_id)
+
+    assert artifact.assets == []
+    assert "BootstrapVersion" not in artifact.template.get("Parameters", {})
+    assert artifact.stack_template_asset_object_url is None
+
+
+def test_plain_cloudformation_template_is_the_stack_template(customer_template: Template) -> None:
+    # Customers without the CDK deploy the exported file; it must not drift from the stack.
+    assert export_customer_template() == customer_template.to_json()

@@ -1,0 +1,295 @@
+"""CarbonMeterStack: the resources and permissions of the hourly pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from carbonmeter.settings import Settings
+from infra.constants import CUSTOMER_ROLE_PREFIX, DLQ_MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_FACTOR
+from tests.infra.conftest import ALARM_EMAIL, actions_of, logical_id, resources_of, role_statements
+
+SETTINGS_FIELDS = ("connections_table", "usage_table", "emissions_table", "collect_queue_url", "calculate_queue_url")
+DYNAMODB_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+FOURTEEN_DAYS = 14 * 24 * 3600
+
+
+def _resource_ids(template: Template, type_: str) -> list[str]:
+    return list(template.find_resources(type_))
+
+
+def _statements_with(statements: list[dict[str, Any]], action_prefix: str) -> list[dict[str, Any]]:
+    return [s for s in statements if any(a.startswith(action_prefix) for a in actions_of(s))]
+
+
+def test_every_function_runs_on_the_lambda_python_runtime_with_the_layer(template: Template) -> None:
+    functions = template.find_resources("AWS::Lambda::Function")
+    layer_id = logical_id(template.find_resources("AWS::Lambda::LayerVersion"), "CarbonMeterLayer")
+
+    assert {name.split("Function")[0] for name in functions} == {"Scheduler", "Collector", "Calculator"}
+    for name, function in functions.items():
+        properties = function["Properties"]
+        assert properties["Runtime"] == "python3.14", name
+        assert properties["Architectures"] == ["arm64"], name
+        assert properties["Handler"] == "handler.handler", name
+        assert properties["Layers"] == [{"Ref": layer_id}], name
+        assert properties["TracingConfig"] == {"Mode": "Active"}, name
+        assert "LogGroup" in properties["LoggingConfig"], name
+
+
+def test_layer_declares_the_functions_runtime_and_architecture(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::LayerVersion", {"CompatibleRuntimes": ["python3.14"], "CompatibleArchitectures": ["arm64"]}
+    )
+
+
+def test_functions_get_powertools_settings_and_every_carbonmeter_setting(template: Template) -> None:
+    for name, function in template.find_resources("AWS::Lambda::Function").items():
+        variables = function["Properties"]["Environment"]["Variables"]
+
+        assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "CarbonMeter", name
+        assert variables["POWERTOOLS_SERVICE_NAME"].startswith("carbonmeter-"), name
+        assert variables["POWERTOOLS_LOG_LEVEL"], name
+        assert {Settings.env_name(field) for field in SETTINGS_FIELDS} <= variables.keys(), name
+
+
+def test_function_log_groups_expire(template: Template) -> None:
+    log_groups = template.find_resources("AWS::Logs::LogGroup")
+
+    assert len(log_groups) == 3
+    assert all(group["Properties"]["RetentionInDays"] > 0 for group in log_groups.values())
+
+
+def test_function_roles_carry_no_managed_policies(template: Template) -> None:
+    # AWSLambdaBasicExecutionRole would allow writing to every log group of the account.
+    for name, role in template.find_resources("AWS::IAM::Role").items():
+        assert "ManagedPolicyArns" not in role["Properties"], name
+
+
+@pytest.mark.parametrize(
+    ("prefix", "key_schema"),
+    [
+        ("TablesConnections", [{"AttributeName": "connection_id", "KeyType": "HASH"}]),
+        ("TablesUsage", [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]),
+        (
+            "TablesEmissions",
+            [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        ),
+    ],
+)
+def test_tables_are_on_demand_recoverable_encrypted_and_retained(
+    template: Template, prefix: str, key_schema: list[dict[str, str]]
+) -> None:
+    tables = template.find_resources("AWS::DynamoDB::GlobalTable")
+    table = tables[logical_id(tables, prefix)]
+    properties = table["Properties"]
+
+    assert properties["KeySchema"] == key_schema
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["SSESpecification"]["SSEEnabled"] is True
+    (replica,) = properties["Replicas"]
+    assert replica["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert replica["DeletionProtectionEnabled"] is True
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+
+
+def test_every_queue_is_encrypted_and_refuses_plain_http(template: Template) -> None:
+    queues = template.find_resources("AWS::SQS::Queue")
+    policies = template.find_resources("AWS::SQS::QueuePolicy").values()
+    insecure_denied = {
+        policy["Properties"]["Queues"][0]["Ref"]
+        for policy in policies
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    }
+
+    assert len(queues) == 4
+    assert all(queue["Properties"]["SqsManagedSseEnabled"] is True for queue in queues.values())
+    assert insecure_denied == set(queues)
+
+
+@pytest.mark.parametrize(("queue", "consumer"), [("CollectQueue", "Collector"), ("CalculateQueue", "Calculator")])
+def test_work_queues_redrive_to_a_dead_letter_queue_and_outlast_their_consumer(
+    template: Template, queue: str, consumer: str
+) -> None:
+    queues = template.find_resources("AWS::SQS::Queue")
+    functions = template.find_resources("AWS::Lambda::Function")
+    work_queue = queues[logical_id(queues, queue)]["Properties"]
+    dead_letter_id = logical_id(queues, queue.replace("Queue", "DeadLetterQueue"))
+    consumer_timeout = functions[logical_id(functions, f"{consumer}Function")]["Properties"]["Timeout"]
+
+    assert work_queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dead_letter_id, "Arn"]},
+        "maxReceiveCount": DLQ_MAX_RECEIVE_COUNT,
+    }
+    assert queues[dead_letter_id]["Properties"]["MessageRetentionPeriod"] == FOURTEEN_DAYS
+    assert work_queue["VisibilityTimeout"] == VISIBILITY_TIMEOUT_FACTOR * consumer_timeout == 6 * consumer_timeout
+
+
+def test_scheduler_runs_every_hour(template: Template) -> None:
+    functions = template.find_resources("AWS::Lambda::Function")
+    scheduler_id = logical_id(functions, "SchedulerFunction")
+
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": "rate(1 hour)",
+            "State": "ENABLED",
+            "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [scheduler_id, "Arn"]}})],
+        },
+    )
+
+
+@pytest.mark.parametrize(("queue", "consumer"), [("CollectQueue", "Collector"), ("CalculateQueue", "Calculator")])
+def test_consumers_report_partial_batch_failures(template: Template, queue: str, consumer: str) -> None:
+    queues = template.find_resources("AWS::SQS::Queue")
+    functions = template.find_resources("AWS::Lambda::Function")
+
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": [logical_id(queues, queue), "Arn"]},
+            "FunctionName": {"Ref": logical_id(functions, f"{consumer}Function")},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BatchSize": Match.any_value(),
+            "ScalingConfig": {"MaximumConcurrency": Match.any_value()},
+        },
+    )
+
+
+def test_collector_batches_are_small(template: Template) -> None:
+    queues = template.find_resources("AWS::SQS::Queue")
+    mappings = template.find_resources(
+        "AWS::Lambda::EventSourceMapping",
+        {"Properties": {"EventSourceArn": {"Fn::GetAtt": [logical_id(queues, "CollectQueue"), "Arn"]}}},
+    )
+
+    (mapping,) = mappings.values()
+    assert mapping["Properties"]["BatchSize"] <= 10
+
+
+def test_collector_may_assume_only_carbonmeter_roles(template: Template) -> None:
+    statements = _statements_with(role_statements(template, "CollectorRole"), "sts:")
+
+    (statement,) = statements
+    assert actions_of(statement) == ["sts:AssumeRole"]
+    assert resources_of(statement) == [
+        {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":iam::*:role/{CUSTOMER_ROLE_PREFIX}*"]]}
+    ]
+
+
+def test_collector_records_usage_and_connection_status(template: Template) -> None:
+    tables = template.find_resources("AWS::DynamoDB::GlobalTable")
+    writable = {
+        resource["Fn::GetAtt"][0]
+        for statement in role_statements(template, "CollectorRole")
+        if DYNAMODB_WRITES & set(actions_of(statement))
+        for resource in resources_of(statement)
+    }
+
+    assert writable == {logical_id(tables, "TablesUsage"), logical_id(tables, "TablesConnections")}
+
+
+def test_scheduler_only_reads_connections_and_sends_collect_jobs(template: Template) -> None:
+    tables = template.find_resources("AWS::DynamoDB::GlobalTable")
+    queues = template.find_resources("AWS::SQS::Queue")
+    statements = role_statements(template, "SchedulerRole")
+    dynamodb = _statements_with(statements, "dynamodb:")
+    sqs = _statements_with(statements, "sqs:")
+
+    assert not any(DYNAMODB_WRITES & set(actions_of(s)) for s in statements)
+    assert [resources_of(s) for s in dynamodb] == [[{"Fn::GetAtt": [logical_id(tables, "TablesConnections"), "Arn"]}]]
+    assert [resources_of(s) for s in sqs] == [[{"Fn::GetAtt": [logical_id(queues, "CollectQueue"), "Arn"]}]]
+    assert not _statements_with(statements, "sts:")
+
+
+def test_calculator_cannot_assume_roles_or_write_usage(template: Template) -> None:
+    tables = template.find_resources("AWS::DynamoDB::GlobalTable")
+    statements = role_statements(template, "CalculatorRole")
+    writable = {
+        resource["Fn::GetAtt"][0]
+        for statement in statements
+        if DYNAMODB_WRITES & set(actions_of(statement))
+        for resource in resources_of(statement)
+    }
+
+    assert not _statements_with(statements, "sts:")
+    assert writable == {logical_id(tables, "TablesEmissions")}
+
+
+def test_only_xray_is_granted_on_every_resource(template: Template) -> None:
+    for role in ("SchedulerRole", "CollectorRole", "CalculatorRole"):
+        unscoped = [s for s in role_statements(template, role) if "*" in resources_of(s)]
+
+        assert [actions_of(s) for s in unscoped] == [["xray:PutTelemetryRecords", "xray:PutTraceSegments"]], role
+
+
+@pytest.mark.parametrize("dead_letter_queue", ["CollectDeadLetterQueue", "CalculateDeadLetterQueue"])
+def test_a_message_in_a_dead_letter_queue_alarms_the_operator(template: Template, dead_letter_queue: str) -> None:
+    queues = template.find_resources("AWS::SQS::Queue")
+    topic_id = logical_id(template.find_resources("AWS::SNS::Topic"), "AlertsTopic")
+
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [
+                {"Name": "QueueName", "Value": {"Fn::GetAtt": [logical_id(queues, dead_letter_queue), "QueueName"]}}
+            ],
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": 0,
+            "AlarmActions": [{"Ref": topic_id}],
+        },
+    )
+
+
+def test_alarm_topic_is_encrypted_refuses_plain_http_and_mails_the_operator(template: Template) -> None:
+    (topic_id,) = _resource_ids(template, "AWS::SNS::Topic")
+
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "Topics": [{"Ref": topic_id}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            },
+        },
+    )
+    template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": ALARM_EMAIL, "TopicArn": {"Ref": topic_id}}
+    )
+
+
+def test_alarm_topic_key_lets_cloudwatch_publish(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "EnableKeyRotation": True,
+            "KeyPolicy": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_outputs_tell_the_operator_how_to_configure_the_cli(template: Template) -> None:
+    outputs = template.find_outputs("*")
+
+    assert {output.get("Description") for output in outputs.values()} >= {
+        Settings.env_name(field) for field in SETTINGS_FIELDS
+    }

@@ -1,0 +1,96 @@
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from moto import mock_aws
+
+from carbonmeter.aws import ClientFactory
+from carbonmeter.local.lambda_events import LambdaContext, scheduled_event
+from carbonmeter.local.resources import create_resources
+from carbonmeter.models import Connection
+from carbonmeter.runtime import Runtime, use_runtime
+from carbonmeter.scheduling import SchedulingError
+from carbonmeter.settings import Settings
+from carbonmeter.store import ConnectionStore
+from functions.scheduler.handler import handler
+
+CONTEXT = LambdaContext(function_name="carbonmeter-scheduler")
+
+
+@pytest.fixture
+def deployed(aws_credentials):
+    with mock_aws():
+        factory = ClientFactory(settings=Settings())
+        settings = create_resources(factory, factory.settings)
+        factory = ClientFactory(settings=settings)
+        connections = ConnectionStore(factory, settings.connections_table)
+        for name, enabled in (("alpha", True), ("beta", True), ("gamma", False)):
+            connections.put(
+                Connection(
+                    connection_id=name,
+                    role_arn="arn:aws:iam::123456789012:role/CarbonMeterReadOnly",
+                    external_id=f"ext-{name}",
+                    regions=("us-east-1",),
+                    enabled=enabled,
+                )
+            )
+        with use_runtime(Runtime(settings=settings, clients=factory)):
+            yield factory
+
+
+def _queued(factory: ClientFactory) -> list[dict]:
+    sqs = factory.client("sqs")
+    bodies = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=factory.settings.collect_queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
+        if not messages:
+            return bodies
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=factory.settings.collect_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_hourly_rule_queues_the_previous_hour_for_each_enabled_connection(deployed):
+    # Given three connections, one disabled; When the rule fires at 10:00:12
+    event = scheduled_event(datetime(2026, 11, 23, 10, 0, 12, tzinfo=UTC), "arn:aws:events:::rule/r", "1", "us-east-1")
+    result = handler(event, CONTEXT)
+    # Then 09:00 is queued once for each enabled connection
+    assert result == {"jobs": 2, "connections": 2, "start": "2026-11-23T09:00:00Z", "end": "2026-11-23T10:00:00Z"}
+    assert sorted(_queued(deployed), key=lambda b: b["connection_id"]) == [
+        {"connection_id": "alpha", "hour": "2026-11-23T09:00:00Z"},
+        {"connection_id": "beta", "hour": "2026-11-23T09:00:00Z"},
+    ]
+
+
+def test_manual_backfill_queues_every_hour_of_the_window_in_batches_of_ten(deployed):
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=30)
+    event = {
+        "connection_ids": ["alpha", "beta"],
+        "start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "end": (start + timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    result = handler(event, CONTEXT)
+    assert result["jobs"] == 24
+    queued = _queued(deployed)
+    assert len(queued) == 24
+    assert len({(b["connection_id"], b["hour"]) for b in queued}) == 24
+    assert deployed.counter.calls["sqs:SendMessageBatch"] == 3
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ({"connection_ids": ["alpha"], "start": "2026-11-20T00:15:00Z", "end": "2026-11-20T02:00:00Z"}, "whole hour"),
+        ({"connection_ids": ["nobody"], "start": "2026-11-20T00:00:00Z", "end": "2026-11-20T02:00:00Z"}, "unknown"),
+        ({"connection_ids": ["gamma"], "start": "2026-11-20T00:00:00Z", "end": "2026-11-20T02:00:00Z"}, "disabled"),
+        ({"connection_ids": ["alpha"], "start": "2030-01-01T00:00:00Z", "end": "2030-01-01T02:00:00Z"}, "future"),
+        ({"connection_ids": ["alpha"], "start": "2020-01-01T00:00:00Z", "end": "2021-01-01T00:00:00Z"}, "at most"),
+        ({"connection_ids": "alpha", "start": "2026-11-20T00:00:00Z", "end": "2026-11-20T02:00:00Z"}, "list"),
+    ],
+)
+def test_bad_manual_events_fail_with_the_reason_and_queue_nothing(deployed, event, reason):
+    with pytest.raises(SchedulingError, match=reason):
+        handler(event, CONTEXT)
+    assert _queued(deployed) == []

@@ -1,0 +1,52 @@
+"""Bad CLI input is refused before any AWS call, with one line that names the problem."""
+
+from __future__ import annotations
+
+import pytest
+
+from carbonmeter import cli
+
+GOOD = {
+    "--role-arn": "arn:aws:iam::111122223333:role/CarbonMeterReadOnly",
+    "--regions": "us-east-1,eu-west-1",
+    "--start": "2026-11-20T00:00:00Z",
+    "--end": "2026-11-20T06:00:00Z",
+}
+
+
+def _run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, **changes: str) -> tuple[int, str]:
+    # No endpoint and no credentials: any AWS call would fail loudly rather than reach anything.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    values = {**GOOD, **{f"--{k.replace('_', '-')}": v for k, v in changes.items()}}
+    args = ["estimate", *[part for flag, value in values.items() for part in (flag, value)]]
+    try:
+        code = cli.main(args)
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    return code, capsys.readouterr().err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"regions": "us-east-1,mars-north-1"}, "error: unknown region(s): mars-north-1"),
+        ({"start": "2026-11-20T00:30:00Z"}, "is not a whole hour"),
+        ({"start": "2026-11-20T00:00:00"}, "has no timezone; end it with Z"),
+        ({"start": "yesterday"}, "is not an ISO 8601 time"),
+        ({"start": "2098-12-31T00:00:00Z", "end": "2099-01-01T00:00:00Z"}, "error: the window ends in the future"),
+        ({"start": "2026-11-20T06:00:00Z", "end": "2026-11-20T00:00:00Z"}, "error: --end must be after --start"),
+        ({"role_arn": "arn:aws:iam::1234:user/alice"}, "is not an IAM role ARN"),
+        ({"regions": ","}, "expected a comma-separated list"),
+    ],
+)
+def test_bad_estimate_arguments_exit_non_zero_with_one_line(capsys, monkeypatch, changes, message):
+    code, last_line = _run(capsys, monkeypatch, **changes)
+    assert code == cli.EXIT_USAGE
+    assert message in last_line
+
+
+def test_unknown_service_is_named():
+    parser = cli.build_parser()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["estimate", *[p for kv in GOOD.items() for p in kv], "--services", "ec2,glacier"])

@@ -1,0 +1,154 @@
+"""The bundled data files: parsed correctly, corrections applied, every constant sourced."""
+
+import json
+from importlib import resources
+
+import pytest
+
+from carbonmeter.emissions import load_coefficients
+from carbonmeter.emissions.coefficients import UNKNOWN_MICROARCHITECTURE
+
+
+@pytest.fixture(scope="module")
+def c():
+    return load_coefficients()
+
+
+def _data(name):
+    return resources.files("carbonmeter.emissions").joinpath("data", name).read_text(encoding="utf-8")
+
+
+def test_loading_is_cached():
+    assert load_coefficients() is load_coefficients()
+
+
+def test_constants_match_ccf_aws_cloud_constants(c):
+    # Source: CCF packages/aws/src/domain/AwsFootprintEstimationConstants.ts (AWS_CLOUD_CONSTANTS).
+    k = c.constants
+    assert (k.pue, k.memory_kwh_per_gib_hour, k.network_kwh_per_gb) == (1.135, 0.000392, 0.001)
+    assert (k.ssd_wh_per_tb_hour, k.hdd_wh_per_tb_hour) == (1.2, 0.65)
+    assert (k.unknown_min_watts, k.unknown_max_watts, k.memory_gib_per_chip_fallback) == (0.74, 3.5, 80.69)
+    assert (k.default_utilisation_pct, k.lambda_mb_per_vcpu, k.server_life_hours) == (50, 1792, 35040)
+    assert (k.replication_rds_multi_az, k.replication_aurora_storage) == (2, 6)
+
+
+def test_every_constant_names_its_source():
+    document = json.loads(_data("constants.json"))
+    for name, entry in document.items():
+        assert entry.get("source"), name
+        assert entry.get("unit"), name
+        assert "value" in entry, name
+
+
+def test_sources_file_gives_origin_licence_and_date_for_every_data_file():
+    sources = _data("SOURCES.md")
+    for name in (
+        "ec2-instance-types.csv",
+        "processors.csv",
+        "grid-emission-factors.csv",
+        "rds-instance-vcpus.csv",
+        "storage-classes.csv",
+        "constants.json",
+    ):
+        assert f"`{name}`" in sources
+    for fact in ("b7a049c", "March 2024", "Apache", "Thoughtworks", "Teads"):
+        assert fact in sources
+
+
+def test_m5_large_row(c):
+    m5 = c.instance_type("m5.large")
+    assert (m5.vcpus, m5.memory_gib, m5.host_vcpus, m5.host_memory_gib) == (2, 8, 96, 384)
+    assert m5.host_embodied_tco2e == pytest.approx(1.6103792)
+    assert m5.microarchitectures == ("Skylake",)
+
+
+def test_t1_micro_memory_decimal_point_restored(c):
+    # Correction 1 in SOURCES.md: upstream says 613 GiB; AWS documents 0.613 GiB.
+    assert c.instance_type("t1.micro").memory_gib == pytest.approx(0.613)
+
+
+def test_u_family_virtualised_sizes_share_the_metal_host_embodied(c):
+    # Correction 2 in SOURCES.md.
+    for family in ("u-6tb1", "u-9tb1", "u-12tb1"):
+        values = {t.host_embodied_tco2e for t in c.instance_types.values() if t.family == family}
+        assert values == {35.762264}
+
+
+def test_graviton2_storage_optimised_families_filled_in(c):
+    # Correction 3 in SOURCES.md.
+    assert c.instance_type("im4gn.large").microarchitectures == ("AWS Graviton2",)
+    assert c.instance_type("is4gen.medium").microarchitectures == ("AWS Graviton2",)
+
+
+def test_no_instance_type_lacks_a_microarchitecture_entry(c):
+    assert all(t.microarchitectures for t in c.instance_types.values())
+
+
+def test_gpu_models_all_have_coefficients(c):
+    models = {t.gpu_model for t in c.instance_types.values() if t.gpu_model}
+    assert models
+    assert all(c.gpu_watts(model) is not None for model in models)
+
+
+def test_mixed_microarchitectures_are_averaged(c):
+    watts = c.cpu_watts(("Cascade Lake", "Skylake"))
+    assert watts.known
+    assert watts.min_watts == pytest.approx((0.64 + 0.65) / 2)
+    assert watts.max_watts == pytest.approx((3.97 + 4.26) / 2)
+
+
+def test_median_is_used_when_sandy_or_ivy_bridge_is_present(c):
+    # CCF core getWattsByAverageOrMedian.
+    watts = c.cpu_watts(("Sandy Bridge", "Ivy Bridge", "Haswell"))
+    assert watts.min_watts == pytest.approx(2.17)
+    assert watts.max_watts == pytest.approx(8.25)
+
+
+@pytest.mark.parametrize("microarchitecture", [UNKNOWN_MICROARCHITECTURE, "Ice Lake", "AMD EPYC 3rd Gen"])
+def test_microarchitectures_without_coefficients_fall_back_to_the_aws_average(c, microarchitecture):
+    watts = c.cpu_watts((microarchitecture,))
+    assert (watts.min_watts, watts.max_watts, watts.known) == (0.74, 3.5, False)
+    assert c.memory_gib_per_chip((microarchitecture,)) == 80.69
+
+
+def test_chips_per_host(c):
+    assert c.chips(c.instance_type("m5.large")) == 1
+    assert c.chips(c.instance_type("m6i.large")) == 2  # 128 vCPUs
+    assert c.chips(c.instance_type("z1d.large")) == 2  # override: two sockets at 48 vCPUs
+    assert c.chips(c.instance_type("m5zn.large")) == 2
+
+
+def test_grid_factor_of_a_known_and_an_unknown_region(c):
+    assert c.grid_factor("us-east-1") == (0.000379069, True)
+    assert c.grid_factor("eu-north-1") == (0.0000088, True)
+    assert c.grid_factor("xx-nowhere-9") == (0.00039278188, False)
+
+
+def test_s3_replication_is_three_and_one_zone_two(c):
+    assert c.storage_class("s3", "StandardStorage")[0].replication_factor == 3
+    assert c.storage_class("s3", "OneZoneIAStorage")[0].replication_factor == 2
+    assert c.storage_class("s3", "ReducedRedundancyStorage")[0].replication_factor == 2
+    assert all(s.media == "hdd" for (service, _), s in c.storage_classes.items() if service == "s3")
+
+
+def test_ebs_media(c):
+    for volume_type in ("gp2", "gp3", "io1", "io2"):
+        assert c.storage_class("ebs", volume_type)[0].media == "ssd"
+    for volume_type in ("st1", "sc1", "standard", "snapshot"):
+        assert c.storage_class("ebs", volume_type)[0].media == "hdd"
+
+
+def test_unknown_storage_class_falls_back_to_the_service_default(c):
+    storage_class, known = c.storage_class("s3", "SomethingNewStorage")
+    assert (storage_class.name, known) == ("StandardStorage", False)
+
+
+def test_rds_vcpu_table(c):
+    assert c.rds_vcpus["db.m4.10xlarge"] == 40
+    assert c.rds_vcpus["db.r6g.large"] == 2
+
+
+def test_average_embodied_per_vcpu_is_a_plausible_per_vcpu_figure(c):
+    # Hosts weigh ~1-36 t over 1-448 vCPUs; the family mean must sit between the extremes of the data.
+    per_family = {t.host_embodied_tco2e / t.host_vcpus for t in c.instance_types.values()}
+    assert min(per_family) < c.average_host_embodied_tco2e_per_vcpu < max(per_family)
