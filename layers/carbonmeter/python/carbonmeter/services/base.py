@@ -23,6 +23,10 @@ class Resource:
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
 
+# Services report sizes in GiB; usage records hold decimal GB.
+GB_PER_GIB = 1.073741824
+
+
 @dataclass(frozen=True)
 class HourContext:
     """Which connection-hour is being collected."""
@@ -55,3 +59,17 @@ class ServiceCollector(Protocol):
     ) -> list[UsageRecord]:
         """Normalised usage records of ``resource`` for the hour."""
         ...
+
+
+def usage_record(resource: Resource, context: HourContext, **usage: Any) -> UsageRecord:
+    """A usage record of ``resource`` for the context's connection-hour."""
+    return UsageRecord(
+        connection_id=context.connection_id,
+        account_id=context.account_id,
+        hour=context.hour,
+        region=resource.region,
+        service=resource.service,
+        resource_id=resource.resource_id,
+        resource_type=resource.resource_type,
+        **usage,
+    )

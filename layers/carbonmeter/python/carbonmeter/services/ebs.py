@@ -12,9 +12,7 @@ from typing import Any
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
 from carbonmeter.models import Service, UsageRecord
-from carbonmeter.services.base import HourContext, Resource
-
-GB_PER_GIB = 1.073741824
+from carbonmeter.services.base import GB_PER_GIB, HourContext, Resource, usage_record
 
 
 class EbsCollector:
@@ -35,14 +33,9 @@ class EbsCollector:
         context: HourContext,
     ) -> list[UsageRecord]:
         return [
-            UsageRecord(
-                connection_id=context.connection_id,
-                account_id=context.account_id,
-                hour=context.hour,
-                region=resource.region,
-                service=self.name,
-                resource_id=resource.resource_id,
-                resource_type=resource.resource_type,
+            usage_record(
+                resource,
+                context,
                 storage_gb=resource.attributes["size_gib"] * GB_PER_GIB,
                 storage_type=resource.resource_type,
             )

@@ -14,7 +14,7 @@ from typing import Any
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
 from carbonmeter.models import HOUR, Service, UsageRecord
-from carbonmeter.services.base import HourContext, Resource
+from carbonmeter.services.base import HourContext, Resource, usage_record
 
 NAMESPACE = "AWS/EC2"
 PERIOD = 3600
@@ -51,14 +51,9 @@ class Ec2Collector:
         cpu = values["CPUUtilization"]
         attributes = resource.attributes
         return [
-            UsageRecord(
-                connection_id=context.connection_id,
-                account_id=context.account_id,
-                hour=context.hour,
-                region=resource.region,
-                service=self.name,
-                resource_id=resource.resource_id,
-                resource_type=resource.resource_type,
+            usage_record(
+                resource,
+                context,
                 vcpus=attributes.get("vcpus"),
                 memory_gib=attributes.get("memory_gib"),
                 gpus=attributes.get("gpus"),

@@ -14,7 +14,7 @@ from typing import Any
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
 from carbonmeter.models import HOUR, Service, UsageRecord
-from carbonmeter.services.base import HourContext, Resource
+from carbonmeter.services.base import HourContext, Resource, usage_record
 
 NAMESPACE = "AWS/Lambda"
 PERIOD = 3600
@@ -46,14 +46,9 @@ class LambdaCollector:
             request.metric_name: metrics.get(request, ()) for request in self.metric_requests(resource, context.hour)
         }
         return [
-            UsageRecord(
-                connection_id=context.connection_id,
-                account_id=context.account_id,
-                hour=context.hour,
-                region=resource.region,
-                service=self.name,
-                resource_id=resource.resource_id,
-                resource_type=resource.resource_type,
+            usage_record(
+                resource,
+                context,
                 architecture=resource.attributes["architecture"],
                 memory_mb=resource.attributes["memory_mb"],
                 duration_ms=sum(values["Duration"]),

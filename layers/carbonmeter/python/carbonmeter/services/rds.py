@@ -14,11 +14,10 @@ from typing import Any
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
 from carbonmeter.models import HOUR, Service, UsageRecord
-from carbonmeter.services.base import HourContext, Resource
+from carbonmeter.services.base import GB_PER_GIB, HourContext, Resource, usage_record
 
 NAMESPACE = "AWS/RDS"
 PERIOD = 3600
-GB_PER_GIB = 1.073741824
 
 
 class RdsCollector:
@@ -43,14 +42,9 @@ class RdsCollector:
         cpu = metrics.get(cpu_request, ())
         attributes = resource.attributes
         return [
-            UsageRecord(
-                connection_id=context.connection_id,
-                account_id=context.account_id,
-                hour=context.hour,
-                region=resource.region,
-                service=self.name,
-                resource_id=resource.resource_id,
-                resource_type=resource.resource_type,
+            usage_record(
+                resource,
+                context,
                 cpu_utilization_pct=fmean(cpu) if cpu else None,
                 multi_az=attributes["multi_az"],
                 engine=attributes["engine"],

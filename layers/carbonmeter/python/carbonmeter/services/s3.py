@@ -20,7 +20,7 @@ from typing import Any
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
 from carbonmeter.models import HOUR, Service, UsageRecord
-from carbonmeter.services.base import HourContext, Resource
+from carbonmeter.services.base import HourContext, Resource, usage_record
 
 NAMESPACE = "AWS/S3"
 METRIC = "BucketSizeBytes"
@@ -63,14 +63,9 @@ class S3Collector:
         ]
         size_bytes = newest_first[0] if newest_first else 0.0
         return [
-            UsageRecord(
-                connection_id=context.connection_id,
-                account_id=context.account_id,
-                hour=context.hour,
-                region=resource.region,
-                service=self.name,
-                resource_id=resource.resource_id,
-                resource_type=resource.resource_type,
+            usage_record(
+                resource,
+                context,
                 storage_gb=size_bytes / BYTES_PER_GB,
                 storage_type=resource.resource_type,
             )
