@@ -41,9 +41,12 @@ def _handle(job: CollectJob) -> None:
     started = time.monotonic()
     outcome = collect_connection_hour(job, rt.clients, rt.settings)
     counter = outcome.counter
-    metrics.add_metric(name="ResourcesCollected", unit=MetricUnit.Count, value=outcome.records)
+    metrics.add_metric(name="UsageRecordsWritten", unit=MetricUnit.Count, value=outcome.records)
     metrics.add_metric(name="ApiCalls", unit=MetricUnit.Count, value=counter.total_calls)
     metrics.add_metric(name="MetricsRequested", unit=MetricUnit.Count, value=counter.metrics_requested)
+    metrics.add_metric(
+        name="GetMetricDataRequests", unit=MetricUnit.Count, value=counter.calls.get("monitoring:GetMetricData", 0)
+    )
     metrics.add_metric(name="CollectDuration", unit=MetricUnit.Milliseconds, value=_elapsed_ms(started))
     logger.info(
         "collected connection-hour",

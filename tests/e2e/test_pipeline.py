@@ -115,3 +115,22 @@ def test_a_connection_whose_role_cannot_be_assumed_fails_alone_and_ends_in_the_d
     revoked = ConnectionStore(cloud.clients, cloud.settings.connections_table).get("revoked")
     assert "AccessDenied" in (revoked.last_error or "")
     assert UsageStore(cloud.clients, cloud.settings.usage_table).read_hour("revoked", cloud.hours[0]) == []
+
+
+def test_collector_publishes_its_counts_as_embedded_metrics(local_cloud, handlers_on, capsys, monkeypatch):
+    # Given metrics switched on, as in Lambda
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    cloud = local_cloud(hours=1)
+    _register(cloud)
+    with handlers_on(cloud):
+        cloud.pipeline.run_hour(cloud.hours[0])
+    # Then the collector's EMF document carries the connection-hour's resources, calls and metrics
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    collector = next(d for d in documents if "UsageRecordsWritten" in d)
+    assert collector["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "CarbonMeter"
+    stored = UsageStore(cloud.clients, cloud.settings.usage_table).read_hour(CONNECTION, cloud.hours[0])
+    figure = {name: value[0] if isinstance(value, list) else value for name, value in collector.items()}
+    assert figure["UsageRecordsWritten"] == len(stored)
+    assert figure["GetMetricDataRequests"] == 2 * len(cloud.account.regions)
+    assert figure["MetricsRequested"] > 0
+    assert figure["ApiCalls"] > figure["GetMetricDataRequests"]

@@ -68,15 +68,21 @@ def run_demo(regions: Sequence[str], hours: Sequence[datetime]) -> None:
 
 def _run_hours(pipeline: LocalPipeline, hours: Sequence[datetime]) -> None:
     started = time.monotonic()
+    # On a terminal the progress line rewrites itself; in a log each hour gets its own line.
+    interactive = sys.stderr.isatty()
     for done, hour in enumerate(hours, start=1):
         collected, calculated = pipeline.run_hour(hour)
         failures = collected.failed + calculated.failed
-        _say(
-            f"\r[{done:>3}/{len(hours)}] {hour_key(hour)}: collected {collected.succeeded}, "
-            f"calculated {calculated.succeeded}, failed {failures}   ",
-            end="",
+        line = (
+            f"[{done:>3}/{len(hours)}] {hour_key(hour)}: collected {collected.succeeded}, "
+            f"calculated {calculated.succeeded}, failed {failures}"
         )
-    _say(f"\nran {len(hours)} hours through scheduler -> collector -> calculator in {time.monotonic() - started:.1f}s")
+        _say(f"\r{line}" if interactive else line, end="" if interactive else "\n")
+    elapsed = time.monotonic() - started
+    _say(
+        f"{chr(10) if interactive else ''}ran {len(hours)} hours through scheduler -> collector -> calculator "
+        f"in {elapsed:.1f}s"
+    )
 
 
 def _print_report(settings: Settings, clients: ClientFactory, hours: Sequence[datetime]) -> None:
