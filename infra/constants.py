@@ -86,6 +86,7 @@ CALCULATOR = FunctionSpec(
     description="Turns usage records into emission records and rollups",
 )
 
-# Small batches: one collect job can take minutes, and a failure retries only its own message.
-COLLECTOR_CONSUMER = QueueConsumer(batch_size=5, max_concurrency=10)
+# One connection-hour per invocation: a collection can take minutes, so each gets the whole
+# timeout to itself, and concurrency (not batching) gives the throughput.
+COLLECTOR_CONSUMER = QueueConsumer(batch_size=1, max_concurrency=10)
 CALCULATOR_CONSUMER = QueueConsumer(batch_size=10, max_concurrency=5)

@@ -51,10 +51,11 @@ def test_estimate_json_covers_every_resource_with_figures_and_call_counts(local_
         assert document["totals"][figure] == pytest.approx(sum(r[figure] for r in resources))
     assert document["totals"]["energy_kwh"] > 0
     # And every AWS call is counted; GetMetricData stays at its minimum: the demo fleet is far below 500
-    # queries, so one request per region, hour and period group (hourly metrics, S3's daily one)
+    # queries and each metric is read once over the whole window, so one request per region and period
+    # group (hourly metrics, S3's daily one), whatever the number of hours
     calls = document["api_calls"]
     assert calls["sts:AssumeRole"] == 1
-    assert calls["monitoring:GetMetricData"] == len(cloud.account.regions) * len(cloud.hours) * 2
+    assert calls["monitoring:GetMetricData"] == len(cloud.account.regions) * 2
     assert document["metrics_requested"] > 0
 
 

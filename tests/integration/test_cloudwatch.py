@@ -138,12 +138,43 @@ def test_fetch_sends_one_request_per_period_and_window(
 ):
     client = clients.client("cloudwatch", REGION)
     seed_cpu(client, {"i-1": [10.0, 30.0]})
-    next_hour = replace(cpu("i-1"), start=HOUR + timedelta(hours=1), end=HOUR + timedelta(hours=2))
+    later = replace(cpu("i-2"), start=HOUR + timedelta(hours=3), end=HOUR + timedelta(hours=4))
 
-    values = cloudwatch.fetch(client, [cpu("i-1"), cpu("i-1", period=300), next_hour], counter)
+    values = cloudwatch.fetch(client, [cpu("i-1"), cpu("i-1", period=300), later], counter)
 
     assert enforce_cloudwatch_limits.query_counts == [1, 1, 1]
-    assert values == {cpu("i-1"): [20.0], cpu("i-1", period=300): [30.0, 10.0], next_hour: []}
+    assert values == {cpu("i-1"): [20.0], cpu("i-1", period=300): [30.0, 10.0], later: []}
+
+
+def test_consecutive_hours_of_a_metric_are_read_once_and_split_by_timestamp(
+    clients: ClientFactory, counter: ApiCallCounter, enforce_cloudwatch_limits: CloudWatchLimits
+):
+    # Given CPU data over three hours (every 20 minutes: 10, 20, 30 | 40, 50, 60 | 70, 80, 90)
+    client = clients.client("cloudwatch", REGION)
+    seed_cpu(client, {"i-1": [10.0 * (n + 1) for n in range(9)]}, every=timedelta(minutes=20))
+    hours = [replace(cpu("i-1"), start=HOUR + n * timedelta(hours=1), end=HOUR + (n + 1) * timedelta(hours=1))
+             for n in range(3)]  # fmt: skip
+
+    # When the three hourly requests are fetched together
+    values = cloudwatch.fetch(client, hours, counter)
+
+    # Then one query over the three hours was sent and billed, and each hour got its own average
+    assert enforce_cloudwatch_limits.query_counts == [1]
+    assert counter.metrics_requested == 1
+    assert [values[hour] for hour in hours] == [[20.0], [50.0], [80.0]]
+
+
+def test_only_touching_windows_are_joined():
+    # Hours 0-1 and 1-2 touch and join; hour 5-6 stands apart; another period is another series.
+    first, second = cpu("i-1"), replace(cpu("i-1"), start=HOUR + timedelta(hours=1), end=HOUR + timedelta(hours=2))
+    apart = replace(cpu("i-1"), start=HOUR + timedelta(hours=5), end=HOUR + timedelta(hours=6))
+    fine = cpu("i-1", period=300)
+
+    spans = cloudwatch.joined_windows([first, second, apart, fine])
+
+    assert spans[first] == spans[second] == replace(first, end=second.end)
+    assert spans[apart] == apart
+    assert spans[fine] == fine
 
 
 def stubbed_client(responses: list[dict[str, Any]]) -> tuple[Any, Stubber]:

@@ -63,13 +63,15 @@ def test_discovers_only_the_buckets_of_the_region_and_their_storage_classes(clie
     ]
 
 
-def test_requests_the_daily_size_over_the_two_days_before_the_hour_ends(clients: ClientFactory):
+def test_requests_the_daily_size_from_the_midnight_before_to_the_midnight_after(clients: ClientFactory):
     create_bucket("eu-west-1", "app-logs")
     (resource,) = s3.COLLECTOR.discover(clients, "eu-west-1")
 
     requests = s3.COLLECTOR.metric_requests(resource, HOUR)
 
-    end = HOUR + timedelta(hours=1)
+    # Aligned to the daily period, so every hour of a day asks the same query (and pays once).
+    midnight = HOUR.replace(hour=0)
+    assert s3.COLLECTOR.metric_requests(resource, HOUR.replace(hour=23)) == requests
     assert requests == [
         MetricRequest(
             "AWS/S3",
@@ -77,8 +79,8 @@ def test_requests_the_daily_size_over_the_two_days_before_the_hour_ends(clients:
             (("StorageType", "StandardStorage"), ("BucketName", "app-logs")),
             "Average",
             86400,
-            end - timedelta(days=2),
-            end,
+            midnight - timedelta(days=1),
+            midnight + timedelta(days=1),
         )
     ]
 

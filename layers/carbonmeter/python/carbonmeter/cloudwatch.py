@@ -4,6 +4,11 @@ GetMetricData is billed per metric requested, not per call, and accepts at most
 500 queries a request; queries in one request share one window and we keep one
 period per request, so the plan groups by (period, window) and cuts each group
 into chunks of 500: ceil(Q/500) requests for Q queries, no more.
+
+Requests for the same series whose windows touch or overlap (the same metric over
+consecutive hours, say) are read as one query over the joined window and split
+back by timestamp, so a multi-hour estimate pays for each metric once, not once
+an hour.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import logging
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -122,21 +127,66 @@ def queries(batch: Sequence[MetricRequest]) -> list[dict[str, Any]]:
     ]
 
 
+Datapoint = tuple[datetime, float]
+
+
 def fetch(client: Any, requests: Iterable[MetricRequest], counter: ApiCallCounter) -> dict[MetricRequest, list[float]]:
     """Values of every request, newest first; an empty list where CloudWatch has no data.
 
+    Each request's windows must be aligned to its period (hourly windows on the hour,
+    daily ones at midnight), so that a datapoint of a joined window falls in exactly the
+    request windows its timestamp says.
+
     Raises ``MetricDataError`` when CloudWatch reports Forbidden or InternalError for any query.
     """
+    spans = joined_windows(requests)
+    series = _fetch_series(client, set(spans.values()), counter)
+    return {
+        request: [value for timestamp, value in series[span] if request.start <= timestamp < request.end]
+        for request, span in spans.items()
+    }
+
+
+def joined_windows(requests: Iterable[MetricRequest]) -> dict[MetricRequest, MetricRequest]:
+    """Each request mapped to the request over the joined window of its series that contains it."""
+    by_series: defaultdict[tuple[str, str, tuple[tuple[str, str], ...], str, int], list[MetricRequest]]
+    by_series = defaultdict(list)
+    for request in set(requests):
+        by_series[(*_metric_order(request), request.period)].append(request)
+    spans: dict[MetricRequest, MetricRequest] = {}
+    for members in by_series.values():
+        members.sort(key=lambda request: (request.start, request.end))
+        group: list[MetricRequest] = []
+        for request in members:
+            if group and request.start > max(member.end for member in group):
+                spans.update(_join(group))
+                group = []
+            group.append(request)
+        spans.update(_join(group))
+    return spans
+
+
+def _join(group: Sequence[MetricRequest]) -> dict[MetricRequest, MetricRequest]:
+    joined = replace(group[0], start=min(r.start for r in group), end=max(r.end for r in group))
+    return dict.fromkeys(group, joined)
+
+
+def _fetch_series(
+    client: Any, requests: Iterable[MetricRequest], counter: ApiCallCounter
+) -> dict[MetricRequest, list[Datapoint]]:
     batches = plan(requests)
-    values: dict[MetricRequest, list[float]] = {request: [] for batch in batches for request in batch}
+    series: dict[MetricRequest, list[Datapoint]] = {request: [] for batch in batches for request in batch}
     paginator = client.get_paginator("get_metric_data")
     for batch in batches:
-        _fetch_batch(paginator, batch, values, counter)
-    return values
+        _fetch_batch(paginator, batch, series, counter)
+    return series
 
 
 def _fetch_batch(
-    paginator: Any, batch: Sequence[MetricRequest], values: dict[MetricRequest, list[float]], counter: ApiCallCounter
+    paginator: Any,
+    batch: Sequence[MetricRequest],
+    series: dict[MetricRequest, list[Datapoint]],
+    counter: ApiCallCounter,
 ) -> None:
     by_id = {query_id(index): request for index, request in enumerate(batch)}
     first = batch[0]
@@ -155,7 +205,8 @@ def _fetch_batch(
             _raise_for_messages(result.get("Messages", []), _describe(request))
             if status in _FAILED_STATUSES:
                 raise MetricDataError(f"GetMetricData returned {status} for {_describe(request)}")
-            values[request].extend(float(value) for value in result.get("Values", []))
+            points = zip(result.get("Timestamps", []), result.get("Values", []), strict=True)
+            series[request].extend((timestamp, float(value)) for timestamp, value in points)
             # PartialData means "more on the next page"; only a last page that says so is a gap.
             if status == "PartialData":
                 incomplete.add(result["Id"])

@@ -4,10 +4,12 @@ One record per bucket and storage class (``StorageType`` dimension). The storage
 bucket holds are found with one paginated ListMetrics call per region, so no metric is
 requested (and paid for) for a class the bucket does not use.
 
-The metric is daily, so the window is the two days before the hour's end and the newest
-point wins. A bucket with no BucketSizeBytes metric yet (new buckets wait up to a day, empty
-buckets publish none) still gets one ``StandardStorage`` record of 0 GB: it is counted as a
-resource, but no storage is invented for it.
+The metric is daily (one point stamped at midnight UTC), so the window runs from the
+midnight before the hour's day to the midnight after it, aligned to the period so that
+consecutive hours share one query, and the newest point wins. A bucket with no
+BucketSizeBytes metric yet (new buckets wait up to a day, empty buckets publish none)
+still gets one ``StandardStorage`` record of 0 GB: it is counted as a resource, but no
+storage is invented for it.
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ from typing import Any
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
-from carbonmeter.models import HOUR, Service, UsageRecord
+from carbonmeter.models import Service, UsageRecord
 from carbonmeter.services.base import HourContext, Resource, usage_record
 
 NAMESPACE = "AWS/S3"
 METRIC = "BucketSizeBytes"
 PERIOD = 86400
-WINDOW = timedelta(days=2)
+DAY = timedelta(days=1)
 UNMEASURED_STORAGE_TYPE = "StandardStorage"
 BYTES_PER_GB = 1e9
 
@@ -46,11 +48,11 @@ class S3Collector:
     def metric_requests(self, resource: Resource, hour: datetime) -> list[MetricRequest]:
         if not resource.attributes["measured"]:
             return []
-        end = hour + HOUR
+        midnight = hour.replace(hour=0, minute=0, second=0, microsecond=0)
         # CloudWatch ignores dimension order; this is the order S3 publishes them in, which the
         # embedded AWS used in tests and local runs needs to match its own published metrics.
         dimensions = (("StorageType", resource.resource_type), ("BucketName", resource.resource_id))
-        return [MetricRequest(NAMESPACE, METRIC, dimensions, "Average", PERIOD, end - WINDOW, end)]
+        return [MetricRequest(NAMESPACE, METRIC, dimensions, "Average", PERIOD, midnight - DAY, midnight + DAY)]
 
     def usage(
         self,

@@ -1,0 +1,639 @@
+"""``make benchmark``: GetMetricData batching and collector wall time for fleets of growing size.
+
+For each fleet size an empty embedded AWS (moto's server on 127.0.0.1) is seeded with a
+mixed fleet spread over several regions and the real collector collects one connection-hour
+from it, while every answer is recorded. The same collection then runs again on the recorded
+answers, so that the emulator's own work (large in moto, which shares this process's CPU)
+does not hide the collector's: once as is, then with a fixed simulated latency on every AWS
+request, with the regions in parallel and one after another. The figures printed per fleet
+are the GetMetricData requests made against the ceil(Q/500) minimum, the metrics requested
+(what CloudWatch bills), the GetMetricStatistics requests the same data would take, and the
+wall times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import platform
+import re
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import moto
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+
+from carbonmeter import cloudwatch, report
+from carbonmeter.aws import ApiCallCounter, ClientFactory, EventHook, assume_role
+from carbonmeter.cloudwatch import MAX_QUERIES_PER_REQUEST, MetricRequest
+from carbonmeter.collection import RegionUsage, collect
+from carbonmeter.local.seed import DemoAccount, seed_fleet
+from carbonmeter.local.server import embedded_aws
+from carbonmeter.models import Connection, UsageRecord, hour_key, previous_whole_hour
+from carbonmeter.services import COLLECTORS
+from carbonmeter.settings import Settings
+
+DEFAULT_SIZES: tuple[int, ...] = (100, 1_000, 10_000)
+DEFAULT_REGIONS: tuple[str, ...] = ("us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2")
+DEFAULT_LATENCY_MS = 50.0
+# moto's GetMetricData compares every query with every datapoint stored in the window, so its
+# cost grows with the square of the fleet; above this size the datapoints are seeded outside
+# the hour collected (see Fleet.datapoints_in_window).
+DEFAULT_DATAPOINTS_LIMIT = 1_000
+# Far enough back that no query of the collected hour reaches it (S3's window is two days).
+_OUT_OF_WINDOW = timedelta(days=3)
+CONNECTION_ID = "benchmark"
+# Credential=<key>/<date>/<region>/<service>/aws4_request
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,]+/\d{8}/([a-z0-9-]+)/")
+
+Say = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+class SimulatedLatency:
+    """Sleeps before every HTTP request a client sends, as a network round trip would take.
+
+    Registered on ``before-send.*`` rather than ``before-send``: botocore calls handlers of the
+    more specific event first, so this one runs before an in-process moto, which answers there.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("latency must not be negative")
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self.requests = 0
+
+    def hooks(self) -> list[EventHook]:
+        return [("before-send.*", self._wait)]
+
+    def _wait(self, **_: Any) -> None:
+        with self._lock:
+            self.requests += 1
+        if self.seconds:
+            time.sleep(self.seconds)
+
+
+class GetMetricDataObserver:
+    """What the collector actually sent to GetMetricData and what came back."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.queries_sent = 0
+        self.largest_request = 0
+        self.series_with_data = 0
+
+    def hooks(self) -> list[EventHook]:
+        return [
+            ("before-parameter-build.cloudwatch.GetMetricData", self._on_request),
+            ("after-call.cloudwatch.GetMetricData", self._on_response),
+        ]
+
+    def _on_request(self, params: dict[str, Any], **_: Any) -> None:
+        if params.get("NextToken"):
+            return  # a later page of a request already counted
+        queries = len(params.get("MetricDataQueries", []))
+        with self._lock:
+            self.queries_sent += queries
+            self.largest_request = max(self.largest_request, queries)
+
+    def _on_response(self, parsed: dict[str, Any], **_: Any) -> None:
+        with_data = sum(1 for result in parsed.get("MetricDataResults", []) if result.get("Values"))
+        with self._lock:
+            self.series_with_data += with_data
+
+
+_RequestKey = tuple[str, str, str, str, bytes]
+
+
+class _RawBody:
+    """The raw stream botocore reads a response body from."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+class RecordedAnswers:
+    """Every answer AWS gave during one collection, replayed for the same requests later.
+
+    Requests are told apart by region, operation, URL and body: pagination tokens sit in the
+    body, so a replayed collection walks the same pages. Replaying needs the emulator to be
+    reached over HTTP (``embedded_aws``): an in-process ``mock_aws`` would still answer too.
+    """
+
+    def __init__(self) -> None:
+        self._answers: dict[_RequestKey, tuple[int, dict[str, str], bytes]] = {}
+        self._lock = threading.Lock()
+        self._pending = threading.local()
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    def recording_hooks(self) -> list[EventHook]:
+        return [("before-send.*", self._remember_request), ("before-parse.*", self._record)]
+
+    def replay_hooks(self) -> list[EventHook]:
+        return [("before-send.*", self._replay)]
+
+    def _remember_request(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> None:
+        self._pending.key = _request_key(request, event_name)
+
+    def _record(self, response_dict: dict[str, Any], **_: Any) -> None:
+        answer = (response_dict["status_code"], dict(response_dict["headers"]), bytes(response_dict["body"]))
+        with self._lock:
+            self._answers.setdefault(self._pending.key, answer)
+
+    def _replay(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> AWSResponse:
+        key = _request_key(request, event_name)
+        with self._lock:
+            answer = self._answers.get(key)
+        if answer is None:
+            raise BenchmarkError(f"no recorded answer for {event_name} in {key[0]}: the collection asked something new")
+        status, headers, body = answer
+        return AWSResponse(request.url, status, headers, _RawBody(body))
+
+
+def _request_key(request: AWSPreparedRequest, event_name: str) -> _RequestKey:
+    body = request.body
+    if body is None:
+        body = b""
+    elif isinstance(body, str):
+        body = body.encode()
+    elif not isinstance(body, bytes):
+        # Reading a streamed body here would leave nothing for the request itself.
+        raise BenchmarkError(f"{event_name} sends a streamed body, which cannot be recorded")
+    return (_signed_region(request), event_name, request.method or "", request.url or "", body)
+
+
+def _signed_region(request: AWSPreparedRequest) -> str:
+    """The region of a SigV4 request, from its credential scope (every region shares the emulator's URL)."""
+    authorization = request.headers.get("Authorization", "")
+    if isinstance(authorization, bytes):
+        authorization = authorization.decode()
+    match = _CREDENTIAL_SCOPE.search(authorization)
+    if match is None:
+        raise BenchmarkError("a request without a SigV4 credential scope cannot be recorded")
+    return match.group(1)
+
+
+class BenchmarkError(RuntimeError):
+    """The benchmark could not measure what it set out to."""
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """A seeded account and the connection that collects it.
+
+    ``datapoints_in_window`` False means the metrics were written three days before the hour
+    collected: every metric exists (S3 storage classes are still found through ListMetrics) and
+    every query is still sent, but the series come back empty.
+    """
+
+    size: int
+    account: DemoAccount
+    connection: Connection
+    hours: tuple[datetime, ...]
+    datapoints_in_window: bool
+
+
+def build_fleet(
+    clients: ClientFactory,
+    size: int,
+    regions: Sequence[str],
+    hour: datetime,
+    *,
+    datapoints_in_window: bool = True,
+) -> Fleet:
+    """Seed ``size`` metric-bearing resources (EC2 with their root EBS volumes, Lambda, S3, RDS) over ``regions``."""
+    seeded_hour = hour if datapoints_in_window else hour - _OUT_OF_WINDOW
+    account = seed_fleet(clients, regions, size, [seeded_hour])
+    connection = Connection(
+        connection_id=CONNECTION_ID,
+        role_arn=account.role_arn,
+        external_id=account.external_id,
+        regions=tuple(regions),
+    )
+    return Fleet(size, account, connection, (hour,), datapoints_in_window)
+
+
+@dataclass(frozen=True)
+class MetricPlanFigures:
+    """The queries one connection-hour needs, found independently of the collector's planner."""
+
+    queries: int
+    # (region, period, window) groups: queries of one request must share region, window and period.
+    groups: int
+    largest_group: int
+    minimum_requests: int
+    statistics_baseline_requests: int
+
+
+def metric_requests_by_region(clients: ClientFactory, fleet: Fleet) -> dict[str, list[MetricRequest]]:
+    """Every metric request the collector's services ask for, region by region, from a fresh discovery."""
+    collectors = [COLLECTORS[service] for service in fleet.connection.services]
+    requests: dict[str, list[MetricRequest]] = {}
+    for region in fleet.connection.regions:
+        resources = [resource for collector in collectors for resource in collector.discover(clients, region)]
+        requests[region] = [
+            request
+            for resource in resources
+            for hour in fleet.hours
+            for request in COLLECTORS[resource.service].metric_requests(resource, hour)
+        ]
+    return requests
+
+
+def plan_figures(requests_by_region: dict[str, list[MetricRequest]]) -> MetricPlanFigures:
+    """Q per (region, period, window) group and the sum of ceil(Q/500) over the groups."""
+    sizes: Counter[tuple[str, int, datetime, datetime]] = Counter()
+    for region, requests in requests_by_region.items():
+        for request in set(requests):
+            sizes[(region, request.period, request.start, request.end)] += 1
+    return MetricPlanFigures(
+        queries=sum(sizes.values()),
+        groups=len(sizes),
+        largest_group=max(sizes.values(), default=0),
+        minimum_requests=sum(math.ceil(q / MAX_QUERIES_PER_REQUEST) for q in sizes.values()),
+        statistics_baseline_requests=sum(
+            cloudwatch.statistics_baseline_requests(requests) for requests in requests_by_region.values()
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class CollectionRun:
+    """One timed ``collect()`` of the fleet's connection-hour."""
+
+    workers: int
+    latency_s: float
+    seconds: float
+    records: tuple[UsageRecord, ...]
+    resources: int
+    calls: dict[str, int]
+    total_calls: int
+    requests_sent: int
+    metrics_requested: int
+    get_metric_data: GetMetricDataObserver
+
+    @property
+    def get_metric_data_calls(self) -> int:
+        return self.calls.get("monitoring:GetMetricData", 0)
+
+
+def run_collection(
+    clients: ClientFactory,
+    fleet: Fleet,
+    *,
+    workers: int,
+    latency_s: float = 0.0,
+    hooks: Iterable[EventHook] = (),
+    say: Say = _quiet,
+) -> CollectionRun:
+    """Assume the fleet's role as the collector does and time ``collect()`` for its hour.
+
+    Only ``collect()`` is timed; the role is assumed beforehand, as it is once per job.
+    ``hooks`` (recording or replaying answers) run after the latency has been waited.
+    """
+    latency = SimulatedLatency(latency_s)
+    observer = GetMetricDataObserver()
+    base = ClientFactory(
+        clients.session, settings=clients.settings, hooks=[*latency.hooks(), *observer.hooks(), *hooks]
+    )
+    counter = ApiCallCounter()
+    account = fleet.account
+    customer = assume_role(base, account.role_arn, account.external_id, clients.settings.role_session_name, counter)
+    requests_before = latency.requests
+    found: list[RegionUsage] = []
+
+    def progress(region: RegionUsage) -> None:
+        found.append(region)
+        say(f"    {region.region}: {region.resources:,} resources, {len(region.records):,} records")
+
+    started = time.perf_counter()
+    records = collect(customer, fleet.connection, fleet.hours, workers=workers, progress=progress)
+    seconds = time.perf_counter() - started
+    return CollectionRun(
+        workers=workers,
+        latency_s=latency_s,
+        seconds=seconds,
+        records=tuple(sorted(records, key=lambda record: record.sort_key)),
+        resources=sum(region.resources for region in found),
+        calls=counter.calls,
+        total_calls=counter.total_calls,
+        requests_sent=latency.requests - requests_before,
+        metrics_requested=counter.metrics_requested,
+        get_metric_data=observer,
+    )
+
+
+@dataclass(frozen=True)
+class FleetFigures:
+    """Everything the benchmark prints for one fleet size."""
+
+    size: int
+    regions: int
+    datapoints_in_window: bool
+    resources_found: int
+    usage_records: int
+    queries: int
+    groups: int
+    largest_group: int
+    minimum_requests: int
+    get_metric_data_requests: int
+    queries_sent: int
+    largest_request: int
+    series_with_data: int
+    metrics_requested: int
+    statistics_baseline_requests: int
+    api_calls: int
+    calls: dict[str, int]
+    http_requests: int
+    latency_ms: float
+    workers: int
+    emulator_seconds: float
+    client_seconds: float
+    parallel_seconds: float
+    sequential_seconds: float
+    same_records: bool
+    seed_seconds: float = 0.0
+
+    @property
+    def speedup(self) -> float:
+        return self.sequential_seconds / self.parallel_seconds if self.parallel_seconds else math.nan
+
+    @property
+    def serial_latency_seconds(self) -> float:
+        """The latency a client that sends every request one after another must wait."""
+        return self.http_requests * self.latency_ms / 1000
+
+    @property
+    def get_metric_data_usd_per_hour(self) -> float:
+        return report.cloudwatch_cost(self.metrics_requested)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {
+            "speedup": self.speedup,
+            "serial_latency_seconds": self.serial_latency_seconds,
+            "get_metric_data_usd_per_hour": self.get_metric_data_usd_per_hour,
+        }
+
+
+def measure_fleet(clients: ClientFactory, fleet: Fleet, latency_s: float, say: Say = _quiet) -> FleetFigures:
+    """Collect ``fleet``'s hour from the emulator, then from its recorded answers with and without latency."""
+    workers = len(fleet.connection.regions)
+    answers = RecordedAnswers()
+    say(f"  collecting from the emulator, {workers} regions in parallel, recording its answers")
+    emulator = run_collection(clients, fleet, workers=workers, hooks=answers.recording_hooks(), say=say)
+    replayed = ClientFactory(clients.session, settings=clients.settings, hooks=answers.replay_hooks())
+    plan = plan_figures(metric_requests_by_region(replayed, fleet))
+    say(f"  collecting {len(answers):,} recorded answers, {workers} regions in parallel, no latency")
+    client = run_collection(clients, fleet, workers=workers, hooks=answers.replay_hooks(), say=say)
+    say(f"  collecting recorded answers with {latency_s * 1000:g} ms per request, {workers} regions in parallel")
+    parallel = run_collection(
+        clients, fleet, workers=workers, latency_s=latency_s, hooks=answers.replay_hooks(), say=say
+    )
+    say(f"  collecting recorded answers with {latency_s * 1000:g} ms per request, one region after another")
+    sequential = run_collection(clients, fleet, workers=1, latency_s=latency_s, hooks=answers.replay_hooks(), say=say)
+    observed = emulator.get_metric_data
+    return FleetFigures(
+        size=fleet.size,
+        regions=workers,
+        datapoints_in_window=fleet.datapoints_in_window,
+        resources_found=emulator.resources,
+        usage_records=len(emulator.records),
+        queries=plan.queries,
+        groups=plan.groups,
+        largest_group=plan.largest_group,
+        minimum_requests=plan.minimum_requests,
+        get_metric_data_requests=emulator.get_metric_data_calls,
+        queries_sent=observed.queries_sent,
+        largest_request=observed.largest_request,
+        series_with_data=observed.series_with_data,
+        metrics_requested=emulator.metrics_requested,
+        statistics_baseline_requests=plan.statistics_baseline_requests,
+        api_calls=emulator.total_calls,
+        calls=emulator.calls,
+        http_requests=parallel.requests_sent,
+        latency_ms=latency_s * 1000,
+        workers=workers,
+        emulator_seconds=emulator.seconds,
+        client_seconds=client.seconds,
+        parallel_seconds=parallel.seconds,
+        sequential_seconds=sequential.seconds,
+        same_records=emulator.records == client.records == parallel.records == sequential.records,
+    )
+
+
+def benchmark_size(
+    size: int,
+    regions: Sequence[str],
+    hour: datetime,
+    latency_s: float,
+    *,
+    datapoints_in_window: bool = True,
+    say: Say = _quiet,
+) -> FleetFigures:
+    """One fleet size end to end on its own, empty, embedded AWS."""
+    with embedded_aws():
+        clients = ClientFactory(boto3.Session(), settings=Settings.from_env())
+        where = "in the hour" if datapoints_in_window else f"{_OUT_OF_WINDOW.days} days before the hour"
+        say(f"[{size:,}] seeding {size:,} resources over {len(regions)} regions, datapoints {where}")
+        started = time.perf_counter()
+        fleet = build_fleet(clients, size, regions, hour, datapoints_in_window=datapoints_in_window)
+        seed_seconds = time.perf_counter() - started
+        account = fleet.account
+        say(f"  seeded {account.count():,} resources and {account.metric_datums:,} datums in {seed_seconds:.1f}s")
+        figures = measure_fleet(clients, fleet, latency_s, say)
+    return dataclasses.replace(figures, seed_seconds=seed_seconds)
+
+
+# --- output ----------------------------------------------------------------------------------------
+
+
+def batching_table(results: Iterable[FleetFigures]) -> str:
+    rows = [
+        [
+            f"{r.size:,}",
+            f"{r.resources_found:,}",
+            f"{r.queries:,}",
+            r.groups,
+            r.get_metric_data_requests,
+            r.minimum_requests,
+            r.largest_request,
+            f"{r.metrics_requested:,}",
+            f"{r.series_with_data:,}",
+            f"{r.statistics_baseline_requests:,}",
+            r.api_calls,
+            f"{r.get_metric_data_usd_per_hour:.4f}",
+        ]
+        for r in results
+    ]
+    headers = [
+        "fleet",
+        "resources found",
+        "queries Q",
+        "groups",
+        "GetMetricData requests",
+        "minimum sum ceil(Q/500)",
+        "largest request",
+        "metrics requested",
+        "series with data",
+        "GetMetricStatistics baseline",
+        "API calls",
+        "USD/hour",
+    ]
+    return report.table(headers, rows)
+
+
+def timing_table(results: Iterable[FleetFigures]) -> str:
+    rows = [
+        [
+            f"{r.size:,}",
+            r.regions,
+            r.http_requests,
+            f"{r.latency_ms:g}",
+            f"{r.emulator_seconds:.2f}",
+            f"{r.client_seconds:.2f}",
+            f"{r.serial_latency_seconds:.2f}",
+            f"{r.parallel_seconds:.2f}",
+            f"{r.sequential_seconds:.2f}",
+            f"{r.speedup:.2f}x",
+            "yes" if r.same_records else "NO",
+        ]
+        for r in results
+    ]
+    headers = [
+        "fleet",
+        "regions",
+        "requests",
+        "latency ms",
+        "emulator s",
+        "client only s",
+        "requests x latency s",
+        "parallel s",
+        "sequential s",
+        "speed-up",
+        "same records",
+    ]
+    return report.table(headers, rows)
+
+
+def render_table(results: Sequence[FleetFigures], parameters: dict[str, Any]) -> str:
+    workers = results[0].workers if results else 0
+    return "\n".join(
+        [
+            "GetMetricData batching, one connection-hour (requests counted by ApiCallCounter):",
+            "",
+            batching_table(results),
+            "",
+            "collect() wall time: against the emulator (answers recorded), then on the recorded answers: "
+            f"as is (client only), and with {parameters['latency_ms']:g} ms added to every AWS request, "
+            f"{workers} workers (regions in parallel) and 1 (one region after another):",
+            "",
+            timing_table(results),
+            "",
+            "parameters: " + json.dumps(parameters),
+        ]
+    )
+
+
+def environment_description() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "moto": moto.__version__,
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+    }
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def _sizes(value: str) -> list[int]:
+    try:
+        sizes = [int(item.replace("_", "")) for item in value.split(",") if item.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers: {exc}") from exc
+    if not sizes or any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError("expected comma-separated fleet sizes of at least 1")
+    return sizes
+
+
+def _regions(value: str) -> list[str]:
+    regions = [item.strip() for item in value.split(",") if item.strip()]
+    if not regions:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of regions")
+    return regions
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m carbonmeter.local.benchmark", description=__doc__)
+    parser.add_argument(
+        "--sizes", type=_sizes, default=list(DEFAULT_SIZES), help="fleet sizes (default 100,1000,10000)"
+    )
+    parser.add_argument("--regions", type=_regions, default=list(DEFAULT_REGIONS), help="regions to spread fleets over")
+    parser.add_argument(
+        "--latency-ms", type=float, default=DEFAULT_LATENCY_MS, help="added to every AWS request (default 50)"
+    )
+    parser.add_argument(
+        "--datapoints-limit",
+        type=int,
+        default=DEFAULT_DATAPOINTS_LIMIT,
+        help="larger fleets get their datapoints outside the hour collected, as the emulator's "
+        "GetMetricData is quadratic (default 1000)",
+    )
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    args = parser.parse_args(argv)
+    if args.latency_ms < 0:
+        parser.error("--latency-ms must not be negative")
+    hour = previous_whole_hour(datetime.now(UTC))
+    parameters = {
+        "sizes": args.sizes,
+        "regions": args.regions,
+        "latency_ms": args.latency_ms,
+        "datapoints_limit": args.datapoints_limit,
+        "hour": hour_key(hour),
+        **environment_description(),
+    }
+    started = time.perf_counter()
+    results = [
+        benchmark_size(
+            size,
+            args.regions,
+            hour,
+            args.latency_ms / 1000,
+            datapoints_in_window=size <= args.datapoints_limit,
+            say=_say,
+        )
+        for size in args.sizes
+    ]
+    _say(f"benchmark finished in {time.perf_counter() - started:.0f}s")
+    if args.format == "json":
+        print(json.dumps({"parameters": parameters, "fleets": [r.as_dict() for r in results]}, indent=2))
+    else:
+        print(render_table(results, parameters))
+    return 0
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
