@@ -47,6 +47,7 @@ def download_command(
         "pip",
         "download",
         "--disable-pip-version-check",
+        "--quiet",
         "--no-deps",
         *target.pip_arguments(),
         "--dest",
