@@ -13,8 +13,8 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
-from carbonmeter.models import CollectJob, hour_key
-from carbonmeter.pipeline import collect_connection_hour
+from carbonmeter.models import BackfillChunk, CollectJob, hour_key
+from carbonmeter.pipeline import collect_connection_hour, expand_backfill_chunk
 from carbonmeter.runtime import runtime
 
 logger = Logger()
@@ -23,7 +23,7 @@ metrics = Metrics()
 
 
 class CollectMessage(SqsRecordModel):
-    body: Json[CollectJob]
+    body: Json[CollectJob | BackfillChunk]
 
 
 processor = BatchProcessor(event_type=EventType.SQS, model=CollectMessage)
@@ -31,9 +31,14 @@ processor = BatchProcessor(event_type=EventType.SQS, model=CollectMessage)
 
 @tracer.capture_method
 def record_handler(record: CollectMessage) -> None:
-    job = record.body
-    with logger.append_context_keys(connection_id=job.connection_id, hour=hour_key(job.hour)):
-        _handle(job)
+    message = record.body
+    if isinstance(message, BackfillChunk):
+        with logger.append_context_keys(connection_id=message.connection_id, chunk_start=hour_key(message.start)):
+            queued = expand_backfill_chunk(message, runtime().clients, runtime().settings)
+            logger.info("expanded backfill chunk", extra={"jobs": queued})
+        return
+    with logger.append_context_keys(connection_id=message.connection_id, hour=hour_key(message.hour)):
+        _handle(message)
 
 
 def _handle(job: CollectJob) -> None:

@@ -1,4 +1,4 @@
-"""Scheduler: every hour (or on a manual backfill event) queue one message per connection-hour."""
+"""Scheduler: every hour (or on a manual backfill event) queue the connection-hours to collect."""
 
 from __future__ import annotations
 
@@ -12,10 +12,18 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from carbonmeter.models import hour_key
-from carbonmeter.runtime import runtime
-from carbonmeter.scheduling import BackfillRequest, SchedulingError, backfill_jobs, enqueue, scheduled_jobs, summarise
-from carbonmeter.store import ConnectionStore
+from carbonmeter.models import BackfillChunk, CollectJob, Connection, hour_key
+from carbonmeter.runtime import Runtime, runtime
+from carbonmeter.scheduling import (
+    BackfillRequest,
+    SchedulingError,
+    backfill_messages,
+    enqueue,
+    scheduled_jobs,
+    stale_connections,
+    summarise,
+)
+from carbonmeter.store import ConnectionStore, StatusStore
 
 logger = Logger()
 tracer = Tracer()
@@ -27,18 +35,15 @@ metrics = Metrics()
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     rt = runtime()
-    connections = ConnectionStore(rt.clients, rt.settings.connections_table)
-    now = datetime.now(UTC)
-    if "connection_ids" in event:
-        request = _parse_backfill(event)
-        jobs = backfill_jobs(connections, request, now, rt.settings.max_backfill_hours)
-    else:
-        scheduled = parse(event=event, model=EventBridgeModel)
-        jobs = scheduled_jobs(connections.list(enabled_only=True), scheduled.time)
     if not rt.settings.collect_queue_url:
         raise SchedulingError("CARBONMETER_COLLECT_QUEUE_URL is not set")
-    enqueue(rt.clients, rt.settings.collect_queue_url, jobs)
-    result = summarise(jobs)
+    now = datetime.now(UTC)
+    if "connection_ids" in event:
+        messages = backfill_messages(_connections(rt), _parse_backfill(event), now, rt.settings)
+    else:
+        messages = list(_hourly(rt, parse(event=event, model=EventBridgeModel).time))
+    enqueue(rt.clients, rt.settings.collect_queue_url, messages)
+    result = summarise(messages)
     metrics.add_metric(name="CollectJobsQueued", unit=MetricUnit.Count, value=result.jobs)
     logger.info("queued collect jobs", extra={"jobs": result.jobs, "connections": result.connections})
     return {
@@ -47,6 +52,24 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "start": hour_key(result.first_hour) if result.first_hour else None,
         "end": hour_key(result.last_hour) if result.last_hour else None,
     }
+
+
+def _hourly(rt: Runtime, fired_at: datetime) -> list[CollectJob | BackfillChunk]:
+    connections = list(_connections(rt).list(enabled_only=True))
+    statuses = StatusStore(rt.clients, rt.settings.usage_table)
+
+    def lookup(connection: Connection, start: datetime, end: datetime) -> dict[datetime, Any]:
+        return statuses.between(connection.connection_id, start, end)
+
+    stale = stale_connections(connections, fired_at, rt.settings)
+    metrics.add_metric(name="StaleConnections", unit=MetricUnit.Count, value=len(stale))
+    if stale:
+        logger.warning("connections without a successful hour", extra={"connection_ids": stale})
+    return list(scheduled_jobs(connections, lookup, fired_at, rt.settings))
+
+
+def _connections(rt: Runtime) -> ConnectionStore:
+    return ConnectionStore(rt.clients, rt.settings.connections_table)
 
 
 def _parse_backfill(event: dict[str, Any]) -> BackfillRequest:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from carbonmeter.emissions import METHODOLOGY_VERSION
-from carbonmeter.models import HOUR, Connection, Service, hour_key
+from carbonmeter.models import HOUR, CollectJob, Connection, Service, hour_key
 from carbonmeter.store import ConnectionStore, EmissionStore, UsageStore
 from tests.e2e.conftest import deny_assume_role
 
@@ -84,7 +84,10 @@ def test_an_hour_collected_twice_leaves_the_same_records(local_cloud, handlers_o
             "end": hour_key(cloud.hours[-1] + HOUR),
         }
         assert cloud.pipeline.invoke_scheduler(backfill)["jobs"] == 2
-        cloud.pipeline.fire_schedule(cloud.hours[-1] + HOUR)
+        duplicate = CollectJob(connection_id=CONNECTION, hour=cloud.hours[0]).model_dump_json()
+        cloud.clients.client("sqs").send_message(QueueUrl=cloud.settings.collect_queue_url, MessageBody=duplicate)
+        # (the hourly run itself sees the hour collected and queues nothing)
+        assert cloud.pipeline.fire_schedule(cloud.hours[-1] + HOUR)["jobs"] == 0
         collected = cloud.pipeline.drain_collect()
         calculated = cloud.pipeline.drain_calculate()
     # Then every message succeeded and the ledger is exactly what it was

@@ -86,7 +86,7 @@ def test_manual_backfill_queues_every_hour_of_the_window_in_batches_of_ten(deplo
         ({"connection_ids": ["nobody"], "start": "2026-11-20T00:00:00Z", "end": "2026-11-20T02:00:00Z"}, "unknown"),
         ({"connection_ids": ["gamma"], "start": "2026-11-20T00:00:00Z", "end": "2026-11-20T02:00:00Z"}, "disabled"),
         ({"connection_ids": ["alpha"], "start": "2030-01-01T00:00:00Z", "end": "2030-01-01T02:00:00Z"}, "future"),
-        ({"connection_ids": ["alpha"], "start": "2020-01-01T00:00:00Z", "end": "2021-01-01T00:00:00Z"}, "at most"),
+        ({"connection_ids": ["alpha"], "start": "2020-01-01T00:00:00Z", "end": "2021-01-01T00:00:00Z"}, "455 days"),
         ({"connection_ids": "alpha", "start": "2026-11-20T00:00:00Z", "end": "2026-11-20T02:00:00Z"}, "list"),
     ],
 )

@@ -15,17 +15,23 @@ from pydantic import ValidationError
 
 from carbonmeter import emissions, report
 from carbonmeter.aws import ApiCallCounter, ClientFactory, RoleAssumptionError, assume_role
-from carbonmeter.collection import RegionCollectionError, RegionUsage, collect
+from carbonmeter.collection import RegionUsage, collect
 from carbonmeter.models import Connection, Service, hour_key, hours_between
 from carbonmeter.settings import ConfigurationError, Settings
 from carbonmeter.store import ConnectionStore, EmissionStore, UnknownConnectionError
 
 EXIT_USAGE = 2
+# The ExternalId is the customer's defence against the confused deputy: it must be a secret, not a label.
+MIN_EXTERNAL_ID_LENGTH = 16
 EXIT_FAILURE = 1
 
 
 class CliError(Exception):
     """A problem to report on one line, with a non-zero exit."""
+
+
+class CollectionIncompleteError(Exception):
+    """Some scopes could not be collected; the figures printed leave them out."""
 
 
 def _csv(value: str) -> list[str]:
@@ -78,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--external-id", required=True)
     add.add_argument("--regions", required=True, type=_csv)
     add.add_argument("--services", type=_services, default=list(Service))
+    add.add_argument(
+        "--collect-from",
+        type=_hour,
+        help="first hour the hourly run collects (default: the current hour; it catches up at most its look-back)",
+    )
     add.set_defaults(run=run_connections_add)
     listing = actions.add_parser("list", help="list connections and their last success or error")
     listing.add_argument("--format", choices=["table", "json"], default="table")
@@ -127,12 +138,18 @@ def run_estimate(args: argparse.Namespace, settings: Settings) -> int:
     base = ClientFactory(settings=settings, counter=counter)
     customer = assume_role(base, args.role_arn, args.external_id, settings.role_session_name)
     _progress(f"collecting {len(connection.regions)} region(s) x {len(hours)} hour(s) of {connection.account_id}")
-    usage = collect(customer, connection, hours, workers=settings.region_workers, progress=_region_done)
-    records = emissions.estimate_all(usage)
+    result = collect(customer, connection, hours, workers=settings.region_workers, progress=_region_done)
+    records = emissions.estimate_all(result.records)
     if args.format == "json":
-        print(json.dumps(report.estimate_document(records, counter), indent=2))
+        document = report.estimate_document(records, counter)
+        print(json.dumps({**document, "failed": result.failed, "skipped": result.skipped}, indent=2))
     else:
         print(_estimate_tables(records, counter))
+    for scope, reason in sorted(result.skipped.items()):
+        _progress(f"warning: {scope} skipped: {reason}")
+    if result.failed:
+        scopes = ", ".join(f"{scope} ({error})" for scope, error in sorted(result.failed.items()))
+        raise CollectionIncompleteError(f"incomplete: {len(result.failed)} region/service scope(s) failed: {scopes}")
     return 0
 
 
@@ -184,6 +201,18 @@ def _estimate_tables(records: list[Any], counter: ApiCallCounter) -> str:
 
 def run_connections_add(args: argparse.Namespace, settings: Settings) -> int:
     check_regions(args.regions)
+    if len(args.external_id) < MIN_EXTERNAL_ID_LENGTH:
+        raise CliError(f"--external-id must be at least {MIN_EXTERNAL_ID_LENGTH} characters (a random secret)")
+    store = _connections(settings)
+    existing = {c.connection_id: c for c in store.list()}
+    shared = [c.connection_id for c in existing.values() if c.external_id == args.external_id]
+    if any(connection_id != args.connection_id for connection_id in shared):
+        raise CliError("that ExternalId is already used by another connection; give each connection its own")
+    previous = existing.get(args.connection_id)
+    now = datetime.now(UTC)
+    if args.collect_from and args.collect_from > now:
+        raise CliError("--collect-from is in the future")
+    created_at = args.collect_from or (previous.created_at if previous and previous.created_at else now)
     try:
         connection = Connection(
             connection_id=args.connection_id,
@@ -191,10 +220,11 @@ def run_connections_add(args: argparse.Namespace, settings: Settings) -> int:
             external_id=args.external_id,
             regions=tuple(args.regions),
             services=tuple(args.services),
+            created_at=created_at,
         )
     except ValidationError as exc:
         raise CliError(_first_error(exc)) from None
-    _connections(settings).put(connection)
+    store.put(connection)
     print(
         f"connection {connection.connection_id} saved: account {connection.account_id}, "
         f"{len(connection.regions)} region(s)"
@@ -260,6 +290,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NoCredentialsError:
         print("error: no AWS credentials found (set AWS_PROFILE or the AWS_* variables)", file=sys.stderr)
         return EXIT_FAILURE
-    except (RegionCollectionError, ClientError, BotoCoreError) as exc:
+    except (CollectionIncompleteError, ClientError, BotoCoreError) as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_FAILURE

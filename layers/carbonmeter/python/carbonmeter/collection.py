@@ -1,28 +1,66 @@
-"""Collecting one connection's usage: every region in parallel, every service in each."""
+"""Collecting one connection's usage: every region in parallel, every service in each.
+
+Failures are kept to the smallest scope they touch, a region's share of one service:
+a service whose discovery fails, or whose metrics cannot be read, fails alone and the
+rest of the region is still collected. A region the account has not enabled is skipped,
+with the reason, rather than failed, since retrying cannot help.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+from botocore.exceptions import ClientError
 
 from carbonmeter import cloudwatch
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
-from carbonmeter.models import Connection, Service, UsageRecord
+from carbonmeter.models import Connection, Service, UsageRecord, scope_key
 from carbonmeter.services import COLLECTORS, HourContext, Resource, ServiceCollector
 
+# What AWS answers, service by service, when credentials are used in a region the account has not opted into.
+REGION_NOT_ENABLED_CODES = frozenset(
+    {"OptInRequired", "AuthFailure", "UnrecognizedClientException", "InvalidClientTokenId"}
+)
+_MAX_ERROR_TEXT = 300
 
-class RegionCollectionError(RuntimeError):
-    """Collecting one region failed; names the region and the cause."""
 
-
-@dataclass(frozen=True)
+@dataclass
 class RegionUsage:
+    """What one region gave: usage records, and per service whether it succeeded."""
+
     region: str
-    resources: int
-    records: list[UsageRecord]
+    resources: int = 0
+    records: list[UsageRecord] = field(default_factory=list)
+    succeeded: list[Service] = field(default_factory=list)
+    failed: dict[Service, str] = field(default_factory=dict)
+    skipped: dict[Service, str] = field(default_factory=dict)
+
+    def fail(self, service: Service, error: BaseException) -> None:
+        reason = describe_error(error)
+        if _region_not_enabled(error):
+            self.skipped[service] = f"region not enabled in the account ({reason})"
+        else:
+            self.failed[service] = reason
+
+
+@dataclass
+class CollectionResult:
+    """Usage of every scope that succeeded, and the scopes that did not, by ``region/service``."""
+
+    records: list[UsageRecord] = field(default_factory=list)
+    succeeded: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def add(self, region: RegionUsage) -> None:
+        self.records.extend(region.records)
+        self.succeeded.extend(scope_key(region.region, service) for service in region.succeeded)
+        self.failed.update({scope_key(region.region, s): error for s, error in region.failed.items()})
+        self.skipped.update({scope_key(region.region, s): reason for s, reason in region.skipped.items()})
 
 
 def collect(
@@ -32,34 +70,24 @@ def collect(
     *,
     workers: int,
     progress: Callable[[RegionUsage], None] | None = None,
-) -> list[UsageRecord]:
-    """Usage of every resource of ``connection`` for each of ``hours``.
+) -> CollectionResult:
+    """Usage of every resource of ``connection`` for each of ``hours``, region by region in parallel.
 
-    ``clients`` must carry the connection's (assumed) credentials. Regions run
-    concurrently; a failure in any region fails the whole collection so that the
-    connection-hour is retried as a unit rather than stored with a hole in it.
+    ``clients`` must carry the connection's (assumed) credentials.
     """
     collectors = [COLLECTORS[service] for service in connection.services]
+    result = CollectionResult()
     with ThreadPoolExecutor(max_workers=min(workers, len(connection.regions))) as pool:
-        futures = {
-            region: pool.submit(collect_region, clients, region, collectors, connection, hours)
-            for region in connection.regions
-        }
-        if progress is not None:
-            for future in as_completed(futures.values()):
-                if future.exception() is None:
-                    progress(future.result())
-    records: list[UsageRecord] = []
-    errors = []
-    for region, future in futures.items():
-        error = future.exception()
-        if error is not None:
-            errors.append(f"{region}: {error}")
-        else:
-            records.extend(future.result().records)
-    if errors:
-        raise RegionCollectionError("; ".join(errors))
-    return records
+        futures = [
+            pool.submit(collect_region, clients, region, collectors, connection, hours) for region in connection.regions
+        ]
+        for future in as_completed(futures):
+            region = future.result()
+            if progress is not None:
+                progress(region)
+            result.add(region)
+    result.succeeded.sort()
+    return result
 
 
 def collect_region(
@@ -70,18 +98,61 @@ def collect_region(
     hours: Sequence[datetime],
 ) -> RegionUsage:
     """Discover once, then read every metric of every hour with batched GetMetricData."""
-    resources = [resource for collector in collectors for resource in collector.discover(clients, region)]
-    requests = [
-        request
-        for resource in resources
-        for hour in hours
-        for request in COLLECTORS[resource.service].metric_requests(resource, hour)
-    ]
-    values = cloudwatch.fetch(clients.client("cloudwatch", region), requests, clients.counter) if requests else {}
-    records = [
-        record for hour in hours for resource in resources for record in _usage(resource, values, connection, hour)
-    ]
-    return RegionUsage(region=region, resources=len(resources), records=records)
+    outcome = RegionUsage(region)
+    discovered = _discover(clients, region, collectors, outcome)
+    requests = {
+        service: [
+            request
+            for resource in resources
+            for hour in hours
+            for request in COLLECTORS[service].metric_requests(resource, hour)
+        ]
+        for service, resources in discovered.items()
+    }
+    values = _fetch(clients, region, requests, outcome)
+    for service, resources in discovered.items():
+        if service in outcome.failed or service in outcome.skipped:
+            continue
+        try:
+            records = [r for hour in hours for res in resources for r in _usage(res, values, connection, hour)]
+        except Exception as error:  # a resource the service module cannot describe fails its service only
+            outcome.fail(service, error)
+            continue
+        outcome.records.extend(records)
+        outcome.resources += len(resources)
+        outcome.succeeded.append(service)
+    return outcome
+
+
+def _discover(
+    clients: ClientFactory, region: str, collectors: Sequence[ServiceCollector], outcome: RegionUsage
+) -> dict[Service, list[Resource]]:
+    discovered: dict[Service, list[Resource]] = {}
+    for collector in collectors:
+        try:
+            discovered[collector.name] = collector.discover(clients, region)
+        except Exception as error:
+            outcome.fail(collector.name, error)
+    return discovered
+
+
+def _fetch(
+    clients: ClientFactory,
+    region: str,
+    requests: Mapping[Service, list[MetricRequest]],
+    outcome: RegionUsage,
+) -> Mapping[MetricRequest, Sequence[float]]:
+    # One fetch for the whole region keeps the 500-query batches full across services.
+    wanted = [request for service_requests in requests.values() for request in service_requests]
+    if not wanted:
+        return {}
+    try:
+        return cloudwatch.fetch(clients.client("cloudwatch", region), wanted, clients.counter)
+    except Exception as error:
+        for service, service_requests in requests.items():
+            if service_requests:
+                outcome.fail(service, error)
+        return {}
 
 
 def _usage(
@@ -92,3 +163,17 @@ def _usage(
 ) -> list[UsageRecord]:
     context = HourContext(connection_id=connection.connection_id, account_id=connection.account_id, hour=hour)
     return COLLECTORS[Service(resource.service)].usage(resource, values, context)
+
+
+def describe_error(error: BaseException) -> str:
+    """One line naming an error, short enough to store and show."""
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        text = f"{details.get('Code', 'Error')}: {details.get('Message', '')}".rstrip(": ")
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return " ".join(text.split())[:_MAX_ERROR_TEXT]
+
+
+def _region_not_enabled(error: BaseException) -> bool:
+    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in REGION_NOT_ENABLED_CODES

@@ -84,6 +84,8 @@ class Connection(BaseModel):
     last_success_hour: str | None = None
     last_error_at: datetime | None = None
     last_error: str | None = None
+    # When the connection was registered: the scheduler collects it from that hour on.
+    created_at: datetime | None = None
 
     @field_validator("role_arn")
     @classmethod
@@ -108,12 +110,53 @@ class CollectJob(BaseModel):
     connection_id: ConnectionId
     hour: UtcHour
 
-    def dedup_key(self) -> str:
-        return f"{self.connection_id}#{hour_key(self.hour)}"
-
 
 class CalculateJob(CollectJob):
     """One connection-hour whose usage is ready to be turned into emissions."""
+
+
+class BackfillChunk(BaseModel):
+    """A run of hours of one connection, expanded into CollectJobs by the collector.
+
+    Long backfills travel as chunks so that no single invocation queues months of jobs.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    connection_id: ConnectionId
+    start: UtcHour
+    end: UtcHour
+
+    def hours(self) -> list[datetime]:
+        return hours_between(self.start, self.end)
+
+
+def scope_key(region: str, service: str) -> str:
+    """How one region's share of one service is named in collection statuses."""
+    return f"{region}/{service}"
+
+
+class HourStatus(BaseModel):
+    """What the last collection of one connection-hour got, and what it is missing.
+
+    ``succeeded`` scopes have stored usage; ``failed`` ones are retried; ``skipped`` ones
+    (a region the account has not enabled) are not, and say why.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    connection_id: str
+    hour: datetime
+    succeeded: tuple[str, ...] = ()
+    failed: dict[str, str] = Field(default_factory=dict)
+    skipped: dict[str, str] = Field(default_factory=dict)
+    attempts: int = 0
+    updated_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def complete(self) -> bool:
+        return not self.failed
 
 
 class UsageRecord(BaseModel):

@@ -29,8 +29,14 @@ class Settings(BaseModel):
     region_workers: int = Field(default=8, ge=1, le=32)
     retry_mode: Literal["standard", "adaptive"] = "adaptive"
     max_attempts: int = Field(default=8, ge=1, le=20)
-    # Manual backfills fan out one message per connection-hour; this bounds one event.
-    max_backfill_hours: int = Field(default=24 * 31, ge=1)
+    # The hourly run re-queues hours missed within this window (CloudWatch keeps hourly data 455 days).
+    lookback_hours: int = Field(default=72, ge=1, le=455 * 24)
+    # An incomplete hour is queued again once its own message's retries are over.
+    retry_incomplete_after_hours: int = Field(default=3, ge=1)
+    # A connection with no successful hour for this long counts in the StaleConnections metric.
+    stale_after_hours: int = Field(default=6, ge=1)
+    # Long manual backfills travel as chunks of this many hours, expanded by the collector.
+    backfill_chunk_hours: int = Field(default=168, ge=1, le=1000)
     role_session_name: str = "CarbonMeterCollector"
 
     @classmethod

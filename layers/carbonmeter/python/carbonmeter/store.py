@@ -19,7 +19,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from pydantic import BaseModel
 
 from carbonmeter.aws import ClientFactory
-from carbonmeter.models import Connection, EmissionRecord, Rollup, UsageRecord, hour_key
+from carbonmeter.models import Connection, EmissionRecord, HourStatus, Rollup, UsageRecord, hour_key
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -112,9 +112,10 @@ class _HourLedger:
     def __init__(self, clients: ClientFactory, table_name: str) -> None:
         self._table = _table(clients, table_name)
 
-    def _replace(self, pk: str, sk_prefix: str, items: Sequence[dict[str, Any]]) -> None:
+    def _replace(self, pk: str, sk_prefixes: Sequence[str], items: Sequence[dict[str, Any]]) -> None:
+        """Put ``items`` and delete whatever else is stored under ``pk`` and any of ``sk_prefixes``."""
         fresh = {item["sk"] for item in items}
-        stale = [sk for sk in self._sort_keys(pk, sk_prefix) if sk not in fresh]
+        stale = [sk for prefix in sk_prefixes for sk in self._sort_keys(pk, prefix) if sk not in fresh]
         # batch_writer sends BatchWriteItem 25 at a time and resends UnprocessedItems.
         with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
             for item in items:
@@ -148,16 +149,55 @@ def hour_partition(connection_id: str, hour: datetime) -> str:
 class UsageStore(_HourLedger):
     """Hourly usage records, one partition per connection-hour."""
 
-    def replace_hour(self, connection_id: str, hour: datetime, records: Iterable[UsageRecord]) -> int:
+    def replace_hour(
+        self,
+        connection_id: str,
+        hour: datetime,
+        records: Iterable[UsageRecord],
+        scopes: Iterable[str] | None = None,
+    ) -> int:
+        """Store ``records`` as the hour's usage, for the given ``region/service`` scopes only when given.
+
+        Records of other scopes (a service that failed this time) are left as they were.
+        """
         pk = hour_partition(connection_id, hour)
         items = [_to_item(record, pk=pk, sk=record.sort_key) for record in records]
         _check_belongs(items, connection_id, hour)
-        self._replace(pk, "", items)
+        prefixes = [""] if scopes is None else [scope.replace("/", "#") + "#" for scope in scopes]
+        _check_in_scopes(items, prefixes)
+        self._replace(pk, prefixes, items)
         return len(items)
 
     def read_hour(self, connection_id: str, hour: datetime) -> list[UsageRecord]:
         items = self._query(hour_partition(connection_id, hour), "")
         return [_from_item(UsageRecord, item) for item in items]
+
+
+class StatusStore(_HourLedger):
+    """Per connection, what each collected hour got and missed (kept in the usage table)."""
+
+    def put(self, status: HourStatus) -> None:
+        self._table.put_item(Item=_to_item(status, pk=status.connection_id, sk=_status_key(status.hour)))
+
+    def get(self, connection_id: str, hour: datetime) -> HourStatus | None:
+        item = self._table.get_item(Key={"pk": connection_id, "sk": _status_key(hour)}, ConsistentRead=True)
+        return _from_item(HourStatus, item["Item"]) if "Item" in item else None
+
+    def between(self, connection_id: str, start: datetime, end: datetime) -> dict[datetime, HourStatus]:
+        """Statuses of the hours in [start, end) that have one."""
+        condition = Key("pk").eq(connection_id) & Key("sk").between(_status_key(start), _status_key(end))
+        statuses = (_from_item(HourStatus, item) for item in self._paginate(KeyConditionExpression=condition))
+        return {status.hour: status for status in statuses if start <= status.hour < end}
+
+
+def _status_key(hour: datetime) -> str:
+    return f"status#{hour_key(hour)}"
+
+
+def _check_in_scopes(items: Sequence[dict[str, Any]], prefixes: Sequence[str]) -> None:
+    for item in items:
+        if not any(item["sk"].startswith(prefix) for prefix in prefixes):
+            raise ValueError(f"record {item['sk']} is outside the scopes being stored")
 
 
 class EmissionStore(_HourLedger):
@@ -174,8 +214,8 @@ class EmissionStore(_HourLedger):
             for rollup in rollups
         ]
         _check_belongs(rollup_items, connection_id, hour)
-        self._replace(pk, "resource#", items)
-        self._replace(connection_id, f"rollup#{hour_key(hour)}#", rollup_items)
+        self._replace(pk, ["resource#"], items)
+        self._replace(connection_id, [f"rollup#{hour_key(hour)}#"], rollup_items)
         return len(items)
 
     def read_hour(self, connection_id: str, hour: datetime) -> list[EmissionRecord]:

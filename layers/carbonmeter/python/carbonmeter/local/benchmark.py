@@ -326,8 +326,11 @@ def run_collection(
         say(f"    {region.region}: {region.resources:,} resources, {len(region.records):,} records")
 
     started = time.perf_counter()
-    records = collect(customer, fleet.connection, fleet.hours, workers=workers, progress=progress)
+    result = collect(customer, fleet.connection, fleet.hours, workers=workers, progress=progress)
     seconds = time.perf_counter() - started
+    if result.failed:
+        raise RuntimeError(f"collection failed: {result.failed}")
+    records = result.records
     return CollectionRun(
         workers=workers,
         latency_s=latency_s,

@@ -59,6 +59,8 @@ def run_demo(regions: Sequence[str], hours: Sequence[datetime]) -> None:
                 "--role-arn", account.role_arn,
                 "--external-id", account.external_id,
                 "--regions", ",".join(regions),
+                # As if registered when the seeded history starts, so every hourly run collects its hour.
+                "--collect-from", hour_key(hours[0]),
             ]
         )  # fmt: skip
         pipeline = LocalPipeline(clients, settings, account_id=account.account_id)
