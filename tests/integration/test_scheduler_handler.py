@@ -12,6 +12,7 @@ from carbonmeter.runtime import Runtime, use_runtime
 from carbonmeter.scheduling import SchedulingError
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore
+from functions.collector.handler import handler as collector_handler
 from functions.scheduler.handler import handler
 
 CONTEXT = LambdaContext(function_name="carbonmeter-scheduler")
@@ -94,3 +95,46 @@ def test_bad_manual_events_fail_with_the_reason_and_queue_nothing(deployed, even
     with pytest.raises(SchedulingError, match=reason):
         handler(event, CONTEXT)
     assert _queued(deployed) == []
+
+
+def test_a_long_backfill_is_queued_as_chunks_that_the_collector_expands(deployed):
+    # Given chunks of two hours (a week in production)
+    settings = deployed.settings.model_copy(update={"backfill_chunk_hours": 2})
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=30)
+    event = {
+        "connection_ids": ["alpha"],
+        "start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "end": (start + timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    with use_runtime(Runtime(settings=settings, clients=deployed)):
+        # When the scheduler takes the 5-hour backfill
+        assert handler(event, CONTEXT)["jobs"] == 5
+        chunks = _queued(deployed)
+        # Then three chunks are queued, not five jobs
+        assert [(c["start"], c["end"]) for c in chunks] == [
+            (_iso(start), _iso(start + timedelta(hours=2))),
+            (_iso(start + timedelta(hours=2)), _iso(start + timedelta(hours=4))),
+            (_iso(start + timedelta(hours=4)), _iso(start + timedelta(hours=5))),
+        ]
+        # And the collector turns each chunk into its hours' jobs
+        records = [
+            {"messageId": str(i), "receiptHandle": "r", "body": json.dumps(chunk), "attributes": SQS_ATTRIBUTES,
+             "messageAttributes": {}, "md5OfBody": "0" * 32, "eventSource": "aws:sqs",
+             "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:carbonmeter-collect", "awsRegion": "us-east-1"}
+            for i, chunk in enumerate(chunks)
+        ]  # fmt: skip
+        assert collector_handler({"Records": records}, CONTEXT) == {"batchItemFailures": []}
+    jobs = _queued(deployed)
+    assert sorted(job["hour"] for job in jobs) == [_iso(start + timedelta(hours=n)) for n in range(5)]
+
+
+def _iso(hour: datetime) -> str:
+    return hour.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+SQS_ATTRIBUTES = {
+    "ApproximateReceiveCount": "1",
+    "SentTimestamp": "0",
+    "SenderId": "AIDAEXAMPLE",
+    "ApproximateFirstReceiveTimestamp": "0",
+}

@@ -16,9 +16,9 @@ from pydantic import ValidationError
 from carbonmeter import emissions, report
 from carbonmeter.aws import ApiCallCounter, ClientFactory, RoleAssumptionError, assume_role
 from carbonmeter.collection import RegionUsage, collect
-from carbonmeter.models import Connection, Service, hour_key, hours_between
+from carbonmeter.models import Connection, HourStatus, Service, hour_key, hours_between
 from carbonmeter.settings import ConfigurationError, Settings
-from carbonmeter.store import ConnectionStore, EmissionStore, UnknownConnectionError
+from carbonmeter.store import ConnectionStore, EmissionStore, StatusStore, UnknownConnectionError
 
 EXIT_USAGE = 2
 # The ExternalId is the customer's defence against the confused deputy: it must be a secret, not a label.
@@ -96,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     disable = actions.add_parser("disable", help="stop collecting a connection")
     disable.add_argument("connection_id")
     disable.set_defaults(run=run_connections_disable)
+
+    status = commands.add_parser("status", help="per hour: what a connection's collection got and what it misses")
+    status.add_argument("--connection-id", required=True)
+    status.add_argument("--start", required=True, type=_hour)
+    status.add_argument("--end", required=True, type=_hour)
+    status.add_argument("--format", choices=["table", "json"], default="table")
+    status.set_defaults(run=run_status)
 
     show = commands.add_parser("report", help="stored emissions of a connection per region and service")
     show.add_argument("--connection-id", required=True)
@@ -256,6 +263,32 @@ def run_connections_disable(args: argparse.Namespace, settings: Settings) -> int
     _connections(settings).set_enabled(args.connection_id, False)
     print(f"connection {args.connection_id} disabled")
     return 0
+
+
+def run_status(args: argparse.Namespace, settings: Settings) -> int:
+    check_window(args.start, args.end, datetime.now(UTC))
+    factory = ClientFactory(settings=settings)
+    _connections(settings).get(args.connection_id)
+    statuses = StatusStore(factory, settings.usage_table).between(args.connection_id, args.start, args.end)
+    hours = hours_between(args.start, args.end)
+    if args.format == "json":
+        document = {hour_key(h): statuses[h].model_dump(mode="json") if h in statuses else None for h in hours}
+        print(json.dumps(document, indent=2))
+        return 0
+    rows = [[hour_key(hour), *_status_cells(statuses.get(hour))] for hour in hours]
+    print(report.table(["hour", "state", "attempts", "scopes ok", "missing", "skipped"], rows))
+    missing = sum(1 for hour in hours if hour not in statuses or not statuses[hour].complete)
+    print(f"\n{len(hours) - missing} of {len(hours)} hour(s) complete")
+    return 0
+
+
+def _status_cells(status: HourStatus | None) -> list[Any]:
+    if status is None:
+        return ["not collected", 0, 0, "-", "-"]
+    missing = "; ".join(f"{scope}: {error}" for scope, error in sorted(status.failed.items())) or "-"
+    skipped = ", ".join(sorted(status.skipped)) or "-"
+    state = "complete" if status.complete else "incomplete"
+    return [state, status.attempts, len(status.succeeded), missing[:100], skipped]
 
 
 def run_report(args: argparse.Namespace, settings: Settings) -> int:
