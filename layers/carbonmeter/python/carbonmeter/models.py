@@ -194,8 +194,21 @@ class UsageRecord(BaseModel):
         return f"{self.region}#{self.service}#{self.resource_id}#{self.resource_type}"
 
 
+class Range(BaseModel):
+    """The low and high bounds around a central figure."""
+
+    model_config = ConfigDict(frozen=True)
+
+    low: float
+    high: float
+
+
 class EmissionRecord(BaseModel):
-    """Energy and carbon of one resource during one hour."""
+    """Energy and carbon of one resource during one hour.
+
+    The flat figures are the central estimate; the ``*_range`` fields, when set, bound it.
+    ``provider`` names what produced the figures (``builtin`` unless another provider did).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -216,6 +229,10 @@ class EmissionRecord(BaseModel):
     grid_kgco2e_per_kwh: float
     methodology_version: str
     flags: tuple[str, ...] = ()
+    provider: str = "builtin"
+    energy_kwh_range: Range | None = None
+    operational_kgco2e_range: Range | None = None
+    embodied_kgco2e_range: Range | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -38,6 +38,14 @@ class Settings(BaseModel):
     # Long manual backfills travel as chunks of this many hours, expanded by the collector.
     backfill_chunk_hours: int = Field(default=168, ge=1, le=1000)
     role_session_name: str = "CarbonMeterCollector"
+    # Where the calculator gets its coefficients: the project's own data (offline), a Boavizta
+    # API server, or a generic external emissions API; the last two fall back to builtin.
+    emissions_provider: Literal["builtin", "boavizta", "http"] = "builtin"
+    boavizta_url: str | None = None
+    http_provider_url: str | None = None
+    # Secrets Manager secret (name or ARN) holding the external API's key; read at run time, never from the environment.
+    http_provider_secret_id: str | None = None
+    provider_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
