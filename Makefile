@@ -7,7 +7,7 @@ export PYTHONPATH := $(CURDIR)/layers/carbonmeter/python:$(CURDIR)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install layer-wheels lint typecheck test test-unit test-integration test-infra test-e2e demo benchmark synth deploy clean
+.PHONY: help install layer-wheels lint typecheck test test-unit test-integration test-infra test-e2e audit demo benchmark synth deploy clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -47,6 +47,13 @@ test-infra: install ## CDK assertions and cdk-nag
 
 test-e2e: install ## the local pipeline on an embedded AWS
 	$(BIN)/pytest tests/e2e
+
+# Outside `make test` on purpose: it needs the vulnerability database online. --strict fails the audit when a
+# package cannot be checked, instead of reporting "no known vulnerabilities" for what it skipped.
+audit: $(BIN)/.installed ## check pinned and installed dependencies for known vulnerabilities (online; see docs/security.md)
+	$(BIN)/pip-audit --strict --progress-spinner off --no-deps --disable-pip \
+		--requirement requirements.txt --requirement requirements-dev.txt --requirement layers/carbonmeter/requirements.txt
+	$(BIN)/pip-audit --strict --progress-spinner off
 
 demo: install ## run the whole hourly pipeline on an embedded AWS with a seeded demo account
 	$(BIN)/python -m carbonmeter.local.demo

@@ -8,6 +8,7 @@ from aws_cdk import App
 
 from infra.constants import CUSTOMER_ROLE_STACK_NAME, STACK_NAME
 from infra.customer_role import CarbonMeterCustomerRoleStack
+from infra.encryption import stack_environment
 from infra.stack import CarbonMeterStack
 
 
@@ -21,6 +22,6 @@ class CarbonMeterApp:
 def build_app(app: App) -> CarbonMeterApp:
     return CarbonMeterApp(
         app=app,
-        stack=CarbonMeterStack(app, STACK_NAME),
+        stack=CarbonMeterStack(app, STACK_NAME, env=stack_environment(app)),
         customer_role_stack=CarbonMeterCustomerRoleStack(app, CUSTOMER_ROLE_STACK_NAME),
     )

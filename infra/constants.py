@@ -46,6 +46,23 @@ DLQ_RETENTION = Duration.days(14)
 ALARM_PERIOD = Duration.minutes(5)
 # `cdk deploy -c alarmEmail=ops@example.com` subscribes that address to the alarm topic.
 ALARM_EMAIL_CONTEXT_KEY = "alarmEmail"
+# `cdk deploy -c customerManagedKey=true` encrypts tables, queues and the alarm topic with one KMS key of ours.
+CUSTOMER_MANAGED_KEY_CONTEXT_KEY = "customerManagedKey"
+
+# Work arrives once an hour in a burst, so error rates are judged per hour, not per five minutes.
+ERROR_RATE_PERIOD = Duration.hours(1)
+ERROR_RATE_THRESHOLD_PERCENT = 10
+# A connection with no successful hour for this long is stale; the scheduler counts them every run.
+STALE_AFTER_HOURS = 6
+STALE_CONNECTIONS_METRIC = "StaleConnections"
+STALE_CONNECTIONS_PERIOD = Duration.hours(1)
+# The hourly rule drifts within its hour, so one empty hour is normal and two in a row are not.
+SCHEDULER_SILENT_HOURS = 2
+
+# What the collector emits per connection-hour (functions/collector/handler.py), under Powertools'
+# single `service` dimension: a connection dimension would make one metric per customer.
+COLLECTOR_COUNT_METRICS = ("UsageRecordsWritten", "ApiCalls", "MetricsRequested", "GetMetricDataRequests")
+COLLECTOR_DURATION_METRIC = "CollectDuration"
 
 
 @dataclass(frozen=True)
@@ -56,6 +73,11 @@ class FunctionSpec:
     memory_mb: int
     timeout: Duration
     description: str
+
+
+def service_name(spec: FunctionSpec) -> str:
+    """Powertools' service name of a function: its logs' ``service`` key and its metrics' dimension."""
+    return f"{SERVICE_NAME_PREFIX}-{spec.name}"
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from infra.constants import (
     LOG_RETENTION,
     METRICS_NAMESPACE,
     RUNTIME,
-    SERVICE_NAME_PREFIX,
     FunctionSpec,
+    service_name,
 )
 
 
@@ -38,6 +38,7 @@ class CarbonMeterFunction(Construct):
         environment: Mapping[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
+        self.spec = spec
         code_dir = FUNCTIONS_DIR / spec.name
         handler_file = code_dir / (FUNCTION_HANDLER.split(".")[0] + ".py")
         if not handler_file.is_file():
@@ -67,7 +68,7 @@ class CarbonMeterFunction(Construct):
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE,
             environment={
-                "POWERTOOLS_SERVICE_NAME": f"{SERVICE_NAME_PREFIX}-{spec.name}",
+                "POWERTOOLS_SERVICE_NAME": service_name(spec),
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": LOG_LEVEL,
                 **environment,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -15,19 +16,26 @@ def visibility_timeout_for(consumer: FunctionSpec) -> Duration:
 
 
 class WorkQueue(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, consumer: FunctionSpec) -> None:
+    """Encrypted with ``key`` when given, else with SQS managed keys; both queues refuse plain HTTP."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, consumer: FunctionSpec, key: kms.IKey | None = None
+    ) -> None:
         super().__init__(scope, construct_id)
+        encryption = sqs.QueueEncryption.KMS if key else sqs.QueueEncryption.SQS_MANAGED
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            encryption=encryption,
+            encryption_master_key=key,
             enforce_ssl=True,
             retention_period=DLQ_RETENTION,
         )
         self.queue = sqs.Queue(
             self,
             "Queue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            encryption=encryption,
+            encryption_master_key=key,
             enforce_ssl=True,
             visibility_timeout=visibility_timeout_for(consumer),
             dead_letter_queue=sqs.DeadLetterQueue(

@@ -22,9 +22,12 @@ from infra.constants import (
     CUSTOMER_ROLE_PREFIX,
     SCHEDULE_RATE,
     SCHEDULER,
+    STALE_AFTER_HOURS,
     FunctionSpec,
     QueueConsumer,
 )
+from infra.dashboard import DashboardFunction, DashboardQueue, OperationsDashboard
+from infra.encryption import data_key
 from infra.function import CarbonMeterFunction
 from infra.layer import CarbonMeterLayer
 from infra.nag import acknowledge
@@ -42,9 +45,11 @@ class CarbonMeterStack(Stack):
         super().__init__(
             scope, construct_id, description="CarbonMeter: hourly carbon accounting of AWS accounts", **kwargs
         )
-        self.tables = Tables(self, "Tables")
-        self.collect = WorkQueue(self, "Collect", consumer=COLLECTOR)
-        self.calculate = WorkQueue(self, "Calculate", consumer=CALCULATOR)
+        # None unless `-c customerManagedKey=true`: then one key of ours encrypts every store of data.
+        self.key = data_key(self)
+        self.tables = Tables(self, "Tables", key=self.key)
+        self.collect = WorkQueue(self, "Collect", consumer=COLLECTOR, key=self.key)
+        self.calculate = WorkQueue(self, "Calculate", consumer=CALCULATOR, key=self.key)
         self.layer = CarbonMeterLayer(self, "CarbonMeterLayer")
         # Settings fields, by name, that locate the resources of this stack.
         self.settings_values = {
@@ -56,28 +61,38 @@ class CarbonMeterStack(Stack):
         }
         self.settings_environment = {Settings.env_name(field): value for field, value in self.settings_values.items()}
 
-        self.scheduler = self._function(SCHEDULER)
+        self.scheduler = self._function(SCHEDULER, {Settings.env_name("stale_after_hours"): str(STALE_AFTER_HOURS)})
         self.collector = self._function(COLLECTOR)
         self.calculator = self._function(CALCULATOR)
         self._wire_scheduler()
         self._wire_collector()
         self._wire_calculator()
         self._add_alarms()
+        self._add_dashboard()
         self._add_outputs()
 
-    def _function(self, spec: FunctionSpec) -> CarbonMeterFunction:
+    def _function(self, spec: FunctionSpec, extra_environment: dict[str, str] | None = None) -> CarbonMeterFunction:
         function = CarbonMeterFunction(
             self,
             spec.name.capitalize(),
             spec=spec,
             layer=self.layer.layer_version,
-            environment=self.settings_environment,
+            environment=self.settings_environment | (extra_environment or {}),
         )
+        policy = function.role.node.find_child("DefaultPolicy")
         acknowledge(
-            function.role.node.find_child("DefaultPolicy"),
+            policy,
             "AwsSolutions-IAM5[Resource::*]",
             "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.",
         )
+        if self.key:
+            for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
+                acknowledge(
+                    policy,
+                    f"AwsSolutions-IAM5[Action::{action}]",
+                    "The CDK's grants for encrypted queues and tables: variants of one KMS operation, on the data "
+                    "key alone.",
+                )
         return function
 
     def _wire_scheduler(self) -> None:
@@ -116,9 +131,27 @@ class CarbonMeterStack(Stack):
         self.tables.emissions.grant_read_write_data(function)
 
     def _add_alarms(self) -> None:
-        self.alerts = Alerts(self, "Alerts", email=self.node.try_get_context(ALARM_EMAIL_CONTEXT_KEY))
+        self.alerts = Alerts(self, "Alerts", email=self.node.try_get_context(ALARM_EMAIL_CONTEXT_KEY), key=self.key)
         self.alerts.alarm_on_dead_letters("CollectDeadLetters", self.collect.dead_letter_queue, "Collect jobs")
         self.alerts.alarm_on_dead_letters("CalculateDeadLetters", self.calculate.dead_letter_queue, "Calculate jobs")
+        for function in self._functions():
+            self.alerts.alarm_on_error_rate(
+                f"{function.spec.name.capitalize()}Errors", function.function, function.spec.name
+            )
+        self.alerts.alarm_on_stale_connections("StaleConnections")
+        self.alerts.alarm_when_silent("SchedulerSilent", self.scheduler.function, SCHEDULER.name)
+
+    def _add_dashboard(self) -> None:
+        self.dashboard = OperationsDashboard(
+            self,
+            "Operations",
+            functions=[DashboardFunction(f.spec.name.capitalize(), f.function) for f in self._functions()],
+            queues=[DashboardQueue("Collect", self.collect), DashboardQueue("Calculate", self.calculate)],
+            alarms=self.alerts.alarms,
+        )
+
+    def _functions(self) -> tuple[CarbonMeterFunction, ...]:
+        return (self.scheduler, self.collector, self.calculator)
 
     def _add_outputs(self) -> None:
         # Described by the environment variable they set, so the operator's CLI can be configured from them.
@@ -128,6 +161,12 @@ class CarbonMeterStack(Stack):
         CfnOutput(self, "AlarmTopicArn", value=self.alerts.topic.topic_arn)
         # Manual backfills are test events sent to this function (README, "Backfills and manual runs").
         CfnOutput(self, "SchedulerFunctionName", value=self.scheduler.function.function_name)
+        CfnOutput(
+            self,
+            "DashboardUrl",
+            value=f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}"
+            f"#dashboards/dashboard/{self.dashboard.dashboard.dashboard_name}",
+        )
 
 
 def _sqs_source(queue: WorkQueue, consumer: QueueConsumer) -> event_sources.SqsEventSource:

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 _STRING = dynamodb.AttributeType.STRING
 
 
-def _table(scope: Construct, construct_id: str, partition_key: str, sort_key: str | None = None) -> dynamodb.TableV2:
+def _table(
+    scope: Construct, construct_id: str, key: kms.IKey | None, partition_key: str, sort_key: str | None = None
+) -> dynamodb.TableV2:
     return dynamodb.TableV2(
         scope,
         construct_id,
         partition_key=dynamodb.Attribute(name=partition_key, type=_STRING),
         sort_key=dynamodb.Attribute(name=sort_key, type=_STRING) if sort_key else None,
         billing=dynamodb.Billing.on_demand(),
-        encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
+        encryption=(
+            dynamodb.TableEncryptionV2.customer_managed_key(key)
+            if key
+            else dynamodb.TableEncryptionV2.aws_managed_key()
+        ),
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
             point_in_time_recovery_enabled=True
         ),
@@ -27,8 +34,10 @@ def _table(scope: Construct, construct_id: str, partition_key: str, sort_key: st
 
 
 class Tables(Construct):
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    """The three tables, encrypted with ``key`` when given, else with DynamoDB's AWS managed key."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey | None = None) -> None:
         super().__init__(scope, construct_id)
-        self.connections = _table(self, "Connections", "connection_id")
-        self.usage = _table(self, "Usage", "pk", "sk")
-        self.emissions = _table(self, "Emissions", "pk", "sk")
+        self.connections = _table(self, "Connections", key, "connection_id")
+        self.usage = _table(self, "Usage", key, "pk", "sk")
+        self.emissions = _table(self, "Emissions", key, "pk", "sk")

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -20,6 +21,8 @@ from carbonmeter.runtime import runtime
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+# The library logs through the standard logging module; give its lines the same JSON and keys.
+copy_config_to_registered_loggers(source_logger=logger, include={"carbonmeter"})
 
 
 class CollectMessage(SqsRecordModel):

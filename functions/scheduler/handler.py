@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -28,6 +29,8 @@ from carbonmeter.store import ConnectionStore, StatusStore
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+# The library logs through the standard logging module; give its lines the same JSON and keys.
+copy_config_to_registered_loggers(source_logger=logger, include={"carbonmeter"})
 
 
 @logger.inject_lambda_context

@@ -1,4 +1,5 @@
-"""One synthesized CarbonMeter app per test session: synth spawns node and bundles the layer, so it is slow."""
+"""Two synthesized CarbonMeter apps per test session (synth spawns node and bundles the layer, so it is slow):
+the default one, and one with ``-c customerManagedKey=true``."""
 
 from __future__ import annotations
 
@@ -13,18 +14,35 @@ from aws_cdk.assertions import Template
 from aws_cdk.cx_api import CloudAssembly
 
 from infra.application import CarbonMeterApp, build_app
-from infra.constants import ALARM_EMAIL_CONTEXT_KEY, REPO_ROOT
+from infra.constants import ALARM_EMAIL_CONTEXT_KEY, CUSTOMER_MANAGED_KEY_CONTEXT_KEY, REPO_ROOT
 
 ALARM_EMAIL = "ops@example.com"
+# What the CDK CLI sets from the deploying profile; a customer managed key pins the stack to it.
+DEPLOY_REGION = "eu-west-1"
+
+
+def _cli_context(**extra: Any) -> dict[str, Any]:
+    """The same feature flags `cdk synth` uses, plus what the CLI would add."""
+    context: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+    return context | {"aws:cdk:enable-asset-metadata": True, ALARM_EMAIL_CONTEXT_KEY: ALARM_EMAIL} | extra
 
 
 @pytest.fixture(scope="session")
 def cdk_app(tmp_path_factory: pytest.TempPathFactory) -> CarbonMeterApp:
-    # The same feature flags `cdk synth` uses, plus what the CLI would add.
-    context: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
-    context |= {"aws:cdk:enable-asset-metadata": True, ALARM_EMAIL_CONTEXT_KEY: ALARM_EMAIL}
-    app = App(context=context, outdir=str(tmp_path_factory.mktemp("cdk.out")))
+    app = App(context=_cli_context(), outdir=str(tmp_path_factory.mktemp("cdk.out")))
     return build_app(app)
+
+
+@pytest.fixture(scope="session")
+def cmk_app(tmp_path_factory: pytest.TempPathFactory) -> CarbonMeterApp:
+    """The app as `cdk synth -c customerManagedKey=true` builds it (context values from -c are strings)."""
+    app = App(
+        context=_cli_context(**{CUSTOMER_MANAGED_KEY_CONTEXT_KEY: "true"}),
+        outdir=str(tmp_path_factory.mktemp("cdk.out.cmk")),
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CDK_DEFAULT_REGION", DEPLOY_REGION)
+        return build_app(app)
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +58,12 @@ def template(cdk_app: CarbonMeterApp, assembly: CloudAssembly) -> Template:
 @pytest.fixture(scope="session")
 def customer_template(cdk_app: CarbonMeterApp, assembly: CloudAssembly) -> Template:
     return Template.from_stack(cdk_app.customer_role_stack)
+
+
+@pytest.fixture(scope="session")
+def cmk_template(cmk_app: CarbonMeterApp) -> Template:
+    cmk_app.app.synth()
+    return Template.from_stack(cmk_app.stack)
 
 
 @pytest.fixture(scope="session")

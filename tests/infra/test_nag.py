@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Annotations, Match
@@ -17,8 +18,12 @@ def _app_with_plain_queue() -> tuple[App, Stack]:
     return app, stack
 
 
-def test_carbonmeter_app_has_no_unacknowledged_findings(cdk_app: CarbonMeterApp) -> None:
-    findings = nag_findings(cdk_app.app)
+@pytest.mark.parametrize("app_fixture", ["cdk_app", "cmk_app"])
+def test_carbonmeter_app_has_no_unacknowledged_findings(request: pytest.FixtureRequest, app_fixture: str) -> None:
+    # Both encryption modes: the customer managed key brings its own grants to check
+    app: CarbonMeterApp = request.getfixturevalue(app_fixture)
+
+    findings = nag_findings(app.app)
 
     assert findings == [], "\n".join(str(finding) for finding in findings)
 

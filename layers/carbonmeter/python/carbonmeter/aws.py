@@ -6,9 +6,10 @@ point them at an embedded AWS and inject latency or faults through botocore even
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import boto3
@@ -122,33 +123,71 @@ class RoleAssumptionError(RuntimeError):
     """The connection's role could not be assumed."""
 
 
+# STS refuses a plain-text session policy longer than this (it also caps the packed, binary form).
+SESSION_POLICY_MAX_CHARS = 2048
+_REDACTED = "***"
+
+
+def session_policy(actions: Sequence[str]) -> str:
+    """A session policy allowing exactly ``actions`` on every resource, as compact JSON.
+
+    STS grants a session the intersection of this and the role's own policies, so even a
+    customer role that allows more yields credentials that can only make these calls.
+    """
+    if not actions:
+        raise ValueError("a session policy needs at least one action")
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": sorted(set(actions)), "Resource": "*"}],
+    }
+    text = json.dumps(document, separators=(",", ":"))
+    if len(text) > SESSION_POLICY_MAX_CHARS:
+        raise ValueError(f"session policy is {len(text)} characters, STS accepts at most {SESSION_POLICY_MAX_CHARS}")
+    return text
+
+
 def assume_role(
     factory: ClientFactory,
     role_arn: str,
     external_id: str | None,
     session_name: str,
     counter: ApiCallCounter | None = None,
+    *,
+    session_actions: Sequence[str] | None = None,
 ) -> ClientFactory:
     """Assume ``role_arn`` (with its ExternalId) and return a factory for its credentials.
 
     The STS call is counted on ``factory``'s counter; calls made with the new
     credentials go to ``counter`` when given, so one job's calls can be told apart.
+    With ``session_actions``, the session is scoped down to those actions (see ``session_policy``).
+    A failure raises ``RoleAssumptionError`` whose text never contains the ExternalId.
     """
     params: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name, "DurationSeconds": 3600}
     if external_id:
         params["ExternalId"] = external_id
+    if session_actions is not None:
+        params["Policy"] = session_policy(session_actions)
     try:
         credentials = factory.client("sts").assume_role(**params)["Credentials"]
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        raise RoleAssumptionError(
-            f"cannot assume {role_arn}: {error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(": ")
-        ) from exc
+        detail = f"{error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(": ")
+        failure = _assumption_failure(role_arn, detail, external_id)
     except BotoCoreError as exc:
-        raise RoleAssumptionError(f"cannot assume {role_arn}: {exc}") from exc
-    session = boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
-    return factory.for_session(session, counter)
+        failure = _assumption_failure(role_arn, str(exc), external_id)
+    else:
+        session = boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+        return factory.for_session(session, counter)
+    # Raised outside the except blocks, so no traceback carries botocore's own text, which may quote parameters.
+    raise failure
+
+
+def _assumption_failure(role_arn: str, detail: str, external_id: str | None) -> RoleAssumptionError:
+    message = f"cannot assume {role_arn}: {detail}"
+    if external_id:
+        message = message.replace(external_id, _REDACTED)
+    return RoleAssumptionError(message)

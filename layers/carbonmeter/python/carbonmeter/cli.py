@@ -17,6 +17,7 @@ from carbonmeter import emissions, report
 from carbonmeter.aws import ApiCallCounter, ClientFactory, RoleAssumptionError, assume_role
 from carbonmeter.collection import RegionUsage, collect
 from carbonmeter.models import Connection, HourStatus, Service, hour_key, hours_between
+from carbonmeter.services import READ_ACTIONS
 from carbonmeter.settings import ConfigurationError, Settings
 from carbonmeter.store import ConnectionStore, EmissionStore, StatusStore, UnknownConnectionError
 
@@ -143,7 +144,9 @@ def run_estimate(args: argparse.Namespace, settings: Settings) -> int:
     hours = hours_between(args.start, args.end)
     counter = ApiCallCounter()
     base = ClientFactory(settings=settings, counter=counter)
-    customer = assume_role(base, args.role_arn, args.external_id, settings.role_session_name)
+    customer = assume_role(
+        base, args.role_arn, args.external_id, settings.role_session_name, session_actions=READ_ACTIONS
+    )
     _progress(f"collecting {len(connection.regions)} region(s) x {len(hours)} hour(s) of {connection.account_id}")
     result = collect(customer, connection, hours, workers=settings.region_workers, progress=_region_done)
     records = emissions.estimate_all(result.records)

@@ -10,6 +10,7 @@ from carbonmeter.aws import ApiCallCounter, ClientFactory, RoleAssumptionError, 
 from carbonmeter.collection import CollectionResult, collect
 from carbonmeter.models import BackfillChunk, CalculateJob, CollectJob, Connection, HourStatus, hour_key, scope_key
 from carbonmeter.scheduling import enqueue
+from carbonmeter.services import READ_ACTIONS
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, EmissionStore, StatusStore, UsageStore
 
@@ -53,7 +54,12 @@ def collect_connection_hour(job: CollectJob, clients: ClientFactory, settings: S
     statuses = StatusStore(clients, settings.usage_table)
     try:
         customer = assume_role(
-            clients, connection.role_arn, connection.external_id, settings.role_session_name, counter
+            clients,
+            connection.role_arn,
+            connection.external_id,
+            settings.role_session_name,
+            counter,
+            session_actions=READ_ACTIONS,
         )
     except RoleAssumptionError as exc:
         _record(statuses, connection, job.hour, _all_failed(connection, str(exc)))

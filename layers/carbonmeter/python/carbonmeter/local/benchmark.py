@@ -40,7 +40,7 @@ from carbonmeter.collection import RegionUsage, collect
 from carbonmeter.local.seed import DemoAccount, seed_fleet
 from carbonmeter.local.server import embedded_aws
 from carbonmeter.models import Connection, UsageRecord, hour_key, previous_whole_hour
-from carbonmeter.services import COLLECTORS
+from carbonmeter.services import COLLECTORS, READ_ACTIONS
 from carbonmeter.settings import Settings
 
 DEFAULT_SIZES: tuple[int, ...] = (100, 1_000, 10_000)
@@ -317,7 +317,14 @@ def run_collection(
     )
     counter = ApiCallCounter()
     account = fleet.account
-    customer = assume_role(base, account.role_arn, account.external_id, clients.settings.role_session_name, counter)
+    customer = assume_role(
+        base,
+        account.role_arn,
+        account.external_id,
+        clients.settings.role_session_name,
+        counter,
+        session_actions=READ_ACTIONS,
+    )
     requests_before = latency.requests
     found: list[RegionUsage] = []
 

@@ -1,0 +1,199 @@
+"""Security properties of both stacks: no long-lived credential, no secret in configuration or outputs,
+everything at rest encrypted with AWS managed keys or, on request, with one customer managed key."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Match, Template
+
+from infra.constants import CUSTOMER_MANAGED_KEY_CONTEXT_KEY, STALE_AFTER_HOURS
+from infra.customer_role import EXTERNAL_ID_PARAMETER
+from infra.encryption import customer_managed_key_requested, stack_environment
+from tests.infra.conftest import DEPLOY_REGION, actions_of, logical_id, resources_of, role_statements
+
+CREDENTIAL_RESOURCES = {
+    "AWS::IAM::User",
+    "AWS::IAM::AccessKey",
+    "AWS::IAM::UserToGroupAddition",
+    "AWS::SecretsManager::Secret",
+    "AWS::SSM::Parameter",
+}
+ACCESS_KEY_ID = re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b")
+# The only literal environment values; every other variable names a resource of the stack.
+LITERAL_VARIABLES = {
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+    "CARBONMETER_STALE_AFTER_HOURS",
+}
+SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "EXTERNAL", "ACCESS_KEY", "CREDENTIAL")
+
+
+def _references(value: Any) -> list[str]:
+    """The logical ids (or parameters) of every Ref and GetAtt inside a template fragment."""
+    if isinstance(value, dict):
+        found = [value["Ref"]] if "Ref" in value else []
+        found += [value["Fn::GetAtt"][0]] if "Fn::GetAtt" in value else []
+        return found + [ref for child in value.values() for ref in _references(child)]
+    if isinstance(value, list):
+        return [ref for child in value for ref in _references(child)]
+    return []
+
+
+@pytest.mark.parametrize("stack", ["template", "customer_template", "cmk_template"])
+def test_no_long_lived_credential_or_stored_secret(request: pytest.FixtureRequest, stack: str) -> None:
+    template: Template = request.getfixturevalue(stack)
+    resources = template.to_json()["Resources"]
+
+    assert {resource["Type"] for resource in resources.values()} & CREDENTIAL_RESOURCES == set()
+    assert not ACCESS_KEY_ID.search(json.dumps(template.to_json()))
+
+
+@pytest.mark.parametrize("stack", ["template", "cmk_template"])
+def test_function_environments_hold_references_and_plain_settings_only(
+    request: pytest.FixtureRequest, stack: str
+) -> None:
+    template: Template = request.getfixturevalue(stack)
+    resources = template.to_json()["Resources"]
+
+    for name, function in template.find_resources("AWS::Lambda::Function").items():
+        variables: dict[str, Any] = function["Properties"]["Environment"]["Variables"]
+        literal = {key for key, value in variables.items() if isinstance(value, str)}
+
+        assert literal <= LITERAL_VARIABLES, name
+        assert not [key for key in variables if any(word in key for word in SECRET_WORDS)], name
+        for key in variables.keys() - literal:
+            (target,) = _references(variables[key])
+            assert target in resources, f"{name}: {key} must name a resource of the stack"
+
+
+def test_only_the_scheduler_is_told_when_a_connection_is_stale(template: Template) -> None:
+    variables = {
+        name.split("Function")[0]: function["Properties"]["Environment"]["Variables"]
+        for name, function in template.find_resources("AWS::Lambda::Function").items()
+    }
+
+    assert variables["Scheduler"]["CARBONMETER_STALE_AFTER_HOURS"] == str(STALE_AFTER_HOURS)
+    assert "CARBONMETER_STALE_AFTER_HOURS" not in variables["Collector"]
+
+
+@pytest.mark.parametrize("stack", ["template", "customer_template", "cmk_template"])
+def test_outputs_reveal_no_secret_parameter(request: pytest.FixtureRequest, stack: str) -> None:
+    template: Template = request.getfixturevalue(stack)
+    secret_parameters = {name for name, p in template.find_parameters("*").items() if p.get("NoEcho")}
+    outputs = template.find_outputs("*")
+
+    assert not set(_references(outputs)) & secret_parameters
+    assert EXTERNAL_ID_PARAMETER not in json.dumps(outputs)
+
+
+def test_external_id_is_used_only_in_the_trust_condition(customer_template: Template) -> None:
+    template = customer_template.to_json()
+    uses = [ref for ref in _references(template["Resources"]) if ref == EXTERNAL_ID_PARAMETER]
+    (role,) = customer_template.find_resources("AWS::IAM::Role").values()
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+
+    assert len(uses) == 1
+    assert statement["Condition"]["StringEquals"]["sts:ExternalId"] == {"Ref": EXTERNAL_ID_PARAMETER}
+
+
+def test_by_default_data_is_encrypted_with_aws_managed_keys(template: Template) -> None:
+    # Given no customerManagedKey context
+    keys = template.find_resources("AWS::KMS::Key")
+    tables = template.find_resources("AWS::DynamoDB::GlobalTable").values()
+    queues = template.find_resources("AWS::SQS::Queue").values()
+
+    # Then the only key is the alarm topic's own, which CloudWatch needs to publish
+    assert [name for name in keys if name.startswith("AlertsTopicKey")] == list(keys)
+    # DynamoDB's SSEType KMS without a replica key is the AWS managed key aws/dynamodb.
+    assert all(table["Properties"]["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"} for table in tables)
+    assert all("SSESpecification" not in table["Properties"]["Replicas"][0] for table in tables)
+    assert all(queue["Properties"]["SqsManagedSseEnabled"] is True for queue in queues)
+
+
+def test_customer_managed_key_encrypts_tables_queues_and_topic(cmk_template: Template) -> None:
+    # Given `-c customerManagedKey=true`
+    (key_id,) = cmk_template.find_resources("AWS::KMS::Key")
+    key_arn = {"Fn::GetAtt": [key_id, "Arn"]}
+    tables = cmk_template.find_resources("AWS::DynamoDB::GlobalTable").values()
+    queues = cmk_template.find_resources("AWS::SQS::Queue").values()
+    (topic,) = cmk_template.find_resources("AWS::SNS::Topic").values()
+
+    # Then one rotating key encrypts every table, queue and the alarm topic
+    cmk_template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    assert len(tables) == 3
+    for table in tables:
+        properties = table["Properties"]
+        assert properties["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
+        (replica,) = properties["Replicas"]
+        assert replica["Region"] == DEPLOY_REGION
+        assert replica["SSESpecification"] == {"KMSMasterKeyId": key_arn}
+        assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert len(queues) == 4
+    assert all(queue["Properties"]["KmsMasterKeyId"] == key_arn for queue in queues)
+    assert topic["Properties"]["KmsMasterKeyId"] == key_arn
+
+
+def test_customer_managed_key_is_kept_and_usable_by_cloudwatch_alarms(cmk_template: Template) -> None:
+    (key,) = cmk_template.find_resources("AWS::KMS::Key").values()
+
+    # Deleting the stack must not make the retained tables unreadable.
+    assert key["DeletionPolicy"] == key["UpdateReplacePolicy"] == "Retain"
+    cmk_template.has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "KeyPolicy": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+@pytest.mark.parametrize("role", ["SchedulerRole", "CollectorRole", "CalculatorRole"])
+def test_functions_may_use_the_customer_managed_key_and_no_other(cmk_template: Template, role: str) -> None:
+    key_id = logical_id(cmk_template.find_resources("AWS::KMS::Key"), "DataKey")
+    kms_statements = [
+        s for s in role_statements(cmk_template, role) if any(a.startswith("kms:") for a in actions_of(s))
+    ]
+
+    assert kms_statements
+    assert all(resources_of(s) == [{"Fn::GetAtt": [key_id, "Arn"]}] for s in kms_statements)
+    assert not any("kms:*" in actions_of(s) for s in kms_statements)
+
+
+@pytest.mark.parametrize(
+    ("value", "requested"),
+    [(None, False), (False, False), (True, True), ("true", True), ("True", True), ("false", False), ("1", True)],
+)
+def test_context_flag_reads_cdk_json_booleans_and_cli_strings(value: object, requested: bool) -> None:
+    assert customer_managed_key_requested(value) is requested
+
+
+def test_mistyped_context_flag_fails_the_synth() -> None:
+    with pytest.raises(ValueError, match="customerManagedKey='ture'"):
+        customer_managed_key_requested("ture")
+
+
+def test_customer_managed_key_without_a_deploy_region_says_what_is_missing() -> None:
+    app = App(context={CUSTOMER_MANAGED_KEY_CONTEXT_KEY: "true"})
+
+    assert stack_environment(App(), environ={}) is None
+    with pytest.raises(ValueError, match="needs the target region"):
+        stack_environment(app, environ={})
+    pinned = stack_environment(app, environ={"CDK_DEFAULT_REGION": DEPLOY_REGION})
+    assert pinned is not None
+    assert pinned.region == DEPLOY_REGION
