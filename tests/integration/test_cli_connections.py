@@ -10,7 +10,7 @@ import pytest
 from carbonmeter import cli
 from carbonmeter.aws import ClientFactory
 from carbonmeter.local.resources import create_resources
-from carbonmeter.models import HourStatus, hour_key, previous_whole_hour
+from carbonmeter.models import hour_key, previous_whole_hour
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, StatusStore
 
@@ -69,18 +69,11 @@ def test_status_shows_each_hour_and_what_it_misses(registry, capsys):
     capsys.readouterr()
     hour = previous_whole_hour(datetime.now(UTC)) - timedelta(hours=2)
     statuses = StatusStore(ClientFactory(settings=Settings()), Settings().usage_table)
-    statuses.put(HourStatus(connection_id="acme", hour=hour, succeeded=("us-east-1/ec2",), attempts=1,
-                            updated_at=datetime.now(UTC)))  # fmt: skip
-    statuses.put(
-        HourStatus(
-            connection_id="acme",
-            hour=hour + timedelta(hours=1),
-            succeeded=("us-east-1/ec2",),
-            failed={"us-east-1/rds": "AccessDenied: not authorized"},
-            attempts=3,
-            updated_at=datetime.now(UTC),
+    statuses.record("acme", hour, ["us-east-1/ec2"], {}, {})
+    for _ in range(3):
+        statuses.record(
+            "acme", hour + timedelta(hours=1), ["us-east-1/ec2"], {"us-east-1/rds": "AccessDenied: not authorized"}, {}
         )
-    )
     args = [
         "status",
         "--connection-id",

@@ -78,6 +78,7 @@ class ClientFactory:
         settings: Settings | None = None,
         counter: ApiCallCounter | None = None,
         hooks: Iterable[EventHook] = (),
+        retry_mode: str | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.session = session or boto3.Session()
@@ -86,7 +87,11 @@ class ClientFactory:
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self._config = Config(
-            retries={"mode": self.settings.retry_mode, "max_attempts": self.settings.max_attempts},
+            # total_max_attempts counts the first try too (max_attempts would count retries only).
+            retries={
+                "mode": retry_mode or self.settings.retry_mode,
+                "total_max_attempts": self.settings.max_attempts,
+            },
             connect_timeout=5,
             read_timeout=30,
             max_pool_connections=20,
@@ -115,7 +120,11 @@ class ClientFactory:
         return resource
 
     def for_session(self, session: boto3.Session, counter: ApiCallCounter | None = None) -> ClientFactory:
-        """A factory for other credentials with this one's settings and hooks (and counter, unless given)."""
+        """A factory for other credentials with this one's settings and hooks (and counter, unless given).
+
+        Its clients use the settings' retry mode (adaptive by default: they call the customer's
+        account, where CloudWatch's request-rate quota is shared), whatever this factory's own is.
+        """
         return ClientFactory(session, settings=self.settings, counter=counter or self.counter, hooks=self.hooks)
 
 

@@ -21,9 +21,10 @@ from carbonmeter.cloudwatch import MetricRequest
 from carbonmeter.models import Connection, Service, UsageRecord, scope_key
 from carbonmeter.services import COLLECTORS, HourContext, Resource, ServiceCollector
 
-# What AWS answers, service by service, when credentials are used in a region the account has not opted into.
+# What AWS answers, service by service, when credentials are used in a region the account has not opted into
+# (S3 says InvalidToken).
 REGION_NOT_ENABLED_CODES = frozenset(
-    {"OptInRequired", "AuthFailure", "UnrecognizedClientException", "InvalidClientTokenId"}
+    {"OptInRequired", "AuthFailure", "UnrecognizedClientException", "InvalidClientTokenId", "InvalidToken"}
 )
 _MAX_ERROR_TEXT = 300
 

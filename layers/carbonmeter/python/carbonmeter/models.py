@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
 HOUR = timedelta(hours=1)
 
@@ -152,6 +152,16 @@ class HourStatus(BaseModel):
     skipped: dict[str, str] = Field(default_factory=dict)
     attempts: int = 0
     updated_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stored_scopes_are_not_missing(cls, data: Any) -> Any:
+        # A scope stored by any attempt has its usage, whatever a later attempt met.
+        if isinstance(data, dict):
+            stored = sorted(set(data.get("succeeded") or ()))
+            failed = {s: e for s, e in (data.get("failed") or {}).items() if s not in stored}
+            data = {**data, "succeeded": tuple(stored), "failed": failed}
+        return data
 
     @computed_field  # type: ignore[prop-decorator]
     @property

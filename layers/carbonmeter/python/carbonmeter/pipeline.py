@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from carbonmeter import emissions
 from carbonmeter.aws import ApiCallCounter, ClientFactory, RoleAssumptionError, assume_role
@@ -86,20 +86,7 @@ def _all_failed(connection: Connection, error: str) -> CollectionResult:
 
 
 def _record(statuses: StatusStore, connection: Connection, hour: datetime, result: CollectionResult) -> HourStatus:
-    """Merge this attempt into the hour's status: a scope stored by an earlier attempt stays stored."""
-    previous = statuses.get(connection.connection_id, hour)
-    succeeded = sorted({*result.succeeded, *(previous.succeeded if previous else ())})
-    status = HourStatus(
-        connection_id=connection.connection_id,
-        hour=hour,
-        succeeded=tuple(succeeded),
-        failed={scope: error for scope, error in result.failed.items() if scope not in succeeded},
-        skipped=result.skipped,
-        attempts=(previous.attempts if previous else 0) + 1,
-        updated_at=datetime.now(UTC),
-    )
-    statuses.put(status)
-    return status
+    return statuses.record(connection.connection_id, hour, result.succeeded, result.failed, result.skipped)
 
 
 def _summary(status: HourStatus) -> str:

@@ -23,7 +23,9 @@ _override: list[Runtime] = []
 @cache
 def _from_environment() -> Runtime:
     settings = Settings.from_env()
-    return Runtime(settings=settings, clients=ClientFactory(settings=settings))
+    # CarbonMeter's own tables and queues: standard retries, since an adaptive client would carry
+    # one throttle's slowdown into every later invocation of a warm container.
+    return Runtime(settings=settings, clients=ClientFactory(settings=settings, retry_mode="standard"))
 
 
 def runtime() -> Runtime:

@@ -27,7 +27,9 @@ class Settings(BaseModel):
     # Regions of one connection are collected concurrently, bounded so that a
     # connection with every region enabled stays inside CloudWatch's quota.
     region_workers: int = Field(default=8, ge=1, le=32)
+    # Retries of calls into customer accounts (CarbonMeter's own resources use standard mode).
     retry_mode: Literal["standard", "adaptive"] = "adaptive"
+    # Attempts per call, the first included.
     max_attempts: int = Field(default=8, ge=1, le=20)
     # The hourly run re-queues hours missed within this window (CloudWatch keeps hourly data 455 days).
     lookback_hours: int = Field(default=72, ge=1, le=455 * 24)

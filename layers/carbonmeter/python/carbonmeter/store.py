@@ -10,7 +10,7 @@ same records as collecting it once.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -40,9 +40,11 @@ def _from_item(model: type[Model], item: dict[str, Any]) -> Model:
     return model.model_validate(plain)
 
 
-def _decimal_default(value: object) -> float | int:
+def _decimal_default(value: object) -> float | int | list[Any]:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, set):
+        return sorted(value)
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
@@ -115,7 +117,10 @@ class _HourLedger:
     def _replace(self, pk: str, sk_prefixes: Sequence[str], items: Sequence[dict[str, Any]]) -> None:
         """Put ``items`` and delete whatever else is stored under ``pk`` and any of ``sk_prefixes``."""
         fresh = {item["sk"] for item in items}
-        stale = [sk for prefix in sk_prefixes for sk in self._sort_keys(pk, prefix) if sk not in fresh]
+        # One query of the partition whatever the number of prefixes: a hour has at most a few thousand items.
+        prefix = sk_prefixes[0] if len(sk_prefixes) == 1 else ""
+        stored = self._sort_keys(pk, prefix)
+        stale = [sk for sk in stored if sk not in fresh and sk.startswith(tuple(sk_prefixes))]
         # batch_writer sends BatchWriteItem 25 at a time and resends UnprocessedItems.
         with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
             for item in items:
@@ -176,8 +181,45 @@ class UsageStore(_HourLedger):
 class StatusStore(_HourLedger):
     """Per connection, what each collected hour got and missed (kept in the usage table)."""
 
-    def put(self, status: HourStatus) -> None:
-        self._table.put_item(Item=_to_item(status, pk=status.connection_id, sk=_status_key(status.hour)))
+    def record(
+        self,
+        connection_id: str,
+        hour: datetime,
+        succeeded: Iterable[str],
+        failed: Mapping[str, str],
+        skipped: Mapping[str, str],
+    ) -> HourStatus:
+        """Add one attempt to the hour's status, atomically, and return the status as it now stands.
+
+        Succeeded scopes accumulate across attempts (their usage stays stored), so two
+        collectors finishing the same hour at once never undo each other's work.
+        """
+        names = {"#hour": "hour", "#failed": "failed", "#skipped": "skipped"}
+        values: dict[str, Any] = {
+            ":one": 1,
+            ":connection": connection_id,
+            ":hour": hour_key(hour),
+            ":now": _now(),
+            ":failed": dict(failed),
+            ":skipped": dict(skipped),
+        }
+        expression = (
+            "SET connection_id = :connection, #hour = :hour, updated_at = :now, #failed = :failed, "
+            "#skipped = :skipped ADD attempts :one"
+        )
+        scopes = set(succeeded)
+        if scopes:
+            # A string set: ADD makes it the union of every attempt's scopes.
+            expression += ", succeeded :succeeded"
+            values[":succeeded"] = scopes
+        item = self._table.update_item(
+            Key={"pk": connection_id, "sk": _status_key(hour)},
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+        return _from_item(HourStatus, item)
 
     def get(self, connection_id: str, hour: datetime) -> HourStatus | None:
         item = self._table.get_item(Key={"pk": connection_id, "sk": _status_key(hour)}, ConsistentRead=True)
