@@ -99,19 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
     disable.set_defaults(run=run_connections_disable)
 
     status = commands.add_parser("status", help="per hour: what a connection's collection got and what it misses")
-    status.add_argument("--connection-id", required=True)
-    status.add_argument("--start", required=True, type=_hour)
-    status.add_argument("--end", required=True, type=_hour)
-    status.add_argument("--format", choices=["table", "json"], default="table")
-    status.set_defaults(run=run_status)
-
+    _stored_window_arguments(status, run_status)
     show = commands.add_parser("report", help="stored emissions of a connection per region and service")
-    show.add_argument("--connection-id", required=True)
-    show.add_argument("--start", required=True, type=_hour)
-    show.add_argument("--end", required=True, type=_hour)
-    show.add_argument("--format", choices=["table", "json"], default="table")
-    show.set_defaults(run=run_report)
+    _stored_window_arguments(show, run_report)
     return parser
+
+
+def _stored_window_arguments(parser: argparse.ArgumentParser, run: Any) -> None:
+    """The arguments of the commands that read one connection's stored hours."""
+    parser.add_argument("--connection-id", required=True)
+    parser.add_argument("--start", required=True, type=_hour)
+    parser.add_argument("--end", required=True, type=_hour)
+    parser.add_argument("--format", choices=["table", "json"], default="table")
+    parser.set_defaults(run=run)
 
 
 def known_regions() -> set[str]:
