@@ -18,11 +18,20 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# The Boavizta API server the provider tests start: its own venv, since it brings pandas and scipy and pins fastapi.
+BOAVIZTA_VENV := .build/boavizta-venv
+
+$(BOAVIZTA_VENV)/.installed: requirements-boavizta.txt
+	$(PYTHON) -m venv $(BOAVIZTA_VENV)
+	$(BOAVIZTA_VENV)/bin/pip install --quiet --upgrade pip
+	$(BOAVIZTA_VENV)/bin/pip install --quiet -r requirements-boavizta.txt
+	touch $@
+
 .build/wheels/.complete: $(BIN)/.installed layers/carbonmeter/requirements.txt infra/wheelhouse.py
 	$(BIN)/python -m infra.wheelhouse
 	touch $@
 
-install: $(BIN)/.installed .build/wheels/.complete ## create .venv, install pinned dependencies, fetch the Lambda layer's wheels
+install: $(BIN)/.installed .build/wheels/.complete $(BOAVIZTA_VENV)/.installed ## create .venv, install pinned dependencies, fetch the Lambda layer's wheels, set up the Boavizta test server
 
 layer-wheels: .build/wheels/.complete ## download the layer's dependencies built for the Lambda runtime (Python 3.14, arm64)
 
@@ -52,7 +61,8 @@ test-e2e: install ## the local pipeline on an embedded AWS
 # package cannot be checked, instead of reporting "no known vulnerabilities" for what it skipped.
 audit: $(BIN)/.installed ## check pinned and installed dependencies for known vulnerabilities (online; see docs/security.md)
 	$(BIN)/pip-audit --strict --progress-spinner off --no-deps --disable-pip \
-		--requirement requirements.txt --requirement requirements-dev.txt --requirement layers/carbonmeter/requirements.txt
+		--requirement requirements.txt --requirement requirements-dev.txt --requirement layers/carbonmeter/requirements.txt \
+		--requirement requirements-boavizta.txt
 	$(BIN)/pip-audit --strict --progress-spinner off
 
 demo: install ## run the whole hourly pipeline on an embedded AWS with a seeded demo account

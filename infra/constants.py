@@ -43,6 +43,15 @@ VISIBILITY_TIMEOUT_FACTOR = 6
 DLQ_MAX_RECEIVE_COUNT = 3
 DLQ_RETENTION = Duration.days(14)
 
+# `cdk deploy -c emissionsProvider=boavizta -c boaviztaUrl=...`: CDK context key -> Settings field of the calculator.
+PROVIDER_CONTEXT_KEYS = {
+    "emissionsProvider": "emissions_provider",
+    "boaviztaUrl": "boavizta_url",
+    "httpProviderUrl": "http_provider_url",
+    "httpProviderSecretId": "http_provider_secret_id",
+    "providerTimeoutSeconds": "provider_timeout_seconds",
+}
+
 ALARM_PERIOD = Duration.minutes(5)
 # `cdk deploy -c alarmEmail=ops@example.com` subscribes that address to the alarm topic.
 ALARM_EMAIL_CONTEXT_KEY = "alarmEmail"

@@ -31,6 +31,7 @@ from infra.encryption import data_key
 from infra.function import CarbonMeterFunction
 from infra.layer import CarbonMeterLayer
 from infra.nag import acknowledge
+from infra.provider import EmissionsProviderConfig
 from infra.queues import WorkQueue
 from infra.tables import Tables
 
@@ -63,7 +64,8 @@ class CarbonMeterStack(Stack):
 
         self.scheduler = self._function(SCHEDULER, {Settings.env_name("stale_after_hours"): str(STALE_AFTER_HOURS)})
         self.collector = self._function(COLLECTOR)
-        self.calculator = self._function(CALCULATOR)
+        self.provider = EmissionsProviderConfig(self, "EmissionsProvider")
+        self.calculator = self._function(CALCULATOR, self.provider.environment)
         self._wire_scheduler()
         self._wire_collector()
         self._wire_calculator()
@@ -129,6 +131,7 @@ class CarbonMeterStack(Stack):
         function.add_event_source(_sqs_source(self.calculate, CALCULATOR_CONSUMER))
         self.tables.usage.grant_read_data(function)
         self.tables.emissions.grant_read_write_data(function)
+        self.provider.grant(function)
 
     def _add_alarms(self) -> None:
         self.alerts = Alerts(self, "Alerts", email=self.node.try_get_context(ALARM_EMAIL_CONTEXT_KEY), key=self.key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -13,6 +14,7 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
+from carbonmeter.emissions.providers import EmissionsProvider, provider_for
 from carbonmeter.models import CalculateJob, hour_key
 from carbonmeter.pipeline import calculate_connection_hour
 from carbonmeter.runtime import runtime
@@ -38,12 +40,20 @@ def record_handler(record: CalculateMessage) -> None:
         _handle(job)
 
 
+@cache
+def _provider() -> EmissionsProvider:
+    # Once per container: a remote provider keeps its HTTP session and its cached API key.
+    rt = runtime()
+    return provider_for(rt.settings, rt.clients)
+
+
 def _handle(job: CalculateJob) -> None:
     rt = runtime()
-    outcome = calculate_connection_hour(job, rt.clients, rt.settings)
+    outcome = calculate_connection_hour(job, rt.clients, rt.settings, _provider())
     metrics.add_metric(name="ResourcesCalculated", unit=MetricUnit.Count, value=outcome.resources)
     metrics.add_metric(name="EnergyKwh", unit=MetricUnit.Count, value=outcome.energy_kwh)
     metrics.add_metric(name="OperationalKgCO2e", unit=MetricUnit.Count, value=outcome.operational_kgco2e)
+    metrics.add_metric(name="ProviderFallbacks", unit=MetricUnit.Count, value=outcome.fallbacks)
     logger.info(
         "calculated connection-hour",
         extra={
@@ -51,6 +61,7 @@ def _handle(job: CalculateJob) -> None:
             "energy_kwh": outcome.energy_kwh,
             "operational_kgco2e": outcome.operational_kgco2e,
             "embodied_kgco2e": outcome.embodied_kgco2e,
+            "provider_fallbacks": outcome.fallbacks,
         },
     )
 

@@ -11,7 +11,8 @@ import pytest
 
 from carbonmeter.aws import ApiCallCounter, ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
-from carbonmeter.models import Service
+from carbonmeter.emissions import estimate
+from carbonmeter.models import Service, UsageRecord
 from carbonmeter.services import ec2
 
 HOUR = datetime(2024, 5, 1, 10, tzinfo=UTC)
@@ -143,3 +144,102 @@ def test_turns_metrics_into_usage_records(collect, counter: ApiCallCounter):
     assert records[quiet].cpu_utilization_pct is None
     assert records[quiet].network_out_bytes == 0.0
     assert counter.metrics_requested == 4
+
+
+def test_discovery_reports_the_hardware_the_methodology_needs(clients: ClientFactory):
+    # Given types newer than the emission data (Sapphire Rapids, Graviton3, Graviton4, EPYC 4th Gen),
+    # a GPU type and a burstable one
+    types = ["m7i.large", "c7g.large", "r8g.large", "m7a.large", "g4dn.xlarge", "t3.micro"]
+    for instance_type in types:
+        launch("us-east-1", instance_type, architecture="arm64" if "g." in instance_type else "x86_64")
+
+    # When EC2 is discovered
+    found = {r.resource_type: r.attributes for r in ec2.COLLECTOR.discover(clients, "us-east-1")}
+
+    # Then DescribeInstanceTypes' processor, GPU and burstable facts travel with each instance
+    hardware = {
+        name: (a["cpu_manufacturer"], a["gpu_model"], a["burstable"], a["architecture"]) for name, a in found.items()
+    }
+    assert hardware == {
+        "m7i.large": ("Intel", None, False, "x86_64"),
+        "c7g.large": ("AWS", None, False, "arm64"),
+        "r8g.large": ("AWS", None, False, "arm64"),
+        "m7a.large": ("AMD", None, False, "x86_64"),
+        "g4dn.xlarge": ("Intel", "NVIDIA T4", False, "x86_64"),
+        "t3.micro": ("Intel", None, True, "x86_64"),
+    }
+    assert all(a["clock_ghz"] > 0 for a in found.values())
+
+
+def test_newer_families_collected_end_to_end_get_flagged_estimates(collect):
+    # Given a Sapphire Rapids and a Graviton4 instance, both newer than the emission data
+    m7i = launch("eu-west-1", "m7i.large")
+    r8g = launch("eu-west-1", "r8g.large", architecture="arm64")
+
+    # When the hour is collected and estimated
+    records = {record.resource_id: estimate(record) for record in collect(ec2.COLLECTOR, "eu-west-1", HOUR)}
+
+    # Then each gets energy, embodied emissions and bounds, and says which substitution was made
+    assert records[m7i].flags == (
+        "instance_type_not_in_data",
+        "microarchitecture_mapped:Sapphire Rapids->Cascade Lake",
+        "utilisation_default_50pct",
+    )
+    assert "microarchitecture_mapped:AWS Graviton4->AWS Graviton2" in records[r8g].flags
+    for record in records.values():
+        assert record.compute_kwh > 0
+        assert record.memory_kwh > 0
+        assert record.embodied_kgco2e > 0
+        assert record.energy_kwh_range is not None
+        assert record.energy_kwh_range.low < record.energy_kwh < record.energy_kwh_range.high
+
+
+def test_every_type_describe_instance_types_returns_gets_an_estimate(aws: None):
+    # Given every instance type the embedded EC2 knows (its catalogue mirrors AWS's DescribeInstanceTypes)
+    client = boto3.client("ec2", region_name="us-east-1")
+    infos = [
+        info for page in client.get_paginator("describe_instance_types").paginate() for info in page["InstanceTypes"]
+    ]
+    assert len(infos) > 1000
+
+    # When each is turned into a usage record the way the collector does, and estimated
+    estimates = {}
+    for info in infos:
+        spec = ec2.instance_type_spec(info)
+        record = UsageRecord(
+            connection_id="c",
+            account_id="123456789012",
+            hour=HOUR,
+            region="us-east-1",
+            service=Service.EC2,
+            resource_id=f"i-{info['InstanceType']}",
+            resource_type=info["InstanceType"],
+            vcpus=spec["vcpus"],
+            memory_gib=spec["memory_gib"],
+            gpus=spec["gpus"],
+            gpu_model=spec["gpu_model"],
+            cpu_manufacturer=spec["cpu_manufacturer"],
+            burstable=spec["burstable"],
+        )
+        estimates[info["InstanceType"]] = estimate(record)
+
+    # Then every one has compute energy and embodied emissions, within its bounds
+    for name, record in estimates.items():
+        assert 0 < record.compute_kwh < 20, name
+        assert record.embodied_kgco2e > 0, name
+        assert record.energy_kwh_range is not None
+        assert record.embodied_kgco2e_range is not None
+        assert record.energy_kwh_range.low <= record.energy_kwh <= record.energy_kwh_range.high, name
+    # and only Apple silicon (no published coefficients, no vendor fallback) is left on the AWS averages
+    on_averages = {name for name, r in estimates.items() if "microarchitecture_unknown" in r.flags}
+    assert on_averages
+    assert all(name.startswith("mac") and not name.startswith("mac1") for name in on_averages), on_averages
+
+
+def test_a_fractional_gpu_type_counts_its_share_of_the_gpu(clients: ClientFactory):
+    # g6f.large carries 1/8 of an NVIDIA L4 (DescribeInstanceTypes: Count 0, GpuPartitionSize 0.125)
+    launch("us-east-1", "g6f.large")
+
+    (resource,) = ec2.COLLECTOR.discover(clients, "us-east-1")
+
+    assert (resource.attributes["gpus"], resource.attributes["gpu_model"]) == (0.125, "NVIDIA L4")

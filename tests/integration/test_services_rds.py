@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from carbonmeter.aws import ClientFactory
+from carbonmeter.aws import ApiCallCounter, ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
+from carbonmeter.emissions import estimate
 from carbonmeter.services import rds
 
 HOUR = datetime(2024, 5, 1, 10, tzinfo=UTC)
@@ -44,6 +45,11 @@ def test_discovers_db_instances_with_class_engine_and_storage(clients: ClientFac
                 "storage_type": "gp3",
                 "allocated_storage_gib": 100,
                 "status": "available",
+                # sized by DescribeInstanceTypes of the EC2 equivalent, m5.large
+                "vcpus": 2,
+                "memory_gib": 8.0,
+                "cpu_manufacturer": "Intel",
+                "burstable": False,
             },
         ),
         "legacy": (
@@ -54,6 +60,10 @@ def test_discovers_db_instances_with_class_engine_and_storage(clients: ClientFac
                 "storage_type": "gp2",
                 "allocated_storage_gib": 20,
                 "status": "available",
+                "vcpus": 2,
+                "memory_gib": 1.0,
+                "cpu_manufacturer": "Intel",
+                "burstable": True,
             },
         ),
     }
@@ -106,3 +116,59 @@ def test_turns_cpu_metrics_into_usage_records(collect):
     assert orders.cpu_utilization_pct == 20.0
     assert orders.storage_gb == pytest.approx(107.3741824)
     assert records["idle"].cpu_utilization_pct is None
+
+
+def test_graviton_and_newer_classes_are_sized_from_their_ec2_twin_and_estimated(collect):
+    # Given a Graviton3 class newer than the emission data and a burstable Graviton2 class
+    create_db("eu-west-1", "new", Engine="postgres", DBInstanceClass="db.r7g.large", AllocatedStorage=20)
+    create_db("eu-west-1", "small", Engine="mysql", DBInstanceClass="db.t4g.micro", AllocatedStorage=20)
+
+    # When the hour is collected and estimated
+    records = {record.resource_id: record for record in collect(rds.COLLECTOR, "eu-west-1", HOUR)}
+    emissions = {name: estimate(record) for name, record in records.items()}
+
+    # Then both carry their EC2 twin's size and hardware, and both get compute and embodied emissions
+    assert (records["new"].vcpus, records["new"].memory_gib, records["new"].cpu_manufacturer) == (2, 16.0, "AWS")
+    assert (records["small"].vcpus, records["small"].burstable) == (2, True)
+    assert all(e.compute_kwh > 0 and e.embodied_kgco2e > 0 for e in emissions.values())
+    assert "microarchitecture_mapped:AWS Graviton3->AWS Graviton2" in emissions["new"].flags
+    assert "burstable_baseline_scaling" in emissions["small"].flags
+
+
+def test_aurora_serverless_reads_its_capacity_units(aws: None, collect, counter: ApiCallCounter):
+    # Given an Aurora Serverless v2 instance whose capacity averaged 4 ACUs over the hour
+    rds_client = boto3.client("rds", region_name="eu-west-1")
+    rds_client.create_db_cluster(
+        DBClusterIdentifier="shop",
+        Engine="aurora-postgresql",
+        MasterUsername="admin",
+        MasterUserPassword="not-a-secret-1",
+        ServerlessV2ScalingConfiguration={"MinCapacity": 0.5, "MaxCapacity": 16},
+    )
+    rds_client.create_db_instance(
+        DBInstanceIdentifier="shop-1",
+        DBClusterIdentifier="shop",
+        Engine="aurora-postgresql",
+        DBInstanceClass="db.serverless",
+    )
+    boto3.client("cloudwatch", region_name="eu-west-1").put_metric_data(
+        Namespace="AWS/RDS",
+        MetricData=[
+            {
+                "MetricName": "ServerlessDatabaseCapacity",
+                "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": "shop-1"}],
+                "Timestamp": HOUR + timedelta(minutes=minute),
+                "Value": value,
+            }
+            for minute, value in ((0, 2.0), (30, 6.0))
+        ],
+    )
+
+    # When the hour is collected
+    (record,) = collect(rds.COLLECTOR, "eu-west-1", HOUR)
+
+    # Then the record carries the hour's average ACUs and no EC2 size, and the estimate uses the ACUs
+    assert (record.resource_type, record.capacity_units, record.vcpus) == ("db.serverless", 4.0, None)
+    emission = estimate(record)
+    assert emission.compute_kwh > 0
+    assert "aurora_serverless_acu_mapping" in emission.flags

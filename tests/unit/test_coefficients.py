@@ -49,6 +49,9 @@ def test_sources_file_gives_origin_licence_and_date_for_every_data_file():
         "rds-instance-vcpus.csv",
         "storage-classes.csv",
         "constants.json",
+        "processor-families.csv",
+        "microarchitecture-substitutes.csv",
+        "gpu-models.csv",
     ):
         assert f"`{name}`" in sources
     for fact in ("b7a049c", "March 2024", "Apache", "Thoughtworks", "Teads"):
@@ -105,7 +108,8 @@ def test_median_is_used_when_sandy_or_ivy_bridge_is_present(c):
 
 
 @pytest.mark.parametrize("microarchitecture", [UNKNOWN_MICROARCHITECTURE, "Ice Lake", "AMD EPYC 3rd Gen"])
-def test_microarchitectures_without_coefficients_fall_back_to_the_aws_average(c, microarchitecture):
+def test_the_coefficient_table_itself_has_no_entry_for_these(c, microarchitecture):
+    # The raw look-up knows only SPECpower-derived rows; substitutes are applied by emissions.hardware.
     watts = c.cpu_watts((microarchitecture,))
     assert (watts.min_watts, watts.max_watts, watts.known) == (0.74, 3.5, False)
     assert c.memory_gib_per_chip((microarchitecture,)) == 80.69
@@ -152,3 +156,30 @@ def test_average_embodied_per_vcpu_is_a_plausible_per_vcpu_figure(c):
     # Hosts weigh ~1-36 t over 1-448 vCPUs; the family mean must sit between the extremes of the data.
     per_family = {t.host_embodied_tco2e / t.host_vcpus for t in c.instance_types.values()}
     assert min(per_family) < c.average_host_embodied_tco2e_per_vcpu < max(per_family)
+
+
+def test_substitutes_table(c):
+    assert c.substitutes["Ice Lake"] == "Cascade Lake"
+    assert c.substitutes["AWS Graviton4"] == "AWS Graviton2"
+    assert c.substitutes["AMD EPYC 4th Gen"] == "AMD EPYC 2nd Gen"
+
+
+def test_processor_family_table(c):
+    assert c.processor_families["m7i"].microarchitectures == ("Sapphire Rapids",)
+    assert c.processor_families["r8g"].manufacturer == "AWS"
+    assert c.processor_families["i3"].microarchitectures == ("Broadwell",)
+
+
+def test_gpu_tdp_ratios_come_from_the_gpus_with_both_figures(c):
+    # T4 8/71 W at 70 W, A10G 18/153 at 150, A100 46/407 at 400, V100 35/306 at 300 (CCF and NVIDIA datasheets)
+    idle, full = c.gpu_watts_per_tdp()
+    assert idle == pytest.approx((8 / 70 + 8 / 70 + 18 / 150 + 46 / 400 + 35 / 300) / 5)
+    assert full == pytest.approx((71 / 70 + 71 / 70 + 153 / 150 + 407 / 400 + 306 / 300) / 5)
+
+
+def test_every_uncertainty_constant_is_sourced_and_ordered(c):
+    k = c.constants
+    assert k.pue_low < k.pue < k.pue_high
+    assert k.memory_kwh_per_gib_hour_low < k.memory_kwh_per_gib_hour < k.memory_kwh_per_gib_hour_high
+    assert k.server_life_hours < k.server_life_hours_long
+    assert 0 <= k.network_factor_low <= 1 <= k.network_factor_high

@@ -104,15 +104,17 @@ def test_instance_type_missing_from_data_without_capacity_is_flagged_not_guessed
     assert "capacity_unknown" in record.flags
 
 
-def test_known_type_on_a_microarchitecture_without_coefficients_is_flagged():
-    # m6i is Ice Lake, which has no published AWS coefficients: the averages apply.
+def test_known_type_on_a_microarchitecture_without_coefficients_uses_the_nearest_generation():
+    # m6i is Ice Lake, which has no published AWS coefficients: the nearest Intel generation with them,
+    # Cascade Lake (0.64 / 3.97 W -> 2.305 W per vCPU at 50 %), applies, and the record says so.
     record = estimate(usage(Service.EC2, "m6i.large", cpu_utilization_pct=50))
-    assert record.compute_kwh == pytest.approx(kwh(2.12, 2), rel=REL)
-    assert record.flags == ("microarchitecture_unknown",)
+    assert record.compute_kwh == pytest.approx(kwh(0.64 + 0.5 * 3.33, 2), rel=REL)
+    assert record.flags == ("microarchitecture_mapped:Ice Lake->Cascade Lake",)
 
 
 def test_unknown_region_uses_the_unknown_factor_and_is_flagged():
-    record = estimate(usage(Service.EC2, "m5.large", cpu_utilization_pct=50, region="ap-southeast-7"))
+    # An isolated (ISO) partition region: no public grid factor, so the documented fallback applies.
+    record = estimate(usage(Service.EC2, "m5.large", cpu_utilization_pct=50, region="us-iso-east-1"))
 
     assert record.grid_kgco2e_per_kwh == pytest.approx(0.39278188, rel=REL)
     assert record.flags == ("region_grid_factor_fallback",)
@@ -275,11 +277,48 @@ def test_aurora_storage_has_six_copies_and_replicas_are_not_doubled():
 
 
 def test_rds_class_unknown_everywhere_is_flagged():
-    record = estimate(usage(Service.RDS, "db.serverless", engine="aurora-mysql", storage_gb=10))
+    record = estimate(usage(Service.RDS, "db.zz9.large", engine="mysql", storage_gb=10))
     assert "capacity_unknown" in record.flags
     assert "instance_type_not_in_data" in record.flags
     assert record.compute_kwh == 0
     assert record.storage_kwh > 0
+
+
+def test_aurora_serverless_without_capacity_metric_is_flagged_not_guessed():
+    record = estimate(usage(Service.RDS, "db.serverless", engine="aurora-mysql", storage_gb=10))
+    assert record.flags == ("capacity_unknown",)
+    assert record.compute_kwh == 0
+    assert record.storage_kwh > 0
+
+
+def test_aurora_serverless_capacity_units_stand_in_for_an_instance_size():
+    # 8 ACUs -> 2 vCPUs (0.25 per ACU) and 16 GiB (2 GiB per ACU, AWS Aurora User Guide), on the AWS averages
+    record = estimate(
+        usage(Service.RDS, "db.serverless", engine="aurora-postgresql", capacity_units=8, cpu_utilization_pct=50)
+    )
+    assert record.compute_kwh == pytest.approx(kwh(2.12, 2), rel=REL)
+    assert record.memory_kwh == pytest.approx((16 - 80.69 * 2 / 96) * MEMORY_KWH * PUE, rel=REL)
+    assert record.embodied_kgco2e > 0
+    assert set(record.flags) == {"aurora_serverless_acu_mapping", "microarchitecture_unknown"}
+
+
+def test_rds_graviton_and_burstable_classes_map_to_their_ec2_types():
+    # db.r6g -> r6g (Graviton2 0.47 / 1.69 W); db.t4g.micro -> t4g.micro (Graviton2, burstable baseline 10 %)
+    r6g = estimate(usage(Service.RDS, "db.r6g.large", engine="postgres", cpu_utilization_pct=50))
+    assert r6g.compute_kwh == pytest.approx(kwh(0.47 + 0.5 * 1.22, 2), rel=REL)
+    assert r6g.flags == ()
+    t4g = estimate(usage(Service.RDS, "db.t4g.micro", engine="postgres"))
+    assert t4g.compute_kwh == pytest.approx(kwh(0.47 + 0.5 * 1.22, 2 * 10 / 50), rel=REL)
+    assert set(t4g.flags) == {"utilisation_default_50pct", "burstable_baseline_scaling"}
+
+
+def test_rds_class_newer_than_the_data_uses_the_size_the_collector_found():
+    # db.r7g.large: r7g is Graviton3 -> Graviton2's coefficients; 2 vCPUs and 16 GiB from DescribeInstanceTypes
+    record = estimate(
+        usage(Service.RDS, "db.r7g.large", engine="mysql", vcpus=2, memory_gib=16, cpu_utilization_pct=50)
+    )
+    assert record.compute_kwh == pytest.approx(kwh(0.47 + 0.5 * 1.22, 2), rel=REL)
+    assert set(record.flags) == {"instance_type_not_in_data", "microarchitecture_mapped:AWS Graviton3->AWS Graviton2"}
 
 
 # --- Lambda ---------------------------------------------------------------------------------------------

@@ -185,9 +185,16 @@ class UsageRecord(BaseModel):
     # Compute: vCPUs and memory as the service reports them (DescribeInstanceTypes for EC2).
     vcpus: float | None = None
     memory_gib: float | None = None
-    gpus: int | None = None
+    gpus: float | None = None  # a fractional GPU (g6f: 1/8 of an L4) counts its share
     cpu_utilization_pct: float | None = None
     architecture: str | None = None
+    # What DescribeInstanceTypes says about the hardware: ProcessorInfo.Manufacturer ("Intel", "AMD", "AWS",
+    # "Apple"), the GPU as "<Manufacturer> <Name>" ("NVIDIA T4"), BurstablePerformanceSupported.
+    cpu_manufacturer: str | None = None
+    gpu_model: str | None = None
+    burstable: bool = False
+    # Aurora Serverless v2: average ServerlessDatabaseCapacity (ACUs) over the hour.
+    capacity_units: float | None = None
     multi_az: bool = False
     engine: str | None = None
     # Storage held during the hour, in GB (10^9 bytes), and what kind of storage it is.
@@ -268,6 +275,11 @@ class Rollup(BaseModel):
     operational_kgco2e: float
     embodied_kgco2e: float
     methodology_version: str
+    # Sums of the records' bounds (full correlation: every record at its low, or at its high); None when no
+    # record of the group has bounds. A record without bounds contributes its central figure to both.
+    energy_kwh_range: Range | None = None
+    operational_kgco2e_range: Range | None = None
+    embodied_kgco2e_range: Range | None = None
 
     @property
     def sort_key(self) -> str:

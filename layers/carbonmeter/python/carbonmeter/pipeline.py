@@ -8,6 +8,7 @@ from datetime import datetime
 from carbonmeter import emissions
 from carbonmeter.aws import ApiCallCounter, ClientFactory, RoleAssumptionError, assume_role
 from carbonmeter.collection import CollectionResult, collect
+from carbonmeter.emissions.providers import FALLBACK_FLAG_PREFIX, EmissionsProvider, provider_for
 from carbonmeter.models import BackfillChunk, CalculateJob, CollectJob, Connection, HourStatus, hour_key, scope_key
 from carbonmeter.scheduling import enqueue
 from carbonmeter.services import READ_ACTIONS
@@ -37,6 +38,8 @@ class CalculateOutcome:
     energy_kwh: float
     operational_kgco2e: float
     embodied_kgco2e: float
+    # Records the chosen provider could not produce, estimated by the builtin methodology instead.
+    fallbacks: int = 0
 
 
 def collect_connection_hour(job: CollectJob, clients: ClientFactory, settings: Settings) -> CollectOutcome:
@@ -103,10 +106,16 @@ def expand_backfill_chunk(chunk: BackfillChunk, clients: ClientFactory, settings
     return enqueue(clients, settings.collect_queue_url, jobs)
 
 
-def calculate_connection_hour(job: CalculateJob, clients: ClientFactory, settings: Settings) -> CalculateOutcome:
-    """Turn one connection-hour's stored usage into stored emission records and roll-ups."""
+def calculate_connection_hour(
+    job: CalculateJob, clients: ClientFactory, settings: Settings, provider: EmissionsProvider | None = None
+) -> CalculateOutcome:
+    """Turn one connection-hour's stored usage into stored emission records and roll-ups.
+
+    ``provider`` (built from the settings when not given) produces the figures; a remote one
+    falls back to the builtin methodology record by record, and says so on the record.
+    """
     usage = UsageStore(clients, settings.usage_table).read_hour(job.connection_id, job.hour)
-    records = emissions.estimate_all(usage)
+    records = (provider or provider_for(settings, clients)).estimate(usage)
     rollups = emissions.rollup(records)
     EmissionStore(clients, settings.emissions_table).replace_hour(job.connection_id, job.hour, records, rollups)
     return CalculateOutcome(
@@ -116,4 +125,5 @@ def calculate_connection_hour(job: CalculateJob, clients: ClientFactory, setting
         energy_kwh=sum(r.energy_kwh for r in records),
         operational_kgco2e=sum(r.operational_kgco2e for r in records),
         embodied_kgco2e=sum(r.embodied_kgco2e for r in records),
+        fallbacks=sum(1 for r in records if any(f.startswith(FALLBACK_FLAG_PREFIX) for f in r.flags)),
     )

@@ -18,6 +18,7 @@ class Totals:
     operational_kgco2e: float = 0.0
     embodied_kgco2e: float = 0.0
     flags: set[str] = field(default_factory=set)
+    providers: set[str] = field(default_factory=set)
 
     def add(self, hours: float, energy: float, operational: float, embodied: float) -> None:
         self.hours += hours
@@ -43,6 +44,7 @@ def by_resource(records: Iterable[EmissionRecord]) -> dict[ResourceKey, Totals]:
         entry = totals.setdefault((str(r.service), r.region, r.resource_id, r.resource_type), Totals())
         entry.add(r.hours, r.energy_kwh, r.operational_kgco2e, r.embodied_kgco2e)
         entry.flags.update(r.flags)
+        entry.providers.add(r.provider)
     return dict(sorted(totals.items()))
 
 
@@ -75,6 +77,7 @@ def estimate_document(records: Iterable[EmissionRecord], counter: ApiCallCounter
                 "hours": t.hours,
                 **t.figures(),
                 "flags": sorted(t.flags),
+                "providers": sorted(t.providers),
             }
             for (service, region, resource_id, resource_type), t in resources.items()
         ],

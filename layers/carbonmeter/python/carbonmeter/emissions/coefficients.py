@@ -55,6 +55,24 @@ class StorageClass:
 
 
 @dataclass(frozen=True)
+class ProcessorFamily:
+    """Which CPU an instance family runs on, from AWS's instance-type documentation."""
+
+    family: str
+    manufacturer: str
+    microarchitectures: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GpuModel:
+    """A GPU as DescribeInstanceTypes names it, its coefficients' name in processors.csv, and its TDP."""
+
+    api_name: str
+    processor: str | None
+    tdp_watts: float | None
+
+
+@dataclass(frozen=True)
 class Watts:
     """Per-vCPU (or per-GPU) power at idle and at full load, and whether it came from the data."""
 
@@ -84,6 +102,21 @@ class Constants:
     replication_rds_multi_az: float
     replication_aurora_storage: float
     default_storage_class: Mapping[str, str]
+    manufacturer_default_microarchitecture: Mapping[str, str]
+    measured_utilisation_band_pct_points: float
+    substituted_watts_band_pct: float
+    derived_gpu_watts_band_pct: float
+    memory_kwh_per_gib_hour_low: float
+    memory_kwh_per_gib_hour_high: float
+    storage_band_pct: float
+    network_factor_low: float
+    network_factor_high: float
+    pue_low: float
+    pue_high: float
+    server_life_hours_long: float
+    embodied_manufacturing_band_pct: float
+    aurora_acu_memory_gib: float
+    aurora_acu_vcpus: float
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> Constants:
@@ -108,6 +141,23 @@ class Constants:
             replication_rds_multi_az=float(value["replication_rds_multi_az"]),
             replication_aurora_storage=float(value["replication_aurora_storage"]),
             default_storage_class=MappingProxyType(dict(value["default_storage_class"])),
+            manufacturer_default_microarchitecture=MappingProxyType(
+                dict(value["manufacturer_default_microarchitecture"])
+            ),
+            measured_utilisation_band_pct_points=float(value["measured_utilisation_band_pct_points"]),
+            substituted_watts_band_pct=float(value["substituted_watts_band_pct"]),
+            derived_gpu_watts_band_pct=float(value["derived_gpu_watts_band_pct"]),
+            memory_kwh_per_gib_hour_low=float(value["memory_kwh_per_gib_hour_low"]),
+            memory_kwh_per_gib_hour_high=float(value["memory_kwh_per_gib_hour_high"]),
+            storage_band_pct=float(value["storage_band_pct"]),
+            network_factor_low=float(value["network_factor_low"]),
+            network_factor_high=float(value["network_factor_high"]),
+            pue_low=float(value["pue_low"]),
+            pue_high=float(value["pue_high"]),
+            server_life_hours_long=float(value["server_life_hours_long"]),
+            embodied_manufacturing_band_pct=float(value["embodied_manufacturing_band_pct"]),
+            aurora_acu_memory_gib=float(value["aurora_acu_memory_gib"]),
+            aurora_acu_vcpus=float(value["aurora_acu_vcpus"]),
         )
 
 
@@ -122,6 +172,11 @@ class Coefficients:
     grid_tco2e_per_kwh: Mapping[str, float]
     storage_classes: Mapping[tuple[str, str], StorageClass]
     average_host_embodied_tco2e_per_vcpu: float
+    processor_families: Mapping[str, ProcessorFamily]
+    substitutes: Mapping[str, str]
+    gpu_models: Mapping[str, GpuModel]
+    grid_band_pct: Mapping[str, float]
+    host_embodied_tco2e_per_vcpu_extremes: tuple[float, float]
 
     def instance_type(self, name: str) -> InstanceType | None:
         return self.instance_types.get(name)
@@ -173,6 +228,34 @@ class Coefficients:
             return self.grid_tco2e_per_kwh[region], True
         return self.grid_tco2e_per_kwh[UNKNOWN_REGION], False
 
+    def grid_factor_bounds(self, region: str) -> tuple[float, float]:
+        """Low and high grid factor in t CO2e/kWh: the row's own band, or the whole table's span for the fallback."""
+        if region in self.grid_tco2e_per_kwh and region in self.grid_band_pct:
+            factor = self.grid_tco2e_per_kwh[region]
+            band = self.grid_band_pct[region] / 100.0
+            return factor * (1.0 - band), factor * (1.0 + band)
+        own = [f for name, f in self.grid_tco2e_per_kwh.items() if name != UNKNOWN_REGION]
+        return min(own), max(own)
+
+    def cpu_watts_extremes(self) -> tuple[Watts, Watts]:
+        """The least and the most power-hungry CPU coefficients of the data: what an unknown CPU could be."""
+        cpus = [p for p in self.processors.values() if p.kind == "cpu"]
+        low = Watts(min(p.min_watts for p in cpus), min(p.max_watts for p in cpus), known=False)
+        high = Watts(max(p.min_watts for p in cpus), max(p.max_watts for p in cpus), known=False)
+        return low, high
+
+    def gpu_watts_per_tdp(self) -> tuple[float, float]:
+        """Mean idle/TDP and full-load/TDP ratios of the GPUs that have both coefficients and a TDP."""
+        pairs = [
+            (self.processors[g.processor], g.tdp_watts)
+            for g in self.gpu_models.values()
+            if g.processor is not None and g.processor in self.processors and g.tdp_watts
+        ]
+        return (
+            statistics.fmean(p.min_watts / tdp for p, tdp in pairs),
+            statistics.fmean(p.max_watts / tdp for p, tdp in pairs),
+        )
+
     def storage_class(self, service: str, name: str | None) -> tuple[StorageClass, bool]:
         """The storage class ``name`` of ``service``, or the service's default class with ``False``."""
         if name is not None and (service, name) in self.storage_classes:
@@ -185,6 +268,21 @@ def average_embodied_per_vcpu(types: Iterable[InstanceType]) -> float:
     """Mean over instance families of host embodied t CO2e per host vCPU (used for types not in the data)."""
     per_family = {t.family: t.host_embodied_tco2e / t.host_vcpus for t in types if t.host_vcpus > 0}
     return statistics.fmean(per_family.values())
+
+
+def embodied_per_vcpu_extremes(types: Iterable[InstanceType]) -> tuple[float, float]:
+    """10th and 90th percentiles over non-burstable families of host embodied t CO2e per host vCPU.
+
+    Percentiles rather than min/max, and no burstable families, because the extremes of the table are
+    artefacts: round placeholder hosts (1.0 t for 128 vCPUs) and tiny "hosts" (t1: one vCPU; see SOURCES.md).
+    """
+    per_family = {
+        t.family: t.host_embodied_tco2e / t.host_vcpus
+        for t in types
+        if t.host_vcpus > 0 and t.burstable_baseline_pct is None
+    }
+    deciles = statistics.quantiles(per_family.values(), n=10)
+    return deciles[0], deciles[-1]
 
 
 def _data_file(name: str) -> str:
@@ -226,6 +324,22 @@ def _instance_type(row: Mapping[str, str]) -> InstanceType:
     )
 
 
+def _processor_family(row: Mapping[str, str]) -> ProcessorFamily:
+    return ProcessorFamily(
+        family=row["family"],
+        manufacturer=row["manufacturer"],
+        microarchitectures=tuple(m.strip() for m in row["microarchitectures"].split(";") if m.strip()),
+    )
+
+
+def _gpu_model(row: Mapping[str, str]) -> GpuModel:
+    return GpuModel(
+        api_name=row["api_name"],
+        processor=row["processor"].strip() or None,
+        tdp_watts=_optional_float(row["tdp_watts"]),
+    )
+
+
 def _storage_class(row: Mapping[str, str]) -> StorageClass:
     return StorageClass(
         service=row["service"],
@@ -241,6 +355,7 @@ def load_coefficients() -> Coefficients:
     processors = {p.name: p for p in map(_processor, _rows("processors.csv"))}
     instance_types = {t.name: t for t in map(_instance_type, _rows("ec2-instance-types.csv"))}
     storage_classes = {(s.service, s.name): s for s in map(_storage_class, _rows("storage-classes.csv"))}
+    grid_rows = list(_rows("grid-emission-factors.csv"))
     return Coefficients(
         constants=Constants.from_json(json.loads(_data_file("constants.json"))),
         processors=MappingProxyType(processors),
@@ -248,9 +363,16 @@ def load_coefficients() -> Coefficients:
         rds_vcpus=MappingProxyType(
             {r["db_instance_class"]: float(r["vcpus"]) for r in _rows("rds-instance-vcpus.csv")}
         ),
-        grid_tco2e_per_kwh=MappingProxyType(
-            {r["region"]: float(r["tco2e_per_kwh"]) for r in _rows("grid-emission-factors.csv")}
-        ),
+        grid_tco2e_per_kwh=MappingProxyType({r["region"]: float(r["tco2e_per_kwh"]) for r in grid_rows}),
         storage_classes=MappingProxyType(storage_classes),
         average_host_embodied_tco2e_per_vcpu=average_embodied_per_vcpu(instance_types.values()),
+        processor_families=MappingProxyType(
+            {f.family: f for f in map(_processor_family, _rows("processor-families.csv"))}
+        ),
+        substitutes=MappingProxyType(
+            {r["microarchitecture"]: r["substitute"] for r in _rows("microarchitecture-substitutes.csv")}
+        ),
+        gpu_models=MappingProxyType({g.api_name: g for g in map(_gpu_model, _rows("gpu-models.csv"))}),
+        grid_band_pct=MappingProxyType({r["region"]: float(r["band_pct"]) for r in grid_rows if r["band_pct"].strip()}),
+        host_embodied_tco2e_per_vcpu_extremes=embodied_per_vcpu_extremes(instance_types.values()),
     )

@@ -1,4 +1,8 @@
-"""Turn one hour of a resource's usage into energy and carbon, and roll the results up per service."""
+"""Turn one hour of a resource's usage into energy and carbon, and roll the results up per service.
+
+Every figure is carried as a low / central / high band (``uncertainty.Band``); the record's flat fields are the
+central figures and its ``*_range`` fields the bounds. ``docs/methodology.md`` gives the rules.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +11,37 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from carbonmeter.emissions import hardware
 from carbonmeter.emissions import methodology as m
 from carbonmeter.emissions.coefficients import Coefficients, InstanceType, Watts, load_coefficients
-from carbonmeter.models import EmissionRecord, Rollup, Service, UsageRecord
+from carbonmeter.emissions.hardware import GPU_MODEL_UNKNOWN, MICROARCHITECTURE_UNKNOWN, PowerModel
+from carbonmeter.emissions.uncertainty import ZERO, Band, total
+from carbonmeter.models import EmissionRecord, Range, Rollup, Service, UsageRecord
 
-# Flags: short, stable strings telling a reader which fallback shaped a figure.
+# Flags: short, stable strings telling a reader which fallback shaped a figure. Those naming what was mapped
+# to what (``microarchitecture_mapped:Ice Lake->Cascade Lake``) come from ``hardware``.
 UTILISATION_DEFAULT = "utilisation_default_50pct"
 INSTANCE_TYPE_NOT_IN_DATA = "instance_type_not_in_data"
-MICROARCHITECTURE_UNKNOWN = "microarchitecture_unknown"
 REGION_GRID_FACTOR_FALLBACK = "region_grid_factor_fallback"
 CAPACITY_UNKNOWN = "capacity_unknown"
 BURSTABLE_BASELINE_SCALING = "burstable_baseline_scaling"
+BURSTABLE_BASELINE_UNKNOWN = "burstable_baseline_unknown"
 GPU_UTILISATION_DEFAULT = "gpu_utilisation_default_50pct"
-GPU_MODEL_UNKNOWN = "gpu_model_unknown"
 STORAGE_CLASS_UNKNOWN = "storage_class_unknown"
+AURORA_SERVERLESS_ACU = "aurora_serverless_acu_mapping"
+__all__ = ["GPU_MODEL_UNKNOWN", "MICROARCHITECTURE_UNKNOWN", "estimate", "estimate_all", "rollup"]
 
 _MIB_PER_GIB = 1024.0
+_AURORA_SERVERLESS_CLASS = "db.serverless"
 
 
 @dataclass
 class _Parts:
-    compute_kwh: float = 0.0
-    memory_kwh: float = 0.0
-    storage_kwh: float = 0.0
-    network_kwh: float = 0.0
-    embodied_kgco2e: float = 0.0
+    compute: Band = ZERO
+    memory: Band = ZERO
+    storage: Band = ZERO
+    network: Band = ZERO
+    embodied: Band = ZERO
     flags: list[str] = field(default_factory=list)
 
     def flag(self, name: str) -> None:
@@ -40,15 +50,26 @@ class _Parts:
 
 
 def estimate(usage: UsageRecord, coefficients: Coefficients | None = None) -> EmissionRecord:
-    """Energy (kWh, PUE included), operational and embodied kg CO2e of one usage record."""
+    """Energy (kWh, PUE included), operational and embodied kg CO2e of one usage record, with their bounds."""
     c = coefficients or load_coefficients()
+    k = c.constants
     parts = _ESTIMATORS[usage.service](usage, c)
-    parts.network_kwh += m.network_kwh(usage.network_out_bytes, c.constants.network_kwh_per_gb, c.constants.pue)
+    parts.network = _network(usage, c)
     grid_t_per_kwh, own_factor = c.grid_factor(usage.region)
     if not own_factor:
         parts.flag(REGION_GRID_FACTOR_FALLBACK)
     grid_kg_per_kwh = grid_t_per_kwh * m.KG_PER_TONNE
-    energy_kwh = parts.compute_kwh + parts.memory_kwh + parts.storage_kwh + parts.network_kwh
+    grid_low_t, grid_high_t = c.grid_factor_bounds(usage.region)
+
+    # The parts use the central PUE; the energy bounds take AWS's best site and the industry average.
+    energy = total((parts.compute, parts.memory, parts.storage, parts.network)).scaled(
+        k.pue_low / k.pue, k.pue_high / k.pue
+    )
+    operational = Band.around(
+        m.operational_co2e(energy.central, grid_kg_per_kwh),
+        m.operational_co2e(energy.low, grid_low_t * m.KG_PER_TONNE),
+        m.operational_co2e(energy.high, grid_high_t * m.KG_PER_TONNE),
+    )
     return EmissionRecord(
         connection_id=usage.connection_id,
         account_id=usage.account_id,
@@ -58,15 +79,18 @@ def estimate(usage: UsageRecord, coefficients: Coefficients | None = None) -> Em
         resource_id=usage.resource_id,
         resource_type=usage.resource_type,
         hours=usage.hours,
-        compute_kwh=parts.compute_kwh,
-        memory_kwh=parts.memory_kwh,
-        storage_kwh=parts.storage_kwh,
-        network_kwh=parts.network_kwh,
-        operational_kgco2e=m.operational_co2e(energy_kwh, grid_kg_per_kwh),
-        embodied_kgco2e=parts.embodied_kgco2e,
+        compute_kwh=parts.compute.central,
+        memory_kwh=parts.memory.central,
+        storage_kwh=parts.storage.central,
+        network_kwh=parts.network.central,
+        operational_kgco2e=operational.central,
+        embodied_kgco2e=parts.embodied.central,
         grid_kgco2e_per_kwh=grid_kg_per_kwh,
         methodology_version=m.METHODOLOGY_VERSION,
         flags=tuple(parts.flags),
+        energy_kwh_range=energy.as_range(),
+        operational_kgco2e_range=operational.as_range(),
+        embodied_kgco2e_range=parts.embodied.as_range(),
     )
 
 
@@ -79,6 +103,8 @@ def rollup(records: Iterable[EmissionRecord]) -> list[Rollup]:
     """One total per (connection, hour, region, service), sorted by that key.
 
     ``resources`` counts distinct resource ids, so an S3 bucket with several storage classes counts once.
+    Bounds are summed (every record at its low, or every one at its high): the records share coefficients,
+    so their errors move together, and adding them in quadrature would understate the spread.
     """
     groups: dict[tuple[str, datetime, str, Service], list[EmissionRecord]] = {}
     for record in records:
@@ -100,6 +126,18 @@ def _rollup_of(key: tuple[str, datetime, str, Service], records: list[EmissionRe
         embodied_kgco2e=math.fsum(r.embodied_kgco2e for r in records),
         # Mixed versions in one group would mean records computed by different releases; say so, don't hide it.
         methodology_version="+".join(sorted({r.methodology_version for r in records})),
+        energy_kwh_range=_summed_range([(r.energy_kwh, r.energy_kwh_range) for r in records]),
+        operational_kgco2e_range=_summed_range([(r.operational_kgco2e, r.operational_kgco2e_range) for r in records]),
+        embodied_kgco2e_range=_summed_range([(r.embodied_kgco2e, r.embodied_kgco2e_range) for r in records]),
+    )
+
+
+def _summed_range(values: list[tuple[float, Range | None]]) -> Range | None:
+    if all(bounds is None for _, bounds in values):
+        return None
+    return Range(
+        low=math.fsum(bounds.low if bounds else central for central, bounds in values),
+        high=math.fsum(bounds.high if bounds else central for central, bounds in values),
     )
 
 
@@ -108,7 +146,7 @@ def _rollup_of(key: tuple[str, datetime, str, Service], records: list[EmissionRe
 
 def _ec2(usage: UsageRecord, c: Coefficients) -> _Parts:
     parts = _Parts()
-    _add_instance(parts, usage, c, usage.resource_type, usage.vcpus, multiplier=1.0)
+    _add_instance(parts, usage, c, usage.resource_type, usage.vcpus, usage.memory_gib, multiplier=1.0)
     return parts
 
 
@@ -118,7 +156,7 @@ def _ebs(usage: UsageRecord, c: Coefficients) -> _Parts:
     storage_class, known = c.storage_class(Service.EBS.value, name)
     if not known:
         parts.flag(STORAGE_CLASS_UNKNOWN)
-    parts.storage_kwh = _storage_kwh(usage, c, storage_class.media, storage_class.replication_factor)
+    parts.storage = _storage(usage, c, storage_class.media, storage_class.replication_factor)
     return parts
 
 
@@ -127,27 +165,32 @@ def _s3(usage: UsageRecord, c: Coefficients) -> _Parts:
     storage_class, known = c.storage_class(Service.S3.value, usage.resource_type)
     if not known:
         parts.flag(STORAGE_CLASS_UNKNOWN)
-    parts.storage_kwh = _storage_kwh(usage, c, storage_class.media, storage_class.replication_factor)
+    parts.storage = _storage(usage, c, storage_class.media, storage_class.replication_factor)
     return parts
 
 
 def _rds(usage: UsageRecord, c: Coefficients) -> _Parts:
     parts = _Parts()
+    k = c.constants
     aurora = (usage.engine or "").lower().startswith("aurora")
     # An Aurora replica is its own DB instance (and its own record); only classic Multi-AZ hides a standby.
     standby = usage.multi_az and not aurora
-    multiplier = c.constants.replication_rds_multi_az if standby else 1.0
+    multiplier = k.replication_rds_multi_az if standby else 1.0
     vcpus = usage.vcpus if usage.vcpus is not None else c.rds_vcpus.get(usage.resource_type)
-    _add_instance(parts, usage, c, usage.resource_type.removeprefix("db."), vcpus, multiplier)
+    memory_gib = usage.memory_gib
+    if usage.resource_type == _AURORA_SERVERLESS_CLASS and usage.capacity_units is not None and vcpus is None:
+        # Serverless v2 has no instance type: its measured capacity (ACUs) stands in for one.
+        parts.flag(AURORA_SERVERLESS_ACU)
+        vcpus = usage.capacity_units * k.aurora_acu_vcpus
+        memory_gib = usage.capacity_units * k.aurora_acu_memory_gib
+    _add_instance(parts, usage, c, usage.resource_type.removeprefix("db."), vcpus, memory_gib, multiplier)
 
     if usage.storage_gb > 0:
         storage_class, known = c.storage_class(Service.RDS.value, usage.storage_type or ("aurora" if aurora else None))
         if not known:
             parts.flag(STORAGE_CLASS_UNKNOWN)
-        replication = (
-            c.constants.replication_aurora_storage if aurora else storage_class.replication_factor * multiplier
-        )
-        parts.storage_kwh = _storage_kwh(usage, c, storage_class.media, replication)
+        replication = k.replication_aurora_storage if aurora else storage_class.replication_factor * multiplier
+        parts.storage = _storage(usage, c, storage_class.media, replication)
     return parts
 
 
@@ -158,19 +201,20 @@ def _lambda(usage: UsageRecord, c: Coefficients) -> _Parts:
         return parts
     k = c.constants
     if (usage.architecture or "x86_64").lower() == "arm64":
-        watts = c.cpu_watts((k.lambda_arm64_processor,))
-        memory_per_chip = c.memory_gib_per_chip((k.lambda_arm64_processor,))
+        power = hardware.microarchitectures_power(c, (k.lambda_arm64_processor,))
     else:
-        watts = Watts(k.unknown_min_watts, k.unknown_max_watts, known=False)
-        memory_per_chip = k.memory_gib_per_chip_fallback
-    if not watts.known:
-        parts.flag(MICROARCHITECTURE_UNKNOWN)
+        # The x86 Lambda fleet's processors are not published: CCF's averages, bounded by the whole data.
+        power = hardware.unknown_cpu_power(c)
+    for flag in power.flags:
+        parts.flag(flag)
     utilisation, _ = _utilisation(usage, c, parts)
     vcpu_hours = m.lambda_vcpu_hours(usage.duration_ms, usage.memory_mb, k.lambda_mb_per_vcpu)
-    parts.compute_kwh = m.compute_kwh(watts.min_watts, watts.max_watts, utilisation, vcpu_hours, k.pue)
+    parts.compute = _processor_kwh(power, utilisation, Band.exact(vcpu_hours), k.pue, 1.0)
     memory_gib_hours = usage.memory_mb / _MIB_PER_GIB * usage.duration_ms / m.MS_PER_HOUR
-    excess = m.excess_memory_gib_hours_by_density(memory_gib_hours, vcpu_hours, k.vcpus_per_chip, memory_per_chip)
-    parts.memory_kwh = m.memory_kwh(excess, k.memory_kwh_per_gib_hour, k.pue)
+    excess = m.excess_memory_gib_hours_by_density(
+        memory_gib_hours, vcpu_hours, k.vcpus_per_chip, power.memory_gib_per_chip
+    )
+    parts.memory = _memory(c, excess, 1.0)
     return parts
 
 
@@ -186,19 +230,55 @@ _ESTIMATORS: dict[Service, Callable[[UsageRecord, Coefficients], _Parts]] = {
 # --- shared pieces -----------------------------------------------------------------------------------------
 
 
-def _utilisation(usage: UsageRecord, c: Coefficients, parts: _Parts) -> tuple[float, bool]:
-    """CPU utilisation in percent, and whether it was measured (else the default, flagged)."""
+def _utilisation(usage: UsageRecord, c: Coefficients, parts: _Parts) -> tuple[Band, bool]:
+    """CPU utilisation in percent, and whether it was measured.
+
+    Measured: the hour's average +- the band. Not measured: the default (flagged), bounded by idle and full load.
+    """
     measured = usage.cpu_utilization_pct
     if measured is None or math.isnan(measured):
         parts.flag(UTILISATION_DEFAULT)
-        return c.constants.default_utilisation_pct, False
-    return m.clamp_pct(measured), True
+        return Band(0.0, c.constants.default_utilisation_pct, 100.0), False
+    value = m.clamp_pct(measured)
+    band = c.constants.measured_utilisation_band_pct_points
+    return Band(m.clamp_pct(value - band), value, m.clamp_pct(value + band)), True
 
 
-def _storage_kwh(usage: UsageRecord, c: Coefficients, media: str, replication: float) -> float:
+def _processor_kwh(power: PowerModel, utilisation: Band, unit_hours: Band, pue: float, multiplier: float) -> Band:
+    """Energy of CPUs (or GPUs) with every input at its low, central and high end."""
+
+    def kwh(watts: Watts, utilisation_pct: float, hours: float) -> float:
+        return m.compute_kwh(watts.min_watts, watts.max_watts, utilisation_pct, hours, pue, multiplier)
+
+    return Band.around(
+        kwh(power.central, utilisation.central, unit_hours.central),
+        kwh(power.low, utilisation.low, unit_hours.low),
+        kwh(power.high, utilisation.high, unit_hours.high),
+    )
+
+
+def _memory(c: Coefficients, gib_hours: float, multiplier: float) -> Band:
+    k = c.constants
+    central = m.memory_kwh(gib_hours, k.memory_kwh_per_gib_hour, k.pue, multiplier)
+    return Band.around(
+        central,
+        m.memory_kwh(gib_hours, k.memory_kwh_per_gib_hour_low, k.pue, multiplier),
+        m.memory_kwh(gib_hours, k.memory_kwh_per_gib_hour_high, k.pue, multiplier),
+    )
+
+
+def _storage(usage: UsageRecord, c: Coefficients, media: str, replication: float) -> Band:
     k = c.constants
     wh_per_tb_hour = k.ssd_wh_per_tb_hour if media == "ssd" else k.hdd_wh_per_tb_hour
-    return m.storage_kwh(usage.storage_gb, usage.hours, wh_per_tb_hour, replication, k.pue)
+    central = m.storage_kwh(usage.storage_gb, usage.hours, wh_per_tb_hour, replication, k.pue)
+    band = k.storage_band_pct / 100.0
+    return Band.exact(central).scaled(1.0 - band, 1.0 + band)
+
+
+def _network(usage: UsageRecord, c: Coefficients) -> Band:
+    k = c.constants
+    central = m.network_kwh(usage.network_out_bytes, k.network_kwh_per_gb, k.pue)
+    return Band.exact(central).scaled(k.network_factor_low, k.network_factor_high)
 
 
 def _add_instance(
@@ -207,6 +287,7 @@ def _add_instance(
     c: Coefficients,
     type_name: str,
     vcpus: float | None,
+    memory_gib: float | None,
     multiplier: float,
 ) -> None:
     """Compute, GPU, memory and embodied emissions of a virtual machine (EC2, or the host of an RDS instance).
@@ -214,72 +295,92 @@ def _add_instance(
     ``multiplier`` counts identical copies running at once (an RDS Multi-AZ standby).
     """
     spec = c.instance_type(type_name)
-    if spec is None:
+    if spec is None and usage.resource_type != _AURORA_SERVERLESS_CLASS:
         parts.flag(INSTANCE_TYPE_NOT_IN_DATA)
     if vcpus is None and spec is not None:
         vcpus = spec.vcpus
     if vcpus is None or vcpus <= 0:
         parts.flag(CAPACITY_UNKNOWN)
         return
-    memory_gib = usage.memory_gib if usage.memory_gib is not None else (spec.memory_gib if spec else None)
+    if memory_gib is None and spec is not None:
+        memory_gib = spec.memory_gib
     k = c.constants
     hours = usage.hours
 
-    watts = c.cpu_watts(spec.microarchitectures) if spec else Watts(k.unknown_min_watts, k.unknown_max_watts, False)
-    if not watts.known:
-        parts.flag(MICROARCHITECTURE_UNKNOWN)
+    power = hardware.cpu_power(c, spec, type_name, usage.cpu_manufacturer)
+    for flag in power.flags:
+        parts.flag(flag)
     utilisation, measured = _utilisation(usage, c, parts)
-    active_vcpus = vcpus
-    if spec and spec.burstable_baseline_pct is not None and not measured:
-        # Only without a measurement: a measured CPUUtilization already reflects credit throttling.
-        active_vcpus = m.burstable_vcpus(vcpus, spec.burstable_baseline_pct, k.burstable_reference_pct)
-        parts.flag(BURSTABLE_BASELINE_SCALING)
-    parts.compute_kwh += m.compute_kwh(
-        watts.min_watts, watts.max_watts, utilisation, active_vcpus * hours, k.pue, multiplier
-    )
-    parts.compute_kwh += _gpu_kwh(parts, usage, c, spec, multiplier)
+    active_vcpus = _active_vcpus(parts, usage, spec, vcpus, measured, c)
+    parts.compute = _processor_kwh(power, utilisation, active_vcpus.times(hours), k.pue, multiplier)
+    parts.compute = parts.compute + _gpu_kwh(parts, usage, c, spec, multiplier)
 
     if memory_gib is None:
         parts.flag(CAPACITY_UNKNOWN)
     else:
-        gib_hours = _memory_gib_hours(c, spec, memory_gib, vcpus, hours)
-        parts.memory_kwh += m.memory_kwh(gib_hours, k.memory_kwh_per_gib_hour, k.pue, multiplier)
+        gib_hours = _memory_gib_hours(c, spec, power, memory_gib, vcpus, hours)
+        parts.memory = _memory(c, gib_hours, multiplier)
 
-    parts.embodied_kgco2e += multiplier * _embodied_kgco2e(c, spec, vcpus, hours)
+    parts.embodied = _embodied(c, spec, vcpus, hours).times(multiplier)
 
 
-def _gpu_kwh(parts: _Parts, usage: UsageRecord, c: Coefficients, spec: InstanceType | None, multiplier: float) -> float:
+def _active_vcpus(
+    parts: _Parts, usage: UsageRecord, spec: InstanceType | None, vcpus: float, measured: bool, c: Coefficients
+) -> Band:
+    """vCPUs drawing power: all of them, except CCF's baseline scaling of an unmeasured burstable type."""
+    baseline = spec.burstable_baseline_pct if spec else None
+    if baseline is not None and not measured:
+        # Only without a measurement: a measured CPUUtilization already reflects credit throttling. The high
+        # bound lets every vCPU run flat out, as unlimited mode allows.
+        parts.flag(BURSTABLE_BASELINE_SCALING)
+        scaled = m.burstable_vcpus(vcpus, baseline, c.constants.burstable_reference_pct)
+        return Band(scaled, scaled, vcpus)
+    if usage.burstable and baseline is None and not measured:
+        parts.flag(BURSTABLE_BASELINE_UNKNOWN)
+    return Band.exact(vcpus)
+
+
+def _gpu_kwh(parts: _Parts, usage: UsageRecord, c: Coefficients, spec: InstanceType | None, multiplier: float) -> Band:
     gpus = usage.gpus if usage.gpus is not None else (spec.gpus if spec else 0)
     if not gpus:
-        return 0.0
-    watts = c.gpu_watts(spec.gpu_model if spec else None)
-    if watts is None:
+        return ZERO
+    power = hardware.gpu_power(c, spec, usage.gpu_model)
+    if power is None:
         parts.flag(GPU_MODEL_UNKNOWN)
-        return 0.0
-    # CloudWatch has no GPU utilisation without an agent, so GPUs always use the default.
+        return ZERO
+    for flag in power.flags:
+        parts.flag(flag)
+    # CloudWatch has no GPU utilisation without an agent, so GPUs always use the default, bounded by idle and full.
     parts.flag(GPU_UTILISATION_DEFAULT)
     k = c.constants
-    return m.compute_kwh(
-        watts.min_watts, watts.max_watts, k.default_utilisation_pct, gpus * usage.hours, k.pue, multiplier
-    )
+    utilisation = Band(0.0, k.default_utilisation_pct, 100.0)
+    return _processor_kwh(power, utilisation, Band.exact(gpus * usage.hours), k.pue, multiplier)
 
 
 def _memory_gib_hours(
-    c: Coefficients, spec: InstanceType | None, memory_gib: float, vcpus: float, hours: float
+    c: Coefficients, spec: InstanceType | None, power: PowerModel, memory_gib: float, vcpus: float, hours: float
 ) -> float:
     if spec is None:
-        k = c.constants
         return m.excess_memory_gib_hours_by_density(
-            memory_gib * hours, vcpus * hours, k.vcpus_per_chip, k.memory_gib_per_chip_fallback
+            memory_gib * hours, vcpus * hours, c.constants.vcpus_per_chip, power.memory_gib_per_chip
         )
-    return m.excess_memory_gib_hours(
-        memory_gib, spec.host_memory_gib, c.chips(spec), c.memory_gib_per_chip(spec.microarchitectures), hours
-    )
+    return m.excess_memory_gib_hours(memory_gib, spec.host_memory_gib, c.chips(spec), power.memory_gib_per_chip, hours)
 
 
-def _embodied_kgco2e(c: Coefficients, spec: InstanceType | None, vcpus: float, hours: float) -> float:
-    life = c.constants.server_life_hours
+def _embodied(c: Coefficients, spec: InstanceType | None, vcpus: float, hours: float) -> Band:
+    """Embodied kg CO2e: the host's share, bounded by a longer server life and the manufacturing band."""
+    k = c.constants
+    life = k.server_life_hours
+    band = k.embodied_manufacturing_band_pct / 100.0
+    longer_life = life / k.server_life_hours_long
     if spec is None:
-        # Unknown host: the average host's embodied per vCPU, i.e. a host of `vcpus` vCPUs used whole.
-        return m.embodied_kgco2e(c.average_host_embodied_tco2e_per_vcpu * vcpus, hours, life, vcpus, vcpus)
-    return m.embodied_kgco2e(spec.host_embodied_tco2e, hours, life, vcpus, spec.host_vcpus)
+        # Unknown host: the average host's embodied per vCPU, i.e. a host of `vcpus` vCPUs used whole; the
+        # bounds also span the 10th-90th percentile of the families' embodied per vCPU.
+        per_vcpu_low, per_vcpu_high = c.host_embodied_tco2e_per_vcpu_extremes
+        central = m.embodied_kgco2e(c.average_host_embodied_tco2e_per_vcpu * vcpus, hours, life, vcpus, vcpus)
+        p10 = m.embodied_kgco2e(per_vcpu_low * vcpus, hours, life, vcpus, vcpus)
+        p90 = m.embodied_kgco2e(per_vcpu_high * vcpus, hours, life, vcpus, vcpus)
+        low = min(p10, central * (1.0 - band)) * longer_life
+        return Band.around(central, low, max(p90, central * (1.0 + band)))
+    central = m.embodied_kgco2e(spec.host_embodied_tco2e, hours, life, vcpus, spec.host_vcpus)
+    return Band.around(central, central * longer_life * (1.0 - band), central * (1.0 + band))

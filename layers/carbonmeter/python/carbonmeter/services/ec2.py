@@ -2,6 +2,8 @@
 
 Architecture comes from the instance type (the hardware) when the type runs on one family
 only, otherwise from the instance itself; it is reported as ``x86_64`` or ``arm64``.
+DescribeInstanceTypes also gives what the methodology needs to pick power coefficients for types
+newer than its data: the CPU manufacturer, the GPU model and whether the type is burstable.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class Ec2Collector:
     def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
         ec2 = clients.client("ec2", region)
         instances = _running_instances(ec2)
-        specs = _instance_type_specs(ec2, {instance["InstanceType"] for instance in instances})
+        specs = describe_instance_types(ec2, {instance["InstanceType"] for instance in instances})
         return [_resource(region, instance, specs.get(instance["InstanceType"], {})) for instance in instances]
 
     def metric_requests(self, resource: Resource, hour: datetime) -> list[MetricRequest]:
@@ -57,6 +59,9 @@ class Ec2Collector:
                 vcpus=attributes.get("vcpus"),
                 memory_gib=attributes.get("memory_gib"),
                 gpus=attributes.get("gpus"),
+                gpu_model=attributes.get("gpu_model"),
+                cpu_manufacturer=attributes.get("cpu_manufacturer"),
+                burstable=bool(attributes.get("burstable")),
                 architecture=attributes["architecture"],
                 cpu_utilization_pct=fmean(cpu) if cpu else None,
                 network_out_bytes=sum(values["NetworkOut"]),
@@ -71,27 +76,55 @@ def _running_instances(ec2: Any) -> list[dict[str, Any]]:
     return [instance for page in pages for reservation in page["Reservations"] for instance in reservation["Instances"]]
 
 
-def _instance_type_specs(ec2: Any, instance_types: Iterable[str]) -> dict[str, dict[str, Any]]:
+def describe_instance_types(
+    ec2: Any, instance_types: Iterable[str], *, tolerate_unknown: bool = False
+) -> dict[str, dict[str, Any]]:
+    """What DescribeInstanceTypes says about each type, keyed by type name.
+
+    ``tolerate_unknown`` asks through the ``instance-type`` filter instead of ``InstanceTypes``, so names that
+    are not EC2 types (an RDS class with no EC2 twin) are skipped rather than failing the whole call.
+    """
     ordered = sorted(instance_types)
     specs: dict[str, dict[str, Any]] = {}
     for index in range(0, len(ordered), TYPES_PER_CALL):
-        pages = ec2.get_paginator("describe_instance_types").paginate(
-            InstanceTypes=ordered[index : index + TYPES_PER_CALL]
+        batch = ordered[index : index + TYPES_PER_CALL]
+        query: dict[str, Any] = (
+            {"Filters": [{"Name": "instance-type", "Values": batch}]} if tolerate_unknown else {"InstanceTypes": batch}
         )
-        for page in pages:
+        for page in ec2.get_paginator("describe_instance_types").paginate(**query):
             for info in page["InstanceTypes"]:
-                specs[info["InstanceType"]] = _spec(info)
+                specs[info["InstanceType"]] = instance_type_spec(info)
     return specs
 
 
-def _spec(info: Mapping[str, Any]) -> dict[str, Any]:
+def instance_type_spec(info: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of one DescribeInstanceTypes entry the methodology uses."""
     gpus = info.get("GpuInfo", {}).get("Gpus", [])
+    processor = info.get("ProcessorInfo", {})
     return {
         "vcpus": info["VCpuInfo"]["DefaultVCpus"],
         "memory_gib": info["MemoryInfo"]["SizeInMiB"] / 1024,
-        "gpus": sum(gpu.get("Count", 0) for gpu in gpus),
-        "supported_architectures": tuple(info.get("ProcessorInfo", {}).get("SupportedArchitectures", ())),
+        "gpus": sum(_gpu_count(gpu) for gpu in gpus),
+        # An instance type carries one GPU model; name it as "<Manufacturer> <Name>", e.g. "NVIDIA T4".
+        "gpu_model": _gpu_model(gpus[0]) if gpus else None,
+        "cpu_manufacturer": processor.get("Manufacturer"),
+        "clock_ghz": processor.get("SustainedClockSpeedInGhz"),
+        "burstable": bool(info.get("BurstablePerformanceSupported", False)),
+        "supported_architectures": tuple(processor.get("SupportedArchitectures", ())),
     }
+
+
+def _gpu_count(gpu: Mapping[str, Any]) -> float:
+    """Whole GPUs, or for a fractional-GPU type (Count 0) its share of one: LogicalGpuCount x GpuPartitionSize."""
+    count = gpu.get("Count", 0)
+    if count:
+        return float(count)
+    return float(gpu.get("LogicalGpuCount", 0)) * float(gpu.get("GpuPartitionSize", 0.0))
+
+
+def _gpu_model(gpu: Mapping[str, Any]) -> str | None:
+    name = " ".join(part for part in (gpu.get("Manufacturer"), gpu.get("Name")) if part)
+    return name or None
 
 
 def _resource(region: str, instance: Mapping[str, Any], spec: Mapping[str, Any]) -> Resource:
@@ -104,6 +137,10 @@ def _resource(region: str, instance: Mapping[str, Any], spec: Mapping[str, Any])
             "vcpus": spec.get("vcpus"),
             "memory_gib": spec.get("memory_gib"),
             "gpus": spec.get("gpus"),
+            "gpu_model": spec.get("gpu_model"),
+            "cpu_manufacturer": spec.get("cpu_manufacturer"),
+            "clock_ghz": spec.get("clock_ghz"),
+            "burstable": spec.get("burstable", False),
             "architecture": _architecture(spec.get("supported_architectures", ()), instance.get("Architecture")),
             "platform": instance.get("PlatformDetails") or instance.get("Platform") or "Linux/UNIX",
         },

@@ -1,0 +1,37 @@
+"""The provider a deployment or a CLI run asked for, wrapped so that a failing one falls back to builtin."""
+
+from __future__ import annotations
+
+from carbonmeter.aws import ClientFactory
+from carbonmeter.emissions.providers.api_key import SecretsManagerKey
+from carbonmeter.emissions.providers.base import EmissionsProvider
+from carbonmeter.emissions.providers.boavizta import BoaviztaProvider
+from carbonmeter.emissions.providers.builtin import BuiltinProvider
+from carbonmeter.emissions.providers.fallback import FallbackProvider
+from carbonmeter.emissions.providers.http_api import HttpProvider
+from carbonmeter.emissions.providers.transport import retrying_session
+from carbonmeter.settings import ConfigurationError, Settings
+
+
+def provider_for(settings: Settings, clients: ClientFactory) -> EmissionsProvider:
+    """The provider named by ``settings.emissions_provider``.
+
+    ``boavizta`` and ``http`` come wrapped in a ``FallbackProvider`` (builtin). A provider chosen without
+    the settings it needs is a ``ConfigurationError``: a deployment must not silently run builtin instead.
+    Nothing is called (not even Secrets Manager) until the first ``estimate``.
+    """
+    if settings.emissions_provider == "builtin":
+        return BuiltinProvider()
+    if settings.emissions_provider == "boavizta":
+        url = _required(settings.boavizta_url, "boavizta_url", "boavizta")
+        return FallbackProvider(BoaviztaProvider(url, settings.provider_timeout_seconds, retrying_session()))
+    url = _required(settings.http_provider_url, "http_provider_url", "http")
+    secret_id = _required(settings.http_provider_secret_id, "http_provider_secret_id", "http")
+    key = SecretsManagerKey(clients, secret_id)
+    return FallbackProvider(HttpProvider(url, key, settings.provider_timeout_seconds, retrying_session()))
+
+
+def _required(value: str | None, field: str, provider: str) -> str:
+    if not value:
+        raise ConfigurationError(f"the {provider} emissions provider needs {Settings.env_name(field)}")
+    return value

@@ -1,0 +1,287 @@
+"""A generic external emissions API, reached over HTTPS with a bearer key (contract in ``docs/providers.md``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from carbonmeter.emissions.providers.base import (
+    REASON_BAD_RESPONSE,
+    REASON_MISSING,
+    REASON_REJECTED,
+    REASON_SECRET_UNAVAILABLE,
+    REASON_SERVER_ERROR,
+    REASON_TIMEOUT,
+    REASON_UNREACHABLE,
+    Outcome,
+    ProviderError,
+    Unestimated,
+    record_for,
+    strict,
+)
+from carbonmeter.emissions.providers.transport import retrying_session, transport_error
+from carbonmeter.models import EmissionRecord, Range, Service, UsageRecord
+
+NAME = "http"
+ESTIMATES_PATH = "/v1/estimates"
+# Items per request; the contract asks servers to accept at least this many.
+BATCH_SIZE = 100
+REASON_UNAUTHORIZED = "unauthorized"
+_BATCH_BREAKING = frozenset({REASON_TIMEOUT, REASON_UNREACHABLE, REASON_UNAUTHORIZED})
+_STORAGE_SERVICES = frozenset({Service.EBS, Service.S3})
+
+logger = logging.getLogger(__name__)
+
+ApiKeySource = Callable[[], str]
+
+
+class UsageItem(BaseModel):
+    """One usage record as the API receives it."""
+
+    id: str
+    service: str
+    region: str
+    resource_id: str
+    resource_type: str
+    hours: float
+    vcpus: float | None
+    memory_gib: float | None
+    gpus: int | None
+    cpu_utilization_pct: float | None
+    architecture: str | None
+    multi_az: bool
+    engine: str | None
+    storage_gb: float
+    storage_type: str | None
+    network_out_bytes: float
+    memory_mb: int | None
+    duration_ms: float
+    invocations: float
+
+
+class EnergyBreakdown(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    compute_kwh: float = Field(default=0.0, ge=0)
+    memory_kwh: float = Field(default=0.0, ge=0)
+    storage_kwh: float = Field(default=0.0, ge=0)
+    network_kwh: float = Field(default=0.0, ge=0)
+
+
+class _Bounds(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    low: float = Field(ge=0)
+    high: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Bounds:
+        if self.low > self.high:
+            raise ValueError("low is above high")
+        return self
+
+    def as_range(self) -> Range:
+        return Range(low=self.low, high=self.high)
+
+
+class EstimateItem(BaseModel):
+    """The API's answer for one usage item: figures, or an error."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    error: str | None = None
+    energy_kwh: float | None = Field(default=None, ge=0)
+    breakdown: EnergyBreakdown | None = None
+    operational_kgco2e: float | None = Field(default=None, ge=0)
+    embodied_kgco2e: float = Field(default=0.0, ge=0)
+    grid_kgco2e_per_kwh: float | None = Field(default=None, ge=0)
+    energy_kwh_range: _Bounds | None = None
+    operational_kgco2e_range: _Bounds | None = None
+    embodied_kgco2e_range: _Bounds | None = None
+
+    @model_validator(mode="after")
+    def _figures_or_error(self) -> EstimateItem:
+        if self.error is None and (self.operational_kgco2e is None or (self.energy_kwh is None and not self.breakdown)):
+            raise ValueError("an item needs energy_kwh (or breakdown) and operational_kgco2e, or an error")
+        return self
+
+
+class _EstimatesResponse(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    methodology_version: str | None = None
+    # Items are validated one by one, so that one malformed item does not discard the others.
+    items: list[dict[str, Any]]
+
+
+def usage_item(item_id: str, usage: UsageRecord) -> UsageItem:
+    return UsageItem(
+        id=item_id,
+        service=usage.service.value,
+        region=usage.region,
+        resource_id=usage.resource_id,
+        resource_type=usage.resource_type,
+        hours=usage.hours,
+        vcpus=usage.vcpus,
+        memory_gib=usage.memory_gib,
+        gpus=usage.gpus,
+        cpu_utilization_pct=usage.cpu_utilization_pct,
+        architecture=usage.architecture,
+        multi_az=usage.multi_az,
+        engine=usage.engine,
+        storage_gb=usage.storage_gb,
+        storage_type=usage.storage_type,
+        network_out_bytes=usage.network_out_bytes,
+        memory_mb=usage.memory_mb,
+        duration_ms=usage.duration_ms,
+        invocations=usage.invocations,
+    )
+
+
+def estimates_request(usages: Sequence[UsageRecord]) -> dict[str, Any]:
+    """The JSON body of one ``POST /v1/estimates``; item ids are the records' positions in ``usages``."""
+    return {"items": [usage_item(str(index), usage).model_dump(mode="json") for index, usage in enumerate(usages)]}
+
+
+def http_record(usage: UsageRecord, item: EstimateItem, methodology_version: str) -> EmissionRecord:
+    """The emission record of ``usage`` from the API's item (which must carry figures, not an error)."""
+    assert item.operational_kgco2e is not None
+    parts = item.breakdown or _single_part(usage.service, item.energy_kwh or 0.0)
+    energy = parts.compute_kwh + parts.memory_kwh + parts.storage_kwh + parts.network_kwh
+    grid = item.grid_kgco2e_per_kwh
+    if grid is None:
+        grid = item.operational_kgco2e / energy if energy > 0 else 0.0
+    return record_for(
+        usage,
+        compute_kwh=parts.compute_kwh,
+        memory_kwh=parts.memory_kwh,
+        storage_kwh=parts.storage_kwh,
+        network_kwh=parts.network_kwh,
+        operational_kgco2e=item.operational_kgco2e,
+        embodied_kgco2e=item.embodied_kgco2e,
+        grid_kgco2e_per_kwh=grid,
+        methodology_version=methodology_version,
+        provider=NAME,
+        energy_kwh_range=item.energy_kwh_range.as_range() if item.energy_kwh_range else None,
+        operational_kgco2e_range=item.operational_kgco2e_range.as_range() if item.operational_kgco2e_range else None,
+        embodied_kgco2e_range=item.embodied_kgco2e_range.as_range() if item.embodied_kgco2e_range else None,
+    )
+
+
+def _single_part(service: Service, energy_kwh: float) -> EnergyBreakdown:
+    # Without a breakdown, the energy is the service's main part: storage for volumes and buckets, else compute.
+    if service in _STORAGE_SERVICES:
+        return EnergyBreakdown(storage_kwh=energy_kwh)
+    return EnergyBreakdown(compute_kwh=energy_kwh)
+
+
+class HttpProvider:
+    """Every service from an external emissions API (see the contract in ``docs/providers.md``)."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key_source: ApiKeySource,
+        timeout: float = 5.0,
+        session: requests.Session | None = None,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.batch_size = batch_size
+        self._api_key = api_key_source
+        self._session = session or retrying_session()
+
+    def estimate(self, usages: Sequence[UsageRecord]) -> list[EmissionRecord]:
+        """Every record, or ``ProviderError`` for the first one the API cannot estimate (no fallback)."""
+        return strict(self, usages)
+
+    def try_estimate(self, usages: Sequence[UsageRecord]) -> list[Outcome]:
+        usages = list(usages)
+        if not usages:
+            return []
+        key = self._key()
+        outcomes: list[Outcome] = []
+        broken: ProviderError | None = None
+        for start in range(0, len(usages), self.batch_size):
+            batch = usages[start : start + self.batch_size]
+            if broken is not None:
+                outcomes.extend(Unestimated(usage, broken.reason) for usage in batch)
+                continue
+            try:
+                outcomes.extend(self._estimate_batch(batch, key))
+            except ProviderError as exc:
+                outcomes.extend(Unestimated(usage, exc.reason) for usage in batch)
+                if exc.reason in _BATCH_BREAKING:
+                    broken = exc
+        return outcomes
+
+    def _key(self) -> str:
+        try:
+            return self._api_key()
+        except Exception as exc:
+            # Only the exception's type: the text of a secrets error is not ours to vouch for.
+            raise ProviderError(REASON_SECRET_UNAVAILABLE, type(exc).__name__) from None
+
+    def _estimate_batch(self, batch: list[UsageRecord], key: str) -> list[Outcome]:
+        response = self._post(estimates_request(batch), key)
+        try:
+            body = _EstimatesResponse.model_validate_json(response.content)
+        except ValidationError:
+            raise ProviderError(REASON_BAD_RESPONSE, "response is not an estimates document") from None
+        methodology = body.methodology_version or NAME
+        items = _items_by_id(body.items)
+        outcomes: list[Outcome] = []
+        for index, usage in enumerate(batch):
+            item = items.get(str(index))
+            if item is None:
+                outcomes.append(Unestimated(usage, REASON_MISSING))
+            elif isinstance(item, str):
+                outcomes.append(Unestimated(usage, item))
+            else:
+                outcomes.append(http_record(usage, item, methodology))
+        return outcomes
+
+    def _post(self, body: dict[str, Any], key: str) -> requests.Response:
+        try:
+            response = self._session.post(
+                self.base_url + ESTIMATES_PATH,
+                json=body,
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=(self.timeout, self.timeout),
+            )
+        except requests.RequestException as exc:
+            raise transport_error(exc) from None
+        if response.status_code in (401, 403):
+            raise ProviderError(REASON_UNAUTHORIZED, f"HTTP {response.status_code}")
+        if 400 <= response.status_code < 500:
+            raise ProviderError(REASON_REJECTED, f"HTTP {response.status_code}")
+        if response.status_code >= 500:
+            raise ProviderError(REASON_SERVER_ERROR, f"HTTP {response.status_code}")
+        return response
+
+
+def _items_by_id(raw_items: list[dict[str, Any]]) -> dict[str, EstimateItem | str]:
+    """Valid items by id; an item with an error or malformed figures maps to the reason it is unusable."""
+    items: dict[str, EstimateItem | str] = {}
+    for raw in raw_items:
+        try:
+            item = EstimateItem.model_validate(raw)
+        except ValidationError:
+            item_id = raw.get("id") if isinstance(raw, dict) else None
+            if isinstance(item_id, str):
+                items[item_id] = REASON_BAD_RESPONSE
+            continue
+        if item.error is not None:
+            logger.info("emissions API refused item %s: %s", item.id, item.error[:200])
+            items[item.id] = REASON_REJECTED
+        else:
+            items[item.id] = item
+    return items
