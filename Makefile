@@ -7,7 +7,7 @@ export PYTHONPATH := $(CURDIR)/layers/carbonmeter/python:$(CURDIR)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install layer-wheels lint typecheck test test-unit test-integration test-infra test-e2e audit demo benchmark synth deploy clean
+.PHONY: help install layer-wheels lint typecheck test test-unit test-integration test-infra test-e2e audit demo benchmark soak comparison synth deploy clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -70,6 +70,12 @@ demo: install ## run the whole hourly pipeline on an embedded AWS with a seeded 
 
 benchmark: install ## GetMetricData batching and collector wall time for 100, 1,000 and 10,000 resources
 	$(BIN)/python -m carbonmeter.local.benchmark
+
+soak: install ## 200 connections x 24 hours with random faults, checked against a fault-free run (about an hour)
+	$(BIN)/python -m carbonmeter.local.soak
+
+comparison: install ## builtin vs Boavizta API vs Cloud Carbon Footprint's formula for 20+ instance types (docs/comparison.md)
+	$(BIN)/python -m carbonmeter.local.comparison
 
 node_modules/.installed: package.json
 	npm ci --no-audit --no-fund

@@ -6,6 +6,7 @@ point them at an embedded AWS and inject latency or faults through botocore even
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections import Counter
@@ -13,6 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -189,10 +192,24 @@ def assume_role(
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],
+            botocore_session=_core_session(),
         )
         return factory.for_session(session, counter)
     # Raised outside the except blocks, so no traceback carries botocore's own text, which may quote parameters.
     raise failure
+
+
+@functools.cache
+def _service_model_loader() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()
+
+
+def _core_session() -> botocore.session.Session:
+    # Every assumed role gets a fresh session, and a fresh session would parse botocore's service
+    # models again (tens of milliseconds per client); one shared loader parses each model once.
+    core = botocore.session.Session()
+    core.register_component("data_loader", _service_model_loader())
+    return core
 
 
 def _assumption_failure(role_arn: str, detail: str, external_id: str | None) -> RoleAssumptionError:
