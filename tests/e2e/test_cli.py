@@ -5,18 +5,21 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from carbonmeter import cli
+from carbonmeter import cli, report
 from carbonmeter.aws import ClientFactory
 from carbonmeter.models import HOUR, Service, hour_key
 from tests.e2e.conftest import deny_assume_role
+from tests.e2e.test_demo import ESTIMATES
 
 ROOT = Path(__file__).parents[2]
+FIGURES = ("energy_kwh", "operational_kgco2e", "embodied_kgco2e")
 
 
 def _estimate_args(cloud, *extra: str) -> list[str]:
@@ -46,9 +49,20 @@ def test_estimate_json_covers_every_resource_with_figures_and_call_counts(local_
     for resource in resources:
         assert {"resource_type", "hours", "energy_kwh", "operational_kgco2e", "embodied_kgco2e"} <= resource.keys()
         assert resource["hours"] == pytest.approx(2.0)
-    # And the totals are the sums of the resources
-    for figure in ("energy_kwh", "operational_kgco2e", "embodied_kgco2e"):
+    # And every resource has an estimate with its range: low <= central <= high, a real spread where it uses energy
+    for resource in resources:
+        for figure in FIGURES:
+            span = resource[f"{figure}_range"]
+            assert span["low"] <= resource[figure] <= span["high"], (resource["resource_id"], figure)
+        if resource["energy_kwh"] > 0:
+            assert resource["energy_kwh_range"]["low"] < resource["energy_kwh_range"]["high"], resource
+            assert resource["operational_kgco2e_range"]["low"] < resource["operational_kgco2e_range"]["high"]
+    # And the totals, central figures and bounds, are the sums of the resources
+    for figure in FIGURES:
         assert document["totals"][figure] == pytest.approx(sum(r[figure] for r in resources))
+        for end in ("low", "high"):
+            expected = sum(r[f"{figure}_range"][end] for r in resources)
+            assert document["totals"][f"{figure}_range"][end] == pytest.approx(expected)
     assert document["totals"]["energy_kwh"] > 0
     # And every AWS call is counted; GetMetricData stays at its minimum: the demo fleet is far below 500
     # queries and each metric is read once over the whole window, so one request per region and period
@@ -66,6 +80,15 @@ def test_estimate_writes_nothing(local_cloud, capsys):
     output = capsys.readouterr().out
     assert "TOTAL" in output
     assert "monitoring:GetMetricData" in output
+    # And the first table gives every resource, and the total, its three figures as central [low, high]
+    rows = output.split("\n\n")[0].splitlines()[2:]
+    for row in rows:
+        assert re.search(rf"\s{ESTIMATES}$", row), row
+    assert rows[-1].startswith("TOTAL")
+    assert {row.split()[2] for row in rows[:-1]} == {
+        resource_id for services in cloud.account.resources.values() for ids in services.values() for resource_id in ids
+    }
+    assert report.RANGES_NOTE in output
     for table in (cloud.settings.usage_table, cloud.settings.emissions_table, cloud.settings.connections_table):
         assert dynamodb.scan(TableName=table)["Count"] == 0
 

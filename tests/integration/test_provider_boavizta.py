@@ -1,4 +1,4 @@
-"""The Boavizta provider against a real Boavizta API server started on 127.0.0.1 (see tests/boavizta_server.py)."""
+"""The Boavizta provider against a real Boavizta API server on 127.0.0.1 (`carbonmeter.local.boavizta_server`)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from carbonmeter import emissions
 from carbonmeter.aws import ClientFactory
 from carbonmeter.emissions.providers import BoaviztaProvider, FallbackProvider, provider_for
 from carbonmeter.emissions.providers.boavizta import region_countries
+from carbonmeter.local.boavizta_server import running_boavizta
 from carbonmeter.models import Service, UsageRecord
 from carbonmeter.settings import Settings
-from tests.boavizta_server import running_boavizta
 
 HOUR = datetime(2026, 11, 23, 10, tzinfo=UTC)
 

@@ -1,10 +1,15 @@
-"""Bad CLI input is refused before any AWS call, with one line that names the problem."""
+"""Bad CLI input is refused before any AWS call, with one line that names the problem; reports show ranges."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
-from carbonmeter import cli
+from carbonmeter import cli, report
+from carbonmeter.emissions import rollup
+from tests.unit.test_report import record
 
 GOOD = {
     "--role-arn": "arn:aws:iam::111122223333:role/CarbonMeterReadOnly",
@@ -50,3 +55,46 @@ def test_unknown_service_is_named():
     parser = cli.build_parser()
     with pytest.raises(SystemExit):
         parser.parse_args(["estimate", *[p for kv in GOOD.items() for p in kv], "--services", "ec2,glacier"])
+
+
+@pytest.fixture
+def stored_rollups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two hours of one EC2 instance, as the emissions table would return them; no AWS call is made."""
+    rollups = rollup([record(hour_offset=0), record(hour_offset=1, bounded=False)])
+
+    class Stored:
+        def __init__(self, *_: object) -> None:
+            pass
+
+        def rollups(self, *_: object) -> list:
+            return rollups
+
+    monkeypatch.setattr(cli, "EmissionStore", Stored)
+
+
+REPORT = ["report", "--connection-id", "acme", "--start", "2024-03-01T12:00:00Z", "--end", "2024-03-01T14:00:00Z"]
+
+
+@pytest.mark.usefixtures("stored_rollups")
+def test_report_table_shows_each_figure_with_its_range(capsys):
+    assert cli.main(REPORT) == 0
+    out = capsys.readouterr().out
+    # central [low, high]: the unbounded hour counts its central figure on both sides
+    line = next(line for line in out.splitlines() if line.startswith("us-east-1"))
+    assert re.split(r"\s{2,}", line) == [
+        "us-east-1",
+        "ec2",
+        "2.000000 [1.500000, 3.000000]",
+        "0.800000 [0.600000, 1.300000]",
+        "0.200000 [0.150000, 0.300000]",
+    ]
+    assert out.rstrip().endswith(report.RANGES_NOTE)
+
+
+@pytest.mark.usefixtures("stored_rollups")
+def test_report_json_adds_the_ranges_to_the_central_figures(capsys):
+    assert cli.main([*REPORT, "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["energy_kwh"] == pytest.approx(2.0)
+    assert row["energy_kwh_range"] == pytest.approx({"low": 1.5, "high": 3.0})
+    assert row["embodied_kgco2e_range"] == pytest.approx({"low": 0.15, "high": 0.3})

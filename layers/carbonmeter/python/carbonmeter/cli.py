@@ -202,18 +202,10 @@ def _region_done(done: RegionUsage) -> None:
 
 
 def _estimate_tables(records: list[Any], counter: ApiCallCounter) -> str:
-    resources = report.by_resource(records)
-    rows = [
-        [service, region, resource_id, resource_type, t.hours, t.energy_kwh, t.operational_kgco2e, t.embodied_kgco2e]
-        for (service, region, resource_id, resource_type), t in resources.items()
-    ]
-    total = report.grand_total(resources.values())
-    rows.append(["TOTAL", "", "", "", "", total.energy_kwh, total.operational_kgco2e, total.embodied_kgco2e])
-    headers = ["service", "region", "resource", "type", "hours", "kWh", "op kgCO2e", "emb kgCO2e"]
     cost = report.cloudwatch_cost(counter.metrics_requested)
     return "\n\n".join(
         [
-            report.table(headers, rows),
+            report.resource_table(report.by_resource(records)),
             report.api_calls_table(counter),
             f"CloudWatch metrics requested: {counter.metrics_requested} (USD {cost:.4f} on AWS)",
         ]

@@ -1,6 +1,7 @@
-"""Runs a real Boavizta API server on 127.0.0.1 for the tests, from its own venv (``make install`` builds it).
+"""Runs a real Boavizta API server on 127.0.0.1, from its own venv (``make install`` builds it).
 
-The server runs offline: it reads only the data files shipped in its package.
+Used by the provider tests and by ``make comparison``. The server runs offline: it reads only the data files
+shipped in its package.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import requests
 
-REPO = Path(__file__).resolve().parent.parent
+# This file is <repo>/layers/carbonmeter/python/carbonmeter/local/boavizta_server.py; the venv is the repo's.
+REPO = Path(__file__).resolve().parents[5]
 BOAVIZTA_VENV = REPO / ".build" / "boavizta-venv"
 STARTUP_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -62,6 +64,7 @@ def running_boavizta(venv: Path = BOAVIZTA_VENV, startup_timeout: float = STARTU
 
 
 def _free_port() -> int:
+    # Bind to port 0 and read back what the kernel picked: a port nobody else is listening on right now.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
