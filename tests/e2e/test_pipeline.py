@@ -57,6 +57,12 @@ def test_every_seeded_resource_gets_emissions_every_hour(local_cloud, handlers_o
                 assert found == expected, (hour, region, service)
         assert all(r.methodology_version == METHODOLOGY_VERSION for r in records)
         assert all(r.energy_kwh > 0 for r in records if r.service in (Service.EC2, Service.RDS, Service.EBS))
+        # And every stored record carries its range around the central figures
+        for record in records:
+            for figure in ("energy_kwh", "operational_kgco2e", "embodied_kgco2e"):
+                bounds = getattr(record, f"{figure}_range")
+                assert bounds is not None, (record.resource_id, figure)
+                assert bounds.low <= getattr(record, figure) <= bounds.high, (record.resource_id, figure)
     # And roll-ups per region and service add up to the resource records
     rollups = emissions.rollups(CONNECTION, cloud.hours[0], cloud.hours[-1] + HOUR)
     assert len(rollups) == len(cloud.hours) * len(cloud.account.regions) * len(Service)
