@@ -184,6 +184,7 @@ def test_newer_families_collected_end_to_end_get_flagged_estimates(collect):
         "instance_type_not_in_data",
         "microarchitecture_mapped:Sapphire Rapids->Cascade Lake",
         "utilisation_default_50pct",
+        "embodied_from_sibling:m7i->m6i",
     )
     assert "microarchitecture_mapped:AWS Graviton4->AWS Graviton2" in records[r8g].flags
     for record in records.values():

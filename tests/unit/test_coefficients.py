@@ -1,5 +1,6 @@
 """The bundled data files: parsed correctly, corrections applied, every constant sourced."""
 
+import csv
 import json
 from importlib import resources
 
@@ -16,6 +17,10 @@ def c():
 
 def _data(name):
     return resources.files("carbonmeter.emissions").joinpath("data", name).read_text(encoding="utf-8")
+
+
+def _csv(name):
+    return list(csv.DictReader(_data(name).splitlines()))
 
 
 def test_loading_is_cached():
@@ -52,6 +57,7 @@ def test_sources_file_gives_origin_licence_and_date_for_every_data_file():
         "processor-families.csv",
         "microarchitecture-substitutes.csv",
         "gpu-models.csv",
+        "burstable-embodied-hosts.csv",
     ):
         assert f"`{name}`" in sources
     for fact in ("b7a049c", "March 2024", "Apache", "Thoughtworks", "Teads"):
@@ -152,10 +158,67 @@ def test_rds_vcpu_table(c):
     assert c.rds_vcpus["db.r6g.large"] == 2
 
 
-def test_average_embodied_per_vcpu_is_a_plausible_per_vcpu_figure(c):
-    # Hosts weigh ~1-36 t over 1-448 vCPUs; the family mean must sit between the extremes of the data.
-    per_family = {t.host_embodied_tco2e / t.host_vcpus for t in c.instance_types.values()}
-    assert min(per_family) < c.average_host_embodied_tco2e_per_vcpu < max(per_family)
+def test_median_embodied_per_vcpu_sits_inside_the_fallback_bounds(c):
+    # Hosts weigh ~1-36 t over 1-448 vCPUs; the median family lies between the 10th and 90th percentiles, and
+    # below the mean, which the tiny "hosts" (m1-m3, c1, hs1) pull up.
+    p10, p90 = c.host_embodied_tco2e_per_vcpu_extremes
+    own = [h.tco2e_per_vcpu for family, h in c.family_hosts.items() if family not in c.burstable_hosts]
+    assert p10 < c.median_host_embodied_tco2e_per_vcpu < p90
+    assert c.median_host_embodied_tco2e_per_vcpu < sum(own) / len(own)
+
+
+def test_median_and_percentiles_leave_out_the_borrowed_burstable_hosts(c):
+    import statistics
+
+    own = [h.tco2e_per_vcpu for family, h in c.family_hosts.items() if family not in c.burstable_hosts]
+    assert c.median_host_embodied_tco2e_per_vcpu == pytest.approx(statistics.median(own))
+    deciles = statistics.quantiles(own, n=10)
+    assert c.host_embodied_tco2e_per_vcpu_extremes == pytest.approx((deciles[0], deciles[-1]))
+
+
+def test_burstable_host_table_covers_every_burstable_family_of_the_data(c):
+    # Every family with a burstable baseline in ec2-instance-types.csv (and t1, burstable before baselines existed)
+    burstable = {t.family for t in c.instance_types.values() if t.burstable_baseline_pct is not None}
+    assert burstable == {"t2", "t3", "t3a", "t4g"}
+    assert burstable | {"t1"} == set(c.burstable_hosts)
+
+
+def test_each_burstable_family_borrows_a_larger_non_burstable_host_of_its_vendor(c):
+    rows = {r["family"]: r for r in _csv("burstable-embodied-hosts.csv")}
+    for family, host_family in c.burstable_hosts.items():
+        assert host_family in c.family_hosts, family
+        assert host_family not in c.burstable_hosts, family
+        assert c.family_host(family).vcpus > c.family_hosts[family].vcpus, family
+        assert rows[family]["source"].startswith("AWS EC2"), family
+        # the same CPU vendor wherever the data knows both (t1 and m1 are marked Unknown)
+        if family in c.family_manufacturers and host_family in c.family_manufacturers:
+            assert c.family_manufacturers[family] == c.family_manufacturers[host_family], family
+
+
+def test_burstable_types_keep_their_own_row_for_power_and_memory(c):
+    # Only the embodied host is borrowed; the row itself stays as CCF publishes it.
+    t3 = c.instance_type("t3.medium")
+    assert (t3.host_vcpus, t3.host_memory_gib, t3.microarchitectures) == (8, 32, ("Cascade Lake",))
+    assert c.embodied_host(t3).family == "m5"
+    assert c.embodied_host(c.instance_type("t3a.large")).family == "m5a"
+    assert c.embodied_host(c.instance_type("t2.micro")).family == "m4"
+
+
+def test_gpu_hosts_hold_the_largest_gpu_count_of_their_family(c):
+    assert c.family_hosts["g5"].gpus == 8
+    assert c.family_hosts["g4dn"].gpus == 8
+    assert c.family_hosts["p2"].gpus == 16
+    assert c.family_hosts["m5"].gpus == 0
+
+
+def test_every_cpu_has_a_vendor(c):
+    # processors.csv's manufacturer column (added by CarbonMeter) names the vendor of every CPU row.
+    cpus = [p for p in c.processors.values() if p.kind == "cpu"]
+    assert {p.manufacturer for p in cpus} == {"Intel", "AMD", "AWS"}
+    assert c.family_manufacturers["m5"] == "Intel"
+    assert c.family_manufacturers["m6i"] == "Intel"  # Ice Lake: vendor from the substitutes table
+    assert c.family_manufacturers["c6g"] == "AWS"
+    assert "m1" not in c.family_manufacturers  # CPU marked Unknown: never anyone's sibling
 
 
 def test_substitutes_table(c):

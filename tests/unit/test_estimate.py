@@ -83,17 +83,17 @@ def test_network_out_costs_0_001_kwh_per_gb():
 
 
 def test_instance_type_missing_from_data_uses_record_capacity_and_averages():
-    # Given a type the data does not know, with its size from DescribeInstanceTypes
+    # Given a type the data does not know, with its size from DescribeInstanceTypes and no family like it
     record = estimate(usage(Service.EC2, "zz9.large", vcpus=2, memory_gib=8, cpu_utilization_pct=50))
 
     # Then compute uses CCF's AWS average watts (0.74 / 3.5 -> 2.12 W per vCPU at 50 %)
     assert record.compute_kwh == pytest.approx(kwh(2.12, 2), rel=REL)
     # memory above the fallback baseline of 80.69 GB per 96-vCPU chip
     assert record.memory_kwh == pytest.approx((8 - 80.69 * 2 / 96) * MEMORY_KWH * PUE, rel=REL)
-    # embodied from the average host embodied per vCPU
-    per_vcpu_t = load_coefficients().average_host_embodied_tco2e_per_vcpu
+    # embodied from the median family's host embodied per vCPU (no sibling: no "zz" class in the data)
+    per_vcpu_t = load_coefficients().median_host_embodied_tco2e_per_vcpu
     assert record.embodied_kgco2e == pytest.approx(per_vcpu_t * 2 * 1000 / 35040, rel=REL)
-    assert set(record.flags) == {"instance_type_not_in_data", "microarchitecture_unknown"}
+    assert set(record.flags) == {"instance_type_not_in_data", "microarchitecture_unknown", "embodied_from_median"}
 
 
 def test_instance_type_missing_from_data_without_capacity_is_flagged_not_guessed():
@@ -133,8 +133,9 @@ def test_burstable_without_measurement_is_scaled_to_its_baseline():
 
     assert record.compute_kwh == pytest.approx(kwh(0.64 + 0.5 * 3.33, 0.4), rel=REL)
     assert set(record.flags) == {"utilisation_default_50pct", "burstable_baseline_scaling"}
-    # embodied keeps the allocated vCPUs: 2 of the family's 8
-    assert record.embodied_kgco2e == pytest.approx(1.6103792 * 1000 / 35040 * 2 / 8, rel=REL)
+    # embodied: 2 of the 96 vCPUs of the m5 host t3 instances run on (burstable-embodied-hosts.csv: T3 and M5
+    # share the Intel Xeon Scalable 8175M / 8259CL), Teads/Davy m5.metal figure 1.6103792 t
+    assert record.embodied_kgco2e == pytest.approx(1.6103792 * 1000 / 35040 * 2 / 96, rel=REL)
 
 
 def test_burstable_with_measurement_uses_all_vcpus():
@@ -151,6 +152,110 @@ def test_gpu_instance_adds_gpu_energy_at_default_utilisation():
     gpu = kwh(35 + 0.5 * 271, 1)
     assert record.compute_kwh == pytest.approx(cpu + gpu, rel=REL)
     assert record.flags == ("gpu_utilisation_default_50pct",)
+
+
+def test_burstable_embodied_uses_the_host_of_its_sibling_family():
+    # Source: burstable-embodied-hosts.csv (AWS EC2 instance types: T3 and M5 both Intel Xeon Scalable 8175M /
+    # 8259CL) and ec2-instance-types.csv's m5.metal row (Teads/Davy host: 1.6103792 t, 96 vCPUs).
+    c = load_coefficients()
+    m5 = c.instance_type("m5.metal")
+    assert (m5.host_embodied_tco2e, m5.host_vcpus) == (1.6103792, 96)
+
+    record = estimate(usage(Service.EC2, "t3.medium", vcpus=2, memory_gib=4, cpu_utilization_pct=10))
+
+    assert record.embodied_kgco2e == pytest.approx(m5.host_embodied_tco2e * 1000 / 35040 * 2 / m5.host_vcpus, rel=REL)
+    # only the embodied host changes: power and memory keep t3's own row (Cascade Lake; its 32 GiB "host" is
+    # under the per-chip baseline, so no memory), and no fallback is flagged
+    assert record.compute_kwh == pytest.approx(kwh(0.64 + 0.1 * 3.33, 2), rel=REL)
+    assert record.memory_kwh == 0
+    assert record.flags == ()
+
+
+def test_graviton_burstable_embodied_uses_the_m6g_host():
+    # burstable-embodied-hosts.csv: T4g and M6g both AWS Graviton2; m6g host (m6g.metal) 1.332856 t, 64 vCPUs
+    m6g = load_coefficients().instance_type("m6g.metal")
+    record = estimate(usage(Service.EC2, "t4g.large", cpu_utilization_pct=50))
+    assert record.embodied_kgco2e == pytest.approx(m6g.host_embodied_tco2e * 1000 / 35040 * 2 / 64, rel=REL)
+
+
+def test_type_missing_from_data_shares_the_host_of_its_nearest_sibling_family():
+    # Given m7i.large as DescribeInstanceTypes describes it (Sapphire Rapids is Intel; m7i is not in the data)
+    c = load_coefficients()
+    record = estimate(
+        usage(
+            Service.EC2,
+            "m7i.large",
+            vcpus=2,
+            memory_gib=8,
+            cpu_manufacturer="Intel",
+            gpus=0,
+            burstable=False,
+            cpu_utilization_pct=50,
+        )
+    )
+
+    # Then its embodied figure is the m6i host's per vCPU (nearest generation, class m, Intel): m6i.metal,
+    # 1.7879024 t for 128 vCPUs (Teads/Davy via CCF), and the record says which sibling was used
+    m6i = c.instance_type("m6i.metal")
+    assert (m6i.host_embodied_tco2e, m6i.host_vcpus) == (1.7879024, 128)
+    central = m6i.host_embodied_tco2e / m6i.host_vcpus * 2 * 1000 / 35040
+    assert record.embodied_kgco2e == pytest.approx(central, rel=REL)
+    assert {"instance_type_not_in_data", "embodied_from_sibling:m7i->m6i"} <= set(record.flags)
+    # and its bounds stay as wide as any fallback's: the families' 10th-90th percentile per vCPU, +-30 %, 6 years
+    p10, p90 = c.host_embodied_tco2e_per_vcpu_extremes
+    assert record.embodied_kgco2e_range.low == pytest.approx(min(p10 * 2000 / 35040, central * 0.7) * 4 / 6, rel=REL)
+    assert record.embodied_kgco2e_range.high == pytest.approx(max(p90 * 2000 / 35040, central * 1.3), rel=REL)
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "manufacturer", "sibling"),
+    [
+        ("m7a.large", "AMD", "m6a"),  # class m, AMD: m6a (gen 6) nearer than m5a
+        ("c7g.xlarge", "AWS", "c6g"),  # c6g, c6gd, c6gn equally near: the one without options
+        ("m7gd.large", "AWS", "m6gd"),  # equally near m6g and m6gd: the one with local disks too
+        ("r8g.2xlarge", "AWS", "r6g"),
+        ("m8a.2xlarge", "AMD", "m6a"),
+        ("t8i.micro", "Intel", "t3"),  # a burstable sibling lends its own sibling's host (m5)
+    ],
+)
+def test_sibling_family_is_the_nearest_of_the_same_class_and_vendor(instance_type, manufacturer, sibling):
+    record = estimate(usage(Service.EC2, instance_type, vcpus=2, memory_gib=8, cpu_manufacturer=manufacturer))
+    family = instance_type.split(".")[0]
+    assert f"embodied_from_sibling:{family}->{sibling}" in record.flags
+    host = load_coefficients().family_host(sibling)
+    assert record.embodied_kgco2e == pytest.approx(host.embodied_tco2e / host.vcpus * 2 * 1000 / 35040, rel=REL)
+
+
+def test_type_without_a_sibling_of_its_vendor_uses_the_median_family():
+    # inf2 is AMD (processor-families.csv) and the data's only inf family, inf1, is Intel: no sibling
+    c = load_coefficients()
+    record = estimate(usage(Service.EC2, "inf2.xlarge", vcpus=4, memory_gib=16, cpu_manufacturer="AMD"))
+
+    assert record.embodied_kgco2e == pytest.approx(c.median_host_embodied_tco2e_per_vcpu * 4 * 1000 / 35040, rel=REL)
+    assert {"instance_type_not_in_data", "embodied_from_median"} <= set(record.flags)
+    assert not any(flag.startswith("embodied_from_sibling") for flag in record.flags)
+
+
+def test_gpu_instance_carries_the_larger_of_its_vcpu_and_gpu_shares_of_the_host():
+    # g5.xlarge: 4 of the g5 host's 192 vCPUs but 1 of its 8 A10G GPUs (g5.48xlarge, 3.434 t): 1/8 of the host
+    record = estimate(usage(Service.EC2, "g5.xlarge", vcpus=4, memory_gib=16, gpus=1, cpu_utilization_pct=50))
+    assert record.embodied_kgco2e == pytest.approx(3.434 * 1000 / 35040 / 8, rel=REL)
+    # a size whose vCPUs are the larger share keeps the vCPU share: g5.16xlarge, 64 of 192 vCPUs, 1 of 8 GPUs
+    large = estimate(usage(Service.EC2, "g5.16xlarge", cpu_utilization_pct=50))
+    assert large.embodied_kgco2e == pytest.approx(3.434 * 1000 / 35040 * 64 / 192, rel=REL)
+    # the whole host is the whole host either way (p4d.24xlarge: 96 of 96 vCPUs, 8 of 8 GPUs)
+    full = estimate(usage(Service.EC2, "p4d.24xlarge", cpu_utilization_pct=50))
+    assert full.embodied_kgco2e == pytest.approx(4.6755184 * 1000 / 35040, rel=REL)
+
+
+def test_gpu_type_missing_from_data_is_charged_per_gpu_of_its_sibling_host():
+    # g6 (AMD EPYC 3rd Gen, NVIDIA L4) is not in the data; its sibling g5 holds 8 GPUs in 3.434 t, so one GPU
+    # carries 3.434 / 8 t, more than its 4 vCPUs at 3.434 / 192 t each
+    record = estimate(
+        usage(Service.EC2, "g6.xlarge", vcpus=4, memory_gib=16, gpus=1, gpu_model="NVIDIA L4", cpu_manufacturer="AMD")
+    )
+    assert "embodied_from_sibling:g6->g5" in record.flags
+    assert record.embodied_kgco2e == pytest.approx(3.434 / 8 * 1000 / 35040, rel=REL)
 
 
 def test_hours_scale_every_time_based_part():
@@ -299,7 +404,7 @@ def test_aurora_serverless_capacity_units_stand_in_for_an_instance_size():
     assert record.compute_kwh == pytest.approx(kwh(2.12, 2), rel=REL)
     assert record.memory_kwh == pytest.approx((16 - 80.69 * 2 / 96) * MEMORY_KWH * PUE, rel=REL)
     assert record.embodied_kgco2e > 0
-    assert set(record.flags) == {"aurora_serverless_acu_mapping", "microarchitecture_unknown"}
+    assert set(record.flags) == {"aurora_serverless_acu_mapping", "microarchitecture_unknown", "embodied_from_median"}
 
 
 def test_rds_graviton_and_burstable_classes_map_to_their_ec2_types():
@@ -318,7 +423,11 @@ def test_rds_class_newer_than_the_data_uses_the_size_the_collector_found():
         usage(Service.RDS, "db.r7g.large", engine="mysql", vcpus=2, memory_gib=16, cpu_utilization_pct=50)
     )
     assert record.compute_kwh == pytest.approx(kwh(0.47 + 0.5 * 1.22, 2), rel=REL)
-    assert set(record.flags) == {"instance_type_not_in_data", "microarchitecture_mapped:AWS Graviton3->AWS Graviton2"}
+    assert set(record.flags) == {
+        "instance_type_not_in_data",
+        "microarchitecture_mapped:AWS Graviton3->AWS Graviton2",
+        "embodied_from_sibling:r7g->r6g",
+    }
 
 
 # --- Lambda ---------------------------------------------------------------------------------------------

@@ -119,7 +119,7 @@ def test_type_not_in_data_has_wider_embodied_bounds_than_a_known_host():
     c = load_coefficients()
     p10, p90 = c.host_embodied_tco2e_per_vcpu_extremes
     record = estimate(usage(Service.EC2, "zz9.large", vcpus=2, memory_gib=8, cpu_utilization_pct=50))
-    central = c.average_host_embodied_tco2e_per_vcpu * 2 * 1000 / 35040
+    central = c.median_host_embodied_tco2e_per_vcpu * 2 * 1000 / 35040
     assert record.embodied_kgco2e == pytest.approx(central, rel=REL)
     assert record.embodied_kgco2e_range.low == pytest.approx(min(p10 * 2000 / 35040, central * 0.7) * 4 / 6, rel=REL)
     assert record.embodied_kgco2e_range.high == pytest.approx(max(p90 * 2000 / 35040, central * 1.3), rel=REL)

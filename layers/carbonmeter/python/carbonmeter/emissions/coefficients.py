@@ -27,6 +27,7 @@ class Processor:
     min_watts: float
     max_watts: float
     memory_gib_per_chip: float | None
+    manufacturer: str
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,24 @@ class InstanceType:
     gpus: int
     gpu_model: str | None
     burstable_baseline_pct: float | None
+
+
+@dataclass(frozen=True)
+class EmbodiedHost:
+    """A physical host whose manufacturing emissions its instances share: the figure, its vCPUs and its GPUs."""
+
+    family: str
+    embodied_tco2e: float
+    vcpus: float
+    gpus: float
+
+    @property
+    def tco2e_per_vcpu(self) -> float:
+        return self.embodied_tco2e / self.vcpus
+
+    @property
+    def tco2e_per_gpu(self) -> float | None:
+        return self.embodied_tco2e / self.gpus if self.gpus > 0 else None
 
 
 @dataclass(frozen=True)
@@ -171,15 +190,29 @@ class Coefficients:
     rds_vcpus: Mapping[str, float]
     grid_tco2e_per_kwh: Mapping[str, float]
     storage_classes: Mapping[tuple[str, str], StorageClass]
-    average_host_embodied_tco2e_per_vcpu: float
+    median_host_embodied_tco2e_per_vcpu: float
     processor_families: Mapping[str, ProcessorFamily]
     substitutes: Mapping[str, str]
     gpu_models: Mapping[str, GpuModel]
     grid_band_pct: Mapping[str, float]
     host_embodied_tco2e_per_vcpu_extremes: tuple[float, float]
+    family_hosts: Mapping[str, EmbodiedHost]
+    burstable_hosts: Mapping[str, str]
+    family_manufacturers: Mapping[str, str]
 
     def instance_type(self, name: str) -> InstanceType | None:
         return self.instance_types.get(name)
+
+    def family_host(self, family: str) -> EmbodiedHost:
+        """The host whose manufacturing a family's instances share: a burstable family borrows its sibling's."""
+        return self.family_hosts[self.burstable_hosts.get(family, family)]
+
+    def embodied_host(self, spec: InstanceType) -> EmbodiedHost:
+        """The host of a type in the data: its own row's figure (kept per type, see c5d), or the sibling's host."""
+        if spec.family in self.burstable_hosts:
+            return self.family_host(spec.family)
+        own = self.family_hosts[spec.family]
+        return EmbodiedHost(spec.family, spec.host_embodied_tco2e, spec.host_vcpus, own.gpus)
 
     def cpu_watts(self, microarchitectures: Sequence[str]) -> Watts:
         """Per-vCPU watts of a type that may run on several microarchitectures.
@@ -264,25 +297,73 @@ class Coefficients:
         return self.storage_classes[(service, default)], False
 
 
-def average_embodied_per_vcpu(types: Iterable[InstanceType]) -> float:
-    """Mean over instance families of host embodied t CO2e per host vCPU (used for types not in the data)."""
-    per_family = {t.family: t.host_embodied_tco2e / t.host_vcpus for t in types if t.host_vcpus > 0}
-    return statistics.fmean(per_family.values())
+def family_hosts(types: Iterable[InstanceType]) -> dict[str, EmbodiedHost]:
+    """Each family's host: its largest size's row, holding as many GPUs as any size of the family."""
+    by_family: dict[str, list[InstanceType]] = {}
+    for t in types:
+        by_family.setdefault(t.family, []).append(t)
+    hosts = {}
+    for family, members in by_family.items():
+        largest = max(members, key=lambda t: t.host_vcpus)
+        gpus = max(t.gpus for t in members)
+        hosts[family] = EmbodiedHost(family, largest.host_embodied_tco2e, largest.host_vcpus, gpus)
+    return hosts
 
 
-def embodied_per_vcpu_extremes(types: Iterable[InstanceType]) -> tuple[float, float]:
-    """10th and 90th percentiles over non-burstable families of host embodied t CO2e per host vCPU.
+def own_hosts_per_vcpu(hosts: Mapping[str, EmbodiedHost], borrowed: Iterable[str]) -> list[float]:
+    """Host embodied t CO2e per host vCPU of every family with a host of its own.
 
-    Percentiles rather than min/max, and no burstable families, because the extremes of the table are
-    artefacts: round placeholder hosts (1.0 t for 128 vCPUs) and tiny "hosts" (t1: one vCPU; see SOURCES.md).
+    The burstable families are left out: their "host" in the data is an 8-vCPU artefact, and the host they
+    borrow (``burstable-embodied-hosts.csv``) is already counted under its own family.
     """
-    per_family = {
-        t.family: t.host_embodied_tco2e / t.host_vcpus
-        for t in types
-        if t.host_vcpus > 0 and t.burstable_baseline_pct is None
-    }
-    deciles = statistics.quantiles(per_family.values(), n=10)
+    skipped = set(borrowed)
+    return [h.tco2e_per_vcpu for family, h in hosts.items() if family not in skipped and h.vcpus > 0]
+
+
+def median_embodied_per_vcpu(per_vcpu: Sequence[float]) -> float:
+    """Median over families (used for types with no sibling family in the data).
+
+    The median, not the mean: a few families with tiny "hosts" (m1-m3, c1, hs1: 4-16 vCPUs carrying a whole
+    server's figure) pull the mean to 1.8 times the median (2.5 times with the burstable "hosts", as in 1.1).
+    """
+    return statistics.median(per_vcpu)
+
+
+def embodied_per_vcpu_extremes(per_vcpu: Sequence[float]) -> tuple[float, float]:
+    """10th and 90th percentiles over families of host embodied t CO2e per host vCPU.
+
+    Percentiles rather than min/max, because the extremes of the table are artefacts: round placeholder hosts
+    (1.0 t for 128 vCPUs) and tiny "hosts" (m1: four vCPUs; see SOURCES.md).
+    """
+    deciles = statistics.quantiles(per_vcpu, n=10)
     return deciles[0], deciles[-1]
+
+
+def family_manufacturers(
+    types: Iterable[InstanceType],
+    families: Mapping[str, ProcessorFamily],
+    vendors: Mapping[str, str],
+) -> dict[str, str]:
+    """CPU vendor of each family in the data, the one a sibling must share.
+
+    AWS's documentation when the family table has it, else the vendor of the family's microarchitectures.
+    Families on unknown CPUs (m1-m3, c1, t1, ...) are left out, so they are nobody's sibling.
+    """
+    found: dict[str, set[str]] = {}
+    for t in types:
+        found.setdefault(t.family, set()).update(vendors[m] for m in t.microarchitectures if m in vendors)
+    result = {family: names.pop() for family, names in found.items() if len(names) == 1}
+    result.update({family: f.manufacturer for family, f in families.items() if family in found})
+    return result
+
+
+def microarchitecture_vendors(
+    processors: Iterable[Processor], substitutes: Iterable[Mapping[str, str]]
+) -> dict[str, str]:
+    """Vendor of every CPU microarchitecture named in the data: those with coefficients and those substituted."""
+    vendors = {p.name: p.manufacturer for p in processors if p.kind == "cpu"}
+    vendors.update({row["microarchitecture"]: row["manufacturer"] for row in substitutes})
+    return vendors
 
 
 def _data_file(name: str) -> str:
@@ -304,6 +385,7 @@ def _processor(row: Mapping[str, str]) -> Processor:
         min_watts=float(row["min_watts"]),
         max_watts=float(row["max_watts"]),
         memory_gib_per_chip=_optional_float(row["memory_gib_per_chip"]),
+        manufacturer=row["manufacturer"],
     )
 
 
@@ -356,6 +438,12 @@ def load_coefficients() -> Coefficients:
     instance_types = {t.name: t for t in map(_instance_type, _rows("ec2-instance-types.csv"))}
     storage_classes = {(s.service, s.name): s for s in map(_storage_class, _rows("storage-classes.csv"))}
     grid_rows = list(_rows("grid-emission-factors.csv"))
+    substitute_rows = list(_rows("microarchitecture-substitutes.csv"))
+    processor_families = {f.family: f for f in map(_processor_family, _rows("processor-families.csv"))}
+    hosts = family_hosts(instance_types.values())
+    burstable_hosts = {r["family"]: r["host_family"] for r in _rows("burstable-embodied-hosts.csv")}
+    per_vcpu = own_hosts_per_vcpu(hosts, burstable_hosts)
+    vendors = microarchitecture_vendors(processors.values(), substitute_rows)
     return Coefficients(
         constants=Constants.from_json(json.loads(_data_file("constants.json"))),
         processors=MappingProxyType(processors),
@@ -365,14 +453,15 @@ def load_coefficients() -> Coefficients:
         ),
         grid_tco2e_per_kwh=MappingProxyType({r["region"]: float(r["tco2e_per_kwh"]) for r in grid_rows}),
         storage_classes=MappingProxyType(storage_classes),
-        average_host_embodied_tco2e_per_vcpu=average_embodied_per_vcpu(instance_types.values()),
-        processor_families=MappingProxyType(
-            {f.family: f for f in map(_processor_family, _rows("processor-families.csv"))}
-        ),
-        substitutes=MappingProxyType(
-            {r["microarchitecture"]: r["substitute"] for r in _rows("microarchitecture-substitutes.csv")}
-        ),
+        median_host_embodied_tco2e_per_vcpu=median_embodied_per_vcpu(per_vcpu),
+        processor_families=MappingProxyType(processor_families),
+        substitutes=MappingProxyType({r["microarchitecture"]: r["substitute"] for r in substitute_rows}),
         gpu_models=MappingProxyType({g.api_name: g for g in map(_gpu_model, _rows("gpu-models.csv"))}),
         grid_band_pct=MappingProxyType({r["region"]: float(r["band_pct"]) for r in grid_rows if r["band_pct"].strip()}),
-        host_embodied_tco2e_per_vcpu_extremes=embodied_per_vcpu_extremes(instance_types.values()),
+        host_embodied_tco2e_per_vcpu_extremes=embodied_per_vcpu_extremes(per_vcpu),
+        family_hosts=MappingProxyType(hosts),
+        burstable_hosts=MappingProxyType(burstable_hosts),
+        family_manufacturers=MappingProxyType(
+            family_manufacturers(instance_types.values(), processor_families, vendors)
+        ),
     )

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from carbonmeter.emissions import hardware
 from carbonmeter.emissions import methodology as m
-from carbonmeter.emissions.coefficients import Coefficients, InstanceType, Watts, load_coefficients
+from carbonmeter.emissions.coefficients import Coefficients, EmbodiedHost, InstanceType, Watts, load_coefficients
 from carbonmeter.emissions.hardware import GPU_MODEL_UNKNOWN, MICROARCHITECTURE_UNKNOWN, PowerModel
 from carbonmeter.emissions.uncertainty import ZERO, Band, total
 from carbonmeter.models import EmissionRecord, Range, Rollup, Service, UsageRecord
@@ -321,7 +321,14 @@ def _add_instance(
         gib_hours = _memory_gib_hours(c, spec, power, memory_gib, vcpus, hours)
         parts.memory = _memory(c, gib_hours, multiplier)
 
-    parts.embodied = _embodied(c, spec, vcpus, hours).times(multiplier)
+    gpus = _gpus(usage, spec)
+    if spec is not None:
+        parts.embodied = _embodied(c, c.embodied_host(spec), vcpus, gpus, hours)
+    else:
+        host, flag = hardware.embodied_host(c, type_name, usage.cpu_manufacturer)
+        parts.flag(flag)
+        parts.embodied = _fallback_embodied(c, host, vcpus, gpus, hours)
+    parts.embodied = parts.embodied.times(multiplier)
 
 
 def _active_vcpus(
@@ -340,8 +347,13 @@ def _active_vcpus(
     return Band.exact(vcpus)
 
 
+def _gpus(usage: UsageRecord, spec: InstanceType | None) -> float:
+    """GPUs of the instance: DescribeInstanceTypes' count (fractional for g6f) when collected, else the table's."""
+    return usage.gpus if usage.gpus is not None else float(spec.gpus if spec else 0)
+
+
 def _gpu_kwh(parts: _Parts, usage: UsageRecord, c: Coefficients, spec: InstanceType | None, multiplier: float) -> Band:
-    gpus = usage.gpus if usage.gpus is not None else (spec.gpus if spec else 0)
+    gpus = _gpus(usage, spec)
     if not gpus:
         return ZERO
     power = hardware.gpu_power(c, spec, usage.gpu_model)
@@ -367,20 +379,33 @@ def _memory_gib_hours(
     return m.excess_memory_gib_hours(memory_gib, spec.host_memory_gib, c.chips(spec), power.memory_gib_per_chip, hours)
 
 
-def _embodied(c: Coefficients, spec: InstanceType | None, vcpus: float, hours: float) -> Band:
-    """Embodied kg CO2e: the host's share, bounded by a longer server life and the manufacturing band."""
+def _embodied(c: Coefficients, host: EmbodiedHost, vcpus: float, gpus: float, hours: float) -> Band:
+    """Embodied kg CO2e of a type in the data: its share of the host, bounded by a longer life and the band."""
+    k = c.constants
+    band = k.embodied_manufacturing_band_pct / 100.0
+    longer_life = k.server_life_hours / k.server_life_hours_long
+    central = m.embodied_kgco2e(host.embodied_tco2e, hours, k.server_life_hours, vcpus, host.vcpus, gpus, host.gpus)
+    return Band.around(central, central * longer_life * (1.0 - band), central * (1.0 + band))
+
+
+def _fallback_embodied(c: Coefficients, host: EmbodiedHost | None, vcpus: float, gpus: float, hours: float) -> Band:
+    """Embodied kg CO2e of a type missing from the data, on its sibling family's host or the median family.
+
+    The type's size is not known to fit the sibling's host, so it is charged per vCPU (or per GPU, the larger)
+    as if it used a host of its own size whole. Whichever rule chose the figure, the bounds span the families'
+    10th-90th percentile per vCPU as well: a sibling is a guess about the host, not knowledge of it.
+    """
     k = c.constants
     life = k.server_life_hours
     band = k.embodied_manufacturing_band_pct / 100.0
-    longer_life = life / k.server_life_hours_long
-    if spec is None:
-        # Unknown host: the average host's embodied per vCPU, i.e. a host of `vcpus` vCPUs used whole; the
-        # bounds also span the 10th-90th percentile of the families' embodied per vCPU.
-        per_vcpu_low, per_vcpu_high = c.host_embodied_tco2e_per_vcpu_extremes
-        central = m.embodied_kgco2e(c.average_host_embodied_tco2e_per_vcpu * vcpus, hours, life, vcpus, vcpus)
-        p10 = m.embodied_kgco2e(per_vcpu_low * vcpus, hours, life, vcpus, vcpus)
-        p90 = m.embodied_kgco2e(per_vcpu_high * vcpus, hours, life, vcpus, vcpus)
-        low = min(p10, central * (1.0 - band)) * longer_life
-        return Band.around(central, low, max(p90, central * (1.0 + band)))
-    central = m.embodied_kgco2e(spec.host_embodied_tco2e, hours, life, vcpus, spec.host_vcpus)
-    return Band.around(central, central * longer_life * (1.0 - band), central * (1.0 + band))
+    per_vcpu = host.tco2e_per_vcpu if host else c.median_host_embodied_tco2e_per_vcpu
+    per_gpu = host.tco2e_per_gpu if host else None
+    host_tco2e = max(per_vcpu * vcpus, (per_gpu or 0.0) * gpus)
+
+    def whole(tco2e: float) -> float:
+        return m.embodied_kgco2e(tco2e, hours, life, vcpus, vcpus)
+
+    central = whole(host_tco2e)
+    per_vcpu_low, per_vcpu_high = c.host_embodied_tco2e_per_vcpu_extremes
+    low = min(whole(per_vcpu_low * vcpus), central * (1.0 - band)) * life / k.server_life_hours_long
+    return Band.around(central, low, max(whole(per_vcpu_high * vcpus), central * (1.0 + band)))

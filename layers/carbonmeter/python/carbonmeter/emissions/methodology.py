@@ -6,7 +6,7 @@ facility meter, i.e. already multiplied by the PUE it is given.
 
 from __future__ import annotations
 
-METHODOLOGY_VERSION = "ccf-corrected-1.1"
+METHODOLOGY_VERSION = "ccf-corrected-1.2"
 
 BYTES_PER_GB = 1e9
 GB_PER_TB = 1000.0
@@ -91,21 +91,36 @@ def lambda_vcpu_hours(duration_ms: float, memory_mb: float, mb_per_vcpu: float) 
     return duration_ms / MS_PER_HOUR * memory_mb / mb_per_vcpu
 
 
+def host_share(vcpus: float, host_vcpus: float, gpus: float = 0.0, host_gpus: float = 0.0) -> float:
+    """The instance's share of its host: the larger of its vCPU and GPU shares, at most the whole host.
+
+    On a GPU host the GPUs usually run out first (g5.xlarge: 1 of 8 GPUs but 4 of 192 vCPUs); sharing by vCPUs
+    alone would let eight such instances fill the host yet carry a sixth of it. With the larger share, the
+    instances filling a host always carry at least the whole host. Without GPUs it is CCF's vCPU share.
+    """
+    if host_vcpus <= 0:
+        return 0.0
+    gpu_share = gpus / host_gpus if host_gpus > 0 else 0.0
+    return min(1.0, max(vcpus / host_vcpus, gpu_share))
+
+
 def embodied_kgco2e(
     host_embodied_tco2e: float,
     hours: float,
     server_life_hours: float,
     vcpus: float,
     host_vcpus: float,
+    gpus: float = 0.0,
+    host_gpus: float = 0.0,
 ) -> float:
-    """Share of the host's manufacturing emissions: time share of its life x the instance's share of vCPUs.
+    """Share of the host's manufacturing emissions: time share of its life x the instance's share of the host.
 
     CCF divides ``hours`` by the vCPU count before this step; that is a defect and is not repeated here.
     """
-    if host_vcpus <= 0 or server_life_hours <= 0:
+    if server_life_hours <= 0:
         return 0.0
-    vcpu_share = min(1.0, vcpus / host_vcpus)
-    return host_embodied_tco2e * KG_PER_TONNE * hours / server_life_hours * vcpu_share
+    share = host_share(vcpus, host_vcpus, gpus, host_gpus)
+    return host_embodied_tco2e * KG_PER_TONNE * hours / server_life_hours * share
 
 
 def operational_co2e(kwh: float, factor_per_kwh: float) -> float:

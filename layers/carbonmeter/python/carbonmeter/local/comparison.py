@@ -38,6 +38,7 @@ from carbonmeter import cli
 from carbonmeter.aws import ClientFactory
 from carbonmeter.emissions import methodology as m
 from carbonmeter.emissions.coefficients import Coefficients, InstanceType, _rows, load_coefficients
+from carbonmeter.emissions.hardware import EMBODIED_FROM_MEDIAN, EMBODIED_FROM_SIBLING
 from carbonmeter.emissions.providers import FALLBACK_FLAG_PREFIX, BoaviztaProvider, EmissionsProvider, provider_for
 from carbonmeter.local.boavizta_server import BoaviztaServerError, running_boavizta
 from carbonmeter.models import EmissionRecord, UsageRecord
@@ -467,17 +468,25 @@ POWER_MODEL = Cause(
 GRID_FACTOR = Cause("grid-factor", "Grid factors from different sources (grid columns of the operational table)")
 BURSTABLE_HOST = Cause(
     "burstable-host",
-    "CarbonMeter's data give burstable families an 8-vCPU host that carries a whole server's embodied figure "
-    "(known weakness, `data/SOURCES.md`)",
+    "Burstable family: builtin shares the host of its general-purpose sibling (t3 -> m5, t4g -> m6g; "
+    "`data/burstable-embodied-hosts.csv`, since 1.2); CCF's data give the family an 8-vCPU host carrying a whole "
+    "server's embodied figure",
 )
-HOST_UNKNOWN = Cause(
-    "host-unknown",
-    "Type not in CarbonMeter's data: builtin charges the mean host embodied per vCPU over all families "
-    "(flag `instance_type_not_in_data`)",
+HOST_SIBLING = Cause(
+    "host-sibling",
+    "Type not in CarbonMeter's data: builtin shares the host of the nearest family of the same class and CPU vendor "
+    "(flag `embodied_from_sibling:<family>-><sibling>`, since 1.2), which then differs from Boavizta's as under "
+    "`embodied-model`",
+)
+HOST_MEDIAN = Cause(
+    "host-median",
+    "Type not in CarbonMeter's data and no family of its class and vendor: builtin charges the median family's "
+    "host embodied per vCPU (flag `embodied_from_median`)",
 )
 GPU_HOST_SHARE = Cause(
     "gpu-host-share",
-    "GPU host: builtin shares the host's embodied figure by vCPUs, Boavizta adds the instance's own GPUs",
+    "GPU host: builtin charges the larger of the instance's vCPU and GPU shares of the whole host (since 1.2); CCF "
+    "shares by vCPUs only; Boavizta adds the instance's own GPUs to a vCPU share of the rest of its platform",
 )
 EMBODIED_MODEL = Cause(
     "embodied-model",
@@ -514,13 +523,18 @@ def _has_gpus(row: Row) -> bool:
     return bool(row.usage.gpus)
 
 
-def _burstable_in_data(row: Row) -> bool:
-    spec = load_coefficients().instance_type(row.usage.resource_type)
-    return spec is not None and spec.burstable_baseline_pct is not None
+def _burstable_host_borrowed(row: Row) -> bool:
+    c = load_coefficients()
+    spec = c.instance_type(row.usage.resource_type)
+    return spec is not None and spec.family in c.burstable_hosts
 
 
 def _builtin_flag(flag: str) -> Callable[[Row], bool]:
     return lambda row: flag in row.builtin.notes
+
+
+def _builtin_flag_prefix(prefix: str) -> Callable[[Row], bool]:
+    return lambda row: any(note.startswith(prefix) for note in row.builtin.notes)
 
 
 def _ccf_note(note: str) -> Callable[[Row], bool]:
@@ -544,9 +558,9 @@ RULES: dict[tuple[str, str], tuple[Rule, ...]] = {
     ),
     (BOAVIZTA, EMBODIED.key): (
         (BOAVIZTA_FALLBACK, lambda row: row.boavizta_fell_back),
-        (BURSTABLE_HOST, _burstable_in_data),
-        (HOST_UNKNOWN, _builtin_flag("instance_type_not_in_data")),
+        (HOST_MEDIAN, _builtin_flag(EMBODIED_FROM_MEDIAN)),
         (GPU_HOST_SHARE, _has_gpus),
+        (HOST_SIBLING, _builtin_flag_prefix(EMBODIED_FROM_SIBLING)),
         (EMBODIED_MODEL, _always),
     ),
     (CCF, ENERGY.key): (
@@ -558,6 +572,8 @@ RULES: dict[tuple[str, str], tuple[Rule, ...]] = {
     (CCF, EMBODIED.key): (
         (CCF_TYPE_UNKNOWN, _ccf_note(CCF_NOT_IN_TABLE)),
         (CCF_UNCORRECTED, _ccf_note(ccf_uncorrected("host_embodied_tco2e"))),
+        (BURSTABLE_HOST, _burstable_host_borrowed),
+        (GPU_HOST_SHARE, _has_gpus),
     ),
 }
 
