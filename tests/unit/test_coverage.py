@@ -5,7 +5,7 @@ import pytest
 
 from carbonmeter.emissions import estimate, load_coefficients
 from carbonmeter.emissions.coefficients import UNKNOWN_REGION
-from carbonmeter.emissions.hardware import FamilyName
+from carbonmeter.emissions.hosts import FamilyName
 from carbonmeter.models import Service, UsageRecord
 from tests.unit.test_estimate import HOUR, PUE, REL, kwh, usage
 

@@ -260,6 +260,21 @@ class EmissionRecord(BaseModel):
     def sort_key(self) -> str:
         return f"resource#{self.region}#{self.service}#{self.resource_id}#{self.resource_type}"
 
+    @classmethod
+    def for_usage(cls, usage: UsageRecord, **figures: Any) -> EmissionRecord:
+        """The record of ``usage``'s resource and hour carrying ``figures``."""
+        return cls(
+            connection_id=usage.connection_id,
+            account_id=usage.account_id,
+            hour=usage.hour,
+            region=usage.region,
+            service=usage.service,
+            resource_id=usage.resource_id,
+            resource_type=usage.resource_type,
+            hours=usage.hours,
+            **figures,
+        )
+
 
 class Rollup(BaseModel):
     """Hourly totals of one connection for one region and service."""

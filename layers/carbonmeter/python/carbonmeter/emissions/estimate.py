@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from carbonmeter.emissions import hardware
+from carbonmeter.emissions import hardware, hosts
 from carbonmeter.emissions import methodology as m
 from carbonmeter.emissions.coefficients import Coefficients, EmbodiedHost, InstanceType, Watts, load_coefficients
 from carbonmeter.emissions.hardware import GPU_MODEL_UNKNOWN, MICROARCHITECTURE_UNKNOWN, PowerModel
@@ -70,15 +70,8 @@ def estimate(usage: UsageRecord, coefficients: Coefficients | None = None) -> Em
         m.operational_co2e(energy.low, grid_low_t * m.KG_PER_TONNE),
         m.operational_co2e(energy.high, grid_high_t * m.KG_PER_TONNE),
     )
-    return EmissionRecord(
-        connection_id=usage.connection_id,
-        account_id=usage.account_id,
-        hour=usage.hour,
-        region=usage.region,
-        service=usage.service,
-        resource_id=usage.resource_id,
-        resource_type=usage.resource_type,
-        hours=usage.hours,
+    return EmissionRecord.for_usage(
+        usage,
         compute_kwh=parts.compute.central,
         memory_kwh=parts.memory.central,
         storage_kwh=parts.storage.central,
@@ -325,7 +318,7 @@ def _add_instance(
     if spec is not None:
         parts.embodied = _embodied(c, c.embodied_host(spec), vcpus, gpus, hours)
     else:
-        host, flag = hardware.embodied_host(c, type_name, usage.cpu_manufacturer)
+        host, flag = hosts.embodied_host(c, type_name, usage.cpu_manufacturer)
         parts.flag(flag)
         parts.embodied = _fallback_embodied(c, host, vcpus, gpus, hours)
     parts.embodied = parts.embodied.times(multiplier)

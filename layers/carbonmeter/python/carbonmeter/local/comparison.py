@@ -38,7 +38,7 @@ from carbonmeter import cli
 from carbonmeter.aws import ClientFactory
 from carbonmeter.emissions import methodology as m
 from carbonmeter.emissions.coefficients import Coefficients, InstanceType, _rows, load_coefficients
-from carbonmeter.emissions.hardware import EMBODIED_FROM_MEDIAN, EMBODIED_FROM_SIBLING
+from carbonmeter.emissions.hosts import EMBODIED_FROM_MEDIAN, EMBODIED_FROM_SIBLING
 from carbonmeter.emissions.providers import FALLBACK_FLAG_PREFIX, BoaviztaProvider, EmissionsProvider, provider_for
 from carbonmeter.local.boavizta_server import BoaviztaServerError, running_boavizta
 from carbonmeter.models import EmissionRecord, UsageRecord

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from carbonmeter.models import EmissionRecord, UsageRecord
 
@@ -22,21 +22,6 @@ REASON_INSTANCE_TYPE_UNKNOWN = "instance_type_unknown"
 REASON_REGION_UNKNOWN = "region_unknown"
 REASON_SECRET_UNAVAILABLE = "secret_unavailable"  # noqa: S105 (a reason, not a secret)
 REASON_ERROR = "error"
-
-
-def record_for(usage: UsageRecord, **figures: Any) -> EmissionRecord:
-    """An emission record of ``usage``'s resource and hour carrying ``figures``."""
-    return EmissionRecord(
-        connection_id=usage.connection_id,
-        account_id=usage.account_id,
-        hour=usage.hour,
-        region=usage.region,
-        service=usage.service,
-        resource_id=usage.resource_id,
-        resource_type=usage.resource_type,
-        hours=usage.hours,
-        **figures,
-    )
 
 
 def fallback_flag(provider: str, reason: str) -> str:

@@ -28,7 +28,6 @@ from carbonmeter.emissions.providers.base import (
     Outcome,
     ProviderError,
     Unestimated,
-    record_for,
     strict,
 )
 from carbonmeter.emissions.providers.builtin import BuiltinProvider
@@ -184,7 +183,7 @@ def boavizta_record(
 
     extra_kwh = builtin.storage_kwh + builtin.network_kwh
     extra_kg = extra_kwh * grid
-    return record_for(
+    return EmissionRecord.for_usage(
         usage,
         compute_kwh=kwh(power.value - ram),
         memory_kwh=kwh(ram),

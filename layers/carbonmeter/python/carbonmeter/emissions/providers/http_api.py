@@ -20,7 +20,6 @@ from carbonmeter.emissions.providers.base import (
     Outcome,
     ProviderError,
     Unestimated,
-    record_for,
     strict,
 )
 from carbonmeter.emissions.providers.transport import retrying_session, transport_error
@@ -156,7 +155,7 @@ def http_record(usage: UsageRecord, item: EstimateItem, methodology_version: str
     grid = item.grid_kgco2e_per_kwh
     if grid is None:
         grid = item.operational_kgco2e / energy if energy > 0 else 0.0
-    return record_for(
+    return EmissionRecord.for_usage(
         usage,
         compute_kwh=parts.compute_kwh,
         memory_kwh=parts.memory_kwh,
