@@ -8,22 +8,23 @@ from pathlib import Path
 import pytest
 
 from carbonmeter import emissions
-from carbonmeter.local import comparison
 from carbonmeter.local.boavizta_server import running_boavizta
-from carbonmeter.local.comparison import (
-    BEGIN_MARKER,
-    BOAVIZTA,
+from carbonmeter.local.comparison.__main__ import main
+from carbonmeter.local.comparison.cases import Case
+from carbonmeter.local.comparison.causes import (
     BOAVIZTA_FALLBACK,
-    CCF,
-    END_MARKER,
-    METRICS,
-    Case,
-    Run,
-    ccf_figures,
-    compare,
+    BURSTABLE_HOST,
+    CCF_BURSTABLE_SCALING,
+    EMBODIED_MODEL,
+    RATIO_HIGH,
+    RATIO_LOW,
+    UNEXPLAINED,
     findings,
-    render,
 )
+from carbonmeter.local.comparison.ccf import ccf_figures
+from carbonmeter.local.comparison.document import BEGIN_MARKER, END_MARKER
+from carbonmeter.local.comparison.markdown import render
+from carbonmeter.local.comparison.rows import BOAVIZTA, CCF, EMBODIED, ENERGY, METRICS, Run, compare
 
 # An anchor row, a burstable type at low load (CCF scales its vCPUs) and a type Boavizta does not know.
 CASES = (
@@ -74,12 +75,12 @@ def test_ratios_are_builtin_over_each_reference(run: Run) -> None:
     # m5.large at 50 % in us-east-1 is the methodology's worked example: CCF's formula gives the same figures.
     assert [m5.ratio(metric, CCF) for metric in METRICS] == pytest.approx([1.0, 1.0, 1.0])
     # CCF counts 2 x 20 / 50 = 0.8 vCPUs of a t3.medium whatever the load, and t3 memory is under the baseline.
-    assert t3.ratio(comparison.ENERGY, CCF) == pytest.approx(2.5)
+    assert t3.ratio(ENERGY, CCF) == pytest.approx(2.5)
     # builtin shares t3's embodied host as 2 of the m5 host's 96 vCPUs, CCF as 2 of t3's own 8
-    assert t3.ratio(comparison.EMBODIED, CCF) == pytest.approx(8 / 96)
+    assert t3.ratio(EMBODIED, CCF) == pytest.approx(8 / 96)
     # Boavizta's figures for m8a are builtin's (a fallback), so there is no ratio to show; CCF has no embodied.
     assert all(m8a.ratio(metric, BOAVIZTA) is None for metric in METRICS)
-    assert m8a.ratio(comparison.EMBODIED, CCF) is None
+    assert m8a.ratio(EMBODIED, CCF) is None
 
 
 def test_differences_beyond_2x_are_listed_with_their_cause(run: Run) -> None:
@@ -87,16 +88,16 @@ def test_differences_beyond_2x_are_listed_with_their_cause(run: Run) -> None:
 
     for metric in METRICS:
         assert found[(3, metric.key, BOAVIZTA)].causes == (BOAVIZTA_FALLBACK,)
-    assert found[(2, comparison.ENERGY.key, CCF)].causes == (comparison.CCF_BURSTABLE_SCALING,)
+    assert found[(2, ENERGY.key, CCF)].causes == (CCF_BURSTABLE_SCALING,)
     # t3 shares the m5 host since 1.2 (as Boavizta's t3 platform does): what is left against Boavizta is the
     # embodied model; against CCF, CCF's 8-vCPU t3 "host"
-    assert found[(2, comparison.EMBODIED.key, BOAVIZTA)].causes == (comparison.EMBODIED_MODEL,)
-    assert found[(2, comparison.EMBODIED.key, CCF)].causes == (comparison.BURSTABLE_HOST,)
-    assert (1, comparison.ENERGY.key, CCF) not in found
+    assert found[(2, EMBODIED.key, BOAVIZTA)].causes == (EMBODIED_MODEL,)
+    assert found[(2, EMBODIED.key, CCF)].causes == (BURSTABLE_HOST,)
+    assert (1, ENERGY.key, CCF) not in found
     for finding in found.values():
         ratio = finding.row.ratio(finding.metric, finding.reference)
-        assert ratio is None or not comparison.RATIO_LOW <= ratio <= comparison.RATIO_HIGH
-        assert comparison.UNEXPLAINED not in finding.causes
+        assert ratio is None or not RATIO_LOW <= ratio <= RATIO_HIGH
+        assert UNEXPLAINED not in finding.causes
 
 
 def test_rendered_tables_show_every_figure_and_ratio(run: Run) -> None:
@@ -106,7 +107,7 @@ def test_rendered_tables_show_every_figure_and_ratio(run: Run) -> None:
     for row in run.rows:
         assert f"| {row.number} | `{row.case.instance_type}` |" in text
     m5 = run.rows[0]
-    assert f"| {m5.ratio(comparison.ENERGY, BOAVIZTA):.2f} | 1.00 |" in text
+    assert f"| {m5.ratio(ENERGY, BOAVIZTA):.2f} | 1.00 |" in text
     assert "**2.50**" in text  # t3.medium energy vs CCF, beyond 2x
     assert "`boavizta-fallback`" in text
 
@@ -121,7 +122,7 @@ def test_write_replaces_only_the_generated_block(
     document.write_text(f"{before}{BEGIN_MARKER}\nstale table\n{END_MARKER}{after}", encoding="utf-8")
 
     # When the comparison runs for one type and writes the document
-    code = comparison.main(["--boavizta-url", boavizta_url, "--types", "m5.large", "--write", str(document)])
+    code = main(["--boavizta-url", boavizta_url, "--types", "m5.large", "--write", str(document)])
 
     # Then the text outside the markers is untouched, and the block holds what was printed
     assert code == 0
@@ -139,7 +140,7 @@ def test_write_refuses_a_document_without_markers(tmp_path: Path) -> None:
     document.write_text("# Comparison\n", encoding="utf-8")
 
     # No server is given or started: the document is checked before the run.
-    code = comparison.main(["--boavizta-url", "http://127.0.0.1:9", "--write", str(document)])
+    code = main(["--boavizta-url", "http://127.0.0.1:9", "--write", str(document)])
 
     assert code == 1
     assert document.read_text(encoding="utf-8") == "# Comparison\n"

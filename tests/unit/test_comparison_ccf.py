@@ -9,21 +9,18 @@ import pytest
 
 from carbonmeter.emissions import estimate, load_coefficients
 from carbonmeter.emissions.coefficients import _rows
-from carbonmeter.local.comparison import (
-    BEGIN_MARKER,
+from carbonmeter.local.comparison.ccf import (
     CCF_BURSTABLE,
     CCF_CPU_AVERAGES,
     CCF_NOT_IN_TABLE,
-    END_MARKER,
     CcfConstants,
     CcfInputs,
-    ComparisonError,
     ccf_figures,
     ccf_formula,
     ccf_reference,
     ccf_uncorrected,
-    replace_generated,
 )
+from carbonmeter.local.comparison.document import BEGIN_MARKER, END_MARKER, ComparisonError, replace_generated
 from carbonmeter.models import Service, UsageRecord
 
 REL = 1e-9
