@@ -105,6 +105,54 @@ def test_each_embedded_aws_starts_with_an_empty_account():
         assert boto3.client("s3").list_buckets()["Buckets"] == []
 
 
+def test_queries_on_the_embedded_aws_return_what_dynamodb_would():
+    # Given a table with several partitions and an index (the embedded AWS reads only the queried partition)
+    with embedded_aws():
+        dynamodb = boto3.client("dynamodb")
+        dynamodb.create_table(
+            TableName="records",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": attribute, "AttributeType": "S"} for attribute in ("pk", "sk", "kind")
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "by-kind",
+                    "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for pk in ("b", "a", "c"):
+            for sk in ("3", "1", "2"):
+                item = {"pk": {"S": pk}, "sk": {"S": sk}, "kind": {"S": "odd" if int(sk) % 2 else "even"}}
+                dynamodb.put_item(TableName="records", Item=item)
+
+        def keys(**query: Any) -> list[tuple[str, str]]:
+            items = dynamodb.query(TableName="records", **query)["Items"]
+            return [(item["pk"]["S"], item["sk"]["S"]) for item in items]
+
+        # When a partition is queried, forwards, backwards, with a key condition and a page limit
+        partition = {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": "b"}}}
+        # Then it holds its own items only, in sort-key order
+        assert keys(**partition) == [("b", "1"), ("b", "2"), ("b", "3")]
+        assert keys(**partition, ScanIndexForward=False) == [("b", "3"), ("b", "2"), ("b", "1")]
+        assert keys(**partition, Limit=2) == [("b", "1"), ("b", "2")]
+        ranged = {":pk": {"S": "c"}, ":sk": {"S": "2"}}
+        assert keys(KeyConditionExpression="pk = :pk AND sk >= :sk", ExpressionAttributeValues=ranged) == [
+            ("c", "2"),
+            ("c", "3"),
+        ]
+        # And a query on an index still spans every partition
+        by_kind = keys(
+            IndexName="by-kind",
+            KeyConditionExpression="kind = :kind",
+            ExpressionAttributeValues={":kind": {"S": "even"}},
+        )
+        assert sorted(by_kind) == [("a", "2"), ("b", "2"), ("c", "2")]
+
+
 def test_resources_match_the_stack_and_the_connection_role_is_assumable(demo):
     settings, account = demo
     _assert_connection_role_is_assumable_with_its_external_id(account)
