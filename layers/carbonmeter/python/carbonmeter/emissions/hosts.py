@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 from carbonmeter.emissions.coefficients import Coefficients, EmbodiedHost
 from carbonmeter.emissions.hardware import family_of
@@ -46,6 +47,12 @@ class FamilyName:
         return cls(match["letters"], int(match["generation"]), options)
 
 
+@cache
+def _family_name(family: str) -> FamilyName | None:
+    # The calculator looks for a sibling once per record, across every family of the data; names never change.
+    return FamilyName.parse(family)
+
+
 def embodied_host(c: Coefficients, instance_type: str, manufacturer: str | None) -> tuple[EmbodiedHost | None, str]:
     """The host a type missing from the data is taken to share, and the flag saying which rule chose it.
 
@@ -71,12 +78,12 @@ def _sibling_family(c: Coefficients, family: str, manufacturer: str | None) -> s
     Nearest: the closest generation; among equally close ones the family with the same host options (m7gd ->
     m6gd, not m6g: local disks add to a host's figure), then the newer.
     """
-    name = FamilyName.parse(family)
+    name = _family_name(family)
     if name is None or manufacturer is None:
         return None
     candidates = []
     for other, vendor in c.family_manufacturers.items():
-        other_name = FamilyName.parse(other)
+        other_name = _family_name(other)
         if other_name is None or vendor != manufacturer or other_name.letters != name.letters:
             continue
         distance = abs(other_name.generation - name.generation)
