@@ -20,7 +20,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from carbonmeter import emissions
 from carbonmeter.aws import ClientFactory
-from carbonmeter.emissions.providers import FallbackProvider, HttpProvider, provider_for
+from carbonmeter.emissions.providers import FallbackProvider, HttpProvider, StaticKey, provider_for
 from carbonmeter.models import Service, UsageRecord
 from carbonmeter.settings import Settings
 
@@ -118,7 +118,7 @@ USAGES = [
 
 
 def provider(url: str, timeout: float = 2.0, key: str = API_KEY) -> FallbackProvider:
-    return FallbackProvider(HttpProvider(url, lambda: key, timeout=timeout))
+    return FallbackProvider(HttpProvider(url, StaticKey(key), timeout=timeout))
 
 
 def test_records_carry_the_apis_figures(api: tuple[FakeEmissionsApi, str]) -> None:
@@ -210,18 +210,19 @@ def test_items_the_api_refuses_fall_back_alone(api: tuple[FakeEmissionsApi, str]
 
 
 def test_a_wrong_key_falls_back_flagged_unauthorized(api: tuple[FakeEmissionsApi, str]) -> None:
-    _, url = api
+    fake, url = api
 
     records = provider(url, key="not-the-key").estimate(USAGES)
 
     assert all(r.flags[-1] == "provider_fallback:http:unauthorized" for r in records)
+    assert len(fake.requests) == 1, "a key that reads back unchanged is not sent again"
 
 
 def test_large_batches_are_split_into_requests(api: tuple[FakeEmissionsApi, str]) -> None:
     fake, url = api
     many = [usage(resource_id=f"i-{n}") for n in range(5)]
 
-    records = FallbackProvider(HttpProvider(url, lambda: API_KEY, batch_size=2)).estimate(many)
+    records = FallbackProvider(HttpProvider(url, StaticKey(API_KEY), batch_size=2)).estimate(many)
 
     assert [r.resource_id for r in records] == [u.resource_id for u in many]
     assert all(r.provider == "http" for r in records)
@@ -253,6 +254,30 @@ def test_the_key_comes_from_secrets_manager_once_and_never_from_the_environment(
     assert clients.counter.calls == {"secretsmanager:GetSecretValue": 1}
     assert not any(API_KEY in value for value in os.environ.values())
     assert API_KEY not in repr(emissions_provider.primary.__dict__)  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("aws_credentials")
+def test_a_rotated_key_is_read_again_on_the_first_refusal(api: tuple[FakeEmissionsApi, str]) -> None:
+    fake, url = api
+    with mock_aws():
+        # Given a provider that has read and cached the key
+        secrets = boto3.client("secretsmanager", region_name="us-east-1")
+        secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps({"api_key": API_KEY}))
+        settings = Settings(emissions_provider="http", http_provider_url=url, http_provider_secret_id=SECRET_NAME)
+        clients = ClientFactory(settings=settings)
+        emissions_provider = provider_for(settings, clients)
+        assert {r.provider for r in emissions_provider.estimate(USAGES[:1])} == {"http"}
+
+        # When the key is rotated, in the secret and at the API, well within the cache's lifetime
+        rotated = "cm-test-key-rotated-77a1"
+        secrets.put_secret_value(SecretId=SECRET_NAME, SecretString=json.dumps({"api_key": rotated}))
+        fake.key = rotated
+        records = emissions_provider.estimate(USAGES[:1])
+
+    # Then the refused request was sent again with the new key, and nothing fell back
+    assert [r.provider for r in records] == ["http"]
+    assert [sent["authorization"] for sent in fake.requests[-2:]] == [f"Bearer {API_KEY}", f"Bearer {rotated}"]
+    assert clients.counter.calls == {"secretsmanager:GetSecretValue": 2}
 
 
 @pytest.mark.usefixtures("aws_credentials")

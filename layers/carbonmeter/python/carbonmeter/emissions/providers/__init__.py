@@ -3,7 +3,7 @@
 ``provider_for(settings, clients).estimate(usages)`` is the whole interface; see ``docs/providers.md``.
 """
 
-from carbonmeter.emissions.providers.api_key import SecretsManagerKey
+from carbonmeter.emissions.providers.api_key import ApiKeySource, SecretsManagerKey, StaticKey
 from carbonmeter.emissions.providers.base import (
     FALLBACK_FLAG_PREFIX,
     EmissionsProvider,
@@ -24,6 +24,7 @@ PROVIDER_NAMES = ("builtin", "boavizta", "http")
 __all__ = [
     "FALLBACK_FLAG_PREFIX",
     "PROVIDER_NAMES",
+    "ApiKeySource",
     "BoaviztaProvider",
     "BuiltinProvider",
     "EmissionsProvider",
@@ -32,6 +33,7 @@ __all__ = [
     "PartialProvider",
     "ProviderError",
     "SecretsManagerKey",
+    "StaticKey",
     "Unestimated",
     "fallback_flag",
     "provider_for",

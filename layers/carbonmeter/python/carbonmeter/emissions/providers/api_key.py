@@ -1,9 +1,10 @@
-"""The external emissions API's key, read from AWS Secrets Manager when first needed and kept in memory."""
+"""The external emissions API's key: a fixed one, or read from AWS Secrets Manager when first needed and kept."""
 
 from __future__ import annotations
 
 import json
 import threading
+from typing import Protocol
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
@@ -11,6 +12,30 @@ from carbonmeter.aws import ClientFactory
 
 # Long enough to make one read per warm Lambda container in practice, short enough to pick up a rotation.
 KEY_MAX_AGE_SECONDS = 900
+
+
+class ApiKeySource(Protocol):
+    """Where the provider gets its key; ``refreshed`` is asked after the API refused the current one."""
+
+    def __call__(self) -> str: ...
+
+    def refreshed(self) -> str: ...
+
+
+class StaticKey:
+    """A key that never changes (a local API, a test)."""
+
+    def __init__(self, key: str) -> None:
+        self._key = api_key_from(key)
+
+    def __call__(self) -> str:
+        return self._key
+
+    def refreshed(self) -> str:
+        return self._key
+
+    def __repr__(self) -> str:
+        return "StaticKey(<hidden>)"
 
 
 class SecretsManagerKey:
@@ -28,10 +53,17 @@ class SecretsManagerKey:
         self._lock = threading.Lock()
 
     def __call__(self) -> str:
+        return self._read(fresh=False)
+
+    def refreshed(self) -> str:
+        """The key as stored now, bypassing the cache: after a rotation the cached key is refused until it expires."""
+        return self._read(fresh=True)
+
+    def _read(self, fresh: bool) -> str:
         with self._lock:
             if self._secrets is None:
                 self._secrets = SecretsProvider(boto3_client=self._clients.client("secretsmanager"))
-            value = self._secrets.get(self.secret_id, max_age=self._max_age)
+            value = self._secrets.get(self.secret_id, max_age=self._max_age, force_fetch=fresh)
         return api_key_from(value)
 
     def __repr__(self) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from carbonmeter.emissions.providers.api_key import ApiKeySource
 from carbonmeter.emissions.providers.base import (
     REASON_BAD_RESPONSE,
     REASON_MISSING,
@@ -34,8 +35,6 @@ _BATCH_BREAKING = frozenset({REASON_TIMEOUT, REASON_UNREACHABLE, REASON_UNAUTHOR
 _STORAGE_SERVICES = frozenset({Service.EBS, Service.S3})
 
 logger = logging.getLogger(__name__)
-
-ApiKeySource = Callable[[], str]
 
 
 class UsageItem(BaseModel):
@@ -206,7 +205,7 @@ class HttpProvider:
         usages = list(usages)
         if not usages:
             return []
-        key = self._key()
+        key = self._key(self._api_key)
         outcomes: list[Outcome] = []
         broken: ProviderError | None = None
         for start in range(0, len(usages), self.batch_size):
@@ -215,16 +214,31 @@ class HttpProvider:
                 outcomes.extend(Unestimated(usage, broken.reason) for usage in batch)
                 continue
             try:
-                outcomes.extend(self._estimate_batch(batch, key))
+                batch_outcomes, key = self._estimate_batch_with_current_key(batch, key)
+                outcomes.extend(batch_outcomes)
             except ProviderError as exc:
                 outcomes.extend(Unestimated(usage, exc.reason) for usage in batch)
                 if exc.reason in _BATCH_BREAKING:
                     broken = exc
         return outcomes
 
-    def _key(self) -> str:
+    def _estimate_batch_with_current_key(self, batch: list[UsageRecord], key: str) -> tuple[list[Outcome], str]:
+        """The batch's outcomes and the key that worked; a refused key is read again once, for a rotated secret."""
         try:
-            return self._api_key()
+            return self._estimate_batch(batch, key), key
+        except ProviderError as exc:
+            if exc.reason != REASON_UNAUTHORIZED:
+                raise
+            fresh = self._key(self._api_key.refreshed)
+            if fresh == key:
+                raise
+            logger.info("emissions API refused the cached key; retrying with the key as stored now")
+            return self._estimate_batch(batch, fresh), fresh
+
+    @staticmethod
+    def _key(read: Callable[[], str]) -> str:
+        try:
+            return read()
         except Exception as exc:
             # Only the exception's type: the text of a secrets error is not ours to vouch for.
             raise ProviderError(REASON_SECRET_UNAVAILABLE, type(exc).__name__) from None
