@@ -37,6 +37,7 @@ from carbonmeter import cloudwatch, report
 from carbonmeter.aws import ApiCallCounter, ClientFactory, EventHook, assume_role
 from carbonmeter.cloudwatch import MAX_QUERIES_PER_REQUEST, MetricRequest
 from carbonmeter.collection import RegionUsage, collect
+from carbonmeter.local.progress import say
 from carbonmeter.local.seed import DemoAccount, seed_fleet
 from carbonmeter.local.server import embedded_aws
 from carbonmeter.models import Connection, UsageRecord, hour_key, previous_whole_hour
@@ -629,20 +630,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             hour,
             args.latency_ms / 1000,
             datapoints_in_window=size <= args.datapoints_limit,
-            say=_say,
+            say=say,
         )
         for size in args.sizes
     ]
-    _say(f"benchmark finished in {time.perf_counter() - started:.0f}s")
+    say(f"benchmark finished in {time.perf_counter() - started:.0f}s")
     if args.format == "json":
         print(json.dumps({"parameters": parameters, "fleets": [r.as_dict() for r in results]}, indent=2))
     else:
         print(render_table(results, parameters))
     return 0
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

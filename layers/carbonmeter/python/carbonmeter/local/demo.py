@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from carbonmeter import cli, report
 from carbonmeter.aws import ClientFactory
 from carbonmeter.local.pipeline import LocalPipeline, lambda_environment
+from carbonmeter.local.progress import say
 from carbonmeter.local.resources import create_resources
 from carbonmeter.local.seed import seed_demo_account
 from carbonmeter.local.server import embedded_aws
@@ -39,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     hours = hours_between(end - timedelta(hours=args.hours), end)
     with embedded_aws() as endpoint:
-        _say(f"embedded AWS listening on {endpoint}")
+        say(f"embedded AWS listening on {endpoint}")
         run_demo(args.regions, hours)
     return 0
 
@@ -50,7 +51,7 @@ def run_demo(regions: Sequence[str], hours: Sequence[datetime]) -> None:
     settings = create_resources(clients, settings)
     started = time.monotonic()
     account = seed_demo_account(clients, regions, hours)
-    _say(f"seeded demo account {account.account_id} in {', '.join(regions)} in {time.monotonic() - started:.1f}s")
+    say(f"seeded demo account {account.account_id} in {', '.join(regions)} in {time.monotonic() - started:.1f}s")
     with lambda_environment(settings):
         cli.main(
             [
@@ -79,9 +80,9 @@ def _run_hours(pipeline: LocalPipeline, hours: Sequence[datetime]) -> None:
             f"[{done:>3}/{len(hours)}] {hour_key(hour)}: collected {collected.succeeded}, "
             f"calculated {calculated.succeeded}, failed {failures}"
         )
-        _say(f"\r{line}" if interactive else line, end="" if interactive else "\n")
+        say(f"\r{line}" if interactive else line, end="" if interactive else "\n")
     elapsed = time.monotonic() - started
-    _say(
+    say(
         f"{chr(10) if interactive else ''}ran {len(hours)} hours through scheduler -> collector -> calculator "
         f"in {elapsed:.1f}s"
     )
@@ -101,10 +102,6 @@ def _print_report(settings: Settings, clients: ClientFactory, hours: Sequence[da
         f"(GetMetricData bills these: USD {cost:.4f} on AWS at USD 0.01 per 1,000; "
         "describe/list calls are free)"
     )
-
-
-def _say(message: str, end: str = "\n") -> None:
-    print(message, end=end, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

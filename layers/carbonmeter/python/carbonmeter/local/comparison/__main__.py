@@ -32,6 +32,7 @@ from carbonmeter.local.comparison.cases import CASES, Case
 from carbonmeter.local.comparison.document import ComparisonError, _generated_span, write_generated
 from carbonmeter.local.comparison.markdown import render
 from carbonmeter.local.comparison.rows import compare
+from carbonmeter.local.progress import say
 
 
 @contextmanager
@@ -67,20 +68,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.write:
             # Before the long run: a document that cannot take the tables fails now, not after it.
             _generated_span(args.write.read_text(encoding="utf-8"))
-        with boavizta_at(args.boavizta_url, _say) as url:
-            generated = render(compare(cases, url, _say))
+        with boavizta_at(args.boavizta_url, say) as url:
+            generated = render(compare(cases, url, say))
         if args.write:
             write_generated(args.write, generated)
-            _say(f"wrote the generated block of {args.write}")
+            say(f"wrote the generated block of {args.write}")
     except (ComparisonError, BoaviztaServerError, OSError) as exc:
-        _say(f"comparison failed: {exc}")
+        say(f"comparison failed: {exc}")
         return 1
     print(generated, end="")
     return 0
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
