@@ -7,11 +7,14 @@ pipeline, fault plan and checks work together, and that the checks catch a broke
 from __future__ import annotations
 
 import copy
+import multiprocessing
 from datetime import UTC, datetime
 
 import pytest
 
-from carbonmeter.local.soak import RunResult, SoakOptions, check, render, run_soak
+from carbonmeter.local.soak import RunResult, SoakOptions, check, render, run_soak, soak_hours
+from carbonmeter.local.soak.__main__ import main as soak_main
+from carbonmeter.local.soak.pair import _reference_in_background
 
 OPTIONS = SoakOptions(
     connections=3,
@@ -68,3 +71,36 @@ def test_the_checks_catch_a_missing_a_duplicated_and_a_changed_record(soak_run):
         "totals (emission records)",
         "totals (roll-ups)",
     }
+
+
+def test_a_failing_reference_run_is_reported_with_its_cause_and_leaves_no_process():
+    # Given options the reference run cannot satisfy: connections but no fleet to point them at
+    impossible = SoakOptions(connections=1, hours=1, fleets=0, max_recovery_hours=0)
+    hours = soak_hours(impossible, datetime.now(UTC))
+
+    # When the reference runs in the background and its result is asked for
+    with (
+        _reference_in_background(impossible, hours) as reference_result,
+        pytest.raises(RuntimeError, match="the reference run failed") as failure,
+    ):
+        reference_result()
+
+    # Then the soak learns why, instead of waiting forever, and no reference process is left running
+    assert "ZeroDivisionError" in str(failure.value)
+    assert [p for p in multiprocessing.active_children() if p.name == "soak-reference"] == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--fleets", "9"], "--fleets must be between 1 and 4"),
+        (["--fault-rate", "1.5"], "--fault-rate must be between 0 and 1"),
+        (["--connections", "0"], "must be at least 1"),
+    ],
+)
+def test_bad_options_stop_the_soak_before_anything_runs(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        soak_main(argv)
+
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
