@@ -71,7 +71,7 @@ demo: install ## run the whole hourly pipeline on an embedded AWS with a seeded 
 benchmark: install ## GetMetricData batching and collector wall time for 100, 1,000 and 10,000 resources
 	$(BIN)/python -m carbonmeter.local.benchmark
 
-soak: install ## 200 connections x 24 hours with random faults, checked against a fault-free run (about 70 minutes)
+soak: install ## 200 connections x 24 hours with random faults, checked against a fault-free run (about 85 minutes)
 	$(BIN)/python -m carbonmeter.local.soak
 
 comparison: install ## builtin vs Boavizta API vs Cloud Carbon Footprint's formula for 20+ instance types (docs/comparison.md)
