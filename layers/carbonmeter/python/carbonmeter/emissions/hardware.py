@@ -8,7 +8,6 @@ The rule, in order (see ``docs/methodology.md``, "Processors"):
 4. a microarchitecture without SPECpower-derived coefficients takes its substitute from
    ``microarchitecture-substitutes.csv`` (nearest generation of the same vendor), with a wider band;
 5. nothing left: CCF's AWS averages, with the whole span of the data as the band.
-
 """
 
 from __future__ import annotations
@@ -16,12 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from carbonmeter.emissions.coefficients import (
-    UNKNOWN_MICROARCHITECTURE,
-    Coefficients,
-    InstanceType,
-    Watts,
-)
+from carbonmeter.emissions.coefficients import UNKNOWN_MICROARCHITECTURE, Coefficients, InstanceType, Watts
 
 MICROARCHITECTURE_UNKNOWN = "microarchitecture_unknown"
 GPU_MODEL_UNKNOWN = "gpu_model_unknown"
