@@ -165,10 +165,20 @@ def _no_metrics(account_id: str, region: str) -> list[Any]:
     return []
 
 
+def seed_ids(endpoint: str, seed: int) -> None:
+    """Seed the embedded AWS's id generator, so that two runs seeded alike get the same resource ids."""
+    address = urlsplit(endpoint)
+    _moto_api(address.hostname or HOST, address.port or 80, f"seed?a={seed}", "a seed")
+
+
 def _reset(host: str, port: int) -> None:
+    _moto_api(host, port, "reset", "a reset")
+
+
+def _moto_api(host: str, port: int, action: str, what: str) -> None:
     connection = http.client.HTTPConnection(host, port, timeout=10)
     try:
-        connection.request("POST", "/moto-api/reset")
+        connection.request("POST", f"/moto-api/{action}")
         response = connection.getresponse()
         response.read()
     except OSError as exc:
@@ -176,7 +186,7 @@ def _reset(host: str, port: int) -> None:
     finally:
         connection.close()
     if response.status != 200:
-        raise EmbeddedAwsError(f"the embedded AWS on {host}:{port} refused a reset: HTTP {response.status}")
+        raise EmbeddedAwsError(f"the embedded AWS on {host}:{port} refused {what}: HTTP {response.status}")
 
 
 _querying = threading.local()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import random
 import time
-import urllib.request
 from collections.abc import Sequence
 from datetime import datetime
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.local.progress import say
 from carbonmeter.local.seed import seed_fleet
+from carbonmeter.local.server import seed_ids
 from carbonmeter.local.soak.options import FLEET_REGIONS, FLEET_SIZES, SoakConnection, SoakOptions
 from carbonmeter.models import Connection
 from carbonmeter.settings import Settings
@@ -30,7 +30,7 @@ def seed_connections(
     Two runs given the same options get the same resource ids, metrics, connections and ExternalIds.
     """
     # moto draws resource ids from its own generator: seeded, both runs get the same ids.
-    _post(f"{endpoint}/moto-api/seed?a={options.seed}")
+    seed_ids(endpoint, options.seed)
     started = time.monotonic()
     fleets = [
         seed_fleet(clients, regions, size, metric_hours, rng_seed=options.seed + index)
@@ -63,8 +63,3 @@ def seed_connections(
         f"and registered {len(connections)} connections in {time.monotonic() - started:.1f}s"
     )
     return connections
-
-
-def _post(url: str) -> None:
-    with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=10) as response:  # noqa: S310
-        response.read()
