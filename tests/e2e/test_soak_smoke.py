@@ -53,7 +53,7 @@ def test_a_small_soak_with_faults_stores_every_connection_hour_once_with_the_ref
     assert "FAIL" not in text
 
 
-def test_the_checks_catch_a_missing_a_duplicated_and_a_changed_record(soak_run):
+def test_the_checks_catch_a_missing_a_duplicated_and_a_changed_record_and_an_incomplete_hour(soak_run):
     soak, reference, _ = soak_run
     broken = copy.deepcopy(soak)
     usage_key = sorted(broken.ledger.usage)[0]
@@ -63,8 +63,12 @@ def test_the_checks_catch_a_missing_a_duplicated_and_a_changed_record(soak_run):
     broken.ledger.emissions[(emission_key[0], emission_key[1] + "-copy")] = emission
     rollup = next(iter(broken.ledger.rollups.values()))
     rollup["energy_kwh"] *= 2
+    # An hour whose status still names a scope no attempt stored
+    status = next(iter(broken.ledger.statuses.values()))
+    status["failed"] = {"eu-south-9#ec2": "ThrottlingException"}
     failed = {c.name for c in check(broken, reference, CONNECTION_IDS) if not c.passed}
     assert failed == {
+        "soak: every hour's status complete",
         "usage: same keys and values as the reference",
         "emissions: same keys and values as the reference",
         "rollups: same keys and values as the reference",

@@ -12,6 +12,7 @@ from decimal import Decimal
 from carbonmeter.local.soak.ledger import Item, Key, hour_of_partition, hour_of_sort_key
 from carbonmeter.local.soak.run import RunResult
 from carbonmeter.models import hour_key
+from carbonmeter.store import hour_status_of
 
 RELATIVE_TOLERANCE = 1e-9
 
@@ -95,17 +96,12 @@ def _plain(value: object) -> object:
 
 def _complete(run: RunResult, expected: set[Key]) -> Check:
     statuses = {hour_of_sort_key(item): item for item in run.ledger.statuses.values()}
-    incomplete = [key for key in expected if key not in statuses or _failed_scopes(statuses[key])]
+    incomplete = [key for key in expected if key not in statuses or not hour_status_of(statuses[key]).complete]
     extra = statuses.keys() - expected
     detail = f"{len(expected) - len(incomplete)} of {len(expected)} complete"
     if extra:
         detail += f", {len(extra)} unexpected"
     return Check(f"{run.name}: every hour's status complete", not incomplete and not extra, detail)
-
-
-def _failed_scopes(status: Item) -> set[str]:
-    # A scope stored by any attempt is not missing, whatever a later attempt met (as HourStatus reads it).
-    return set(status.get("failed") or {}) - set(status.get("succeeded") or ())
 
 
 def _same_totals(name: str, soak: Mapping[str, float], reference: Mapping[str, float]) -> Check:
