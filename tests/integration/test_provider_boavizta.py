@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
@@ -15,10 +15,9 @@ from carbonmeter.aws import ClientFactory
 from carbonmeter.emissions.providers import BoaviztaProvider, FallbackProvider, provider_for
 from carbonmeter.emissions.providers.boavizta import region_countries
 from carbonmeter.local.boavizta_server import running_boavizta
-from carbonmeter.models import Service, UsageRecord
+from carbonmeter.models import Service
 from carbonmeter.settings import Settings
-
-HOUR = datetime(2026, 11, 23, 10, tzinfo=UTC)
+from tests.records import ec2_usage
 
 
 @pytest.fixture(scope="session")
@@ -32,22 +31,7 @@ def provider(boavizta_url: str) -> FallbackProvider:
     return FallbackProvider(BoaviztaProvider(boavizta_url, timeout=30))
 
 
-def usage(**overrides: Any) -> UsageRecord:
-    fields: dict[str, Any] = {
-        "connection_id": "acme",
-        "account_id": "111122223333",
-        "hour": HOUR,
-        "region": "us-east-1",
-        "service": Service.EC2,
-        "resource_id": "i-0123456789abcdef0",
-        "resource_type": "m5.large",
-        "vcpus": 2,
-        "memory_gib": 8,
-        "cpu_utilization_pct": 30.0,
-        "architecture": "x86_64",
-    }
-    fields.update(overrides)
-    return UsageRecord(**fields)
+usage = partial(ec2_usage, resource_id="i-0123456789abcdef0", architecture="x86_64")
 
 
 def ask_boavizta(url: str, instance_type: str, country: str, load_pct: float, hours: float = 1.0) -> dict[str, Any]:

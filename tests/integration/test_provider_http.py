@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import boto3
@@ -21,10 +21,10 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from carbonmeter import emissions
 from carbonmeter.aws import ClientFactory
 from carbonmeter.emissions.providers import FallbackProvider, HttpProvider, StaticKey, provider_for
-from carbonmeter.models import Service, UsageRecord
+from carbonmeter.models import Service
 from carbonmeter.settings import Settings
+from tests.records import ec2_usage
 
-HOUR = datetime(2026, 11, 23, 10, tzinfo=UTC)
 API_KEY = "cm-test-key-5f0b9d"
 SECRET_NAME = "carbonmeter/emissions-api"
 
@@ -94,21 +94,15 @@ def api() -> Iterator[tuple[FakeEmissionsApi, str]]:
         thread.join(timeout=5)
 
 
-def usage(**overrides: Any) -> UsageRecord:
-    fields: dict[str, Any] = {
-        "connection_id": "acme",
-        "account_id": "111122223333",
-        "hour": HOUR,
-        "region": "eu-west-1",
-        "service": Service.EC2,
-        "resource_id": "i-0123456789abcdef0",
-        "resource_type": "m5.xlarge",
-        "vcpus": 4,
-        "memory_gib": 16,
-        "cpu_utilization_pct": 20.0,
-    }
-    fields.update(overrides)
-    return UsageRecord(**fields)
+usage = partial(
+    ec2_usage,
+    region="eu-west-1",
+    resource_id="i-0123456789abcdef0",
+    resource_type="m5.xlarge",
+    vcpus=4,
+    memory_gib=16,
+    cpu_utilization_pct=20.0,
+)
 
 
 USAGES = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
 
 import pytest
 
@@ -21,26 +21,18 @@ from carbonmeter.local.comparison.ccf import (
     ccf_uncorrected,
 )
 from carbonmeter.local.comparison.document import BEGIN_MARKER, END_MARKER, ComparisonError, replace_generated
-from carbonmeter.models import Service, UsageRecord
+from tests.records import ec2_usage
 
 REL = 1e-9
 
 
-def usage(**overrides: Any) -> UsageRecord:
-    fields: dict[str, Any] = {
-        "connection_id": "comparison",
-        "account_id": "123456789012",
-        "hour": datetime(2025, 1, 1, tzinfo=UTC),
-        "region": "us-east-1",
-        "service": Service.EC2,
-        "resource_id": "i-1",
-        "resource_type": "m5.large",
-        "vcpus": 2,
-        "memory_gib": 8,
-        "cpu_utilization_pct": 50.0,
-    }
-    fields.update(overrides)
-    return UsageRecord(**fields)
+usage = partial(
+    ec2_usage,
+    connection_id="comparison",
+    account_id="123456789012",
+    hour=datetime(2025, 1, 1, tzinfo=UTC),
+    cpu_utilization_pct=50.0,
+)
 
 
 def test_ccf_formula_reproduces_ccf_compute_estimator_figure() -> None:

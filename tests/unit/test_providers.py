@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,25 +37,9 @@ from carbonmeter.emissions.providers.transport import transport_error
 from carbonmeter.local.boavizta_server import BoaviztaServerError, running_boavizta
 from carbonmeter.models import EmissionRecord, Service, UsageRecord
 from carbonmeter.settings import ConfigurationError, Settings
+from tests.records import ec2_usage
 
-HOUR = datetime(2026, 11, 23, 10, tzinfo=UTC)
-
-
-def usage(**overrides: Any) -> UsageRecord:
-    fields: dict[str, Any] = {
-        "connection_id": "acme",
-        "account_id": "111122223333",
-        "hour": HOUR,
-        "region": "us-east-1",
-        "service": Service.EC2,
-        "resource_id": "i-1",
-        "resource_type": "m5.large",
-        "vcpus": 2,
-        "memory_gib": 8,
-        "cpu_utilization_pct": 30.0,
-    }
-    fields.update(overrides)
-    return UsageRecord(**fields)
+usage = ec2_usage
 
 
 class ScriptedPrimary:
