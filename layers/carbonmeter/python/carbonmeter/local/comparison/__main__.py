@@ -29,7 +29,7 @@ from pathlib import Path
 from carbonmeter import cli
 from carbonmeter.local.boavizta_server import BoaviztaServerError, running_boavizta
 from carbonmeter.local.comparison.cases import CASES, Case
-from carbonmeter.local.comparison.document import ComparisonError, _generated_span, write_generated
+from carbonmeter.local.comparison.document import ComparisonError, generated_span, write_generated
 from carbonmeter.local.comparison.markdown import render
 from carbonmeter.local.comparison.rows import compare
 from carbonmeter.local.progress import say
@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cases = selected(CASES, args.types)
         if args.write:
             # Before the long run: a document that cannot take the tables fails now, not after it.
-            _generated_span(args.write.read_text(encoding="utf-8"))
+            generated_span(args.write.read_text(encoding="utf-8"))
         with boavizta_at(args.boavizta_url, say) as url:
             generated = render(compare(cases, url, say))
         if args.write:

@@ -14,11 +14,12 @@ class ComparisonError(RuntimeError):
 
 def replace_generated(document: str, generated: str) -> str:
     """``document`` with the text between ``BEGIN_MARKER`` and ``END_MARKER`` replaced by ``generated``."""
-    start, end = _generated_span(document)
+    start, end = generated_span(document)
     return f"{document[:start]}\n\n{generated.strip()}\n\n{document[end:]}"
 
 
-def _generated_span(document: str) -> tuple[int, int]:
+def generated_span(document: str) -> tuple[int, int]:
+    """Where the generated block's text starts and ends; ``ComparisonError`` when the markers are missing."""
     begin = document.find(BEGIN_MARKER)
     end = document.find(END_MARKER, begin + 1)
     if begin < 0 or end < 0:
