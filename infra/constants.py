@@ -35,6 +35,10 @@ CUSTOMER_ROLE_PREFIX = "CarbonMeter"
 CUSTOMER_ROLE_NAME = f"{CUSTOMER_ROLE_PREFIX}ReadOnly"
 # One hour is the shortest maximum STS allows and longer than one collection run.
 CUSTOMER_ROLE_MAX_SESSION = Duration.hours(1)
+# The collector's role has a fixed name so that customers' roles trust that one role instead of CarbonMeter's whole
+# account (infra/customer_role.py). IAM role names are global to an account: one CarbonMeterStack per account.
+# It must not match the collector's own sts:AssumeRole pattern (CUSTOMER_ROLE_PREFIX*), hence lower case.
+COLLECTOR_ROLE_NAME = "carbonmeter-collector"
 
 SCHEDULE_RATE = Duration.hours(1)
 
@@ -55,7 +59,7 @@ PROVIDER_CONTEXT_KEYS = {
 ALARM_PERIOD = Duration.minutes(5)
 # `cdk deploy -c alarmEmail=ops@example.com` subscribes that address to the alarm topic.
 ALARM_EMAIL_CONTEXT_KEY = "alarmEmail"
-# `cdk deploy -c customerManagedKey=true` encrypts tables, queues and the alarm topic with one KMS key of ours.
+# `cdk deploy -c customerManagedKey=true` encrypts tables, queues, alarm topic and log groups with one key of ours.
 CUSTOMER_MANAGED_KEY_CONTEXT_KEY = "customerManagedKey"
 
 # Work arrives once an hour in a burst, so error rates are judged per hour, not per five minutes.

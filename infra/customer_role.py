@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import BootstraplessSynthesizer, CfnOutput, CfnParameter, Stack
+from aws_cdk import Aws, BootstraplessSynthesizer, CfnOutput, CfnParameter, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from carbonmeter.services import READ_ACTIONS
-from infra.constants import CUSTOMER_ROLE_MAX_SESSION, CUSTOMER_ROLE_NAME
+from infra.constants import COLLECTOR_ROLE_NAME, CUSTOMER_ROLE_MAX_SESSION, CUSTOMER_ROLE_NAME
 from infra.nag import acknowledge
 
 ACCOUNT_PARAMETER = "CarbonMeterAccountId"
 EXTERNAL_ID_PARAMETER = "ExternalId"
 READ_POLICY_NAME = "CarbonMeterRead"
+
+
+def collector_role_arn(account_id: str, partition: str = Aws.PARTITION) -> str:
+    """The collector's role in CarbonMeter's account: the one principal the customer role trusts."""
+    return f"arn:{partition}:iam::{account_id}:role/{COLLECTOR_ROLE_NAME}"
 
 
 class CarbonMeterCustomerRoleStack(Stack):
@@ -32,7 +37,7 @@ class CarbonMeterCustomerRoleStack(Stack):
         account_id = CfnParameter(
             self,
             ACCOUNT_PARAMETER,
-            description="The AWS account that runs CarbonMeter",
+            description=f"The AWS account that runs CarbonMeter; its role {COLLECTOR_ROLE_NAME} may assume this one",
             allowed_pattern=r"^\d{12}$",
             constraint_description="a 12-digit AWS account id",
         )
@@ -50,7 +55,10 @@ class CarbonMeterCustomerRoleStack(Stack):
             "Role",
             role_name=CUSTOMER_ROLE_NAME,
             description="CarbonMeter reads resource inventories and CloudWatch metrics",
-            assumed_by=iam.AccountPrincipal(account_id.value_as_string),
+            # The collector's role alone, not CarbonMeter's whole account: no other role or user there can
+            # assume this one, whatever their own policies allow. IAM checks that the role exists when this
+            # stack is deployed, so CarbonMeterStack comes first.
+            assumed_by=iam.ArnPrincipal(collector_role_arn(account_id.value_as_string)),
             external_ids=[external_id.value_as_string],
             max_session_duration=CUSTOMER_ROLE_MAX_SESSION,
             inline_policies={

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constants import (
@@ -30,6 +31,8 @@ _HEIGHT = 6
 class DashboardFunction:
     label: str
     function: lambda_.IFunction
+    # Where its failed asynchronous invocations go, if anywhere: graphed with its errors.
+    dead_letter_queue: sqs.IQueue | None = None
 
 
 @dataclass(frozen=True)
@@ -58,13 +61,20 @@ class OperationsDashboard(Construct):
 
 def _function_widget(entry: DashboardFunction) -> cloudwatch.GraphWidget:
     function = entry.function
+    counts = [
+        function.metric_invocations(period=_PERIOD, statistic="Sum", label="invocations"),
+        function.metric_errors(period=_PERIOD, statistic="Sum", label="errors"),
+        function.metric_throttles(period=_PERIOD, statistic="Sum", label="throttles"),
+    ]
+    if entry.dead_letter_queue is not None:
+        counts.append(
+            entry.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=_PERIOD, statistic="Maximum", label="dead letters"
+            )
+        )
     return cloudwatch.GraphWidget(
         title=f"{entry.label}: invocations, errors, duration",
-        left=[
-            function.metric_invocations(period=_PERIOD, statistic="Sum", label="invocations"),
-            function.metric_errors(period=_PERIOD, statistic="Sum", label="errors"),
-            function.metric_throttles(period=_PERIOD, statistic="Sum", label="throttles"),
-        ],
+        left=counts,
         right=[
             function.metric_duration(period=_PERIOD, statistic="p50", label="duration p50 (ms)"),
             function.metric_duration(period=_PERIOD, statistic="Maximum", label="duration max (ms)"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from aws_cdk import Environment
+from aws_cdk import ArnFormat, Environment, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
@@ -13,6 +14,8 @@ from infra.constants import CUSTOMER_MANAGED_KEY_CONTEXT_KEY
 
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0", ""}
+# What CloudWatch Logs documents it needs on a key that encrypts log groups.
+_LOGS_KEY_ACTIONS = ("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*")
 
 
 def customer_managed_key_requested(value: object) -> bool:
@@ -48,12 +51,35 @@ def stack_environment(scope: Construct, environ: Mapping[str, str] | None = None
 
 
 def data_key(scope: Construct) -> kms.Key | None:
-    """The one key of the stack's tables, queues and alarm topic, or None for AWS managed keys."""
+    """The one key of the stack's tables, queues, alarm topic and log groups, or None for AWS managed keys."""
     if not customer_managed_key_requested(scope.node.try_get_context(CUSTOMER_MANAGED_KEY_CONTEXT_KEY)):
         return None
-    return kms.Key(
+    key = kms.Key(
         scope,
         "DataKey",
-        description="CarbonMeter tables, queues and alarm topic",
+        description="CarbonMeter tables, queues, alarm topic and log groups",
         enable_key_rotation=True,
+    )
+    _allow_cloudwatch_logs(key)
+    return key
+
+
+def _allow_cloudwatch_logs(key: kms.Key) -> None:
+    """CloudWatch Logs encrypts a log group under its own service principal, which the key policy must allow,
+    else creating the log group fails.
+
+    The condition limits it to log groups of this account and region. Naming the functions' log groups instead
+    is not possible: each log group refers to the key, so the key policy cannot refer back to them.
+    """
+    stack = Stack.of(key)
+    log_groups = stack.format_arn(
+        service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+    )
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            actions=list(_LOGS_KEY_ACTIONS),
+            resources=["*"],
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
+        )
     )

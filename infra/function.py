@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constants import (
@@ -26,6 +28,9 @@ class CarbonMeterFunction(Construct):
     """A function from ``functions/<name>/`` with the layer, Powertools settings, tracing and its own log group.
 
     Its role starts empty apart from writing to its own log group: every other permission is granted explicitly.
+    Optional: ``role_name`` gives the role a fixed name (others may trust it by ARN), ``log_key`` encrypts the log
+    group with a customer managed key (else CloudWatch Logs' own encryption), and ``dead_letter_queue`` receives the
+    events of asynchronous invocations that failed every retry.
     """
 
     def __init__(
@@ -36,6 +41,9 @@ class CarbonMeterFunction(Construct):
         spec: FunctionSpec,
         layer: lambda_.ILayerVersion,
         environment: Mapping[str, str],
+        role_name: str | None = None,
+        log_key: kms.IKey | None = None,
+        dead_letter_queue: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.spec = spec
@@ -44,15 +52,18 @@ class CarbonMeterFunction(Construct):
         if not handler_file.is_file():
             raise FileNotFoundError(f"function {spec.name!r} has no handler at {handler_file}")
 
-        self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
+        self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION, encryption_key=log_key)
         # A role of our own instead of AWSLambdaBasicExecutionRole, whose log permissions cover every log group.
         self.role = iam.Role(
             self,
             "Role",
+            role_name=role_name,
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"CarbonMeter {spec.name} function",
         )
         self.log_group.grant_write(self.role)
+        if dead_letter_queue is not None:
+            _grant_dead_letter_key(dead_letter_queue, self.role)
         self.function = lambda_.Function(
             self,
             "Function",
@@ -67,6 +78,7 @@ class CarbonMeterFunction(Construct):
             role=self.role,
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE,
+            dead_letter_queue=dead_letter_queue,
             environment={
                 "POWERTOOLS_SERVICE_NAME": service_name(spec),
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -74,3 +86,13 @@ class CarbonMeterFunction(Construct):
                 **environment,
             },
         )
+
+
+def _grant_dead_letter_key(queue: sqs.IQueue, role: iam.IRole) -> None:
+    """Lambda sends failed events with the function's role; the CDK grants it ``sqs:SendMessage`` and no more.
+
+    A queue under a customer managed key also needs the key for each message: the two KMS calls SQS documents
+    for producers.
+    """
+    if queue.encryption_master_key is not None:
+        queue.encryption_master_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")

@@ -9,6 +9,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from carbonmeter.settings import Settings
@@ -19,6 +20,7 @@ from infra.constants import (
     CALCULATOR_CONSUMER,
     COLLECTOR,
     COLLECTOR_CONSUMER,
+    COLLECTOR_ROLE_NAME,
     CUSTOMER_ROLE_PREFIX,
     SCHEDULE_RATE,
     SCHEDULER,
@@ -32,8 +34,8 @@ from infra.function import CarbonMeterFunction
 from infra.layer import CarbonMeterLayer
 from infra.nag import acknowledge
 from infra.provider import EmissionsProviderConfig
-from infra.queues import WorkQueue
-from infra.tables import Tables
+from infra.queues import WorkQueue, dead_letter_queue
+from infra.tables import Tables, grant_reads
 
 
 def customer_role_arn_pattern(partition: str = Aws.PARTITION) -> str:
@@ -62,8 +64,15 @@ class CarbonMeterStack(Stack):
         }
         self.settings_environment = {Settings.env_name(field): value for field, value in self.settings_values.items()}
 
-        self.scheduler = self._function(SCHEDULER, {Settings.env_name("stale_after_hours"): str(STALE_AFTER_HOURS)})
-        self.collector = self._function(COLLECTOR)
+        # EventBridge invokes the scheduler asynchronously: an hourly run that fails every retry waits here.
+        self.scheduler_dead_letters = dead_letter_queue(self, "SchedulerDeadLetterQueue", key=self.key)
+        self.scheduler = self._function(
+            SCHEDULER,
+            {Settings.env_name("stale_after_hours"): str(STALE_AFTER_HOURS)},
+            dead_letter_queue=self.scheduler_dead_letters,
+        )
+        # Named, so that customers' roles can trust this role alone (infra/customer_role.py).
+        self.collector = self._function(COLLECTOR, role_name=COLLECTOR_ROLE_NAME)
         self.provider = EmissionsProviderConfig(self, "EmissionsProvider")
         self.calculator = self._function(CALCULATOR, self.provider.environment)
         self._wire_scheduler()
@@ -73,13 +82,23 @@ class CarbonMeterStack(Stack):
         self._add_dashboard()
         self._add_outputs()
 
-    def _function(self, spec: FunctionSpec, extra_environment: dict[str, str] | None = None) -> CarbonMeterFunction:
+    def _function(
+        self,
+        spec: FunctionSpec,
+        extra_environment: dict[str, str] | None = None,
+        *,
+        role_name: str | None = None,
+        dead_letter_queue: sqs.IQueue | None = None,
+    ) -> CarbonMeterFunction:
         function = CarbonMeterFunction(
             self,
             spec.name.capitalize(),
             spec=spec,
             layer=self.layer.layer_version,
             environment=self.settings_environment | (extra_environment or {}),
+            role_name=role_name,
+            log_key=self.key,
+            dead_letter_queue=dead_letter_queue,
         )
         policy = function.role.node.find_child("DefaultPolicy")
         acknowledge(
@@ -106,7 +125,10 @@ class CarbonMeterStack(Stack):
             schedule=events.Schedule.rate(SCHEDULE_RATE),
             targets=[targets.LambdaFunction(function, retry_attempts=2)],
         )
-        self.tables.connections.grant_read_data(function)
+        # Exactly the calls the scheduler makes (carbonmeter.store): Scan lists the enabled connections, GetItem
+        # looks up the ones a backfill names, and Query reads the hour statuses kept in the usage table.
+        grant_reads(self.tables.connections, function, "dynamodb:Scan", "dynamodb:GetItem")
+        grant_reads(self.tables.usage, function, "dynamodb:Query")
         self.collect.queue.grant_send_messages(function)
 
     def _wire_collector(self) -> None:
@@ -137,6 +159,7 @@ class CarbonMeterStack(Stack):
         self.alerts = Alerts(self, "Alerts", email=self.node.try_get_context(ALARM_EMAIL_CONTEXT_KEY), key=self.key)
         self.alerts.alarm_on_dead_letters("CollectDeadLetters", self.collect.dead_letter_queue, "Collect jobs")
         self.alerts.alarm_on_dead_letters("CalculateDeadLetters", self.calculate.dead_letter_queue, "Calculate jobs")
+        self.alerts.alarm_on_dead_letters("SchedulerDeadLetters", self.scheduler_dead_letters, "Scheduler runs")
         for function in self._functions():
             self.alerts.alarm_on_error_rate(
                 f"{function.spec.name.capitalize()}Errors", function.function, function.spec.name
@@ -148,7 +171,10 @@ class CarbonMeterStack(Stack):
         self.dashboard = OperationsDashboard(
             self,
             "Operations",
-            functions=[DashboardFunction(f.spec.name.capitalize(), f.function) for f in self._functions()],
+            functions=[
+                DashboardFunction(f.spec.name.capitalize(), f.function, f.function.dead_letter_queue)
+                for f in self._functions()
+            ],
             queues=[DashboardQueue("Collect", self.collect), DashboardQueue("Calculate", self.calculate)],
             alarms=self.alerts.alarms,
         )

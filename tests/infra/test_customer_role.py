@@ -9,10 +9,11 @@ from aws_cdk.cx_api import CloudAssembly
 
 from carbonmeter.services import READ_ACTIONS
 from infra.application import CarbonMeterApp
-from infra.constants import CUSTOMER_ROLE_NAME
-from infra.customer_role import ACCOUNT_PARAMETER, EXTERNAL_ID_PARAMETER
+from infra.constants import COLLECTOR_ROLE_NAME, CUSTOMER_ROLE_NAME
+from infra.customer_role import ACCOUNT_PARAMETER, EXTERNAL_ID_PARAMETER, collector_role_arn
 from infra.customer_template import customer_template as export_customer_template
 from infra.stack import customer_role_arn_pattern
+from tests.infra.conftest import logical_id
 
 
 def _role(customer_template: Template) -> dict:
@@ -20,15 +21,47 @@ def _role(customer_template: Template) -> dict:
     return role["Properties"]
 
 
-def test_role_trusts_only_the_carbonmeter_account_presenting_the_external_id(customer_template: Template) -> None:
+def test_role_trusts_only_the_collector_role_presenting_the_external_id(customer_template: Template) -> None:
     (statement,) = _role(customer_template)["AssumeRolePolicyDocument"]["Statement"]
 
     assert statement["Effect"] == "Allow"
     assert statement["Action"] == "sts:AssumeRole"
+    # One role of CarbonMeter's account, not the account (`:root`), which would let any of its roles in.
     assert statement["Principal"] == {
-        "AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": ACCOUNT_PARAMETER}, ":root"]]}
+        "AWS": {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":iam::",
+                    {"Ref": ACCOUNT_PARAMETER},
+                    f":role/{COLLECTOR_ROLE_NAME}",
+                ],
+            ]
+        }
     }
     assert statement["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": EXTERNAL_ID_PARAMETER}}}
+
+
+def test_trusted_principal_is_the_collector_functions_role(template: Template) -> None:
+    # Given the role the collector function runs with in CarbonMeter's stack
+    roles = template.find_resources("AWS::IAM::Role")
+    functions = template.find_resources("AWS::Lambda::Function")
+    collector = functions[logical_id(functions, "CollectorFunction")]["Properties"]
+    (role_id,) = [name for name in roles if collector["Role"] == {"Fn::GetAtt": [name, "Arn"]}]
+
+    # Then its fixed name is the one the customer stack trusts, and no other function role has a fixed name
+    assert roles[role_id]["Properties"]["RoleName"] == COLLECTOR_ROLE_NAME
+    assert [name for name, role in roles.items() if "RoleName" in role["Properties"]] == [role_id]
+    assert collector_role_arn("111111111111", partition="aws") == "arn:aws:iam::111111111111:role/carbonmeter-collector"
+
+
+def test_collector_role_is_outside_what_the_collector_may_assume() -> None:
+    # A role of ours matching the collector's sts:AssumeRole pattern would be one more role it could try.
+    own_role = collector_role_arn("111111111111", partition="aws")
+
+    assert not fnmatchcase(own_role, customer_role_arn_pattern(partition="aws"))
 
 
 def test_external_id_is_a_secret_parameter(customer_template: Template) -> None:

@@ -135,6 +135,17 @@ def test_a_scheduler_that_stops_running_alarms(template: Template) -> None:
     assert alarm["EvaluationPeriods"] == SCHEDULER_SILENT_HOURS
 
 
+def test_failed_scheduler_runs_alarm_and_have_a_runbook(template: Template) -> None:
+    queues = template.find_resources("AWS::SQS::Queue")
+    alarm = _alarm(template, "AlertsSchedulerDeadLetters")
+
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [logical_id(queues, "SchedulerDeadLetterQueue"), "QueueName"]}}
+    ]
+    assert "docs/operations.md#schedulerdeadletters" in alarm["AlarmDescription"]
+    assert "### SchedulerDeadLetters" in RUNBOOK.read_text()
+
+
 def test_dashboard_shows_every_alarm(template: Template) -> None:
     (alarm_widget,) = [w for w in _dashboard(template)["widgets"] if w["type"] == "alarm"]
 
@@ -154,7 +165,13 @@ def test_dashboard_graphs_queue_and_dead_letter_depth(template: Template) -> Non
     queues = template.find_resources("AWS::SQS::Queue")
     graphed = _dashboard_metrics(template)
 
-    for queue in ("CollectQueue", "CollectDeadLetterQueue", "CalculateQueue", "CalculateDeadLetterQueue"):
+    for queue in (
+        "CollectQueue",
+        "CollectDeadLetterQueue",
+        "CalculateQueue",
+        "CalculateDeadLetterQueue",
+        "SchedulerDeadLetterQueue",
+    ):
         queue_name = f"{logical_id(queues, queue)}.QueueName"
         assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue_name) in graphed, queue
 
