@@ -11,14 +11,12 @@ import boto3
 import pytest
 
 from carbonmeter.aws import ApiCallCounter
+from carbonmeter.local.iam.requests import iam_action
 from carbonmeter.models import Service
 from carbonmeter.services import COLLECTORS, COMMON_READ_ACTIONS, READ_ACTIONS
 
 REGION = "eu-west-1"
 HOUR = datetime(2024, 5, 1, 10, tzinfo=UTC)
-# API operations whose IAM action is named differently, and endpoint prefixes that are not IAM prefixes.
-IAM_ACTION_OF_OPERATION = {"s3:ListBuckets": "s3:ListAllMyBuckets"}
-IAM_PREFIX_OF_ENDPOINT = {"monitoring": "cloudwatch"}
 
 
 def an_instance() -> None:
@@ -108,6 +106,4 @@ def test_every_service_is_registered_and_the_role_only_reads():
 
 
 def _iam_action(call: str) -> str:
-    prefix, operation = call.split(":")
-    action = f"{IAM_PREFIX_OF_ENDPOINT.get(prefix, prefix)}:{operation}"
-    return IAM_ACTION_OF_OPERATION.get(action, action)
+    return iam_action(*call.split(":"))

@@ -87,12 +87,13 @@ class ClientFactory:
         self.session = session or boto3.Session()
         self.counter = counter or ApiCallCounter()
         self.hooks = tuple(hooks)
+        self.retry_mode = retry_mode or self.settings.retry_mode
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self._config = Config(
             # total_max_attempts counts the first try too (max_attempts would count retries only).
             retries={
-                "mode": retry_mode or self.settings.retry_mode,
+                "mode": self.retry_mode,
                 "total_max_attempts": self.settings.max_attempts,
             },
             connect_timeout=5,

@@ -3,6 +3,10 @@
 The scheduler gets EventBridge scheduled events; the collector and the calculator
 get SQS batches received from the embedded AWS's queues, and only the messages
 they did not report as failed are deleted, as the SQS event source does.
+
+Each function runs with credentials of its own and under its deployed IAM policy, as
+synthesized by the stack (``carbonmeter.local.iam``): a call its role does not allow fails
+with AccessDenied, as in AWS. So do the event source's calls on the function's queue.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from typing import Any
 
 from carbonmeter import runtime
 from carbonmeter.aws import ClientFactory
+from carbonmeter.local.iam import DeployedPolicies, IamGuard, synthesized_templates
 from carbonmeter.local.lambda_events import LambdaContext, scheduled_event, sqs_event
+from carbonmeter.runtime import Runtime, use_runtime
 from carbonmeter.settings import Settings
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -62,27 +68,60 @@ def lambda_environment(settings: Settings) -> Iterator[None]:
 class LocalPipeline:
     """The three functions wired together through the embedded AWS's queues."""
 
-    def __init__(self, clients: ClientFactory, settings: Settings, account_id: str = "000000000000") -> None:
+    def __init__(
+        self,
+        clients: ClientFactory,
+        settings: Settings,
+        account_id: str | None = None,
+        *,
+        policies: DeployedPolicies | None = None,
+    ) -> None:
+        """``policies`` default to the synthesized stack's; tests pass altered ones to prove a grant is needed."""
         from functions.calculator import handler as calculator
         from functions.collector import handler as collector
         from functions.scheduler import handler as scheduler
 
         self.clients = clients
         self.settings = settings
-        self.account_id = account_id
+        self.account_id = account_id or clients.client("sts").get_caller_identity()["Account"]
+        policies = policies or DeployedPolicies.of(synthesized_templates(), settings, self.account_id)
+        self.guard = IamGuard(policies, self.account_id)
+        self._as_function: dict[tuple[str, ClientFactory], ClientFactory] = {}
         self.scheduler: Handler = scheduler.handler
         self.collector: Handler = collector.handler
         self.calculator: Handler = calculator.handler
+
+    def clients_of(self, function: str, base: ClientFactory | None = None) -> ClientFactory:
+        """``base`` (settings, counter, hooks) signing as ``function``, under the guard."""
+        base = base or self.clients
+        key = (function, base)
+        if key not in self._as_function:
+            self._as_function[key] = ClientFactory(
+                self.guard.session(function),
+                settings=base.settings,
+                counter=base.counter,
+                hooks=(*base.hooks, *self.guard.hooks()),
+                retry_mode=base.retry_mode,
+            )
+        return self._as_function[key]
+
+    @contextmanager
+    def running_as(self, function: str) -> Iterator[None]:
+        """The handlers' runtime (the one in use, with its hooks) with ``function``'s credentials."""
+        current = runtime.runtime()
+        with use_runtime(Runtime(settings=current.settings, clients=self.clients_of(function, current.clients))):
+            yield
 
     def fire_schedule(self, fired_at: datetime) -> dict[str, Any]:
         """Invoke the scheduler as the hourly rule does at ``fired_at``."""
         rule = f"arn:aws:events:{self.settings.region}:{self.account_id}:rule/carbonmeter-hourly"
         event = scheduled_event(fired_at, rule, self.account_id, self.settings.region)
-        return self.scheduler(event, self._context("scheduler"))
+        return self.invoke_scheduler(event)
 
     def invoke_scheduler(self, event: dict[str, Any]) -> dict[str, Any]:
         """Invoke the scheduler with a manual (test) event."""
-        return self.scheduler(event, self._context("scheduler"))
+        with self.running_as("scheduler"):
+            return self.scheduler(event, self._context("scheduler"))
 
     def drain_collect(self, max_batches: int = 10_000) -> DrainStats:
         assert self.settings.collect_queue_url
@@ -94,7 +133,8 @@ class LocalPipeline:
 
     def drain(self, queue_url: str, handler: Handler, name: str, max_batches: int, batch_size: int = 10) -> DrainStats:
         """Feed the queue's messages to ``handler`` until the queue is empty (or ``max_batches``)."""
-        sqs = self.clients.client("sqs")
+        # The event source mapping polls with the function's own role.
+        sqs = self.clients_of(name).client("sqs")
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         stats = DrainStats()
         while stats.batches < max_batches:
@@ -108,7 +148,7 @@ class LocalPipeline:
                 return stats
             stats.batches += 1
             failed = self._invoke(handler, sqs_event(messages, queue_arn, self.settings.region), name)
-            self._settle(queue_url, messages, failed)
+            self._settle(sqs, queue_url, messages, failed)
             stats.failed += len(failed)
             stats.succeeded += len(messages) - len(failed)
         return stats
@@ -116,14 +156,14 @@ class LocalPipeline:
     def _invoke(self, handler: Handler, event: dict[str, Any], name: str) -> set[str]:
         """The ids of the messages to retry: the reported failures, or all of them if the invocation failed."""
         try:
-            response = handler(event, self._context(name))
+            with self.running_as(name):
+                response = handler(event, self._context(name))
         except Exception:
             # Lambda returns every message of a failed invocation to the queue.
             return {record["messageId"] for record in event["Records"]}
         return {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
 
-    def _settle(self, queue_url: str, messages: list[dict[str, Any]], failed: set[str]) -> None:
-        sqs = self.clients.client("sqs")
+    def _settle(self, sqs: Any, queue_url: str, messages: list[dict[str, Any]], failed: set[str]) -> None:
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
             entries = [

@@ -1,0 +1,125 @@
+"""Every function of the local pipeline runs under its deployed IAM policy, as synthesized by the stack.
+
+moto enforces no IAM, so these tests prove that the guard does: a grant removed from the synthesized
+policies makes the call that needs it fail with AccessDenied, as it would in AWS.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from botocore.exceptions import ClientError
+
+from carbonmeter.local.iam import DeployedPolicies, synthesized_templates
+from carbonmeter.local.pipeline import LocalPipeline
+from carbonmeter.models import Connection
+from carbonmeter.services import READ_ACTIONS
+from carbonmeter.store import ConnectionStore, StatusStore
+
+CONNECTION = "tenant"
+
+
+def _register(cloud) -> None:
+    ConnectionStore(cloud.clients, cloud.settings.connections_table).put(
+        Connection(
+            connection_id=CONNECTION,
+            role_arn=cloud.account.role_arn,
+            external_id=cloud.account.external_id,
+            regions=cloud.account.regions,
+            created_at=cloud.hours[0],
+        )
+    )
+
+
+def _deployed(cloud) -> DeployedPolicies:
+    return DeployedPolicies.of(synthesized_templates(), cloud.settings, cloud.account.account_id)
+
+
+def _checked(pipeline: LocalPipeline, principal_part: str) -> set[tuple[str, str]]:
+    return {(action, resource) for principal, action, resource in pipeline.guard.allowed if principal_part in principal}
+
+
+def test_the_hourly_run_passes_under_every_deployed_policy(local_cloud, handlers_on):
+    # Given a registered connection and the pipeline under the synthesized policies
+    cloud = local_cloud(hours=1)
+    _register(cloud)
+    usage_table = (
+        f"arn:aws:dynamodb:{cloud.settings.region}:{cloud.account.account_id}:table/{cloud.settings.usage_table}"
+    )
+    # When the hourly rule fires and both queues drain
+    with handlers_on(cloud):
+        collected, calculated = cloud.pipeline.run_hour(cloud.hours[-1])
+    # Then everything succeeded, nothing was refused, and every function's calls were checked
+    assert (collected.succeeded, collected.failed, calculated.succeeded, calculated.failed) == (1, 0, 1, 0)
+    guard = cloud.pipeline.guard
+    assert guard.denials == []
+    # the scheduler's look-up of the hours still to collect (the call the stack did not grant)
+    assert ("dynamodb:Query", usage_table) in _checked(cloud.pipeline, "carbonmeter-scheduler")
+    assert any(a == "sqs:ReceiveMessage" for a, _ in _checked(cloud.pipeline, "carbonmeter-collector"))
+    assert any(a == "sts:AssumeRole" for a, _ in _checked(cloud.pipeline, "carbonmeter-collector"))
+    assert any(a == "dynamodb:BatchWriteItem" for a, _ in _checked(cloud.pipeline, "carbonmeter-calculator"))
+    # and the collector's calls in the customer account, made with the assumed session
+    customer_actions = {a for a, _ in _checked(cloud.pipeline, "assumed-role/CarbonMeterReadOnly/")}
+    assert customer_actions
+    assert customer_actions <= set(READ_ACTIONS)
+    assert "cloudwatch:GetMetricData" in customer_actions
+
+
+def test_a_removed_scheduler_grant_fails_the_hourly_run(local_cloud, handlers_on):
+    # Given the scheduler's role without dynamodb:Query, as the stack was before the fix
+    cloud = local_cloud(hours=1)
+    _register(cloud)
+    pipeline = LocalPipeline(
+        cloud.clients,
+        cloud.settings,
+        cloud.account.account_id,
+        policies=_deployed(cloud).without("scheduler", "dynamodb:Query"),
+    )
+    # When the hourly rule fires
+    with handlers_on(cloud), pytest.raises(ClientError) as refused:
+        pipeline.fire_schedule(cloud.hours[-1] + timedelta(hours=1, minutes=2))
+    # Then the run fails as it would in AWS, naming the call, and queues nothing
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "dynamodb:Query" in str(refused.value)
+    assert pipeline.drain_collect().succeeded == 0
+
+
+def test_a_removed_customer_grant_fails_that_service_in_every_region(local_cloud, handlers_on):
+    # Given a customer role that lacks ec2:DescribeVolumes (EBS discovery)
+    cloud = local_cloud(hours=1)
+    _register(cloud)
+    pipeline = LocalPipeline(
+        cloud.clients,
+        cloud.settings,
+        cloud.account.account_id,
+        policies=_deployed(cloud).without_customer_grant("ec2:DescribeVolumes"),
+    )
+    hour = cloud.hours[-1]
+    # When the hour is collected
+    with handlers_on(cloud):
+        pipeline.run_hour(hour)
+    # Then EBS failed with AWS's own error in every region, and every other scope was stored
+    status = StatusStore(cloud.clients, cloud.settings.usage_table).get(CONNECTION, hour)
+    assert status is not None
+    assert not status.complete
+    assert sorted(status.failed) == [f"{region}/ebs" for region in sorted(cloud.account.regions)]
+    assert all("UnauthorizedOperation" in error for error in status.failed.values())
+    assert len(status.succeeded) == len(cloud.account.regions) * 4
+
+
+def test_only_the_collector_may_assume_the_customer_role(local_cloud, handlers_on):
+    # Given the customer role's trust, which names the collector's role
+    cloud = local_cloud(hours=1)
+    pipeline = cloud.pipeline
+    # When another function's credentials try to assume it
+    sts = pipeline.clients_of("calculator").client("sts")
+    with pytest.raises(ClientError) as refused:
+        sts.assume_role(RoleArn=cloud.account.role_arn, RoleSessionName="probe", ExternalId=cloud.account.external_id)
+    # Then it is refused, and the collector without an ExternalId is refused too
+    assert "sts:AssumeRole" in str(refused.value)
+    collector = pipeline.clients_of("collector").client("sts")
+    with pytest.raises(ClientError) as no_external_id:
+        collector.assume_role(RoleArn=cloud.account.role_arn, RoleSessionName="probe")
+    assert "trust policy" in str(no_external_id.value)
+    collector.assume_role(RoleArn=cloud.account.role_arn, RoleSessionName="probe", ExternalId=cloud.account.external_id)
