@@ -1,35 +1,48 @@
-"""``python -m carbonmeter connections`` and ``status`` against the registry on moto."""
+"""``python -m carbonmeter connections``, ``status`` and ``report`` against the registry on moto."""
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from carbonmeter import cli
 from carbonmeter.aws import ClientFactory
+from carbonmeter.connections import validate_external_id
 from carbonmeter.local.resources import create_resources
 from carbonmeter.models import hour_key, previous_whole_hour
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, StatusStore
 
 ROLE = "arn:aws:iam::111122223333:role/CarbonMeterReadOnly"
-SECRET = "a-long-random-secret-1"
+OTHER_ROLE = "arn:aws:iam::444455556666:role/CarbonMeterReadOnly"
+SECRET = "tohzE5mmBECZW6EcDidg9e5okelULtfbuuMzHGwBsDg"
+OTHER_SECRET = "UPQihqVjtUrqKiuRJpgDwaLGS5DpzaaSsZrFnn0AH7A"
 
 
 @pytest.fixture
 def registry(aws, monkeypatch):
+    # The operator's shell may export an ExternalId; each test says where its own comes from.
+    monkeypatch.delenv(cli.EXTERNAL_ID_ENV, raising=False)
     factory = ClientFactory(settings=Settings())
     create_resources(factory, factory.settings)
     return ConnectionStore(factory, factory.settings.connections_table)
 
 
-def _add(connection_id: str, external_id: str = SECRET, *extra: str) -> int:
+def _add(connection_id: str, *extra: str, external_id: str | None = SECRET, role: str = ROLE) -> int:
+    source = [] if external_id is None else ["--external-id", external_id]
     return cli.main(
-        ["connections", "add", "--connection-id", connection_id, "--role-arn", ROLE, "--external-id", external_id,
+        ["connections", "add", "--connection-id", connection_id, "--role-arn", role, *source,
          "--regions", "us-east-1", *extra]
     )  # fmt: skip
+
+
+def _window(hours: int = 3) -> list[str]:
+    end = previous_whole_hour(datetime.now(UTC))
+    return ["--start", hour_key(end - timedelta(hours=hours)), "--end", hour_key(end)]
 
 
 def test_add_list_and_disable(registry, capsys):
@@ -46,22 +59,179 @@ def test_add_list_and_disable(registry, capsys):
 
 def test_each_connection_needs_its_own_long_external_id(registry, capsys):
     assert _add("acme") == 0
-    assert _add("other") == cli.EXIT_USAGE
+    assert _add("other", role=OTHER_ROLE) == cli.EXIT_USAGE
     assert "already used by another connection" in capsys.readouterr().err
-    assert _add("short", "abc") == cli.EXIT_USAGE
+    assert _add("short", external_id="abc", role=OTHER_ROLE) == cli.EXIT_USAGE
     assert "at least 16 characters" in capsys.readouterr().err
     assert [c.connection_id for c in registry.list()] == ["acme"]
-    # Re-registering the same connection with its own secret is allowed
-    assert _add("acme") == 0
+    # Re-registering the same connection with its own secret is allowed, when asked for
+    assert _add("acme", "--replace") == 0
 
 
-def test_collect_from_sets_where_the_hourly_run_starts_and_is_kept_on_re_add(registry):
+def test_collect_from_sets_where_the_hourly_run_starts_and_is_kept_on_replace(registry):
     start = previous_whole_hour(datetime.now(UTC)) - timedelta(hours=5)
-    assert _add("acme", SECRET, "--collect-from", hour_key(start)) == 0
+    assert _add("acme", "--collect-from", hour_key(start)) == 0
     assert registry.get("acme").created_at == start
+    assert _add("acme", "--replace") == 0
+    assert registry.get("acme").created_at == start
+    late = ["--collect-from", "2099-01-01T00:00:00Z"]
+    assert _add("late", *late, external_id=OTHER_SECRET, role=OTHER_ROLE) == cli.EXIT_USAGE
+
+
+@pytest.mark.parametrize(
+    "external_id",
+    [
+        "tohzE5mmBECZW6EcDidg 9e5okelULtfbuuMzHGwBsDg",  # a space: STS and the stack's AllowedPattern refuse it
+        "tohzE5mmBECZW6EcDidgé9e5okelULtfbuuMzHGwBsDg",  # non-ASCII, likewise
+        "aaaaaaaaaaaaaaaa",
+        "abababababababab",
+        "0123456789abcdef",
+    ],
+    ids=["space", "non-ascii", "one-letter", "alternating", "sequence"],
+)
+def test_an_external_id_sts_refuses_or_easy_to_guess_is_not_stored(registry, capsys, external_id):
+    # When an operator registers a connection with it
+    assert _add("acme", external_id=external_id) == cli.EXIT_USAGE
+    # Then nothing is stored, and the one error line names the rule, not the secret
+    captured = capsys.readouterr()
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith("error: the ExternalId ")
+    assert "--generate-external-id" in line
+    assert external_id not in captured.err + captured.out
+    assert list(registry.list()) == []
+
+
+def test_the_external_id_can_come_from_stdin(registry, capsys, monkeypatch):
+    # Given the secret on stdin (e.g. piped from a secrets manager), not in argv
+    monkeypatch.setattr(sys, "stdin", io.StringIO(SECRET + "\n"))
+    assert _add("acme", external_id="-") == 0
+    # Then it is stored as it was, line end dropped, and never echoed
+    assert registry.get("acme").external_id == SECRET
+    captured = capsys.readouterr()
+    assert SECRET not in captured.out + captured.err
+
+
+def test_an_empty_stdin_is_refused(registry, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert _add("acme", external_id="-") == cli.EXIT_USAGE
+    assert "no ExternalId on stdin" in capsys.readouterr().err
+    assert list(registry.list()) == []
+
+
+def test_the_external_id_can_come_from_the_environment(registry, capsys, monkeypatch):
+    monkeypatch.setenv(cli.EXTERNAL_ID_ENV, SECRET)
+    assert _add("acme", external_id=None) == 0
+    assert registry.get("acme").external_id == SECRET
+    captured = capsys.readouterr()
+    assert SECRET not in captured.out + captured.err
+
+
+@pytest.mark.parametrize(
+    ("extra", "from_env", "got"),
+    [
+        ([], False, ""),
+        (["--external-id", SECRET], True, " (got --external-id and CARBONMETER_EXTERNAL_ID)"),
+        (["--external-id", SECRET, "--generate-external-id"], False, " (got --external-id and --generate-external-id)"),
+        (["--generate-external-id"], True, " (got CARBONMETER_EXTERNAL_ID and --generate-external-id)"),
+    ],
+    ids=["none", "argv-and-env", "argv-and-generate", "env-and-generate"],
+)
+def test_exactly_one_source_of_external_id(registry, capsys, monkeypatch, extra, from_env, got):
+    if from_env:
+        monkeypatch.setenv(cli.EXTERNAL_ID_ENV, OTHER_SECRET)
+    assert _add("acme", *extra, external_id=None) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("error: give the ExternalId exactly one way: --external-id - (stdin), ")
+    assert err.rstrip().endswith(f"--generate-external-id or --external-id VALUE{got}")
+    assert SECRET not in err
+    assert OTHER_SECRET not in err
+    assert list(registry.list()) == []
+
+
+def test_a_generated_external_id_is_stored_and_printed_once(registry, capsys):
+    # When an operator lets CarbonMeter generate the ExternalId
+    assert _add("acme", "--generate-external-id", external_id=None) == 0
+    captured = capsys.readouterr()
+    # Then it is printed once, on its own line, to hand to the customer, and it is the one stored
+    (line,) = [line for line in captured.out.splitlines() if line.startswith("ExternalId: ")]
+    generated = line.removeprefix("ExternalId: ")
+    assert registry.get("acme").external_id == generated
+    validate_external_id(generated)
+    assert captured.out.count(generated) == 1
+    assert generated not in captured.err
+    assert "not shown again" in captured.err
+    # And nothing shows it afterwards
+    assert cli.main(["connections", "list", "--format", "json"]) == 0
+    assert cli.main(["connections", "list"]) == 0
+    assert generated not in capsys.readouterr().out
+
+
+def test_a_disabled_connection_is_not_re_enabled_by_adding_it_again(registry, capsys):
+    # Given a connection with a collected hour, then disabled
     assert _add("acme") == 0
-    assert registry.get("acme").created_at == start
-    assert _add("late", "another-long-secret-2", "--collect-from", "2099-01-01T00:00:00Z") == cli.EXIT_USAGE
+    hour = previous_whole_hour(datetime.now(UTC))
+    registry.record_success("acme", hour)
+    assert cli.main(["connections", "disable", "acme"]) == 0
+    before = registry.get("acme")
+    capsys.readouterr()
+    # When it is added again without --replace
+    assert _add("acme", external_id=OTHER_SECRET) == cli.EXIT_USAGE
+    # Then it is refused, and stays disabled with its history
+    assert "error: connection 'acme' is already registered and disabled" in capsys.readouterr().err
+    assert registry.get("acme") == before
+    # When it is added again with --replace
+    assert _add("acme", "--replace", external_id=OTHER_SECRET) == 0
+    # Then the output says so, it is enabled and keeps the hour it is collected from
+    assert capsys.readouterr().out.startswith("connection acme replaced (it was disabled; it is enabled again):")
+    after = registry.get("acme")
+    assert after.enabled
+    assert after.created_at == before.created_at
+    assert after.external_id == OTHER_SECRET
+
+
+def test_an_enabled_connection_is_replaced_only_when_asked(registry, capsys):
+    assert _add("acme") == 0
+    capsys.readouterr()
+    assert _add("acme", external_id=OTHER_SECRET) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "error: connection 'acme' is already registered;" in err
+    assert err.rstrip().endswith("(--replace to replace it)")
+    assert registry.get("acme").external_id == SECRET
+    assert _add("acme", "--replace", external_id=OTHER_SECRET) == 0
+    assert capsys.readouterr().out.startswith("connection acme replaced: account 111122223333")
+
+
+def test_one_role_under_two_connection_ids_needs_allow_shared_role(registry, capsys):
+    assert _add("acme") == 0
+    capsys.readouterr()
+    # When another connection id is registered with the same role
+    assert _add("acme-again", external_id=OTHER_SECRET) == cli.EXIT_USAGE
+    # Then it is refused, naming the connection that has it
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"error: role {ROLE} is already the role of connection(s) acme (--allow-shared-role to register it anyway)"
+    )
+    assert [c.connection_id for c in registry.list()] == ["acme"]
+    # And with --allow-shared-role it is registered, with a warning
+    assert _add("acme-again", "--allow-shared-role", external_id=OTHER_SECRET) == 0
+    err = capsys.readouterr().err
+    assert f"warning: role {ROLE} is also the role of connection(s) acme" in err
+    assert sorted(c.connection_id for c in registry.list()) == ["acme", "acme-again"]
+
+
+def test_report_of_an_unknown_connection_exits_non_zero_as_status_does(registry, capsys):
+    assert _add("acme") == 0
+    capsys.readouterr()
+    # Given a registered connection with nothing stored yet, its report is empty but fine
+    assert cli.main(["report", "--connection-id", "acme", *_window()]) == 0
+    assert "acme: 0 hour(s) with emissions" in capsys.readouterr().out
+    # When the id is not registered at all
+    for command in ("report", "status"):
+        assert cli.main([command, "--connection-id", "ghost", *_window()]) == cli.EXIT_USAGE
+        # Then both say so and exit non-zero, printing no report
+        captured = capsys.readouterr()
+        assert captured.err.strip() == "error: no connection named 'ghost'"
+        assert captured.out == ""
 
 
 def test_status_shows_each_hour_and_what_it_misses(registry, capsys):

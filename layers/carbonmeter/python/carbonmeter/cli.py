@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, overload
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -16,16 +18,36 @@ from pydantic import ValidationError
 from carbonmeter import report
 from carbonmeter.aws import ApiCallCounter, ClientFactory, RoleAssumptionError, assume_role
 from carbonmeter.collection import RegionUsage, collect
+from carbonmeter.connections import (
+    ConnectionExistsError,
+    ExternalIdError,
+    RegistrationError,
+    RegistrationRequest,
+    RegistrationResult,
+    SharedRoleError,
+    generate_external_id,
+    register_connection,
+)
 from carbonmeter.emissions.providers import PROVIDER_NAMES, provider_for
-from carbonmeter.models import Connection, HourStatus, Service, hour_key, hours_between
+from carbonmeter.models import Connection, HourStatus, Service, first_error_message, hour_key, hours_between
+from carbonmeter.scheduling import CLOUDWATCH_HOURLY_RETENTION
 from carbonmeter.services import READ_ACTIONS
 from carbonmeter.settings import ConfigurationError, Settings
 from carbonmeter.store import ConnectionStore, EmissionStore, StatusStore, UnknownConnectionError
+from carbonmeter.windows import MAX_ESTIMATE_HOURS, WindowError, check_estimate_window, check_window
 
 EXIT_USAGE = 2
-# The ExternalId is the customer's defence against the confused deputy: it must be a secret, not a label.
-MIN_EXTERNAL_ID_LENGTH = 16
 EXIT_FAILURE = 1
+# Where the ExternalId may come from instead of an argument, which shows in ps and in shell history.
+EXTERNAL_ID_ENV = "CARBONMETER_EXTERNAL_ID"
+# `--external-id -` reads it from stdin instead.
+STDIN = "-"
+# The library's refusals name no CLI flag (an HTTP API shares them): the flag that answers each, added here.
+_REGISTRATION_HINTS: dict[type[RegistrationError], str] = {
+    ConnectionExistsError: " (--replace to replace it)",
+    SharedRoleError: " (--allow-shared-role to register it anyway)",
+    ExternalIdError: " (--generate-external-id makes one)",
+}
 
 
 class CliError(Exception):
@@ -68,13 +90,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m carbonmeter", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    estimate = commands.add_parser("estimate", help="collect and calculate a window in-process, writing nothing")
+    about_estimate = (
+        f"collect and calculate a window of at most {MAX_ESTIMATE_HOURS} hours (one week), within the last "
+        f"{CLOUDWATCH_HOURLY_RETENTION.days} days (what CloudWatch keeps hourly), in-process, writing nothing"
+    )
+    estimate = commands.add_parser("estimate", help=about_estimate, description=about_estimate)
     estimate.add_argument("--role-arn", required=True)
-    estimate.add_argument("--external-id")
+    estimate.add_argument(
+        "--external-id",
+        metavar="VALUE|-",
+        help=f"the role's ExternalId, if it demands one; '-' reads one line from stdin, else {EXTERNAL_ID_ENV} "
+        "(a value given here shows in ps and shell history)",
+    )
     estimate.add_argument("--regions", required=True, type=_csv)
     estimate.add_argument("--services", type=_services, default=list(Service))
-    estimate.add_argument("--start", required=True, type=_hour, help="first hour, e.g. 2026-11-23T00:00:00Z")
-    estimate.add_argument("--end", required=True, type=_hour, help="end of the window (exclusive)")
+    estimate.add_argument(
+        "--start",
+        required=True,
+        type=_hour,
+        help=f"first hour, e.g. 2026-11-23T00:00:00Z; at most {CLOUDWATCH_HOURLY_RETENTION.days} days ago",
+    )
+    estimate.add_argument(
+        "--end", required=True, type=_hour, help=f"end of the window (exclusive); at most {MAX_ESTIMATE_HOURS} hours on"
+    )
     estimate.add_argument("--format", choices=["table", "json"], default="table")
     estimate.add_argument(
         "--provider",
@@ -85,10 +123,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     connections = commands.add_parser("connections", help="the registry of connected accounts")
     actions = connections.add_subparsers(dest="action", required=True)
-    add = actions.add_parser("add", help="register (or replace) a connection")
+    about_add = (
+        "register a connection (or, with --replace, register an existing id again). The ExternalId comes from "
+        f"exactly one of: --external-id -, {EXTERNAL_ID_ENV}, --generate-external-id, --external-id VALUE."
+    )
+    add = actions.add_parser("add", help="register a connection", description=about_add)
     add.add_argument("--connection-id", required=True)
     add.add_argument("--role-arn", required=True)
-    add.add_argument("--external-id", required=True)
+    add.add_argument(
+        "--external-id",
+        metavar="VALUE|-",
+        help="the connection's ExternalId; '-' reads one line from stdin (a value given here shows in ps and "
+        f"shell history: prefer '-' or {EXTERNAL_ID_ENV})",
+    )
+    add.add_argument(
+        "--generate-external-id",
+        action="store_true",
+        help="generate a random ExternalId, store it and print it once, for the customer's stack",
+    )
+    add.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the connection registered under this id (re-enables a disabled one; keeps its first hour)",
+    )
+    add.add_argument(
+        "--allow-shared-role",
+        action="store_true",
+        help="register even though another connection has the same role ARN (then warns)",
+    )
     add.add_argument("--regions", required=True, type=_csv)
     add.add_argument("--services", type=_services, default=list(Service))
     add.add_argument(
@@ -135,18 +197,11 @@ def check_regions(regions: Sequence[str]) -> None:
         raise CliError(f"unknown region(s): {', '.join(unknown)}")
 
 
-def check_window(start: datetime, end: datetime, now: datetime) -> None:
-    if end <= start:
-        raise CliError("--end must be after --start")
-    current_hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    if end > current_hour:
-        raise CliError(f"the window ends in the future: the latest complete hour ends at {hour_key(current_hour)}")
-
-
 def run_estimate(args: argparse.Namespace, settings: Settings) -> int:
     check_regions(args.regions)
-    check_window(args.start, args.end, datetime.now(UTC))
-    connection = _connection(args)
+    check_estimate_window(args.start, args.end, datetime.now(UTC))
+    external_id = _external_id(args, required=False)
+    connection = _connection(args, external_id)
     hours = hours_between(args.start, args.end)
     if args.provider:
         settings = settings.model_copy(update={"emissions_provider": args.provider})
@@ -155,9 +210,7 @@ def run_estimate(args: argparse.Namespace, settings: Settings) -> int:
     # Built before anything is collected, so a provider missing its settings fails first;
     # with CarbonMeter's own credentials, since a remote provider's key is in our account.
     provider = provider_for(settings, base)
-    customer = assume_role(
-        base, args.role_arn, args.external_id, settings.role_session_name, session_actions=READ_ACTIONS
-    )
+    customer = assume_role(base, args.role_arn, external_id, settings.role_session_name, session_actions=READ_ACTIONS)
     _progress(f"collecting {len(connection.regions)} region(s) x {len(hours)} hour(s) of {connection.account_id}")
     result = collect(customer, connection, hours, workers=settings.region_workers, progress=_region_done)
     records = provider.estimate(result.records)
@@ -174,23 +227,17 @@ def run_estimate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _connection(args: argparse.Namespace) -> Connection:
+def _connection(args: argparse.Namespace, external_id: str | None) -> Connection:
     try:
         return Connection(
             connection_id="cli",
             role_arn=args.role_arn,
-            external_id=args.external_id or "none",
+            external_id=external_id or "none",
             regions=tuple(args.regions),
             services=tuple(args.services),
         )
     except ValidationError as exc:
-        raise CliError(_first_error(exc)) from None
-
-
-def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    field = ".".join(str(part) for part in error["loc"])
-    return f"{field}: {error['msg']}" if field else str(error["msg"])
+        raise CliError(first_error_message(exc)) from None
 
 
 def _progress(message: str) -> None:
@@ -214,35 +261,91 @@ def _estimate_tables(records: list[Any], counter: ApiCallCounter) -> str:
 
 def run_connections_add(args: argparse.Namespace, settings: Settings) -> int:
     check_regions(args.regions)
-    if len(args.external_id) < MIN_EXTERNAL_ID_LENGTH:
-        raise CliError(f"--external-id must be at least {MIN_EXTERNAL_ID_LENGTH} characters (a random secret)")
-    store = _connections(settings)
-    existing = {c.connection_id: c for c in store.list()}
-    shared = [c.connection_id for c in existing.values() if c.external_id == args.external_id]
-    if any(connection_id != args.connection_id for connection_id in shared):
-        raise CliError("that ExternalId is already used by another connection; give each connection its own")
-    previous = existing.get(args.connection_id)
-    now = datetime.now(UTC)
-    if args.collect_from and args.collect_from > now:
-        raise CliError("--collect-from is in the future")
-    created_at = args.collect_from or (previous.created_at if previous and previous.created_at else now)
+    external_id = _external_id(args, required=True)
+    request = RegistrationRequest(
+        connection_id=args.connection_id,
+        role_arn=args.role_arn,
+        external_id=external_id,
+        regions=tuple(args.regions),
+        services=tuple(args.services),
+        collect_from=args.collect_from,
+        replace=args.replace,
+        allow_shared_role=args.allow_shared_role,
+    )
     try:
-        connection = Connection(
-            connection_id=args.connection_id,
-            role_arn=args.role_arn,
-            external_id=args.external_id,
-            regions=tuple(args.regions),
-            services=tuple(args.services),
-            created_at=created_at,
+        result = register_connection(_connections(settings), request, datetime.now(UTC))
+    except RegistrationError as exc:
+        raise CliError(f"{exc}{_REGISTRATION_HINTS.get(type(exc), '')}") from None
+    if result.shares_role_with:
+        _progress(
+            f"warning: role {result.connection.role_arn} is also the role of connection(s) "
+            f"{', '.join(result.shares_role_with)}: they collect the same account"
         )
-    except ValidationError as exc:
-        raise CliError(_first_error(exc)) from None
-    store.put(connection)
-    print(
-        f"connection {connection.connection_id} saved: account {connection.account_id}, "
+    print(_registered(result))
+    if args.generate_external_id:
+        # The one place the secret is printed: the operator has to hand it to the customer.
+        print(f"ExternalId: {external_id}")
+        _progress("give it to the customer for CarbonMeterCustomerRoleStack's ExternalId parameter; not shown again")
+    return 0
+
+
+@overload
+def _external_id(args: argparse.Namespace, *, required: Literal[True]) -> str: ...
+@overload
+def _external_id(args: argparse.Namespace, *, required: bool) -> str | None: ...
+def _external_id(args: argparse.Namespace, *, required: bool) -> str | None:
+    """The ExternalId from the one source the operator gave (an empty variable counts as none)."""
+    from_env = os.environ.get(EXTERNAL_ID_ENV) or None
+    # `estimate` has no --generate-external-id: a new secret is no use to a role that already exists.
+    can_generate = hasattr(args, "generate_external_id")
+    generate = bool(getattr(args, "generate_external_id", False))
+    sources = [
+        ("--external-id", args.external_id is not None),
+        (EXTERNAL_ID_ENV, from_env is not None),
+        *([("--generate-external-id", generate)] if can_generate else []),
+    ]
+    given = [name for name, present in sources if present]
+    if len(given) > 1 or (required and not given):
+        raise CliError(_sources_message(required, can_generate, given))
+    if generate:
+        return generate_external_id()
+    if from_env is not None:
+        return from_env
+    if args.external_id is None:
+        return None
+    return _external_id_from_stdin() if args.external_id == STDIN else str(args.external_id)
+
+
+def _sources_message(required: bool, can_generate: bool, given: Sequence[str]) -> str:
+    ways = ["--external-id - (stdin)", EXTERNAL_ID_ENV, *(["--generate-external-id"] if can_generate else [])]
+    found = f" (got {' and '.join(given)})" if given else ""
+    return (
+        f"give the ExternalId {'exactly' if required else 'at most'} one way: "
+        f"{', '.join(ways)} or --external-id VALUE{found}"
+    )
+
+
+def _external_id_from_stdin() -> str:
+    if sys.stdin.isatty():
+        # Typed at a terminal: not echoed, so it stays off the screen too.
+        return getpass.getpass("ExternalId: ")
+    # Only the line end is dropped: a stray space is kept, so the ExternalId rules refuse it instead of guessing.
+    value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        raise CliError("--external-id -: no ExternalId on stdin (expected one line)")
+    return value
+
+
+def _registered(result: RegistrationResult) -> str:
+    connection = result.connection
+    if result.replaced is None:
+        verb = "saved"
+    else:
+        verb = "replaced (it was disabled; it is enabled again)" if result.re_enabled else "replaced"
+    return (
+        f"connection {connection.connection_id} {verb}: account {connection.account_id}, "
         f"{len(connection.regions)} region(s)"
     )
-    return 0
 
 
 def run_connections_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -300,6 +403,8 @@ def _status_cells(status: HourStatus | None) -> list[Any]:
 def run_report(args: argparse.Namespace, settings: Settings) -> int:
     check_window(args.start, args.end, datetime.now(UTC))
     factory = ClientFactory(settings=settings)
+    # An unknown id is a mistake to say so, as status does, not an empty report.
+    _connections(settings).get(args.connection_id)
     rollups = EmissionStore(factory, settings.emissions_table).rollups(args.connection_id, args.start, args.end)
     totals = report.by_region_service(rollups)
     if args.format == "json":
@@ -323,7 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args, Settings.from_env()))
-    except (CliError, RoleAssumptionError, UnknownConnectionError, ConfigurationError) as exc:
+    except (CliError, WindowError, RoleAssumptionError, UnknownConnectionError, ConfigurationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except NoCredentialsError:

@@ -7,7 +7,16 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 HOUR = timedelta(hours=1)
 
@@ -63,6 +72,13 @@ def hours_between(start: datetime, end: datetime) -> list[datetime]:
         hours.append(current)
         current += HOUR
     return hours
+
+
+def first_error_message(exc: ValidationError) -> str:
+    """The first problem of a validation error on one line: ``field: message``, without the input value."""
+    error = exc.errors()[0]
+    location = ".".join(str(part) for part in error["loc"])
+    return f"{location}: {error['msg']}" if location else str(error["msg"])
 
 
 def previous_whole_hour(now: datetime) -> datetime:

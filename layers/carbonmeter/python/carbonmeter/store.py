@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from carbonmeter.aws import ClientFactory
@@ -60,6 +61,19 @@ class ConnectionStore:
 
     def put(self, connection: Connection) -> None:
         self._table.put_item(Item=_to_item(connection))
+
+    def put_new(self, connection: Connection) -> bool:
+        """Store ``connection`` unless one is registered under its id (then return False, storing nothing).
+
+        Conditional, so two registrations of the same id at once cannot both succeed and one silently win.
+        """
+        try:
+            self._table.put_item(Item=_to_item(connection), ConditionExpression=Attr("connection_id").not_exists())
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def get(self, connection_id: str) -> Connection:
         item = self._table.get_item(Key={"connection_id": connection_id}, ConsistentRead=True).get("Item")

@@ -1,0 +1,262 @@
+"""Registering a connection: which ExternalIds pass, and what a registration may not silently do to another.
+
+The registry is an in-memory stand-in with the three calls the use case makes, so nothing leaves the process.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from carbonmeter.connections import (
+    MIN_ESTIMATED_BITS,
+    ConnectionExistsError,
+    ExternalIdError,
+    RegistrationError,
+    RegistrationRequest,
+    SharedRoleError,
+    estimated_bits,
+    generate_external_id,
+    register_connection,
+    validate_external_id,
+)
+from carbonmeter.models import Connection
+
+NOW = datetime(2026, 11, 23, 14, 7, tzinfo=UTC)
+ROLE = "arn:aws:iam::111122223333:role/CarbonMeterReadOnly"
+OTHER_ROLE = "arn:aws:iam::444455556666:role/CarbonMeterReadOnly"
+SECRET = "PgxYJIDXu7SOzKFQ4zmaLCaOnqg_dcJaTPsRkfpiAGg"
+OTHER_SECRET = "MzANlIO6jeygPpDArkzRJSDJgtnuBjcjXDxMYHeVxLQ"
+
+WEAK = {
+    "repeated letter": "a" * 16,
+    "alternating": "ab" * 8,
+    "hex digits in order": "0123456789abcdef",
+    "the alphabet": "abcdefghijklmnopqrstuvwxyz",
+    "a stepped run": "acegikmoqsuwy" * 2,
+    "a run repeated to length": "0123456789" * 100,
+    "too few different characters, however long": "abcdefg" * 100,
+    "a word and a number": "carbonmeter-2026",
+}
+REFUSED_BY_STS = {
+    "space": "PgxYJIDXu7SOz KFQ4zmaLCaOnqg_dcJaTPsRkf",
+    "non-ASCII letter": "PgxYJIDXu7SOzéKFQ4zmaLCaOnqg_dcJaTPsRkf",
+    "non-ASCII digit": "PgxYJIDXu7SOz٣KFQ4zmaLCaOnqg_dcJaTPsRkf",
+    "trailing newline": SECRET + "\n",
+    "too long": secrets.token_urlsafe(1000)[:1225],
+}
+
+
+class Registry:
+    """The registry as the use case sees it, in memory."""
+
+    def __init__(self, *connections: Connection) -> None:
+        self.connections = {c.connection_id: c for c in connections}
+        self.taken_meanwhile: set[str] = set()
+
+    def list(self) -> Iterator[Connection]:
+        return iter(list(self.connections.values()))
+
+    def put(self, connection: Connection) -> None:
+        self.connections[connection.connection_id] = connection
+
+    def put_new(self, connection: Connection) -> bool:
+        if connection.connection_id in self.connections or connection.connection_id in self.taken_meanwhile:
+            return False
+        self.put(connection)
+        return True
+
+
+class NoRegistry:
+    """A registry any call to which fails the test: bad input must be refused before the registry is read."""
+
+    def list(self) -> Iterator[Connection]:
+        raise AssertionError("the registry was read")
+
+    def put(self, connection: Connection) -> None:
+        raise AssertionError("the registry was written")
+
+    def put_new(self, connection: Connection) -> bool:
+        raise AssertionError("the registry was written")
+
+
+def _request(connection_id: str = "acme", **changes: object) -> RegistrationRequest:
+    request = RegistrationRequest(
+        connection_id=connection_id, role_arn=ROLE, external_id=SECRET, regions=("us-east-1",)
+    )
+    return replace(request, **changes)  # type: ignore[arg-type]
+
+
+def _stored(connection_id: str = "acme", **changes: object) -> Connection:
+    fields = {"role_arn": ROLE, "external_id": SECRET, "regions": ("us-east-1",), "created_at": NOW - timedelta(days=9)}
+    return Connection(connection_id=connection_id, **{**fields, **changes})  # type: ignore[arg-type]
+
+
+# --- the ExternalId ---
+
+
+def test_a_token_urlsafe_32_always_passes():
+    for _ in range(20_000):
+        validate_external_id(secrets.token_urlsafe(32))
+
+
+@pytest.mark.parametrize("make", [lambda: str(uuid.uuid4()), lambda: secrets.token_hex(16)], ids=["uuid4", "hex16"])
+def test_other_common_random_forms_pass(make):
+    # ExternalIds operators may already have handed to customers must still register
+    for _ in range(500):
+        validate_external_id(make())
+
+
+@pytest.mark.parametrize("value", WEAK.values(), ids=WEAK.keys())
+def test_a_guessable_external_id_is_refused_without_quoting_it(value):
+    with pytest.raises(ExternalIdError) as refused:
+        validate_external_id(value)
+    assert value not in str(refused.value)
+
+
+@pytest.mark.parametrize("value", REFUSED_BY_STS.values(), ids=REFUSED_BY_STS.keys())
+def test_an_external_id_sts_would_refuse_is_refused_without_quoting_it(value):
+    with pytest.raises(ExternalIdError) as refused:
+        validate_external_id(value)
+    assert value.strip() not in str(refused.value)
+
+
+def test_sts_alphabet_and_limits_are_accepted():
+    # Given every character STS allows, in a random order, and the longest ExternalId STS takes
+    alphabet = list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+=,.@:/-")
+    secrets.SystemRandom().shuffle(alphabet)
+    # Then both pass
+    validate_external_id("".join(alphabet))
+    validate_external_id(secrets.token_urlsafe(1000)[:1224])
+
+
+def test_short_external_ids_are_refused_even_when_random():
+    with pytest.raises(ExternalIdError, match="at least 16 characters"):
+        validate_external_id(secrets.token_urlsafe(32)[:15])
+    # no 16-character string reaches the entropy floor, however random
+    assert estimated_bits("0123456789abcdef") < MIN_ESTIMATED_BITS
+    with pytest.raises(ExternalIdError, match="easy to guess"):
+        validate_external_id("Tr0ub4dor&3xyzqw".replace("&", "+"))
+
+
+def test_the_estimate_counts_patterns_as_little_as_repetition():
+    assert estimated_bits("a" * 16) == 0
+    assert estimated_bits("abcdefghijklmnopqrstuvwxyz") == 0
+    assert estimated_bits(SECRET) > 2 * MIN_ESTIMATED_BITS
+
+
+def test_generated_external_ids_pass_and_differ():
+    generated = {generate_external_id() for _ in range(200)}
+    assert len(generated) == 200
+    for value in generated:
+        validate_external_id(value)
+        assert len(value) == 43
+
+
+# --- registering ---
+
+
+def test_a_new_connection_is_stored_from_the_hour_it_is_registered():
+    registry = Registry()
+    result = register_connection(registry, _request(), NOW)
+    assert registry.connections["acme"] == result.connection
+    assert result.connection.created_at == NOW
+    assert result.replaced is None
+    assert result.shares_role_with == ()
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["enabled", "disabled"])
+def test_an_existing_id_is_not_replaced_unless_asked(enabled):
+    # Given a registered connection with its history
+    stored = _stored(enabled=enabled, last_success_hour="2026-11-20T00:00:00Z")
+    registry = Registry(stored)
+    # When it is registered again without asking to replace it
+    with pytest.raises(ConnectionExistsError, match="already registered" + ("" if enabled else " and disabled")):
+        register_connection(registry, _request(external_id=OTHER_SECRET), NOW)
+    # Then it is untouched: still disabled if it was, its history kept
+    assert registry.connections["acme"] == stored
+
+
+def test_replacing_keeps_the_first_hour_and_says_it_re_enabled():
+    registry = Registry(_stored(enabled=False))
+    result = register_connection(registry, _request(external_id=OTHER_SECRET, replace=True), NOW)
+    assert result.replaced == _stored(enabled=False)
+    assert result.re_enabled
+    assert registry.connections["acme"].enabled
+    assert registry.connections["acme"].created_at == NOW - timedelta(days=9)
+    assert registry.connections["acme"].external_id == OTHER_SECRET
+
+
+def test_replace_of_an_unknown_id_registers_it():
+    registry = Registry()
+    result = register_connection(registry, _request(replace=True), NOW)
+    assert result.replaced is None
+    assert "acme" in registry.connections
+
+
+def test_an_id_registered_meanwhile_is_not_overwritten():
+    # Given another registration of the same id lands between our read and our write
+    registry = Registry()
+    registry.taken_meanwhile.add("acme")
+    with pytest.raises(ConnectionExistsError, match="meanwhile"):
+        register_connection(registry, _request(), NOW)
+
+
+def test_each_connection_needs_its_own_external_id():
+    registry = Registry(_stored("acme"))
+    with pytest.raises(RegistrationError, match="already used by another connection") as refused:
+        register_connection(registry, _request("other", role_arn=OTHER_ROLE), NOW)
+    assert SECRET not in str(refused.value)
+    assert set(registry.connections) == {"acme"}
+
+
+@pytest.mark.parametrize("role", [ROLE, ROLE.replace("CarbonMeterReadOnly", "carbonmeterreadonly")])
+def test_a_role_of_another_connection_is_refused_unless_sharing_is_allowed(role):
+    registry = Registry(_stored("acme"))
+    with pytest.raises(SharedRoleError, match="already the role of connection"):
+        register_connection(registry, _request("other", role_arn=role, external_id=OTHER_SECRET), NOW)
+    assert set(registry.connections) == {"acme"}
+    request = _request("other", role_arn=role, external_id=OTHER_SECRET, allow_shared_role=True)
+    result = register_connection(registry, request, NOW)
+    assert result.shares_role_with == ("acme",)
+    assert set(registry.connections) == {"acme", "other"}
+
+
+def test_replacing_a_connection_does_not_count_its_own_role_as_shared():
+    registry = Registry(_stored("acme"))
+    result = register_connection(registry, _request(replace=True), NOW)
+    assert result.shares_role_with == ()
+
+
+def test_collect_from_sets_the_first_hour_and_may_not_be_in_the_future():
+    registry = Registry()
+    start = datetime(2026, 11, 20, tzinfo=UTC)
+    assert register_connection(registry, _request(collect_from=start), NOW).connection.created_at == start
+    with pytest.raises(RegistrationError, match="in the future"):
+        register_connection(registry, _request("late", collect_from=NOW + timedelta(hours=1)), NOW)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"external_id": "a" * 16},
+        {"external_id": "not an ExternalId at all"},
+        {"role_arn": "arn:aws:iam::1234:user/alice"},
+        {"regions": ("mars-north-1",)},
+        {"connection_id": "no spaces please"},
+        {"collect_from": NOW + timedelta(days=1)},
+    ],
+)
+def test_bad_input_is_refused_before_the_registry_is_touched(changes):
+    with pytest.raises(RegistrationError):
+        register_connection(NoRegistry(), _request(**changes), NOW)
+
+
+def test_refusals_are_value_errors_and_the_request_hides_its_secret():
+    assert issubclass(RegistrationError, ValueError)
+    assert SECRET not in repr(_request())
