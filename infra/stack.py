@@ -130,6 +130,8 @@ class CarbonMeterStack(Stack):
         grant_reads(self.tables.connections, function, "dynamodb:Scan", "dynamodb:GetItem")
         grant_reads(self.tables.usage, function, "dynamodb:Query")
         self.collect.queue.grant_send_messages(function)
+        # Hours whose usage is stored but whose calculation failed for good are queued for the calculator again.
+        self.calculate.queue.grant_send_messages(function)
 
     def _wire_collector(self) -> None:
         function = self.collector.function
@@ -152,6 +154,9 @@ class CarbonMeterStack(Stack):
         function = self.calculator.function
         function.add_event_source(_sqs_source(self.calculate, CALCULATOR_CONSUMER))
         self.tables.usage.grant_read_data(function)
+        # UpdateItem only: the calculator marks each hour's status calculated (or failed); it writes no usage.
+        # With a customer managed key, the emissions grant below already lets it encrypt with that key.
+        self.tables.usage.grant(function, "dynamodb:UpdateItem")
         self.tables.emissions.grant_read_write_data(function)
         self.provider.grant(function)
 

@@ -8,12 +8,13 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
+from carbonmeter.batch import LoggedBatchProcessor
 from carbonmeter.emissions.providers import EmissionsProvider, provider_for
 from carbonmeter.models import CalculateJob, hour_key
 from carbonmeter.pipeline import calculate_connection_hour
@@ -30,7 +31,7 @@ class CalculateMessage(SqsRecordModel):
     body: Json[CalculateJob]
 
 
-processor = BatchProcessor(event_type=EventType.SQS, model=CalculateMessage)
+processor = LoggedBatchProcessor(model=CalculateMessage)
 
 
 @tracer.capture_method
@@ -49,7 +50,7 @@ def _provider() -> EmissionsProvider:
 
 def _handle(job: CalculateJob) -> None:
     rt = runtime()
-    outcome = calculate_connection_hour(job, rt.clients, rt.settings, _provider())
+    outcome = calculate_connection_hour(job, rt.clients, rt.settings, _provider(), rt.clock())
     metrics.add_metric(name="ResourcesCalculated", unit=MetricUnit.Count, value=outcome.resources)
     metrics.add_metric(name="EnergyKwh", unit=MetricUnit.Count, value=outcome.energy_kwh)
     metrics.add_metric(name="OperationalKgCO2e", unit=MetricUnit.Count, value=outcome.operational_kgco2e)

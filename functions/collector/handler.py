@@ -8,14 +8,15 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
+from carbonmeter.batch import FailedMessage, LoggedBatchProcessor
 from carbonmeter.models import BackfillChunk, CollectJob, hour_key
-from carbonmeter.pipeline import collect_connection_hour, expand_backfill_chunk
+from carbonmeter.pipeline import collect_connection_hour, expand_backfill_chunk, record_rejected_message
 from carbonmeter.runtime import runtime
 
 logger = Logger()
@@ -29,7 +30,11 @@ class CollectMessage(SqsRecordModel):
     body: Json[CollectJob | BackfillChunk]
 
 
-processor = BatchProcessor(event_type=EventType.SQS, model=CollectMessage)
+def _rejected(failed: FailedMessage, error: BaseException) -> None:
+    record_rejected_message(failed, error, runtime().clients, runtime().settings)
+
+
+processor = LoggedBatchProcessor(model=CollectMessage, on_failure=_rejected)
 
 
 @tracer.capture_method
@@ -37,7 +42,7 @@ def record_handler(record: CollectMessage) -> None:
     message = record.body
     if isinstance(message, BackfillChunk):
         with logger.append_context_keys(connection_id=message.connection_id, chunk_start=hour_key(message.start)):
-            queued = expand_backfill_chunk(message, runtime().clients, runtime().settings)
+            queued = expand_backfill_chunk(message, runtime().clients, runtime().settings, runtime().clock())
             logger.info("expanded backfill chunk", extra={"jobs": queued})
         return
     with logger.append_context_keys(connection_id=message.connection_id, hour=hour_key(message.hour)):
@@ -47,7 +52,7 @@ def record_handler(record: CollectMessage) -> None:
 def _handle(job: CollectJob) -> None:
     rt = runtime()
     started = time.monotonic()
-    outcome = collect_connection_hour(job, rt.clients, rt.settings)
+    outcome = collect_connection_hour(job, rt.clients, rt.settings, rt.clock())
     counter = outcome.counter
     metrics.add_metric(name="UsageRecordsWritten", unit=MetricUnit.Count, value=outcome.records)
     metrics.add_metric(name="ApiCalls", unit=MetricUnit.Count, value=counter.total_calls)

@@ -46,3 +46,5 @@ def test_demo_runs_every_hour_and_reports_each_region_and_service(capsys):
     # And it says what the API calls were and what the metrics would cost
     assert re.search(r"^monitoring:GetMetricData\s+18$", out, re.MULTILINE)  # 3 hours x 3 regions x 2 period groups
     assert re.search(r"CloudWatch metrics requested: [\d,]+ \(GetMetricData bills these: USD \d+\.\d{4}", out)
+    # And every call the functions made was authorized against their deployed policies, none refused
+    assert re.search(r"^IAM: [1-9][\d,]* calls by the functions authorized .*, 0 refused$", out, re.MULTILINE)

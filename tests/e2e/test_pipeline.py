@@ -93,7 +93,7 @@ def test_an_hour_collected_twice_leaves_the_same_records(local_cloud, handlers_o
         duplicate = CollectJob(connection_id=CONNECTION, hour=cloud.hours[0]).model_dump_json()
         cloud.clients.client("sqs").send_message(QueueUrl=cloud.settings.collect_queue_url, MessageBody=duplicate)
         # (the hourly run itself sees the hour collected and queues nothing)
-        assert cloud.pipeline.fire_schedule(cloud.hours[-1] + HOUR)["jobs"] == 0
+        assert cloud.pipeline.fire_schedule(cloud.pipeline.fire_time(cloud.hours[-1]))["jobs"] == 0
         collected = cloud.pipeline.drain_collect()
         calculated = cloud.pipeline.drain_calculate()
     # Then every message succeeded and the ledger is exactly what it was
@@ -111,7 +111,7 @@ def test_a_connection_whose_role_cannot_be_assumed_fails_alone_and_ends_in_the_d
     dlq_url = sqs.get_queue_url(QueueName="carbonmeter-collect-dlq")["QueueUrl"]
     with handlers_on(cloud):
         # When the hour is scheduled and the collect queue drains (failed messages come back until redriven)
-        cloud.pipeline.fire_schedule(cloud.hours[0] + HOUR)
+        cloud.pipeline.fire_schedule(cloud.pipeline.fire_time(cloud.hours[0]))
         collected = cloud.pipeline.drain_collect()
         cloud.pipeline.drain_calculate()
     # Then the healthy connection's hour is stored

@@ -268,24 +268,31 @@ def test_scheduler_sends_collect_jobs_and_its_failed_runs_only(template: Templat
 
     assert _grants(statements, "sqs:") == {
         logical_id(queues, "CollectQueue"): {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
+        # Hours whose calculation failed for good are queued for the calculator again.
+        logical_id(queues, "CalculateQueue"): {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
         # Lambda sends a failed asynchronous invocation's event with the function's own role.
         logical_id(queues, "SchedulerDeadLetterQueue"): {"sqs:SendMessage"},
     }
     assert not _statements_with(statements, "sts:")
 
 
-def test_calculator_cannot_assume_roles_or_write_usage(template: Template) -> None:
+def test_calculator_cannot_assume_roles_and_only_marks_hour_statuses_in_usage(template: Template) -> None:
     tables = template.find_resources("AWS::DynamoDB::GlobalTable")
     statements = role_statements(template, "CalculatorRole")
-    writable = {
-        resource["Fn::GetAtt"][0]
-        for statement in statements
-        if DYNAMODB_WRITES & set(actions_of(statement))
-        for resource in resources_of(statement)
-    }
+    writes: dict[str, set[str]] = {}
+    for statement in statements:
+        for resource in resources_of(statement):
+            if not (isinstance(resource, dict) and "Fn::GetAtt" in resource):
+                continue  # "*" (X-Ray) and the log group
+            writes.setdefault(resource["Fn::GetAtt"][0], set()).update(DYNAMODB_WRITES & set(actions_of(statement)))
 
     assert not _statements_with(statements, "sts:")
-    assert writable == {logical_id(tables, "TablesEmissions")}
+    assert {table for table, actions in writes.items() if actions} == {
+        logical_id(tables, "TablesEmissions"),
+        logical_id(tables, "TablesUsage"),
+    }
+    # In the usage table it only updates an hour's status (calculated, or why not); it writes no usage record.
+    assert writes[logical_id(tables, "TablesUsage")] == {"dynamodb:UpdateItem"}
 
 
 def test_only_xray_is_granted_on_every_resource(template: Template) -> None:

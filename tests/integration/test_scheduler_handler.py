@@ -54,9 +54,11 @@ def _queued(factory: ClientFactory) -> list[dict]:
 
 
 def test_hourly_rule_queues_the_previous_hour_for_each_enabled_connection(deployed):
-    # Given three connections, one disabled; When the rule fires at 10:00:12
-    event = scheduled_event(datetime(2026, 11, 23, 10, 0, 12, tzinfo=UTC), "arn:aws:events:::rule/r", "1", "us-east-1")
-    result = handler(event, CONTEXT)
+    # Given three connections, one disabled; When the rule fires at 10:12:12, once 09:00-10:00 has settled
+    fired_at = datetime(2026, 11, 23, 10, 12, 12, tzinfo=UTC)
+    event = scheduled_event(fired_at, "arn:aws:events:::rule/r", "1", "us-east-1")
+    with use_runtime(Runtime(settings=deployed.settings, clients=deployed, clock=lambda: fired_at)):
+        result = handler(event, CONTEXT)
     # Then 09:00 is queued once for each enabled connection
     assert result == {"jobs": 2, "connections": 2, "start": "2026-11-23T09:00:00Z", "end": "2026-11-23T10:00:00Z"}
     assert sorted(_queued(deployed), key=lambda b: b["connection_id"]) == [

@@ -8,7 +8,10 @@ from carbonmeter.scheduling import (
     BackfillRequest,
     SchedulingError,
     backfill_messages,
+    due_calculations,
     due_hours,
+    hourly_reference,
+    plan_hourly,
     scheduled_jobs,
     stale_connections,
     summarise,
@@ -16,7 +19,8 @@ from carbonmeter.scheduling import (
 from carbonmeter.settings import Settings
 from carbonmeter.store import UnknownConnectionError
 
-NOW = datetime(2026, 11, 23, 14, 7, tzinfo=UTC)
+# Past the settling delay (10 minutes) of the hour that ended at 14:00.
+NOW = datetime(2026, 11, 23, 14, 17, tzinfo=UTC)
 H = timedelta(hours=1)
 PREVIOUS = datetime(2026, 11, 23, 13, tzinfo=UTC)
 SETTINGS = Settings(lookback_hours=72, retry_incomplete_after_hours=3, stale_after_hours=6, backfill_chunk_hours=168)
@@ -44,12 +48,12 @@ def _status(hour: datetime, *, failed: bool = False, updated: datetime = NOW) ->
 
 
 class FakeConnections:
-    """Stands in for ConnectionStore: the scheduler only looks connections up by id."""
+    """Stands in for ConnectionStore: the scheduler only looks connections' schedules up by id."""
 
     def __init__(self, *connections: Connection) -> None:
         self._by_id = {c.connection_id: c for c in connections}
 
-    def get(self, connection_id: str) -> Connection:
+    def schedule(self, connection_id: str) -> Connection:
         if connection_id not in self._by_id:
             raise UnknownConnectionError(connection_id)
         return self._by_id[connection_id]
@@ -179,3 +183,51 @@ def test_backfill_refuses_future_hours_and_hours_cloudwatch_no_longer_keeps():
     )
     with pytest.raises(SchedulingError, match="455 days"):
         backfill_messages(store, ancient, NOW, SETTINGS)  # type: ignore[arg-type]
+
+
+def test_an_hour_is_due_only_once_it_has_settled():
+    # Given a connection with every earlier hour collected
+    connection = _connection("a", created_at=NOW - 30 * 24 * H)
+    statuses = {PREVIOUS - n * H: _status(PREVIOUS - n * H) for n in range(1, 80)}
+    # When the rule fires five minutes after 13:00-14:00 ended: Then that hour waits for CloudWatch's late data
+    assert due_hours(connection, statuses, PREVIOUS + H + timedelta(minutes=5), SETTINGS) == []
+    # And ten minutes after, it is due
+    assert due_hours(connection, statuses, PREVIOUS + H + timedelta(minutes=10), SETTINGS) == [PREVIOUS]
+
+
+def test_the_hourly_run_refuses_an_event_from_the_future_and_runs_on_its_clock_otherwise():
+    with pytest.raises(SchedulingError, match="ahead of the clock"):
+        hourly_reference(NOW + timedelta(hours=1), NOW)
+    # EventBridge stamps the event just before the invocation, and may deliver a retry hours late
+    assert hourly_reference(NOW + timedelta(seconds=30), NOW) == NOW
+    assert hourly_reference(NOW - timedelta(hours=20), NOW) == NOW
+
+
+def _calculated(hour: datetime, *, updated: datetime, calculated: datetime | None) -> HourStatus:
+    return _status(hour, updated=updated).model_copy(update={"calculated_at": calculated})
+
+
+def test_an_hour_whose_calculation_was_lost_is_queued_again_once_its_retries_are_over():
+    old = NOW - 4 * H
+    statuses = {
+        # usage stored, emissions never stored: due
+        PREVIOUS - 10 * H: _calculated(PREVIOUS - 10 * H, updated=old, calculated=None),
+        # calculated before a later collection replaced the usage: due
+        PREVIOUS - 9 * H: _calculated(PREVIOUS - 9 * H, updated=old, calculated=old - H),
+        # calculated after its collection: done
+        PREVIOUS - 8 * H: _calculated(PREVIOUS - 8 * H, updated=old, calculated=old + H),
+        # collected an hour ago: its calculate job may still be retrying
+        PREVIOUS - 7 * H: _calculated(PREVIOUS - 7 * H, updated=NOW - H, calculated=None),
+        # about to be collected again, which queues its calculation then
+        PREVIOUS - 6 * H: _calculated(PREVIOUS - 6 * H, updated=old, calculated=None),
+    }
+    due = due_calculations(statuses, [PREVIOUS - 6 * H], NOW, SETTINGS)
+    assert due == [PREVIOUS - 10 * H, PREVIOUS - 9 * H]
+
+
+def test_the_hourly_plan_queues_lost_calculations_of_enabled_connections_only():
+    lost = {PREVIOUS - 5 * H: _calculated(PREVIOUS - 5 * H, updated=NOW - 4 * H, calculated=None)}
+    connections = [_connection("a", created_at=PREVIOUS - 5 * H), _connection("off", enabled=False)]
+    plan = plan_hourly(connections, lambda connection, start, end: lost, NOW, SETTINGS)
+    assert [(job.connection_id, job.hour) for job in plan.calculate] == [("a", PREVIOUS - 5 * H)]
+    assert all(job.connection_id == "a" for job in plan.collect)

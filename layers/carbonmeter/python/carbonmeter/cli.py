@@ -385,7 +385,7 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(document, indent=2))
         return 0
     rows = [[hour_key(hour), *_status_cells(statuses.get(hour))] for hour in hours]
-    print(report.table(["hour", "state", "attempts", "scopes ok", "missing", "skipped"], rows))
+    print(report.table(["hour", "state", "attempts", "scopes ok", "missing", "skipped", "emissions"], rows))
     missing = sum(1 for hour in hours if hour not in statuses or not statuses[hour].complete)
     print(f"\n{len(hours) - missing} of {len(hours)} hour(s) complete")
     return 0
@@ -393,11 +393,19 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
 
 def _status_cells(status: HourStatus | None) -> list[Any]:
     if status is None:
-        return ["not collected", 0, 0, "-", "-"]
+        return ["not collected", 0, 0, "-", "-", "-"]
     missing = "; ".join(f"{scope}: {error}" for scope, error in sorted(status.failed.items())) or "-"
     skipped = ", ".join(sorted(status.skipped)) or "-"
     state = "complete" if status.complete else "incomplete"
-    return [state, status.attempts, len(status.succeeded), missing[:100], skipped]
+    return [state, status.attempts, len(status.succeeded), missing[:100], skipped, _emissions_cell(status)]
+
+
+def _emissions_cell(status: HourStatus) -> str:
+    if status.calculated:
+        return "stored"
+    if status.calculation_error:
+        return f"failed: {status.calculation_error}"[:60]
+    return "pending"
 
 
 def run_report(args: argparse.Namespace, settings: Settings) -> int:

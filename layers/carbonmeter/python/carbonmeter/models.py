@@ -118,6 +118,20 @@ class Connection(BaseModel):
         return match.group(1)
 
 
+class ConnectionSchedule(BaseModel):
+    """What the scheduler reads of a connection: when to collect it, never its role or ExternalId."""
+
+    model_config = ConfigDict(frozen=True)
+
+    connection_id: ConnectionId
+    enabled: bool = True
+    created_at: datetime | None = None
+    last_success_at: datetime | None = None
+
+
+SCHEDULE_ATTRIBUTES = tuple(ConnectionSchedule.model_fields)
+
+
 class CollectJob(BaseModel):
     """One connection-hour to collect: the body of a collect-queue message."""
 
@@ -168,6 +182,9 @@ class HourStatus(BaseModel):
     skipped: dict[str, str] = Field(default_factory=dict)
     attempts: int = 0
     updated_at: datetime
+    # When the calculator last stored the hour's emissions, and why its last attempt failed if it did.
+    calculated_at: datetime | None = None
+    calculation_error: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -183,6 +200,12 @@ class HourStatus(BaseModel):
     @property
     def complete(self) -> bool:
         return not self.failed
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def calculated(self) -> bool:
+        """Whether the emissions stored are those of the usage stored: calculated after the last collection."""
+        return self.calculated_at is not None and self.calculated_at >= self.updated_at
 
 
 class UsageRecord(BaseModel):

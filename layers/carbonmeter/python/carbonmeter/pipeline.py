@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from carbonmeter import emissions
 from carbonmeter.aws import ApiCallCounter, ClientFactory, RoleAssumptionError, assume_role
-from carbonmeter.collection import CollectionResult, collect
+from carbonmeter.batch import FailedMessage
+from carbonmeter.collection import CollectionResult, collect, describe_error
 from carbonmeter.emissions.providers import FALLBACK_FLAG_PREFIX, EmissionsProvider, provider_for
-from carbonmeter.models import BackfillChunk, CalculateJob, CollectJob, Connection, HourStatus, hour_key, scope_key
-from carbonmeter.scheduling import enqueue
+from carbonmeter.models import (
+    HOUR,
+    BackfillChunk,
+    CalculateJob,
+    CollectJob,
+    Connection,
+    HourStatus,
+    hour_key,
+    scope_key,
+)
+from carbonmeter.scheduling import SchedulingError, check_collectable, check_settled, enqueue
 from carbonmeter.services import READ_ACTIONS
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, EmissionStore, StatusStore, UsageStore
+
+logger = logging.getLogger(__name__)
 
 
 class IncompleteCollectionError(RuntimeError):
@@ -42,18 +57,64 @@ class CalculateOutcome:
     fallbacks: int = 0
 
 
-def collect_connection_hour(job: CollectJob, clients: ClientFactory, settings: Settings) -> CollectOutcome:
+def collect_connection_hour(
+    job: CollectJob, clients: ClientFactory, settings: Settings, now: datetime | None = None
+) -> CollectOutcome:
     """Collect, store and hand on to the calculator one connection-hour.
 
     Scopes (a region's share of a service) that succeed are stored even when others fail;
     the hour's status says which failed, the failure is recorded on the connection, and
-    ``IncompleteCollectionError`` is raised so the message is retried.
+    ``IncompleteCollectionError`` is raised so the message is retried. An hour that has not
+    settled yet (``now`` is the clock's) is refused before anything is read or written.
     """
     connections = ConnectionStore(clients, settings.connections_table)
     connection = connections.get(job.connection_id)
     counter = ApiCallCounter(parent=clients.counter)
     if not connection.enabled:
         return CollectOutcome(job.connection_id, job.hour, records=0, counter=counter, skipped=True)
+    with _failure_recorded(connections, job.connection_id, job.hour):
+        check_settled(f"the collect job for {hour_key(job.hour)}", job.hour + HOUR, now or datetime.now(UTC), settings)
+        return _collect(job, connection, clients, settings, counter)
+
+
+@contextmanager
+def _failure_recorded(connections: ConnectionStore, connection_id: str, hour: datetime) -> Iterator[None]:
+    """Any failure of a job leaves its trace on the connection (``connections list``), then propagates."""
+    try:
+        yield
+    except Exception as error:
+        _record_failure(connections, connection_id, _failure_summary(hour, error))
+        raise
+
+
+def _failure_summary(hour: datetime, error: BaseException) -> str:
+    if isinstance(error, IncompleteCollectionError):
+        return str(error)  # already names the hour and the scopes
+    # Our own refusals read as one line for an operator; anything else is named by its type too.
+    text = str(error) if isinstance(error, RoleAssumptionError | SchedulingError) else describe_error(error)
+    return f"{hour_key(hour)}: {text}"
+
+
+def _record_failure(connections: ConnectionStore, connection_id: str, summary: str) -> None:
+    try:
+        connections.record_failure(connection_id, summary)
+    except Exception as trace_error:  # the job is retried either way; the log line says why
+        logger.warning("could not record the failure on the connection: %s", describe_error(trace_error))
+
+
+def record_rejected_message(
+    failed: FailedMessage, error: BaseException, clients: ClientFactory, settings: Settings
+) -> None:
+    """A collect message that could not be read leaves its trace on the connection it names, if that exists."""
+    if failed.parsed or failed.connection_id is None:
+        return  # a message that was read records its own failures (or names no connection)
+    summary = f"message {failed.message_id} refused: {describe_error(error)}"
+    _record_failure(ConnectionStore(clients, settings.connections_table), failed.connection_id, summary)
+
+
+def _collect(
+    job: CollectJob, connection: Connection, clients: ClientFactory, settings: Settings, counter: ApiCallCounter
+) -> CollectOutcome:
     statuses = StatusStore(clients, settings.usage_table)
     try:
         customer = assume_role(
@@ -66,7 +127,6 @@ def collect_connection_hour(job: CollectJob, clients: ClientFactory, settings: S
         )
     except RoleAssumptionError as exc:
         _record(statuses, connection, job.hour, _all_failed(connection, str(exc)))
-        connections.record_failure(job.connection_id, f"{hour_key(job.hour)}: {exc}")
         raise
     result = collect(customer, connection, [job.hour], workers=settings.region_workers)
     written = UsageStore(clients, settings.usage_table).replace_hour(
@@ -76,10 +136,8 @@ def collect_connection_hour(job: CollectJob, clients: ClientFactory, settings: S
     if settings.calculate_queue_url:
         enqueue(clients, settings.calculate_queue_url, [CalculateJob(connection_id=job.connection_id, hour=job.hour)])
     if not status.complete:
-        summary = _summary(status)
-        connections.record_failure(job.connection_id, summary)
-        raise IncompleteCollectionError(summary)
-    connections.record_success(job.connection_id, job.hour)
+        raise IncompleteCollectionError(_summary(status))
+    ConnectionStore(clients, settings.connections_table).record_success(job.connection_id, job.hour)
     return CollectOutcome(job.connection_id, job.hour, records=written, counter=counter, status=status)
 
 
@@ -98,22 +156,61 @@ def _summary(status: HourStatus) -> str:
     return f"{hour_key(status.hour)}: {scope} failed: {error}{more}"
 
 
-def expand_backfill_chunk(chunk: BackfillChunk, clients: ClientFactory, settings: Settings) -> int:
-    """Queue one CollectJob per hour of ``chunk``."""
+def expand_backfill_chunk(
+    chunk: BackfillChunk, clients: ClientFactory, settings: Settings, now: datetime | None = None
+) -> int:
+    """Queue one CollectJob per hour of ``chunk``, once it is known to be one the scheduler could have made.
+
+    A chunk is at most ``backfill_chunk_hours`` long, of settled hours CloudWatch still holds, for a known
+    and enabled connection: anything else is refused with nothing queued.
+    """
     if not settings.collect_queue_url:
         raise RuntimeError("CARBONMETER_COLLECT_QUEUE_URL is not set")
-    jobs = [CollectJob(connection_id=chunk.connection_id, hour=hour) for hour in chunk.hours()]
-    return enqueue(clients, settings.collect_queue_url, jobs)
+    connections = ConnectionStore(clients, settings.connections_table)
+    if not connections.schedule(chunk.connection_id).enabled:
+        raise SchedulingError(f"connection {chunk.connection_id!r} is disabled: backfill chunk refused")
+    with _failure_recorded(connections, chunk.connection_id, chunk.start):
+        hours = chunk.hours()
+        if not 1 <= len(hours) <= settings.backfill_chunk_hours:
+            raise SchedulingError(
+                f"a backfill chunk holds 1 to {settings.backfill_chunk_hours} hours, this one {len(hours)}: refused"
+            )
+        check_collectable("the backfill chunk", chunk.start, chunk.end, now or datetime.now(UTC), settings)
+        jobs = [CollectJob(connection_id=chunk.connection_id, hour=hour) for hour in hours]
+        return enqueue(clients, settings.collect_queue_url, jobs)
 
 
 def calculate_connection_hour(
-    job: CalculateJob, clients: ClientFactory, settings: Settings, provider: EmissionsProvider | None = None
+    job: CalculateJob,
+    clients: ClientFactory,
+    settings: Settings,
+    provider: EmissionsProvider | None = None,
+    now: datetime | None = None,
 ) -> CalculateOutcome:
     """Turn one connection-hour's stored usage into stored emission records and roll-ups.
 
     ``provider`` (built from the settings when not given) produces the figures; a remote one
     falls back to the builtin methodology record by record, and says so on the record.
+    The hour's status records that it was calculated, or why it failed, so that the hourly run
+    can queue it again when its job was lost.
     """
+    check_settled(f"the calculate job for {hour_key(job.hour)}", job.hour + HOUR, now or datetime.now(UTC), settings)
+    statuses = StatusStore(clients, settings.usage_table)
+    try:
+        outcome = _calculate(job, clients, settings, provider)
+    except Exception as error:
+        try:
+            statuses.mark_calculation_failed(job.connection_id, job.hour, describe_error(error))
+        except Exception as trace_error:  # the job is retried either way; the log line says why
+            logger.warning("could not record the failure on the hour's status: %s", describe_error(trace_error))
+        raise
+    statuses.mark_calculated(job.connection_id, job.hour)
+    return outcome
+
+
+def _calculate(
+    job: CalculateJob, clients: ClientFactory, settings: Settings, provider: EmissionsProvider | None
+) -> CalculateOutcome:
     usage = UsageStore(clients, settings.usage_table).read_hour(job.connection_id, job.hour)
     records = (provider or provider_for(settings, clients)).estimate(usage)
     rollups = emissions.rollup(records)

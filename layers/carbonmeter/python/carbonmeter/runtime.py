@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.settings import Settings
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings
     clients: ClientFactory
+    # What time it is: every "has this hour ended?" check reads it, so a local run can simulate the hour.
+    clock: Callable[[], datetime] = field(default=utc_now)
 
 
 _override: list[Runtime] = []

@@ -12,29 +12,33 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.models import (
     HOUR,
     BackfillChunk,
+    CalculateJob,
     CollectJob,
-    Connection,
     ConnectionId,
+    ConnectionSchedule,
     HourStatus,
     UtcHour,
+    hour_key,
     hours_between,
-    previous_whole_hour,
 )
 from carbonmeter.settings import Settings
-from carbonmeter.store import ConnectionStore, UnknownConnectionError
+from carbonmeter.store import ConnectionStore, StatusStore, UnknownConnectionError
 
 SQS_BATCH_SIZE = 10
 # CloudWatch keeps hourly datapoints for 455 days; older hours cannot be collected.
 CLOUDWATCH_HOURLY_RETENTION = timedelta(days=455)
 MAX_CONNECTIONS_PER_BACKFILL = 100
+# How far a scheduled event's time may run ahead of the function's clock (EventBridge stamps the event
+# when the rule fires, moments before the invocation): more means an edited or forged event.
+EVENT_CLOCK_TOLERANCE = timedelta(minutes=5)
 
-StatusLookup = Callable[[Connection, datetime, datetime], Mapping[datetime, HourStatus]]
+StatusLookup = Callable[[ConnectionSchedule, datetime, datetime], Mapping[datetime, HourStatus]]
 
 
 class BackfillRequest(BaseModel):
@@ -57,6 +61,53 @@ class SchedulingError(ValueError):
     """A request the scheduler refuses, with the reason."""
 
 
+def parse_backfill(event: Mapping[str, object]) -> BackfillRequest:
+    """A manual event as a backfill request, or a SchedulingError naming every problem."""
+    try:
+        return BackfillRequest.model_validate(event)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in exc.errors())
+        raise SchedulingError(f"invalid backfill event: {problems}") from None
+
+
+class UnsettledHourError(SchedulingError):
+    """A job for an hour that has not ended, or whose CloudWatch data has not settled yet."""
+
+
+def settled_end(now: datetime, settings: Settings) -> datetime:
+    """The end of the latest hour that may be collected at ``now``: it ended ``settle_minutes`` ago or more."""
+    settled = now.astimezone(UTC) - timedelta(minutes=settings.settle_minutes)
+    return settled.replace(minute=0, second=0, microsecond=0)
+
+
+def check_settled(what: str, end: datetime, now: datetime, settings: Settings) -> None:
+    """Refuse work on hours ending after ``settled_end(now)``: their usage would be stored as complete too early."""
+    limit = settled_end(now, settings)
+    if end > limit:
+        raise UnsettledHourError(
+            f"{what} ends at {hour_key(end)}, in the future or within the settling delay: the latest hour that "
+            f"may be collected ends at {hour_key(limit)} (an hour settles {settings.settle_minutes} minutes after "
+            "it ends); refused, nothing written"
+        )
+
+
+def check_collectable(what: str, start: datetime, end: datetime, now: datetime, settings: Settings) -> None:
+    """Refuse a window that has not settled yet, or that starts before CloudWatch's hourly retention."""
+    check_settled(what, end, now, settings)
+    if start < settled_end(now, settings) - CLOUDWATCH_HOURLY_RETENTION:
+        raise SchedulingError(f"{what} starts before CloudWatch's hourly retention (455 days): refused")
+
+
+def hourly_reference(event_time: datetime, now: datetime) -> datetime:
+    """The time the hourly run collects for: the function's clock; the event's own time is only checked."""
+    if event_time.astimezone(UTC) > now + EVENT_CLOCK_TOLERANCE:
+        raise SchedulingError(
+            f"the scheduled event's time {event_time.isoformat()} is ahead of the clock ({now.isoformat()}): "
+            "an edited or replayed event; nothing queued"
+        )
+    return now
+
+
 @dataclass(frozen=True)
 class EnqueueResult:
     jobs: int
@@ -66,10 +117,10 @@ class EnqueueResult:
 
 
 def due_hours(
-    connection: Connection, statuses: Mapping[datetime, HourStatus], now: datetime, settings: Settings
+    connection: ConnectionSchedule, statuses: Mapping[datetime, HourStatus], now: datetime, settings: Settings
 ) -> list[datetime]:
     """The hours of ``connection`` the hourly run should queue."""
-    latest = previous_whole_hour(now)
+    latest = settled_end(now, settings) - HOUR
     earliest = max(latest - (settings.lookback_hours - 1) * HOUR, _first_hour(connection, latest))
     retry_before = now - timedelta(hours=settings.retry_incomplete_after_hours)
     return [
@@ -79,28 +130,105 @@ def due_hours(
     ]
 
 
-def _first_hour(connection: Connection, latest: datetime) -> datetime:
+def _first_hour(connection: ConnectionSchedule, latest: datetime) -> datetime:
     # A connection is collected from the hour it was registered in; older registrations predate the field.
     if connection.created_at is None:
         return latest
     return connection.created_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def scheduled_jobs(
-    connections: Iterable[Connection], statuses: StatusLookup, now: datetime, settings: Settings
-) -> list[CollectJob]:
-    """The jobs of the hourly run: every due hour of every enabled connection."""
-    latest = previous_whole_hour(now)
+def due_calculations(
+    statuses: Mapping[datetime, HourStatus], collecting: Iterable[datetime], now: datetime, settings: Settings
+) -> list[datetime]:
+    """Hours whose usage is stored but whose emissions are not, once the calculate job's own retries are over.
+
+    A calculate job that failed for good sits in the dead-letter queue; without this, the hour would be
+    lost when the queue's retention ends. Hours about to be collected again get their calculation then.
+    """
+    retry_before = now - timedelta(hours=settings.retry_incomplete_after_hours)
+    skip = set(collecting)
+    return sorted(
+        hour
+        for hour, status in statuses.items()
+        if hour not in skip and not status.calculated and status.updated_at <= retry_before
+    )
+
+
+@dataclass(frozen=True)
+class HourlyPlan:
+    collect: list[CollectJob]
+    calculate: list[CalculateJob]
+
+
+def plan_hourly(
+    connections: Iterable[ConnectionSchedule], statuses: StatusLookup, now: datetime, settings: Settings
+) -> HourlyPlan:
+    """The jobs of the hourly run: every due hour of every enabled connection, and every lost calculation."""
+    latest = settled_end(now, settings) - HOUR
     start = latest - (settings.lookback_hours - 1) * HOUR
-    return [
-        CollectJob(connection_id=connection.connection_id, hour=hour)
-        for connection in connections
-        if connection.enabled
-        for hour in due_hours(connection, statuses(connection, start, latest + HOUR), now, settings)
-    ]
+    plan = HourlyPlan(collect=[], calculate=[])
+    for connection in connections:
+        if not connection.enabled:
+            continue
+        found = statuses(connection, start, latest + HOUR)
+        hours = due_hours(connection, found, now, settings)
+        plan.collect.extend(CollectJob(connection_id=connection.connection_id, hour=hour) for hour in hours)
+        plan.calculate.extend(
+            CalculateJob(connection_id=connection.connection_id, hour=hour)
+            for hour in due_calculations(found, hours, now, settings)
+        )
+    return plan
 
 
-def stale_connections(connections: Iterable[Connection], now: datetime, settings: Settings) -> list[str]:
+def scheduled_jobs(
+    connections: Iterable[ConnectionSchedule], statuses: StatusLookup, now: datetime, settings: Settings
+) -> list[CollectJob]:
+    """The collect jobs of the hourly run."""
+    return plan_hourly(connections, statuses, now, settings).collect
+
+
+@dataclass(frozen=True)
+class HourlyRun:
+    collect: EnqueueResult
+    calculations_requeued: int
+    stale_connections: list[str]
+
+
+def run_hourly(clients: ClientFactory, settings: Settings, event_time: datetime, now: datetime) -> HourlyRun:
+    """The hourly run: queue what is due for collection and every lost calculation, within the look-back."""
+    reference = hourly_reference(event_time, now)
+    collect_queue, calculate_queue = _queues(settings)
+    connections = list(ConnectionStore(clients, settings.connections_table).schedules(enabled_only=True))
+    statuses = StatusStore(clients, settings.usage_table)
+
+    def lookup(connection: ConnectionSchedule, start: datetime, end: datetime) -> Mapping[datetime, HourStatus]:
+        return statuses.between(connection.connection_id, start, end)
+
+    plan = plan_hourly(connections, lookup, reference, settings)
+    enqueue(clients, collect_queue, plan.collect)
+    enqueue(clients, calculate_queue, plan.calculate)
+    return HourlyRun(
+        collect=summarise(plan.collect),
+        calculations_requeued=len(plan.calculate),
+        stale_connections=stale_connections(connections, reference, settings),
+    )
+
+
+def run_backfill(clients: ClientFactory, settings: Settings, request: BackfillRequest, now: datetime) -> EnqueueResult:
+    """A manual backfill: queue every hour of the request, as jobs or chunks."""
+    collect_queue, _ = _queues(settings)
+    messages = backfill_messages(ConnectionStore(clients, settings.connections_table), request, now, settings)
+    enqueue(clients, collect_queue, messages)
+    return summarise(messages)
+
+
+def _queues(settings: Settings) -> tuple[str, str]:
+    if not settings.collect_queue_url or not settings.calculate_queue_url:
+        raise SchedulingError("CARBONMETER_COLLECT_QUEUE_URL and CARBONMETER_CALCULATE_QUEUE_URL must be set")
+    return settings.collect_queue_url, settings.calculate_queue_url
+
+
+def stale_connections(connections: Iterable[ConnectionSchedule], now: datetime, settings: Settings) -> list[str]:
     """Enabled connections with no successful hour for ``stale_after_hours`` (registered at least that long ago)."""
     limit = now - timedelta(hours=settings.stale_after_hours)
     return [c.connection_id for c in connections if c.enabled and (c.last_success_at or c.created_at or limit) <= limit]
@@ -110,11 +238,7 @@ def backfill_messages(
     store: ConnectionStore, request: BackfillRequest, now: datetime, settings: Settings
 ) -> list[CollectJob | BackfillChunk]:
     """Jobs for a short backfill; for a long one, chunks (``backfill_chunk_hours`` each) the collector expands."""
-    latest_end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    if request.end > latest_end:
-        raise SchedulingError(f"end {request.end.isoformat()} is in the future or inside the current hour")
-    if request.start < latest_end - CLOUDWATCH_HOURLY_RETENTION:
-        raise SchedulingError("start is older than CloudWatch keeps hourly data (455 days)")
+    check_collectable("the backfill", request.start, request.end, now, settings)
     connections = _known_connections(store, request.connection_ids)
     hours = hours_between(request.start, request.end)
     if len(hours) <= settings.backfill_chunk_hours:
@@ -130,11 +254,11 @@ def _chunks(hours: Sequence[datetime], size: int) -> list[Sequence[datetime]]:
     return [hours[i : i + size] for i in range(0, len(hours), size)]
 
 
-def _known_connections(store: ConnectionStore, connection_ids: Sequence[str]) -> list[Connection]:
+def _known_connections(store: ConnectionStore, connection_ids: Sequence[str]) -> list[ConnectionSchedule]:
     found, missing = [], []
     for connection_id in dict.fromkeys(connection_ids):
         try:
-            found.append(store.get(connection_id))
+            found.append(store.schedule(connection_id))
         except UnknownConnectionError:
             missing.append(connection_id)
     if missing:

@@ -37,6 +37,9 @@ class Settings(BaseModel):
     retry_incomplete_after_hours: int = Field(default=3, ge=1)
     # A connection with no successful hour for this long counts in the StaleConnections metric.
     stale_after_hours: int = Field(default=6, ge=1)
+    # CloudWatch publishes an hour's last datapoints a few minutes after it ends (5-minute metrics arrive
+    # up to about ten minutes late): an hour is collected only once this many minutes have passed since its end.
+    settle_minutes: int = Field(default=10, ge=0, le=180)
     # Long manual backfills travel as chunks of this many hours, expanded by the collector.
     backfill_chunk_hours: int = Field(default=168, ge=1, le=1000)
     role_session_name: str = "CarbonMeterCollector"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -20,7 +21,16 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from carbonmeter.aws import ClientFactory
-from carbonmeter.models import Connection, EmissionRecord, HourStatus, Rollup, UsageRecord, hour_key
+from carbonmeter.models import (
+    SCHEDULE_ATTRIBUTES,
+    Connection,
+    ConnectionSchedule,
+    EmissionRecord,
+    HourStatus,
+    Rollup,
+    UsageRecord,
+    hour_key,
+)
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -51,6 +61,13 @@ def _decimal_default(value: object) -> float | int | list[Any]:
 
 def _table(clients: ClientFactory, name: str) -> Any:
     return clients.resource("dynamodb").Table(name)
+
+
+# Attribute names go through placeholders: some (like "enabled") could be DynamoDB reserved words one day.
+_SCHEDULE_PROJECTION: dict[str, Any] = {
+    "ProjectionExpression": ", ".join(f"#a{i}" for i in range(len(SCHEDULE_ATTRIBUTES))),
+    "ExpressionAttributeNames": {f"#a{i}": name for i, name in enumerate(SCHEDULE_ATTRIBUTES)},
+}
 
 
 class ConnectionStore:
@@ -92,6 +109,29 @@ class ConnectionStore:
             if "LastEvaluatedKey" not in page:
                 return
             params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def schedules(self, *, enabled_only: bool = False) -> Iterator[ConnectionSchedule]:
+        """What the scheduler needs of every connection, read without the roles and ExternalIds."""
+        params: dict[str, Any] = dict(_SCHEDULE_PROJECTION)
+        if enabled_only:
+            params["FilterExpression"] = Attr("enabled").eq(True)
+        while True:
+            page = self._table.scan(**params)
+            for item in page.get("Items", []):
+                yield _from_item(ConnectionSchedule, item)
+            if "LastEvaluatedKey" not in page:
+                return
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def schedule(self, connection_id: str) -> ConnectionSchedule:
+        item = self._table.get_item(
+            Key={"connection_id": connection_id},
+            ConsistentRead=True,
+            **_SCHEDULE_PROJECTION,
+        ).get("Item")
+        if item is None:
+            raise UnknownConnectionError(f"no connection named {connection_id!r}")
+        return _from_item(ConnectionSchedule, item)
 
     def set_enabled(self, connection_id: str, enabled: bool) -> None:
         self.get(connection_id)
@@ -234,6 +274,23 @@ class StatusStore(_HourLedger):
             ReturnValues="ALL_NEW",
         )["Attributes"]
         return _from_item(HourStatus, item)
+
+    def mark_calculated(self, connection_id: str, hour: datetime) -> None:
+        """Note that the hour's emissions now match its stored usage."""
+        self._mark(connection_id, hour, "SET calculated_at = :value REMOVE calculation_error", _now())
+
+    def mark_calculation_failed(self, connection_id: str, hour: datetime, error: str) -> None:
+        self._mark(connection_id, hour, "SET calculation_error = :value", error[:1000])
+
+    def _mark(self, connection_id: str, hour: datetime, expression: str, value: str) -> None:
+        # Only an hour that was collected has a status; a calculation never creates one.
+        with suppress(self._table.meta.client.exceptions.ConditionalCheckFailedException):
+            self._table.update_item(
+                Key={"pk": connection_id, "sk": _status_key(hour)},
+                UpdateExpression=expression,
+                ConditionExpression=Attr("pk").exists(),
+                ExpressionAttributeValues={":value": value},
+            )
 
     def get(self, connection_id: str, hour: datetime) -> HourStatus | None:
         item = self._table.get_item(Key={"pk": connection_id, "sk": _status_key(hour)}, ConsistentRead=True)

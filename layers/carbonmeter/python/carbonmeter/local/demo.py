@@ -67,6 +67,11 @@ def run_demo(regions: Sequence[str], hours: Sequence[datetime]) -> None:
         pipeline = LocalPipeline(clients, settings, account_id=account.account_id)
         _run_hours(pipeline, hours)
         _print_report(settings, clients, hours)
+        guard = pipeline.guard
+        print(
+            f"\nIAM: {sum(guard.allowed.values()):,} calls by the functions authorized against their deployed "
+            f"policies (synthesized stack), {len(guard.denials)} refused"
+        )
 
 
 def _run_hours(pipeline: LocalPipeline, hours: Sequence[datetime]) -> None:

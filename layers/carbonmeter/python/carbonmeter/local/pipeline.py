@@ -22,7 +22,7 @@ from carbonmeter import runtime
 from carbonmeter.aws import ClientFactory
 from carbonmeter.local.iam import DeployedPolicies, IamGuard, synthesized_templates
 from carbonmeter.local.lambda_events import LambdaContext, scheduled_event, sqs_event
-from carbonmeter.runtime import Runtime, use_runtime
+from carbonmeter.runtime import Runtime, use_runtime, utc_now
 from carbonmeter.settings import Settings
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -87,6 +87,8 @@ class LocalPipeline:
         policies = policies or DeployedPolicies.of(synthesized_templates(), settings, self.account_id)
         self.guard = IamGuard(policies, self.account_id)
         self._as_function: dict[tuple[str, ClientFactory], ClientFactory] = {}
+        # The functions' clock: the time of the last simulated schedule, so hours run in any order or pace.
+        self.simulated_now: datetime | None = None
         self.scheduler: Handler = scheduler.handler
         self.collector: Handler = collector.handler
         self.calculator: Handler = calculator.handler
@@ -109,11 +111,20 @@ class LocalPipeline:
     def running_as(self, function: str) -> Iterator[None]:
         """The handlers' runtime (the one in use, with its hooks) with ``function``'s credentials."""
         current = runtime.runtime()
-        with use_runtime(Runtime(settings=current.settings, clients=self.clients_of(function, current.clients))):
+        clients = self.clients_of(function, current.clients)
+        with use_runtime(Runtime(settings=current.settings, clients=clients, clock=self.now)):
             yield
 
+    def now(self) -> datetime:
+        return self.simulated_now or utc_now()
+
+    def fire_time(self, hour: datetime) -> datetime:
+        """When the hourly rule first collects ``hour``: once it has ended and settled, plus the rule's drift."""
+        return hour + timedelta(hours=1, minutes=self.settings.settle_minutes + 2)
+
     def fire_schedule(self, fired_at: datetime) -> dict[str, Any]:
-        """Invoke the scheduler as the hourly rule does at ``fired_at``."""
+        """Invoke the scheduler as the hourly rule does at ``fired_at``; the functions' clock then reads it."""
+        self.simulated_now = fired_at
         rule = f"arn:aws:events:{self.settings.region}:{self.account_id}:rule/carbonmeter-hourly"
         event = scheduled_event(fired_at, rule, self.account_id, self.settings.region)
         return self.invoke_scheduler(event)
@@ -179,7 +190,7 @@ class LocalPipeline:
 
     def run_hour(self, hour: datetime) -> tuple[DrainStats, DrainStats]:
         """Everything the cloud does for one hour: the rule fires just after it ends, then both queues drain."""
-        self.fire_schedule(hour + timedelta(hours=1, minutes=2))
+        self.fire_schedule(self.fire_time(hour))
         return self.drain_collect(), self.drain_calculate()
 
     def _context(self, name: str) -> LambdaContext:

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from unittest import mock
 
@@ -24,7 +24,7 @@ from carbonmeter.local.soak.fault_plan import FaultInjector, FaultPlan
 from carbonmeter.local.soak.fleets import seed_connections
 from carbonmeter.local.soak.ledger import Ledger, read_ledger
 from carbonmeter.local.soak.options import SoakConnection, SoakOptions
-from carbonmeter.models import HOUR, CollectJob, hour_key, hours_between
+from carbonmeter.models import CollectJob, hour_key, hours_between
 from carbonmeter.runtime import Runtime, use_runtime
 from carbonmeter.scheduling import enqueue
 from carbonmeter.settings import Settings
@@ -199,7 +199,7 @@ class SoakRun:
 
     def _fire(self, pipeline: LocalPipeline, hour: datetime) -> int:
         """The hourly rule firing just after ``hour`` ends; EventBridge retries a failed invocation twice."""
-        fired_at = hour + HOUR + timedelta(minutes=2)
+        fired_at = pipeline.fire_time(hour)
         self.now = fired_at
         for _attempt in range(SCHEDULER_ATTEMPTS):
             try:
