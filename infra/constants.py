@@ -9,6 +9,9 @@ from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
+from carbonmeter.metrics import COLLECTOR_COUNT_METRICS as COLLECTOR_COUNTS
+from carbonmeter.metrics import MetricName
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 LAYER_DIR = REPO_ROOT / "layers" / "carbonmeter"
@@ -67,15 +70,15 @@ ERROR_RATE_PERIOD = Duration.hours(1)
 ERROR_RATE_THRESHOLD_PERCENT = 10
 # A connection with no successful hour for this long is stale; the scheduler counts them every run.
 STALE_AFTER_HOURS = 6
-STALE_CONNECTIONS_METRIC = "StaleConnections"
+STALE_CONNECTIONS_METRIC = MetricName.STALE_CONNECTIONS
 STALE_CONNECTIONS_PERIOD = Duration.hours(1)
 # The hourly rule drifts within its hour, so one empty hour is normal and two in a row are not.
 SCHEDULER_SILENT_HOURS = 2
 
-# What the collector emits per connection-hour (functions/collector/handler.py), under Powertools'
-# single `service` dimension: a connection dimension would make one metric per customer.
-COLLECTOR_COUNT_METRICS = ("UsageRecordsWritten", "ApiCalls", "MetricsRequested", "GetMetricDataRequests")
-COLLECTOR_DURATION_METRIC = "CollectDuration"
+# What the collector emits per connection-hour (names shared with the handlers: carbonmeter.metrics), under
+# Powertools' single `service` dimension: a connection dimension would make one metric per customer.
+COLLECTOR_COUNT_METRICS = COLLECTOR_COUNTS
+COLLECTOR_DURATION_METRIC = MetricName.COLLECT_DURATION
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pydantic import Json
 
 from carbonmeter.batch import LoggedBatchProcessor
 from carbonmeter.emissions.providers import EmissionsProvider, provider_for
+from carbonmeter.metrics import MetricName
 from carbonmeter.models import CalculateJob, hour_key
 from carbonmeter.pipeline import calculate_connection_hour
 from carbonmeter.runtime import runtime
@@ -51,10 +52,10 @@ def _provider() -> EmissionsProvider:
 def _handle(job: CalculateJob) -> None:
     rt = runtime()
     outcome = calculate_connection_hour(job, rt.clients, rt.settings, _provider(), rt.clock())
-    metrics.add_metric(name="ResourcesCalculated", unit=MetricUnit.Count, value=outcome.resources)
-    metrics.add_metric(name="EnergyKwh", unit=MetricUnit.Count, value=outcome.energy_kwh)
-    metrics.add_metric(name="OperationalKgCO2e", unit=MetricUnit.Count, value=outcome.operational_kgco2e)
-    metrics.add_metric(name="ProviderFallbacks", unit=MetricUnit.Count, value=outcome.fallbacks)
+    metrics.add_metric(name=MetricName.RESOURCES_CALCULATED, unit=MetricUnit.Count, value=outcome.resources)
+    metrics.add_metric(name=MetricName.ENERGY_KWH, unit=MetricUnit.Count, value=outcome.energy_kwh)
+    metrics.add_metric(name=MetricName.OPERATIONAL_KGCO2E, unit=MetricUnit.Count, value=outcome.operational_kgco2e)
+    metrics.add_metric(name=MetricName.PROVIDER_FALLBACKS, unit=MetricUnit.Count, value=outcome.fallbacks)
     logger.info(
         "calculated connection-hour",
         extra={

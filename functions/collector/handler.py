@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
 from carbonmeter.batch import FailedMessage, LoggedBatchProcessor
+from carbonmeter.metrics import MetricName
 from carbonmeter.models import BackfillChunk, CollectJob, hour_key
 from carbonmeter.pipeline import collect_connection_hour, expand_backfill_chunk, record_rejected_message
 from carbonmeter.runtime import runtime
@@ -54,13 +55,15 @@ def _handle(job: CollectJob) -> None:
     started = time.monotonic()
     outcome = collect_connection_hour(job, rt.clients, rt.settings, rt.clock())
     counter = outcome.counter
-    metrics.add_metric(name="UsageRecordsWritten", unit=MetricUnit.Count, value=outcome.records)
-    metrics.add_metric(name="ApiCalls", unit=MetricUnit.Count, value=counter.total_calls)
-    metrics.add_metric(name="MetricsRequested", unit=MetricUnit.Count, value=counter.metrics_requested)
+    metrics.add_metric(name=MetricName.USAGE_RECORDS_WRITTEN, unit=MetricUnit.Count, value=outcome.records)
+    metrics.add_metric(name=MetricName.API_CALLS, unit=MetricUnit.Count, value=counter.total_calls)
+    metrics.add_metric(name=MetricName.METRICS_REQUESTED, unit=MetricUnit.Count, value=counter.metrics_requested)
     metrics.add_metric(
-        name="GetMetricDataRequests", unit=MetricUnit.Count, value=counter.calls.get("monitoring:GetMetricData", 0)
+        name=MetricName.GET_METRIC_DATA_REQUESTS,
+        unit=MetricUnit.Count,
+        value=counter.calls.get("monitoring:GetMetricData", 0),
     )
-    metrics.add_metric(name="CollectDuration", unit=MetricUnit.Milliseconds, value=_elapsed_ms(started))
+    metrics.add_metric(name=MetricName.COLLECT_DURATION, unit=MetricUnit.Milliseconds, value=_elapsed_ms(started))
     logger.info(
         "collected connection-hour",
         extra={"records": outcome.records, "skipped": outcome.skipped, "api_calls": counter.calls},

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from carbonmeter.metrics import MetricName
 from carbonmeter.models import hour_key
 from carbonmeter.runtime import runtime
 from carbonmeter.scheduling import EnqueueResult, parse_backfill, run_backfill, run_hourly
@@ -31,12 +32,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         result = run_backfill(rt.clients, rt.settings, parse_backfill(event), rt.clock())
     else:
         run = run_hourly(rt.clients, rt.settings, parse(event=event, model=EventBridgeModel).time, rt.clock())
-        metrics.add_metric(name="StaleConnections", unit=MetricUnit.Count, value=len(run.stale_connections))
-        metrics.add_metric(name="CalculationsRequeued", unit=MetricUnit.Count, value=run.calculations_requeued)
+        metrics.add_metric(name=MetricName.STALE_CONNECTIONS, unit=MetricUnit.Count, value=len(run.stale_connections))
+        metrics.add_metric(
+            name=MetricName.CALCULATIONS_REQUEUED, unit=MetricUnit.Count, value=run.calculations_requeued
+        )
         if run.stale_connections:
             logger.warning("connections without a successful hour", extra={"connection_ids": run.stale_connections})
         result = run.collect
-    metrics.add_metric(name="CollectJobsQueued", unit=MetricUnit.Count, value=result.jobs)
+    metrics.add_metric(name=MetricName.COLLECT_JOBS_QUEUED, unit=MetricUnit.Count, value=result.jobs)
     logger.info("queued collect jobs", extra={"jobs": result.jobs, "connections": result.connections})
     return _response(result)
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from carbonmeter.emissions import METHODOLOGY_VERSION
+from carbonmeter.metrics import COLLECTOR_COUNT_METRICS, MetricName
 from carbonmeter.models import HOUR, CollectJob, Connection, Service, hour_key
 from carbonmeter.store import ConnectionStore, EmissionStore, UsageStore
 from tests.e2e.conftest import deny_assume_role
@@ -143,3 +144,6 @@ def test_collector_publishes_its_counts_as_embedded_metrics(local_cloud, handler
     assert figure["GetMetricDataRequests"] == 2 * len(cloud.account.regions)
     assert figure["MetricsRequested"] > 0
     assert figure["ApiCalls"] > figure["GetMetricDataRequests"]
+    # And it emits every metric the stack's dashboard graphs for it, under the names infra/ uses
+    emitted = {metric["Name"] for metric in collector["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert {*COLLECTOR_COUNT_METRICS, MetricName.COLLECT_DURATION} <= emitted

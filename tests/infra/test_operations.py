@@ -188,13 +188,6 @@ def test_dashboard_graphs_the_carbonmeter_metrics(template: Template) -> None:
     assert all(len(metric) == 4 for metric in graphed if metric[0] == METRICS_NAMESPACE)
 
 
-def test_collector_metric_names_are_the_ones_the_handler_emits() -> None:
-    handler = (REPO_ROOT / "functions" / "collector" / "handler.py").read_text()
-    emitted = set(re.findall(r'add_metric\(\s*name="(\w+)"', handler))
-
-    assert {*COLLECTOR_COUNT_METRICS, COLLECTOR_DURATION_METRIC} <= emitted
-
-
 def test_dashboard_link_is_an_output(template: Template) -> None:
     outputs = template.find_outputs("DashboardUrl")
     dashboard_id = logical_id(template.find_resources("AWS::CloudWatch::Dashboard"), "Operations")
