@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from carbonmeter import cli, report
+from carbonmeter import cli, queries, report
 from carbonmeter.emissions import rollup
 from carbonmeter.models import hour_key
 from carbonmeter.windows import MAX_ESTIMATE_HOURS
@@ -149,8 +149,9 @@ def stored_rollups(monkeypatch: pytest.MonkeyPatch) -> None:
         def get(self, connection_id: str) -> None:
             assert connection_id == "acme"
 
-    monkeypatch.setattr(cli, "EmissionStore", Stored)
-    monkeypatch.setattr(cli, "ConnectionStore", Registered)
+    # The report's use case (carbonmeter.queries) reads the stores; the CLI presents what it returns.
+    monkeypatch.setattr(queries, "EmissionStore", Stored)
+    monkeypatch.setattr(queries, "ConnectionStore", Registered)
 
 
 REPORT = ["report", "--connection-id", "acme", "--start", "2024-03-01T12:00:00Z", "--end", "2024-03-01T14:00:00Z"]

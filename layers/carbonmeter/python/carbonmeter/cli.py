@@ -15,7 +15,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from pydantic import ValidationError
 
-from carbonmeter import report
+from carbonmeter import queries, report
 from carbonmeter.aws import ApiCallCounter, ClientFactory, RoleAssumptionError, assume_role
 from carbonmeter.collection import RegionUsage, collect
 from carbonmeter.connections import (
@@ -33,8 +33,8 @@ from carbonmeter.models import Connection, HourStatus, Service, first_error_mess
 from carbonmeter.scheduling import CLOUDWATCH_HOURLY_RETENTION
 from carbonmeter.services import READ_ACTIONS
 from carbonmeter.settings import ConfigurationError, Settings
-from carbonmeter.store import ConnectionStore, EmissionStore, StatusStore, UnknownConnectionError
-from carbonmeter.windows import MAX_ESTIMATE_HOURS, WindowError, check_estimate_window, check_window
+from carbonmeter.store import ConnectionStore, UnknownConnectionError
+from carbonmeter.windows import MAX_ESTIMATE_HOURS, WindowError, check_estimate_window
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -375,19 +375,15 @@ def run_connections_disable(args: argparse.Namespace, settings: Settings) -> int
 
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
-    check_window(args.start, args.end, datetime.now(UTC))
-    factory = ClientFactory(settings=settings)
-    _connections(settings).get(args.connection_id)
-    statuses = StatusStore(factory, settings.usage_table).between(args.connection_id, args.start, args.end)
-    hours = hours_between(args.start, args.end)
+    clients = ClientFactory(settings=settings)
+    found = queries.hour_statuses(clients, settings, args.connection_id, args.start, args.end, datetime.now(UTC))
     if args.format == "json":
-        document = {hour_key(h): statuses[h].model_dump(mode="json") if h in statuses else None for h in hours}
+        document = {hour_key(h): s.model_dump(mode="json") if s else None for h, s in found.hours}
         print(json.dumps(document, indent=2))
         return 0
-    rows = [[hour_key(hour), *_status_cells(statuses.get(hour))] for hour in hours]
+    rows = [[hour_key(hour), *_status_cells(status)] for hour, status in found.hours]
     print(report.table(["hour", "state", "attempts", "scopes ok", "missing", "skipped", "emissions"], rows))
-    missing = sum(1 for hour in hours if hour not in statuses or not statuses[hour].complete)
-    print(f"\n{len(hours) - missing} of {len(hours)} hour(s) complete")
+    print(f"\n{found.complete} of {len(found.hours)} hour(s) complete")
     return 0
 
 
@@ -409,22 +405,17 @@ def _emissions_cell(status: HourStatus) -> str:
 
 
 def run_report(args: argparse.Namespace, settings: Settings) -> int:
-    check_window(args.start, args.end, datetime.now(UTC))
-    factory = ClientFactory(settings=settings)
-    # An unknown id is a mistake to say so, as status does, not an empty report.
-    _connections(settings).get(args.connection_id)
-    rollups = EmissionStore(factory, settings.emissions_table).rollups(args.connection_id, args.start, args.end)
-    totals = report.by_region_service(rollups)
+    clients = ClientFactory(settings=settings)
+    found = queries.connection_report(clients, settings, args.connection_id, args.start, args.end, datetime.now(UTC))
     if args.format == "json":
-        document = [{"region": region, "service": service, **t.figures()} for (region, service), t in totals.items()]
-        print(json.dumps(document, indent=2))
+        totals = found.totals.items()
+        print(json.dumps([{"region": r, "service": s, **t.figures()} for (r, s), t in totals], indent=2))
     else:
-        hours = len({r.hour for r in rollups})
         print(
-            f"{args.connection_id}: {hours} hour(s) with emissions between {hour_key(args.start)} "
-            f"and {hour_key(args.end)}"
+            f"{args.connection_id}: {found.hours_with_emissions} hour(s) with emissions between "
+            f"{hour_key(args.start)} and {hour_key(args.end)}"
         )
-        print(report.region_service_table(totals))
+        print(report.region_service_table(found.totals))
     return 0
 
 

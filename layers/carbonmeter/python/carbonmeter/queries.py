@@ -1,0 +1,61 @@
+"""What the stored hours of one connection say: the use cases behind ``status`` and ``report``.
+
+The CLI prints them today and the HTTP API will serve them: both are presenters over these functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from carbonmeter import report
+from carbonmeter.aws import ClientFactory
+from carbonmeter.models import HourStatus, hours_between
+from carbonmeter.settings import Settings
+from carbonmeter.store import ConnectionStore, EmissionStore, StatusStore
+from carbonmeter.windows import check_window
+
+
+@dataclass(frozen=True)
+class HourStatuses:
+    """Every hour of a window with its status (None: never collected)."""
+
+    hours: list[tuple[datetime, HourStatus | None]]
+
+    @property
+    def complete(self) -> int:
+        return sum(1 for _, status in self.hours if status is not None and status.complete)
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    """A connection's stored emissions over a window, per region and service, with their ranges."""
+
+    totals: dict[tuple[str, str], report.Totals]
+    hours_with_emissions: int
+
+
+def hour_statuses(
+    clients: ClientFactory, settings: Settings, connection_id: str, start: datetime, end: datetime, now: datetime
+) -> HourStatuses:
+    """The status of each hour in [start, end) of a known connection."""
+    _check(clients, settings, connection_id, start, end, now)
+    found = StatusStore(clients, settings.usage_table).between(connection_id, start, end)
+    return HourStatuses([(hour, found.get(hour)) for hour in hours_between(start, end)])
+
+
+def connection_report(
+    clients: ClientFactory, settings: Settings, connection_id: str, start: datetime, end: datetime, now: datetime
+) -> ConnectionReport:
+    """The stored roll-ups of a known connection over [start, end), added up per region and service."""
+    _check(clients, settings, connection_id, start, end, now)
+    rollups = EmissionStore(clients, settings.emissions_table).rollups(connection_id, start, end)
+    return ConnectionReport(report.by_region_service(rollups), len({r.hour for r in rollups}))
+
+
+def _check(
+    clients: ClientFactory, settings: Settings, connection_id: str, start: datetime, end: datetime, now: datetime
+) -> None:
+    check_window(start, end, now)
+    # An unknown id is a mistake to say so, not an empty answer.
+    ConnectionStore(clients, settings.connections_table).get(connection_id)
