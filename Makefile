@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-export PYTHONPATH := $(CURDIR)/layers/carbonmeter/python:$(CURDIR)
 # The CDK's jsii runtime warns on every start about the Node version; the warning says nothing about us.
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
@@ -12,10 +11,13 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+# The project itself goes in editable (pyproject.toml): carbonmeter, functions, infra and devtools import from the
+# work tree, with no PYTHONPATH.
+$(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps --editable .
 	touch $@
 
 # The Boavizta API server the provider tests start: its own venv, since it brings pandas and scipy and pins fastapi.
@@ -31,7 +33,7 @@ $(BOAVIZTA_VENV)/.installed: requirements-boavizta.txt
 	$(BIN)/python -m infra.wheelhouse
 	touch $@
 
-install: $(BIN)/.installed .build/wheels/.complete $(BOAVIZTA_VENV)/.installed ## create .venv, install pinned dependencies, fetch the Lambda layer's wheels, set up the Boavizta test server
+install: $(BIN)/.installed .build/wheels/.complete $(BOAVIZTA_VENV)/.installed ## create .venv, install pinned dependencies and the project (editable), fetch the Lambda layer's wheels, set up the Boavizta test server
 
 layer-wheels: .build/wheels/.complete ## download the layer's dependencies built for the Lambda runtime (Python 3.14, arm64)
 
@@ -63,19 +65,19 @@ audit: $(BIN)/.installed ## check pinned and installed dependencies for known vu
 	$(BIN)/pip-audit --strict --progress-spinner off --no-deps --disable-pip \
 		--requirement requirements.txt --requirement requirements-dev.txt --requirement layers/carbonmeter/requirements.txt \
 		--requirement requirements-boavizta.txt
-	$(BIN)/pip-audit --strict --progress-spinner off
+	$(BIN)/pip-audit --strict --progress-spinner off --skip-editable
 
 demo: install ## run the whole hourly pipeline on an embedded AWS with a seeded demo account
-	$(BIN)/python -m carbonmeter.local.demo
+	$(BIN)/python -m devtools.demo
 
 benchmark: install ## GetMetricData batching and collector wall time for 100, 1,000 and 10,000 resources
-	$(BIN)/python -m carbonmeter.local.benchmark
+	$(BIN)/python -m devtools.benchmark
 
 soak: install ## 200 connections x 24 hours with random faults, checked against a fault-free run (about 85 minutes)
-	$(BIN)/python -m carbonmeter.local.soak
+	$(BIN)/python -m devtools.soak
 
 comparison: install ## builtin vs Boavizta API vs Cloud Carbon Footprint's formula for 20+ instance types (docs/comparison.md)
-	$(BIN)/python -m carbonmeter.local.comparison
+	$(BIN)/python -m devtools.comparison
 
 node_modules/.installed: package.json
 	npm ci --no-audit --no-fund

@@ -1,12 +1,8 @@
 #!/usr/bin/env python3
 """Entry point of `cdk synth` / `cdk deploy` (see cdk.json)."""
 
-import sys
-from pathlib import Path
-
-# The stacks read setting names and IAM actions from the carbonmeter library itself.
-sys.path.insert(0, str(Path(__file__).resolve().parent / "layers" / "carbonmeter" / "python"))
-
+# The stacks read setting names and IAM actions from the carbonmeter library itself, which `make install` installs
+# into .venv (editable, see pyproject.toml) along with infra.
 from aws_cdk import App
 
 from infra.application import build_app

@@ -17,8 +17,6 @@ FUNCTIONS_DIR = REPO_ROOT / "functions"
 LAYER_DIR = REPO_ROOT / "layers" / "carbonmeter"
 LAYER_PACKAGE_DIR = LAYER_DIR / "python" / "carbonmeter"
 LAYER_REQUIREMENTS = LAYER_DIR / "requirements.txt"
-# Subpackages of the library that only run on a workstation and stay out of the layer.
-LAYER_EXCLUDED_SUBPACKAGES = ("local",)
 WHEELHOUSE_ROOT = REPO_ROOT / ".build" / "wheels"
 FUNCTION_HANDLER = "handler.handler"
 

@@ -17,7 +17,6 @@ from infra.binary_compat import layer_problems
 from infra.constants import (
     ARCHITECTURE,
     LAYER_DIR,
-    LAYER_EXCLUDED_SUBPACKAGES,
     LAYER_PACKAGE_DIR,
     LAYER_REQUIREMENTS,
     RUNTIME,
@@ -52,15 +51,7 @@ class WheelhouseBundling:
 
     @staticmethod
     def _copy_library(destination: Path) -> None:
-        ignore_caches = shutil.ignore_patterns(*_IGNORED)
-
-        def ignore(directory: str, names: list[str]) -> set[str]:
-            ignored = set(ignore_caches(directory, names))
-            if Path(directory) == LAYER_PACKAGE_DIR:
-                ignored |= set(LAYER_EXCLUDED_SUBPACKAGES) & set(names)
-            return ignored
-
-        shutil.copytree(LAYER_PACKAGE_DIR, destination, ignore=ignore)
+        shutil.copytree(LAYER_PACKAGE_DIR, destination, ignore=shutil.ignore_patterns(*_IGNORED))
 
     def _install_dependencies(self, site_packages: Path) -> None:
         wheelhouse = require_wheelhouse(self._target)
@@ -96,7 +87,6 @@ class CarbonMeterLayer(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
         target = PythonTarget.for_lambda(RUNTIME, ARCHITECTURE)
-        excluded = [f"python/{LAYER_PACKAGE_DIR.name}/{name}" for name in LAYER_EXCLUDED_SUBPACKAGES]
         self.layer_version = lambda_.LayerVersion(
             self,
             "Layer",
@@ -105,7 +95,7 @@ class CarbonMeterLayer(Construct):
             compatible_architectures=[ARCHITECTURE],
             code=lambda_.Code.from_asset(
                 str(LAYER_DIR),
-                exclude=[f"**/{pattern}" for pattern in _IGNORED] + excluded,
+                exclude=[f"**/{pattern}" for pattern in _IGNORED],
                 bundling=BundlingOptions(
                     # Only used if local bundling declines, which it never does: it fails loudly instead.
                     image=RUNTIME.bundling_image,

@@ -11,12 +11,12 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from carbonmeter.aws import ClientFactory, EventHook
-from carbonmeter.local.pipeline import LocalPipeline, lambda_environment
-from carbonmeter.local.resources import create_resources
-from carbonmeter.local.seed import DemoAccount, seed_demo_account
-from carbonmeter.local.server import embedded_aws
 from carbonmeter.runtime import Runtime, use_runtime
 from carbonmeter.settings import Settings
+from devtools.aws.pipeline import LocalPipeline, lambda_environment
+from devtools.aws.resources import create_resources
+from devtools.aws.server import embedded_aws
+from devtools.seed import DemoAccount, seed_demo_account
 from tests.integration.conftest import CloudWatchLimits, enforce_cloudwatch_limits
 
 __all__ = ["enforce_cloudwatch_limits"]

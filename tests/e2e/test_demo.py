@@ -7,8 +7,8 @@ import re
 import pytest
 
 from carbonmeter import report
-from carbonmeter.local import demo
 from carbonmeter.models import Service
+from devtools import demo
 
 # A figure as the report prints it, "central [low, high]" (the parts are padded to line up in their column)
 ESTIMATE = r"([\d.,]+) \[\s*([\d.,]+),\s*([\d.,]+)\]"

@@ -1,7 +1,7 @@
 """Faults injected into the real handlers on the embedded AWS: nothing is lost, nothing doubled.
 
 Every test collects and calculates the same seeded hour for a connection of its own, with
-faults injected into the handlers' boto3 clients (``carbonmeter.local.faults``), and compares what is
+faults injected into the handlers' boto3 clients (``devtools.faults``), and compares what is
 stored with the ledger of a fault-free run of that hour: the same usage records, emission
 records and roll-ups, keyed the same, with the same values and nothing extra.
 
@@ -28,17 +28,17 @@ import pytest
 from botocore.awsrequest import AWSPreparedRequest
 
 from carbonmeter.aws import ClientFactory, EventHook
-from carbonmeter.local.faults import ALWAYS, Faults, InvocationTimeout, instant_backoff, lambda_timeouts, request_region
-from carbonmeter.local.pipeline import DrainStats, LocalPipeline, lambda_environment
-from carbonmeter.local.resources import CALCULATE_QUEUE, COLLECT_QUEUE, DEAD_LETTER_SUFFIX, create_resources
-from carbonmeter.local.seed import DemoAccount, seed_demo_account
-from carbonmeter.local.server import embedded_aws
 from carbonmeter.models import HOUR, CollectJob, Connection, HourStatus, Service, UsageRecord, previous_whole_hour
 from carbonmeter.pipeline import IncompleteCollectionError, collect_connection_hour
 from carbonmeter.runtime import Runtime, use_runtime
 from carbonmeter.scheduling import enqueue
 from carbonmeter.settings import Settings
 from carbonmeter.store import EmissionStore, StatusStore, UsageStore, hour_partition
+from devtools.aws.pipeline import DrainStats, LocalPipeline, lambda_environment
+from devtools.aws.resources import CALCULATE_QUEUE, COLLECT_QUEUE, DEAD_LETTER_SUFFIX, create_resources
+from devtools.aws.server import embedded_aws
+from devtools.faults import ALWAYS, Faults, InvocationTimeout, instant_backoff, lambda_timeouts, request_region
+from devtools.seed import DemoAccount, seed_demo_account
 from tests.integration.conftest import CloudWatchLimits, GetMetricDataPager
 
 REGIONS = ("us-east-1", "eu-west-1")

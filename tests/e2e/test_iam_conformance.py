@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from carbonmeter.local.iam import DeployedPolicies, synthesized_templates
-from carbonmeter.local.pipeline import LocalPipeline
 from carbonmeter.models import Connection
 from carbonmeter.services import READ_ACTIONS
 from carbonmeter.store import ConnectionStore, StatusStore
+from devtools.aws.iam import DeployedPolicies, synthesized_templates
+from devtools.aws.pipeline import LocalPipeline
 
 CONNECTION = "tenant"
 

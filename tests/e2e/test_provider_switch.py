@@ -9,10 +9,10 @@ import pytest
 
 from carbonmeter import cli
 from carbonmeter.emissions import METHODOLOGY_VERSION
-from carbonmeter.local.boavizta_server import running_boavizta
 from carbonmeter.models import HOUR, EmissionRecord, Service, hour_key
 from carbonmeter.runtime import Runtime, use_runtime
 from carbonmeter.store import EmissionStore
+from devtools.boavizta_server import running_boavizta
 from functions.calculator import handler as calculator
 from tests.e2e.test_cli import _estimate_args
 from tests.e2e.test_pipeline import CONNECTION, _register

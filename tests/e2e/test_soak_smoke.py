@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from carbonmeter.local.soak import RunResult, SoakOptions, check, render, run_soak, soak_hours
-from carbonmeter.local.soak.__main__ import main as soak_main
-from carbonmeter.local.soak.pair import _reference_in_background
+from devtools.soak import RunResult, SoakOptions, check, render, run_soak, soak_hours
+from devtools.soak.__main__ import main as soak_main
+from devtools.soak.pair import _reference_in_background
 
 OPTIONS = SoakOptions(
     connections=3,

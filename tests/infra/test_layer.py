@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import email
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,13 +13,17 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from infra.binary_compat import extension_problems, layer_problems, tag_is_compatible, wheel_tag_problems
-from infra.constants import ARCHITECTURE, LAYER_EXCLUDED_SUBPACKAGES, LAYER_PACKAGE_DIR, LAYER_REQUIREMENTS, RUNTIME
+from infra.constants import ARCHITECTURE, LAYER_PACKAGE_DIR, LAYER_REQUIREMENTS, RUNTIME
 from infra.python_target import ELF_MACHINES, PythonTarget
 from infra.wheelhouse import WheelhouseMissingError, require_wheelhouse
 
 TARGET = PythonTarget.for_lambda(RUNTIME, ARCHITECTURE)
 # What the Lambda Python runtime ships with its boto3; the layer must not shadow it.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
+# What the library must never import: the AWS emulator, the workbench, the handlers (which import the library).
+FORBIDDEN_IMPORTS = frozenset({"moto", "devtools", "functions"})
+# Where the workbench lives now and lived before: neither may reappear inside the library.
+WORKBENCH_FOLDERS = frozenset({"devtools", "local"})
 
 
 def _fake_shared_object(path: Path, machine: str) -> Path:
@@ -33,6 +39,34 @@ def _fake_dist_info(root: Path, name: str, tag: str) -> None:
     dist_info = root / f"{name}.dist-info"
     dist_info.mkdir(parents=True)
     (dist_info / "WHEEL").write_text(f"Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: {tag}\n")
+
+
+def _imported_modules(source: str) -> Iterator[str]:
+    """Every absolute module name ``source`` imports, at any depth: import statements and constant
+    ``importlib.import_module``/``__import__`` calls (a relative import stays inside the library)."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name | ast.Attribute)
+            and (node.func.id if isinstance(node.func, ast.Name) else node.func.attr) in {"import_module", "__import__"}
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            yield node.args[0].value
+
+
+def _forbidden_imports(library: Path) -> list[str]:
+    return [
+        f"{path.relative_to(library)} imports {module}"
+        for path in sorted(library.rglob("*.py"))
+        for module in _imported_modules(path.read_text(encoding="utf-8"))
+        if module.split(".")[0] in FORBIDDEN_IMPORTS
+    ]
 
 
 def _pinned_names() -> set[str]:
@@ -60,11 +94,42 @@ def test_layer_holds_the_library_without_workstation_only_code(layer_dir: Path) 
     source = {
         relative
         for relative in (path.relative_to(LAYER_PACKAGE_DIR) for path in LAYER_PACKAGE_DIR.rglob("*"))
-        if "__pycache__" not in relative.parts and relative.parts[0] not in LAYER_EXCLUDED_SUBPACKAGES
+        if "__pycache__" not in relative.parts
     }
 
     assert shipped == source
     assert not list(layer_dir.rglob("__pycache__"))
+
+
+def test_bundled_library_imports_neither_moto_nor_the_workbench_nor_the_handlers(layer_dir: Path) -> None:
+    site_packages = layer_dir / "python"
+    library = site_packages / LAYER_PACKAGE_DIR.name
+    sources = list(library.rglob("*.py"))
+
+    # The library is there to be read, subpackages included.
+    assert library / "__init__.py" in sources
+    assert library / "services" / "__init__.py" in sources
+    assert _forbidden_imports(library) == []
+    folders = {path.name for path in library.rglob("*") if path.is_dir()}
+    folders |= {path.name for path in site_packages.iterdir() if path.is_dir()}
+    assert not folders & WORKBENCH_FOLDERS
+
+
+def test_import_checker_finds_every_kind_of_forbidden_import(tmp_path: Path) -> None:
+    # Given a library whose modules reach moto, the workbench and the handlers in each way Python allows
+    library = tmp_path / "carbonmeter"
+    (library / "sub").mkdir(parents=True)
+    (library / "a.py").write_text("import moto.server\nfrom . import b\n")
+    (library / "b.py").write_text("import typing\nif typing.TYPE_CHECKING:\n    from devtools.aws import x\n")
+    (library / "sub" / "c.py").write_text("import importlib\n\nhandler = importlib.import_module('functions.x')\n")
+    (library / "sub" / "d.py").write_text("from .. import a\nimport json\nfunctions = __import__('json')\n")
+
+    # Then each is named, and relative imports and look-alike names are not
+    assert _forbidden_imports(library) == [
+        "a.py imports moto.server",
+        "b.py imports devtools.aws",
+        "sub/c.py imports functions.x",
+    ]
 
 
 def test_layer_installs_exactly_the_pinned_dependencies(layer_dir: Path) -> None:

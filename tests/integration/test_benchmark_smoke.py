@@ -11,10 +11,10 @@ import pytest
 from carbonmeter import cloudwatch
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
-from carbonmeter.local import benchmark
-from carbonmeter.local.server import embedded_aws
 from carbonmeter.models import previous_whole_hour
 from carbonmeter.settings import Settings
+from devtools import benchmark
+from devtools.aws.server import embedded_aws
 
 REGIONS = ("us-east-1", "eu-west-1")
 SIZE = 12
@@ -59,7 +59,7 @@ def test_the_minimum_matches_the_planner_and_parallel_and_sequential_collect_the
 
     # Then the independent ceil(Q/500) count is the planner's, and both runs agree on everything
     figures = benchmark.plan_figures(requests)
-    assert figures.minimum_requests == sum(cloudwatch.minimum_requests(r) for r in requests.values())
+    assert figures.minimum_requests == sum(benchmark.minimum_requests(r) for r in requests.values())
     assert parallel.get_metric_data_calls == figures.minimum_requests
     assert parallel.records == sequential.records
     assert parallel.calls == sequential.calls

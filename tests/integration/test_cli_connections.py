@@ -12,10 +12,10 @@ import pytest
 from carbonmeter import cli
 from carbonmeter.aws import ClientFactory
 from carbonmeter.connections import validate_external_id
-from carbonmeter.local.resources import create_resources
 from carbonmeter.models import hour_key, previous_whole_hour
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, StatusStore
+from devtools.aws.resources import create_resources
 
 ROLE = "arn:aws:iam::111122223333:role/CarbonMeterReadOnly"
 OTHER_ROLE = "arn:aws:iam::444455556666:role/CarbonMeterReadOnly"

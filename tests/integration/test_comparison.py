@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from carbonmeter import emissions
-from carbonmeter.local.boavizta_server import running_boavizta
-from carbonmeter.local.comparison.__main__ import main
-from carbonmeter.local.comparison.cases import Case
-from carbonmeter.local.comparison.causes import (
+from devtools.boavizta_server import running_boavizta
+from devtools.comparison.__main__ import main
+from devtools.comparison.cases import Case
+from devtools.comparison.causes import (
     BOAVIZTA_FALLBACK,
     BURSTABLE_HOST,
     CCF_BURSTABLE_SCALING,
@@ -21,10 +21,10 @@ from carbonmeter.local.comparison.causes import (
     UNEXPLAINED,
     findings,
 )
-from carbonmeter.local.comparison.ccf import ccf_figures
-from carbonmeter.local.comparison.document import BEGIN_MARKER, END_MARKER
-from carbonmeter.local.comparison.markdown import render
-from carbonmeter.local.comparison.rows import BOAVIZTA, CCF, EMBODIED, ENERGY, METRICS, Run, compare
+from devtools.comparison.ccf import ccf_figures
+from devtools.comparison.document import BEGIN_MARKER, END_MARKER
+from devtools.comparison.markdown import render
+from devtools.comparison.rows import BOAVIZTA, CCF, EMBODIED, ENERGY, METRICS, Run, compare
 
 # An anchor row, a burstable type at low load (CCF scales its vCPUs) and a type Boavizta does not know.
 CASES = (

@@ -19,13 +19,13 @@ from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 from carbonmeter.aws import ClientFactory
-from carbonmeter.local.lambda_events import LambdaContext, scheduled_event
-from carbonmeter.local.resources import create_resources
 from carbonmeter.models import Connection, hour_key
 from carbonmeter.runtime import Runtime, use_runtime
 from carbonmeter.scheduling import SchedulingError
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, StatusStore, UsageStore
+from devtools.aws.lambda_events import LambdaContext, scheduled_event
+from devtools.aws.resources import create_resources
 from functions.calculator.handler import handler as calculator
 from functions.collector.handler import handler as collector
 from functions.scheduler.handler import handler as scheduler

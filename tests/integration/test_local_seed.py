@@ -15,11 +15,11 @@ import boto3
 import pytest
 
 from carbonmeter.aws import ClientFactory
-from carbonmeter.local.resources import MAX_RECEIVE_COUNT, create_resources
-from carbonmeter.local.seed import DEFAULT_REGIONS, READ_ONLY_ROLE_NAME, DemoAccount, seed_demo_account, seed_fleet
-from carbonmeter.local.server import DEFAULT_ACCOUNT_ID, EmbeddedAwsError, embedded_aws
 from carbonmeter.models import Service
 from carbonmeter.settings import Settings
+from devtools.aws.resources import MAX_RECEIVE_COUNT, create_resources
+from devtools.aws.server import DEFAULT_ACCOUNT_ID, EmbeddedAwsError, embedded_aws
+from devtools.seed import DEFAULT_REGIONS, READ_ONLY_ROLE_NAME, DemoAccount, seed_demo_account, seed_fleet
 
 START = datetime(2024, 5, 1, tzinfo=UTC)
 HOURS = [START + timedelta(hours=n) for n in range(48)]

@@ -9,12 +9,12 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from carbonmeter.aws import ClientFactory
-from carbonmeter.local.resources import create_resources
-from carbonmeter.local.seed import seed_demo_account
 from carbonmeter.models import CollectJob, Connection, Service, previous_whole_hour
 from carbonmeter.pipeline import IncompleteCollectionError, collect_connection_hour
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, StatusStore, UsageStore
+from devtools.aws.resources import create_resources
+from devtools.seed import seed_demo_account
 
 REGIONS = ("us-east-1", "eu-west-1")
 HOUR = previous_whole_hour(datetime.now(UTC))

@@ -1,4 +1,4 @@
-"""The Boavizta provider against a real Boavizta API server on 127.0.0.1 (`carbonmeter.local.boavizta_server`)."""
+"""The Boavizta provider against a real Boavizta API server on 127.0.0.1 (`devtools.boavizta_server`)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from carbonmeter import emissions
 from carbonmeter.aws import ClientFactory
 from carbonmeter.emissions.providers import BoaviztaProvider, FallbackProvider, provider_for
 from carbonmeter.emissions.providers.boavizta import region_countries
-from carbonmeter.local.boavizta_server import running_boavizta
 from carbonmeter.models import Service
 from carbonmeter.settings import Settings
+from devtools.boavizta_server import running_boavizta
 from tests.records import ec2_usage
 
 

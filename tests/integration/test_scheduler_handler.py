@@ -5,13 +5,13 @@ import pytest
 from moto import mock_aws
 
 from carbonmeter.aws import ClientFactory
-from carbonmeter.local.lambda_events import LambdaContext, scheduled_event
-from carbonmeter.local.resources import create_resources
 from carbonmeter.models import Connection
 from carbonmeter.runtime import Runtime, use_runtime
 from carbonmeter.scheduling import SchedulingError
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore
+from devtools.aws.lambda_events import LambdaContext, scheduled_event
+from devtools.aws.resources import create_resources
 from functions.collector.handler import handler as collector_handler
 from functions.scheduler.handler import handler
 

@@ -11,9 +11,9 @@ import boto3
 import pytest
 
 from carbonmeter.aws import ApiCallCounter
-from carbonmeter.local.iam.requests import iam_action
 from carbonmeter.models import Service
 from carbonmeter.services import COLLECTORS, COMMON_READ_ACTIONS, READ_ACTIONS
+from devtools.aws.iam.requests import iam_action
 
 REGION = "eu-west-1"
 HOUR = datetime(2024, 5, 1, 10, tzinfo=UTC)

@@ -4,10 +4,10 @@ import pytest
 from moto import mock_aws
 
 from carbonmeter.aws import ClientFactory
-from carbonmeter.local.resources import create_resources
 from carbonmeter.models import Connection, EmissionRecord, Rollup, Service, UsageRecord
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, EmissionStore, UnknownConnectionError, UsageStore
+from devtools.aws.resources import create_resources
 
 HOUR = datetime(2026, 11, 23, 10, tzinfo=UTC)
 

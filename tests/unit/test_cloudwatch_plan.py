@@ -7,15 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from carbonmeter.cloudwatch import (
-    MAX_QUERIES_PER_REQUEST,
-    MetricRequest,
-    billed_metrics,
-    minimum_requests,
-    plan,
-    queries,
-    statistics_baseline_requests,
-)
+from carbonmeter.cloudwatch import MAX_QUERIES_PER_REQUEST, MetricRequest, billed_metrics, plan, queries
+from devtools.benchmark import minimum_requests, statistics_baseline_requests
 
 HOUR = datetime(2024, 5, 1, 10, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ import pytest
 
 from carbonmeter.emissions import estimate, load_coefficients
 from carbonmeter.emissions.coefficients import _rows
-from carbonmeter.local.comparison.ccf import (
+from devtools.comparison.ccf import (
     CCF_BURSTABLE,
     CCF_CPU_AVERAGES,
     CCF_NOT_IN_TABLE,
@@ -20,7 +20,7 @@ from carbonmeter.local.comparison.ccf import (
     ccf_reference,
     ccf_uncorrected,
 )
-from carbonmeter.local.comparison.document import BEGIN_MARKER, END_MARKER, ComparisonError, replace_generated
+from devtools.comparison.document import BEGIN_MARKER, END_MARKER, ComparisonError, replace_generated
 from tests.records import ec2_usage
 
 REL = 1e-9

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from carbonmeter.local.iam.intrinsics import Bindings, resolve
-from carbonmeter.local.iam.policy import Policy, UnsupportedPolicyError, glob_match
-from carbonmeter.local.iam.requests import Access, access_denied_code, iam_action, required_access
+from devtools.aws.iam.intrinsics import Bindings, resolve
+from devtools.aws.iam.policy import Policy, UnsupportedPolicyError, glob_match
+from devtools.aws.iam.requests import Access, access_denied_code, iam_action, required_access
 
 TABLE = "arn:aws:dynamodb:eu-west-1:111122223333:table/usage"
 

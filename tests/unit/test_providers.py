@@ -34,9 +34,9 @@ from carbonmeter.emissions.providers.boavizta import (
 )
 from carbonmeter.emissions.providers.http_api import EstimateItem, _items_by_id, estimates_request, http_record
 from carbonmeter.emissions.providers.transport import transport_error
-from carbonmeter.local.boavizta_server import BoaviztaServerError, running_boavizta
 from carbonmeter.models import EmissionRecord, Service, UsageRecord
 from carbonmeter.settings import ConfigurationError, Settings
+from devtools.boavizta_server import BoaviztaServerError, running_boavizta
 from tests.records import ec2_usage
 
 usage = ec2_usage

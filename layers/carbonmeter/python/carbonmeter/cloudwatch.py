@@ -29,8 +29,6 @@ MAX_QUERIES_PER_REQUEST = 500
 # 1,000 metrics requested, and one metric may carry up to five statistics in a request.
 USD_PER_1000_METRICS = 0.01
 STATISTICS_PER_BILLED_METRIC = 5
-# GetMetricStatistics returns at most this many datapoints a call.
-MAX_DATAPOINTS_PER_STATISTICS_CALL = 1440
 
 _FAILED_STATUSES = frozenset({"Forbidden", "InternalError"})
 
@@ -71,29 +69,6 @@ def plan(requests: Iterable[MetricRequest]) -> list[list[MetricRequest]]:
             for index in range(0, len(ordered), MAX_QUERIES_PER_REQUEST)
         )
     return batches
-
-
-def minimum_requests(requests: Iterable[MetricRequest]) -> int:
-    """GetMetricData calls (first pages) needed: the sum over (period, window) groups of ceil(Q/500)."""
-    return len(plan(requests))
-
-
-def statistics_baseline_requests(requests: Iterable[MetricRequest]) -> int:
-    """GetMetricStatistics calls the same data would take.
-
-    One call per metric, dimensions, window and period carries up to five statistics and at
-    most 1,440 datapoints, so longer windows need several calls.
-    """
-    stats_per_call: Counter[tuple[str, str, tuple[tuple[str, str], ...], int, datetime, datetime]] = Counter()
-    for request in set(requests):
-        stats_per_call[(request.namespace, request.metric_name, request.dimensions, *_window(request))] += 1
-    total = 0
-    for (*_, period, start, end), stats in stats_per_call.items():
-        datapoints = math.ceil((end - start).total_seconds() / period)
-        total += math.ceil(stats / STATISTICS_PER_BILLED_METRIC) * max(
-            1, math.ceil(datapoints / MAX_DATAPOINTS_PER_STATISTICS_CALL)
-        )
-    return total
 
 
 def billed_metrics(batch: Sequence[MetricRequest]) -> int:
@@ -229,7 +204,3 @@ def _describe(request: MetricRequest) -> str:
 
 def _metric_order(request: MetricRequest) -> tuple[str, str, tuple[tuple[str, str], ...], str]:
     return (request.namespace, request.metric_name, request.dimensions, request.stat)
-
-
-def _window(request: MetricRequest) -> tuple[int, datetime, datetime]:
-    return (request.period, request.start, request.end)

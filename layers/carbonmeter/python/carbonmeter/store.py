@@ -303,11 +303,6 @@ class StatusStore(_HourLedger):
         return {status.hour: status for status in statuses if start <= status.hour < end}
 
 
-def hour_status_of(item: dict[str, Any]) -> HourStatus:
-    """A stored status item, read as the pipeline reads it (a scope stored by any attempt is not missing)."""
-    return _from_item(HourStatus, item)
-
-
 def _status_key(hour: datetime) -> str:
     return f"status#{hour_key(hour)}"
 

@@ -3,7 +3,7 @@
 Two runs, each on a fresh embedded AWS seeded identically (same fleets, same resource ids,
 same metrics): a fault-free reference, and the soak. The soak fires the real scheduler once
 per simulated hour and drains both queues through the real collector and calculator, while
-``carbonmeter.local.faults`` throttles, fails and drops AWS calls at random, DynamoDB leaves
+``devtools.faults`` throttles, fails and drops AWS calls at random, DynamoDB leaves
 items unprocessed, invocations time out mid-batch, roles refuse AssumeRole for a few hours,
 SQS delivers duplicates and one region goes down for some hours. When the faulty hours are
 over it keeps firing the hourly schedule, fault-free, until the watermark has re-queued every
@@ -18,11 +18,11 @@ Time is simulated: each hourly run fires at its hour's end, and the status recor
 carry that time, so the look-back watermark sees hours go by without waiting for them.
 """
 
-from carbonmeter.local.soak.checks import Check, check
-from carbonmeter.local.soak.ledger import Ledger, read_ledger
-from carbonmeter.local.soak.options import SoakOptions
-from carbonmeter.local.soak.pair import run_soak, soak_hours
-from carbonmeter.local.soak.run import RunResult
-from carbonmeter.local.soak.summary import render
+from devtools.soak.checks import Check, check
+from devtools.soak.ledger import Ledger, read_ledger
+from devtools.soak.options import SoakOptions
+from devtools.soak.pair import run_soak, soak_hours
+from devtools.soak.run import RunResult
+from devtools.soak.summary import render
 
 __all__ = ["Check", "Ledger", "RunResult", "SoakOptions", "check", "read_ledger", "render", "run_soak", "soak_hours"]

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.emissions.providers import FALLBACK_FLAG_PREFIX, BoaviztaProvider, EmissionsProvider, provider_for
-from carbonmeter.local.comparison.cases import Case, usage_records
-from carbonmeter.local.comparison.ccf import ccf_figures
-from carbonmeter.local.comparison.figures import Figures
 from carbonmeter.models import UsageRecord
 from carbonmeter.settings import Settings
+from devtools.comparison.cases import Case, usage_records
+from devtools.comparison.ccf import ccf_figures
+from devtools.comparison.figures import Figures
 
 # Boavizta's server answers in well under a second; a cold start of its scientific stack can take longer.
 BOAVIZTA_TIMEOUT_SECONDS = 30.0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from carbonmeter.aws import ClientFactory
-from carbonmeter.local.resources import CALCULATE_QUEUE, COLLECT_QUEUE, DEAD_LETTER_SUFFIX
+from devtools.aws.resources import CALCULATE_QUEUE, COLLECT_QUEUE, DEAD_LETTER_SUFFIX
 
 
 def _queue_url(clients: ClientFactory, name: str) -> str:

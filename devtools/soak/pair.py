@@ -10,10 +10,10 @@ from datetime import datetime
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
-from carbonmeter.local.soak.checks import Check, check
-from carbonmeter.local.soak.options import SoakOptions, connection_ids
-from carbonmeter.local.soak.run import RunResult, SoakRun
 from carbonmeter.models import HOUR, hours_between, previous_whole_hour
+from devtools.soak.checks import Check, check
+from devtools.soak.options import SoakOptions, connection_ids
+from devtools.soak.run import RunResult, SoakRun
 
 
 def soak_hours(options: SoakOptions, now: datetime) -> list[datetime]:

@@ -5,7 +5,7 @@ get SQS batches received from the embedded AWS's queues, and only the messages
 they did not report as failed are deleted, as the SQS event source does.
 
 Each function runs with credentials of its own and under its deployed IAM policy, as
-synthesized by the stack (``carbonmeter.local.iam``): a call its role does not allow fails
+synthesized by the stack (``devtools.aws.iam``): a call its role does not allow fails
 with AccessDenied, as in AWS. So do the event source's calls on the function's queue.
 """
 
@@ -20,10 +20,10 @@ from typing import Any
 
 from carbonmeter import runtime
 from carbonmeter.aws import ClientFactory
-from carbonmeter.local.iam import DeployedPolicies, IamGuard, synthesized_templates
-from carbonmeter.local.lambda_events import LambdaContext, scheduled_event, sqs_event
 from carbonmeter.runtime import Runtime, use_runtime, utc_now
 from carbonmeter.settings import Settings
+from devtools.aws.iam import DeployedPolicies, IamGuard, synthesized_templates
+from devtools.aws.lambda_events import LambdaContext, scheduled_event, sqs_event
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 

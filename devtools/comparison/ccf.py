@@ -13,8 +13,8 @@ from typing import Any
 
 from carbonmeter.emissions import methodology as m
 from carbonmeter.emissions.coefficients import Coefficients, InstanceType, _rows, load_coefficients
-from carbonmeter.local.comparison.figures import Figures
 from carbonmeter.models import UsageRecord
+from devtools.comparison.figures import Figures
 
 CCF_REFERENCE_CSV = "ccf-reference.csv"
 _GRID_FIELD = "tco2e_per_kwh"

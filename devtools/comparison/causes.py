@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from carbonmeter.emissions.coefficients import load_coefficients
 from carbonmeter.emissions.hosts import EMBODIED_FROM_MEDIAN, EMBODIED_FROM_SIBLING
-from carbonmeter.local.comparison.ccf import CCF_BURSTABLE, CCF_CPU_AVERAGES, CCF_NOT_IN_TABLE, ccf_uncorrected
-from carbonmeter.local.comparison.rows import (
+from devtools.comparison.ccf import CCF_BURSTABLE, CCF_CPU_AVERAGES, CCF_NOT_IN_TABLE, ccf_uncorrected
+from devtools.comparison.rows import (
     BOAVIZTA,
     CCF,
     EMBODIED,

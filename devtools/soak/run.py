@@ -14,21 +14,21 @@ from unittest import mock
 
 from carbonmeter import store
 from carbonmeter.aws import ClientFactory
-from carbonmeter.local.faults import instant_backoff, lambda_timeouts
-from carbonmeter.local.pipeline import Handler, LocalPipeline, lambda_environment
-from carbonmeter.local.progress import say
-from carbonmeter.local.resources import CALCULATE_QUEUE, COLLECT_QUEUE, create_resources
-from carbonmeter.local.server import embedded_aws
-from carbonmeter.local.soak.dead_letters import dead_letter_counts, move_dead_letters
-from carbonmeter.local.soak.fault_plan import FaultInjector, FaultPlan
-from carbonmeter.local.soak.fleets import seed_connections
-from carbonmeter.local.soak.ledger import Ledger, read_ledger
-from carbonmeter.local.soak.options import SoakConnection, SoakOptions
 from carbonmeter.models import CollectJob, hour_key, hours_between
 from carbonmeter.runtime import Runtime, use_runtime
 from carbonmeter.scheduling import enqueue
 from carbonmeter.settings import Settings
 from carbonmeter.store import StatusStore
+from devtools.aws.pipeline import Handler, LocalPipeline, lambda_environment
+from devtools.aws.resources import CALCULATE_QUEUE, COLLECT_QUEUE, create_resources
+from devtools.aws.server import embedded_aws
+from devtools.faults import instant_backoff, lambda_timeouts
+from devtools.progress import say
+from devtools.soak.dead_letters import dead_letter_counts, move_dead_letters
+from devtools.soak.fault_plan import FaultInjector, FaultPlan
+from devtools.soak.fleets import seed_connections
+from devtools.soak.ledger import Ledger, read_ledger
+from devtools.soak.options import SoakConnection, SoakOptions
 
 # The hourly rule's event is retried twice by EventBridge when the scheduler fails.
 SCHEDULER_ATTEMPTS = 3

@@ -1,6 +1,6 @@
 """The deployed IAM policies, enforced on the local pipeline's calls (the embedded AWS enforces none)."""
 
-from carbonmeter.local.iam.deployed import DeployedPolicies, synthesized_templates
-from carbonmeter.local.iam.guard import Denial, IamGuard
+from devtools.aws.iam.deployed import DeployedPolicies, synthesized_templates
+from devtools.aws.iam.guard import Denial, IamGuard
 
 __all__ = ["Denial", "DeployedPolicies", "IamGuard", "synthesized_templates"]

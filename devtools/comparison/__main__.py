@@ -27,12 +27,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from carbonmeter import cli
-from carbonmeter.local.boavizta_server import BoaviztaServerError, running_boavizta
-from carbonmeter.local.comparison.cases import CASES, Case
-from carbonmeter.local.comparison.document import ComparisonError, generated_span, write_generated
-from carbonmeter.local.comparison.markdown import render
-from carbonmeter.local.comparison.rows import compare
-from carbonmeter.local.progress import say
+from devtools.boavizta_server import BoaviztaServerError, running_boavizta
+from devtools.comparison.cases import CASES, Case
+from devtools.comparison.document import ComparisonError, generated_span, write_generated
+from devtools.comparison.markdown import render
+from devtools.comparison.rows import compare
+from devtools.progress import say
 
 
 @contextmanager
@@ -58,7 +58,7 @@ def selected(cases: Sequence[Case], instance_types: Sequence[str] | None) -> lis
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m carbonmeter.local.comparison", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.comparison", description=__doc__)
     parser.add_argument("--boavizta-url", help="a running Boavizta API server (default: start one for the run)")
     parser.add_argument("--write", type=Path, metavar="PATH", help="replace the generated block of PATH")
     parser.add_argument("--types", type=cli._csv, help="only the cases of these instance types (comma-separated)")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import requests
 
-# This file is <repo>/layers/carbonmeter/python/carbonmeter/local/boavizta_server.py; the venv is the repo's.
-REPO = Path(__file__).resolve().parents[5]
+# This file is <repo>/devtools/boavizta_server.py; the venv is the repo's.
+REPO = Path(__file__).resolve().parents[1]
 BOAVIZTA_VENV = REPO / ".build" / "boavizta-venv"
 STARTUP_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 10.0

@@ -1,4 +1,4 @@
-"""``python -m carbonmeter.local.soak``: run the soak, print its figures, exit non-zero when a check fails."""
+"""``python -m devtools.soak``: run the soak, print its figures, exit non-zero when a check fails."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import FrameType
 
-import carbonmeter.local.soak as package
-from carbonmeter.local.soak.options import (
+import devtools.soak as package
+from devtools.soak.options import (
     DEFAULT_CONNECTIONS,
     DEFAULT_FAULT_RATE,
     DEFAULT_HOURS,
@@ -18,8 +18,8 @@ from carbonmeter.local.soak.options import (
     FLEET_REGIONS,
     SoakOptions,
 )
-from carbonmeter.local.soak.pair import run_soak
-from carbonmeter.local.soak.summary import render
+from devtools.soak.pair import run_soak
+from devtools.soak.summary import render
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m carbonmeter.local.soak", description=(package.__doc__ or "").split("\n\n")[0]
+        prog="python -m devtools.soak", description=(package.__doc__ or "").split("\n\n")[0]
     )
     parser.add_argument("--connections", type=int, default=DEFAULT_CONNECTIONS)
     parser.add_argument("--hours", type=int, default=DEFAULT_HOURS, help="hours with faults injected")

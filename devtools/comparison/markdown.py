@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import moto
 
 from carbonmeter.emissions import methodology as m
-from carbonmeter.local.comparison.causes import RATIO_HIGH, RATIO_LOW, Cause, Finding, findings, outside_bounds
-from carbonmeter.local.comparison.rows import BOAVIZTA, CCF, METRICS, OPERATIONAL, REFERENCES, Metric, Row, Run
+from devtools.comparison.causes import RATIO_HIGH, RATIO_LOW, Cause, Finding, findings, outside_bounds
+from devtools.comparison.rows import BOAVIZTA, CCF, METRICS, OPERATIONAL, REFERENCES, Metric, Row, Run
 
 
 def render(run: Run) -> str:
@@ -25,7 +25,7 @@ def render(run: Run) -> str:
 
 def _provenance(run: Run) -> str:
     return (
-        f"Generated on {run.date} by `python -m carbonmeter.local.comparison`: builtin = CarbonMeter "
+        f"Generated on {run.date} by `python -m devtools.comparison`: builtin = CarbonMeter "
         f"`{m.METHODOLOGY_VERSION}`; Boavizta = Boavizta API server `{run.boavizta_version}` through CarbonMeter's "
         "boavizta provider; CCF = Cloud Carbon Footprint's formula with CCF's coefficients (commit b7a049c). "
         f"Instance sizes from moto {moto.__version__}'s DescribeInstanceTypes data. One instance-hour per row. "

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from carbonmeter.aws import ClientFactory
-from carbonmeter.local.progress import say
-from carbonmeter.local.seed import seed_fleet
-from carbonmeter.local.server import seed_ids
-from carbonmeter.local.soak.options import FLEET_REGIONS, FLEET_SIZES, SoakConnection, SoakOptions
 from carbonmeter.models import Connection
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore
+from devtools.aws.server import seed_ids
+from devtools.progress import say
+from devtools.seed import seed_fleet
+from devtools.soak.options import FLEET_REGIONS, FLEET_SIZES, SoakConnection, SoakOptions
 
 
 def seed_connections(

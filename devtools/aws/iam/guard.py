@@ -23,9 +23,9 @@ import boto3
 from botocore.exceptions import ClientError
 
 from carbonmeter.aws import EventHook
-from carbonmeter.local.iam.deployed import DeployedPolicies, FunctionRole
-from carbonmeter.local.iam.policy import Policy
-from carbonmeter.local.iam.requests import Access, access_denied_code, required_access
+from devtools.aws.iam.deployed import DeployedPolicies, FunctionRole
+from devtools.aws.iam.policy import Policy
+from devtools.aws.iam.requests import Access, access_denied_code, required_access
 
 _REQUIRED = "carbonmeter.iam.required"
 _ASSUMING = "carbonmeter.iam.assuming"

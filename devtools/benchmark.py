@@ -35,14 +35,14 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
 from carbonmeter import cloudwatch, report
 from carbonmeter.aws import ApiCallCounter, ClientFactory, EventHook, assume_role
-from carbonmeter.cloudwatch import MAX_QUERIES_PER_REQUEST, MetricRequest
+from carbonmeter.cloudwatch import MAX_QUERIES_PER_REQUEST, STATISTICS_PER_BILLED_METRIC, MetricRequest
 from carbonmeter.collection import RegionUsage, collect
-from carbonmeter.local.progress import say
-from carbonmeter.local.seed import DemoAccount, seed_fleet
-from carbonmeter.local.server import embedded_aws
 from carbonmeter.models import Connection, UsageRecord, hour_key, previous_whole_hour
 from carbonmeter.services import COLLECTORS, READ_ACTIONS
 from carbonmeter.settings import Settings
+from devtools.aws.server import embedded_aws
+from devtools.progress import say
+from devtools.seed import DemoAccount, seed_fleet
 
 DEFAULT_SIZES: tuple[int, ...] = (100, 1_000, 10_000)
 DEFAULT_REGIONS: tuple[str, ...] = ("us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2")
@@ -56,6 +56,8 @@ _OUT_OF_WINDOW = timedelta(days=3)
 CONNECTION_ID = "benchmark"
 # Credential=<key>/<date>/<region>/<service>/aws4_request
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,]+/\d{8}/([a-z0-9-]+)/")
+# GetMetricStatistics returns at most this many datapoints a call.
+MAX_DATAPOINTS_PER_STATISTICS_CALL = 1440
 
 Say = Callable[[str], None]
 
@@ -260,6 +262,31 @@ def metric_requests_by_region(clients: ClientFactory, fleet: Fleet) -> dict[str,
     return requests
 
 
+def minimum_requests(requests: Iterable[MetricRequest]) -> int:
+    """GetMetricData calls (first pages) needed: the sum over (period, window) groups of ceil(Q/500)."""
+    return len(cloudwatch.plan(requests))
+
+
+def statistics_baseline_requests(requests: Iterable[MetricRequest]) -> int:
+    """GetMetricStatistics calls the same data would take.
+
+    One call per metric, dimensions, window and period carries up to five statistics and at
+    most 1,440 datapoints, so longer windows need several calls.
+    """
+    stats_per_call: Counter[tuple[str, str, tuple[tuple[str, str], ...], int, datetime, datetime]] = Counter()
+    for request in set(requests):
+        stats_per_call[
+            (request.namespace, request.metric_name, request.dimensions, request.period, request.start, request.end)
+        ] += 1
+    total = 0
+    for (*_, period, start, end), stats in stats_per_call.items():
+        datapoints = math.ceil((end - start).total_seconds() / period)
+        total += math.ceil(stats / STATISTICS_PER_BILLED_METRIC) * max(
+            1, math.ceil(datapoints / MAX_DATAPOINTS_PER_STATISTICS_CALL)
+        )
+    return total
+
+
 def plan_figures(requests_by_region: dict[str, list[MetricRequest]]) -> MetricPlanFigures:
     """Q per (region, period, window) group and the sum of ceil(Q/500) over the groups."""
     sizes: Counter[tuple[str, int, datetime, datetime]] = Counter()
@@ -272,7 +299,7 @@ def plan_figures(requests_by_region: dict[str, list[MetricRequest]]) -> MetricPl
         largest_group=max(sizes.values(), default=0),
         minimum_requests=sum(math.ceil(q / MAX_QUERIES_PER_REQUEST) for q in sizes.values()),
         statistics_baseline_requests=sum(
-            cloudwatch.statistics_baseline_requests(requests) for requests in requests_by_region.values()
+            statistics_baseline_requests(requests) for requests in requests_by_region.values()
         ),
     )
 
@@ -594,7 +621,7 @@ def _regions(value: str) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m carbonmeter.local.benchmark", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.benchmark", description=__doc__)
     parser.add_argument(
         "--sizes", type=_sizes, default=list(DEFAULT_SIZES), help="fleet sizes (default 100,1000,10000)"
     )

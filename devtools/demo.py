@@ -16,22 +16,22 @@ from datetime import UTC, datetime, timedelta
 
 from carbonmeter import cli, report
 from carbonmeter.aws import ClientFactory
-from carbonmeter.local.pipeline import LocalPipeline, lambda_environment
-from carbonmeter.local.progress import say
-from carbonmeter.local.resources import create_resources
-from carbonmeter.local.seed import seed_demo_account
-from carbonmeter.local.server import embedded_aws
 from carbonmeter.models import hour_key, hours_between
 from carbonmeter.runtime import runtime
 from carbonmeter.settings import Settings
 from carbonmeter.store import EmissionStore
+from devtools.aws.pipeline import LocalPipeline, lambda_environment
+from devtools.aws.resources import create_resources
+from devtools.aws.server import embedded_aws
+from devtools.progress import say
+from devtools.seed import seed_demo_account
 
 DEFAULT_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 CONNECTION_ID = "demo"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m carbonmeter.local.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__)
     parser.add_argument("--hours", type=int, default=48, help="hours of history to seed and collect (default 48)")
     parser.add_argument("--regions", type=cli._csv, default=list(DEFAULT_REGIONS))
     args = parser.parse_args(argv)

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from carbonmeter import report
-from carbonmeter.local.resources import CALCULATE_QUEUE, COLLECT_QUEUE
-from carbonmeter.local.soak.checks import Check
-from carbonmeter.local.soak.ledger import FIGURES
-from carbonmeter.local.soak.options import SoakOptions
-from carbonmeter.local.soak.run import RunResult
 from carbonmeter.models import HOUR, hour_key
+from devtools.aws.resources import CALCULATE_QUEUE, COLLECT_QUEUE
+from devtools.soak.checks import Check
+from devtools.soak.ledger import FIGURES
+from devtools.soak.options import SoakOptions
+from devtools.soak.run import RunResult
 
 
 def render(options: SoakOptions, soak: RunResult, reference: RunResult, checks: Sequence[Check]) -> str:

@@ -15,9 +15,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from carbonmeter.local.iam.intrinsics import Bindings, resolve
-from carbonmeter.local.iam.policy import Policy
 from carbonmeter.settings import ENV_PREFIX, Settings
+from devtools.aws.iam.intrinsics import Bindings, resolve
+from devtools.aws.iam.policy import Policy
 
 Template = dict[str, Any]
 # How the stack tells its functions apart: Powertools' service name, `carbonmeter-<function>`.

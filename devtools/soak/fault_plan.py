@@ -11,9 +11,9 @@ from urllib.parse import parse_qs
 
 from botocore.awsrequest import AWSPreparedRequest
 
-from carbonmeter.local.faults import ALWAYS, Faults, InvocationTimeout, Rule
-from carbonmeter.local.faults import request_region as signed_region
-from carbonmeter.local.soak.options import SoakConnection, SoakOptions
+from devtools.faults import ALWAYS, Faults, InvocationTimeout, Rule
+from devtools.faults import request_region as signed_region
+from devtools.soak.options import SoakConnection, SoakOptions
 
 # Services whose calls the soak throttles and fails at random.
 FAULTED_SERVICES: tuple[str, ...] = ("sts", "ec2", "cloudwatch", "rds", "lambda", "s3", "dynamodb", "sqs")
