@@ -12,6 +12,7 @@ from botocore.awsrequest import AWSResponse
 
 from carbonmeter.aws import ClientFactory, EventHook
 from carbonmeter.runtime import Runtime, use_runtime
+from carbonmeter.scheduling import settled_end
 from carbonmeter.settings import Settings
 from devtools.aws.pipeline import LocalPipeline, lambda_environment
 from devtools.aws.resources import create_resources
@@ -55,7 +56,8 @@ def deny_assume_role(role_name_part: str) -> EventHook:
 
 
 def last_hours(count: int) -> list[datetime]:
-    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    """The latest ``count`` hours the collector accepts now (ended, and past their settling delay)."""
+    end = settled_end(datetime.now(UTC), Settings())
     return [end - timedelta(hours=count - i) for i in range(count)]
 
 

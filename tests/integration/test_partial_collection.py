@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
 
 from carbonmeter.aws import ClientFactory
-from carbonmeter.models import CollectJob, Connection, Service, previous_whole_hour
+from carbonmeter.models import CollectJob, Connection, Service
 from carbonmeter.pipeline import IncompleteCollectionError, collect_connection_hour
+from carbonmeter.scheduling import settled_end
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, StatusStore, UsageStore
 from devtools.aws.resources import create_resources
 from devtools.seed import seed_demo_account
 
 REGIONS = ("us-east-1", "eu-west-1")
-HOUR = previous_whole_hour(datetime.now(UTC))
+# The latest hour the collector accepts now: ended, and past its settling delay.
+HOUR = settled_end(datetime.now(UTC), Settings()) - timedelta(hours=1)
 
 
 def refuse(service: str, operation: str, region: str, code: str, status: int = 403):
