@@ -31,7 +31,7 @@ def test_discovers_attached_and_unattached_volumes(clients: ClientFactory, regio
     client.attach_volume(VolumeId=attached, InstanceId=instance["InstanceId"], Device="/dev/sdf")
 
     # When EBS is discovered
-    resources = {resource.resource_id: resource for resource in ebs.COLLECTOR.discover(clients, region)}
+    resources = {resource.resource_id: resource for resource in ebs.SLICE.discover(clients, region)}
 
     # Then all of them are found (the instance's root volume too), with their type and size
     assert {loose, tagged, attached} < set(resources)
@@ -42,21 +42,21 @@ def test_discovers_attached_and_unattached_volumes(clients: ClientFactory, regio
         ("io2", 20),
     ]
     assert resources[attached].attributes["attached_to"] == (instance["InstanceId"],)
-    assert ebs.COLLECTOR.metric_requests(resources[loose], HOUR) == []
+    assert ebs.SLICE.metric_requests(resources[loose], HOUR) == []
 
 
 def test_records_provisioned_size_in_decimal_gb(collect, counter: ApiCallCounter):
     client = boto3.client("ec2", region_name="eu-west-1")
     volume = client.create_volume(AvailabilityZone="eu-west-1b", Size=100, VolumeType="gp3")["VolumeId"]
 
-    (record,) = collect(ebs.COLLECTOR, "eu-west-1", HOUR)
+    (record,) = collect(ebs.SLICE, "eu-west-1", HOUR)
 
-    assert (record.service, record.resource_id, record.resource_type, record.storage_type) == (
+    assert (record.service, record.resource_id, record.resource_type, record.details.storage_type) == (
         Service.EBS,
         volume,
         "gp3",
         "gp3",
     )
-    assert record.storage_gb == pytest.approx(107.3741824)
+    assert record.details.storage_gb == pytest.approx(107.3741824)
     assert counter.metrics_requested == 0
     assert "monitoring:GetMetricData" not in counter.calls

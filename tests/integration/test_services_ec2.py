@@ -66,7 +66,7 @@ def test_discovers_running_instances_tagged_or_not_sized_by_their_type(clients: 
     boto3.client("ec2", region_name=region).stop_instances(InstanceIds=[stopped])
 
     # When EC2 is discovered
-    resources = {resource.resource_id: resource for resource in ec2.COLLECTOR.discover(clients, region)}
+    resources = {resource.resource_id: resource for resource in ec2.SLICE.discover(clients, region)}
 
     # Then the running ones are found with what DescribeInstanceTypes says about their type
     assert set(resources) == {general, untagged, graviton, gpu}
@@ -95,7 +95,7 @@ def test_instance_types_are_described_in_batches(
         launch("us-east-1", instance_type)
 
     # When EC2 is discovered
-    resources = ec2.COLLECTOR.discover(clients, "us-east-1")
+    resources = ec2.SLICE.discover(clients, "us-east-1")
 
     # Then three DescribeInstanceTypes calls sized every distinct type once
     assert counter.calls["ec2:DescribeInstanceTypes"] == 3
@@ -105,9 +105,9 @@ def test_instance_types_are_described_in_batches(
 
 def test_requests_hourly_cpu_average_and_network_out_sum(clients: ClientFactory):
     instance_id = launch("eu-west-1", "m5.large")
-    (resource,) = ec2.COLLECTOR.discover(clients, "eu-west-1")
+    (resource,) = ec2.SLICE.discover(clients, "eu-west-1")
 
-    requests = ec2.COLLECTOR.metric_requests(resource, HOUR)
+    requests = ec2.SLICE.metric_requests(resource, HOUR)
 
     dimensions = (("InstanceId", instance_id),)
     end = HOUR + timedelta(hours=1)
@@ -126,22 +126,25 @@ def test_turns_metrics_into_usage_records(collect, counter: ApiCallCounter):
     put_metric("eu-west-1", "CPUUtilization", busy, [99.0])  # at 10:00 too: averaged in
 
     # When the hour is collected
-    records = {record.resource_id: record for record in collect(ec2.COLLECTOR, "eu-west-1", HOUR)}
+    records = {record.resource_id: record for record in collect(ec2.SLICE, "eu-west-1", HOUR)}
 
     # Then the busy one carries its average CPU and summed bytes out; the quiet one has no CPU figure
-    assert records[busy].model_dump(include={"service", "resource_type", "vcpus", "memory_gib", "gpus"}) == {
+    assert {
+        **records[busy].model_dump(include={"service", "resource_type"}),
+        **records[busy].details.model_dump(include={"vcpus", "memory_gib", "gpus"}),
+    } == {
         "service": Service.EC2,
         "resource_type": "m6g.large",
         "vcpus": 2,
         "memory_gib": 8.0,
         "gpus": 0,
     }
-    assert records[busy].architecture == "arm64"
-    assert records[busy].cpu_utilization_pct == (20.0 + 40.0 + 99.0) / 3
+    assert records[busy].details.architecture == "arm64"
+    assert records[busy].details.cpu_utilization_pct == (20.0 + 40.0 + 99.0) / 3
     assert records[busy].network_out_bytes == 6e6
     assert records[busy].hour == HOUR
     assert (records[busy].connection_id, records[busy].account_id) == ("acme-prod", "123456789012")
-    assert records[quiet].cpu_utilization_pct is None
+    assert records[quiet].details.cpu_utilization_pct is None
     assert records[quiet].network_out_bytes == 0.0
     assert counter.metrics_requested == 4
 
@@ -154,7 +157,7 @@ def test_discovery_reports_the_hardware_the_methodology_needs(clients: ClientFac
         launch("us-east-1", instance_type, architecture="arm64" if "g." in instance_type else "x86_64")
 
     # When EC2 is discovered
-    found = {r.resource_type: r.attributes for r in ec2.COLLECTOR.discover(clients, "us-east-1")}
+    found = {r.resource_type: r.attributes for r in ec2.SLICE.discover(clients, "us-east-1")}
 
     # Then DescribeInstanceTypes' processor, GPU and burstable facts travel with each instance
     hardware = {
@@ -177,7 +180,7 @@ def test_newer_families_collected_end_to_end_get_flagged_estimates(collect):
     r8g = launch("eu-west-1", "r8g.large", architecture="arm64")
 
     # When the hour is collected and estimated
-    records = {record.resource_id: estimate(record) for record in collect(ec2.COLLECTOR, "eu-west-1", HOUR)}
+    records = {record.resource_id: estimate(record) for record in collect(ec2.SLICE, "eu-west-1", HOUR)}
 
     # Then each gets energy, embodied emissions and bounds, and says which substitution was made
     assert records[m7i].flags == (
@@ -241,6 +244,6 @@ def test_a_fractional_gpu_type_counts_its_share_of_the_gpu(clients: ClientFactor
     # g6f.large carries 1/8 of an NVIDIA L4 (DescribeInstanceTypes: Count 0, GpuPartitionSize 0.125)
     launch("us-east-1", "g6f.large")
 
-    (resource,) = ec2.COLLECTOR.discover(clients, "us-east-1")
+    (resource,) = ec2.SLICE.discover(clients, "us-east-1")
 
     assert (resource.attributes["gpus"], resource.attributes["gpu_model"]) == (0.125, "NVIDIA L4")

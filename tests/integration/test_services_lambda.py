@@ -60,7 +60,7 @@ def test_discovers_functions_with_memory_and_architecture(clients: ClientFactory
     create_function(region, "resize-images", MemorySize=1024, Architectures=["arm64"])
     create_function(region, "nightly-report")
 
-    resources = {resource.resource_id: resource for resource in lambda_.COLLECTOR.discover(clients, region)}
+    resources = {resource.resource_id: resource for resource in lambda_.SLICE.discover(clients, region)}
 
     assert {
         name: (r.resource_type, r.attributes["architecture"], r.attributes["memory_mb"])
@@ -71,7 +71,7 @@ def test_discovers_functions_with_memory_and_architecture(clients: ClientFactory
     }
     dimensions = (("FunctionName", "resize-images"),)
     end = HOUR + timedelta(hours=1)
-    assert lambda_.COLLECTOR.metric_requests(resources["resize-images"], HOUR) == [
+    assert lambda_.SLICE.metric_requests(resources["resize-images"], HOUR) == [
         MetricRequest("AWS/Lambda", "Duration", dimensions, "Sum", 3600, HOUR, end),
         MetricRequest("AWS/Lambda", "Invocations", dimensions, "Sum", 3600, HOUR, end),
     ]
@@ -83,9 +83,19 @@ def test_sums_duration_and_invocations_over_the_hour(collect):
     put_metric("eu-west-1", "Duration", "resize-images", [120.5, 80.0, 300.0])
     put_metric("eu-west-1", "Invocations", "resize-images", [1.0, 1.0, 2.0])
 
-    records = {record.resource_id: record for record in collect(lambda_.COLLECTOR, "eu-west-1", HOUR)}
+    records = {record.resource_id: record for record in collect(lambda_.SLICE, "eu-west-1", HOUR)}
 
     busy = records["resize-images"]
-    assert (busy.memory_mb, busy.architecture, busy.duration_ms, busy.invocations) == (1024, "arm64", 500.5, 4.0)
+    assert (busy.details.memory_mb, busy.details.architecture, busy.details.duration_ms, busy.details.invocations) == (
+        1024,
+        "arm64",
+        500.5,
+        4.0,
+    )
     unused = records["unused"]
-    assert (unused.memory_mb, unused.architecture, unused.duration_ms, unused.invocations) == (128, "x86_64", 0.0, 0.0)
+    assert (
+        unused.details.memory_mb,
+        unused.details.architecture,
+        unused.details.duration_ms,
+        unused.details.invocations,
+    ) == (128, "x86_64", 0.0, 0.0)

@@ -34,7 +34,7 @@ def test_discovers_db_instances_with_class_engine_and_storage(clients: ClientFac
     )
     create_db(region, "legacy", Engine="mysql", DBInstanceClass="db.t3.micro", AllocatedStorage=20, StorageType="gp2")
 
-    resources = {resource.resource_id: resource for resource in rds.COLLECTOR.discover(clients, region)}
+    resources = {resource.resource_id: resource for resource in rds.SLICE.discover(clients, region)}
 
     assert {name: (r.resource_type, dict(r.attributes)) for name, r in resources.items()} == {
         "orders": (
@@ -67,7 +67,7 @@ def test_discovers_db_instances_with_class_engine_and_storage(clients: ClientFac
             },
         ),
     }
-    assert rds.COLLECTOR.metric_requests(resources["orders"], HOUR) == [
+    assert rds.SLICE.metric_requests(resources["orders"], HOUR) == [
         MetricRequest(
             "AWS/RDS",
             "CPUUtilization",
@@ -104,18 +104,18 @@ def test_turns_cpu_metrics_into_usage_records(collect):
         ],
     )
 
-    records = {record.resource_id: record for record in collect(rds.COLLECTOR, "eu-west-1", HOUR)}
+    records = {record.resource_id: record for record in collect(rds.SLICE, "eu-west-1", HOUR)}
 
     orders = records["orders"]
-    assert (orders.resource_type, orders.engine, orders.multi_az, orders.storage_type) == (
+    assert (orders.resource_type, orders.details.engine, orders.details.multi_az, orders.details.storage_type) == (
         "db.m5.large",
         "postgres",
         True,
         "gp3",
     )
-    assert orders.cpu_utilization_pct == 20.0
-    assert orders.storage_gb == pytest.approx(107.3741824)
-    assert records["idle"].cpu_utilization_pct is None
+    assert orders.details.cpu_utilization_pct == 20.0
+    assert orders.details.storage_gb == pytest.approx(107.3741824)
+    assert records["idle"].details.cpu_utilization_pct is None
 
 
 def test_graviton_and_newer_classes_are_sized_from_their_ec2_twin_and_estimated(collect):
@@ -124,12 +124,16 @@ def test_graviton_and_newer_classes_are_sized_from_their_ec2_twin_and_estimated(
     create_db("eu-west-1", "small", Engine="mysql", DBInstanceClass="db.t4g.micro", AllocatedStorage=20)
 
     # When the hour is collected and estimated
-    records = {record.resource_id: record for record in collect(rds.COLLECTOR, "eu-west-1", HOUR)}
+    records = {record.resource_id: record for record in collect(rds.SLICE, "eu-west-1", HOUR)}
     emissions = {name: estimate(record) for name, record in records.items()}
 
     # Then both carry their EC2 twin's size and hardware, and both get compute and embodied emissions
-    assert (records["new"].vcpus, records["new"].memory_gib, records["new"].cpu_manufacturer) == (2, 16.0, "AWS")
-    assert (records["small"].vcpus, records["small"].burstable) == (2, True)
+    assert (
+        records["new"].details.vcpus,
+        records["new"].details.memory_gib,
+        records["new"].details.cpu_manufacturer,
+    ) == (2, 16.0, "AWS")
+    assert (records["small"].details.vcpus, records["small"].details.burstable) == (2, True)
     assert all(e.compute_kwh > 0 and e.embodied_kgco2e > 0 for e in emissions.values())
     assert "microarchitecture_mapped:AWS Graviton3->AWS Graviton2" in emissions["new"].flags
     assert "burstable_baseline_scaling" in emissions["small"].flags
@@ -165,10 +169,10 @@ def test_aurora_serverless_reads_its_capacity_units(aws: None, collect, counter:
     )
 
     # When the hour is collected
-    (record,) = collect(rds.COLLECTOR, "eu-west-1", HOUR)
+    (record,) = collect(rds.SLICE, "eu-west-1", HOUR)
 
     # Then the record carries the hour's average ACUs and no EC2 size, and the estimate uses the ACUs
-    assert (record.resource_type, record.capacity_units, record.vcpus) == ("db.serverless", 4.0, None)
+    assert (record.resource_type, record.details.capacity_units, record.details.vcpus) == ("db.serverless", 4.0, None)
     emission = estimate(record)
     assert emission.compute_kwh > 0
     assert "aurora_serverless_acu_mapping" in emission.flags

@@ -53,7 +53,7 @@ def test_discovers_only_the_buckets_of_the_region_and_their_storage_classes(clie
     put_size(region, "here-mixed", "StandardIAStorage", {MIDNIGHT: 1e9})
 
     # When S3 is discovered in this region
-    resources = s3.COLLECTOR.discover(clients, region)
+    resources = s3.SLICE.discover(clients, region)
 
     # Then each bucket of this region appears once per storage class it holds
     assert sorted((r.resource_id, r.resource_type) for r in resources) == [
@@ -65,13 +65,13 @@ def test_discovers_only_the_buckets_of_the_region_and_their_storage_classes(clie
 
 def test_requests_the_daily_size_from_the_midnight_before_to_the_midnight_after(clients: ClientFactory):
     create_bucket("eu-west-1", "app-logs")
-    (resource,) = s3.COLLECTOR.discover(clients, "eu-west-1")
+    (resource,) = s3.SLICE.discover(clients, "eu-west-1")
 
-    requests = s3.COLLECTOR.metric_requests(resource, HOUR)
+    requests = s3.SLICE.metric_requests(resource, HOUR)
 
     # Aligned to the daily period, so every hour of a day asks the same query (and pays once).
     midnight = HOUR.replace(hour=0)
-    assert s3.COLLECTOR.metric_requests(resource, HOUR.replace(hour=23)) == requests
+    assert s3.SLICE.metric_requests(resource, HOUR.replace(hour=23)) == requests
     assert requests == [
         MetricRequest(
             "AWS/S3",
@@ -92,7 +92,7 @@ def test_records_the_newest_daily_size_per_storage_class(collect, counter: ApiCa
     put_size("eu-west-1", "archive", "GlacierStorage", {MIDNIGHT - timedelta(days=1): 2.5e12})
 
     # When the hour is collected
-    records = collect(s3.COLLECTOR, "eu-west-1", HOUR)
+    records = collect(s3.SLICE, "eu-west-1", HOUR)
 
     # Then each class reports its latest size in GB, and only the existing classes were paid for
     assert [(r.resource_id, r.resource_type, r.storage_type, r.storage_gb) for r in records] == [
@@ -119,12 +119,12 @@ def test_a_bucket_without_a_size_metric_yet_counts_with_zero_storage(aws: None, 
     create_bucket("eu-west-1", "new")
 
     # When the hour is collected
-    (resource,) = s3.COLLECTOR.discover(clients, "eu-west-1")
-    (record,) = s3.COLLECTOR.usage(resource, {}, _context())
+    (resource,) = s3.SLICE.discover(clients, "eu-west-1")
+    (record,) = s3.SLICE.usage(resource, {}, _context())
 
     # Then it is listed as a resource with no storage, and no metric is bought for it
-    assert (record.resource_id, record.resource_type, record.storage_gb) == ("new", "StandardStorage", 0.0)
-    assert s3.COLLECTOR.metric_requests(resource, HOUR) == []
+    assert (record.resource_id, record.resource_type, record.details.storage_gb) == ("new", "StandardStorage", 0.0)
+    assert s3.SLICE.metric_requests(resource, HOUR) == []
 
 
 def test_finds_the_sizes_the_embedded_s3_publishes_itself(collect):
@@ -144,11 +144,11 @@ def test_finds_the_sizes_the_embedded_s3_publishes_itself(collect):
     )["Datapoints"]
 
     # When today's first hour is collected
-    (record,) = collect(s3.COLLECTOR, "us-east-1", today)
+    (record,) = collect(s3.SLICE, "us-east-1", today)
 
     # Then the record carries that published size (the request matched S3's own dimensions)
-    assert [point["Average"] for point in published] == [pytest.approx(record.storage_gb * 1e9)]
-    assert record.storage_gb > 0
+    assert [point["Average"] for point in published] == [pytest.approx(record.details.storage_gb * 1e9)]
+    assert record.details.storage_gb > 0
 
 
 def _context() -> HourContext:

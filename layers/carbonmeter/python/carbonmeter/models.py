@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from functools import cache
+from typing import Annotated, Any, ClassVar, Generic, TypeVar, Union, cast
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    SerializeAsAny,
+    TypeAdapter,
     ValidationError,
     computed_field,
     field_validator,
@@ -208,8 +212,82 @@ class HourStatus(BaseModel):
         return self.calculated_at is not None and self.calculated_at >= self.updated_at
 
 
+class ServiceUsage(BaseModel):
+    """What one service measures of a resource-hour beyond the common core: the base of every slice's details.
+
+    Each service slice (``carbonmeter/services/<service>.py``) subclasses it with ``service`` narrowed to its own
+    ``Literal``: that field is the discriminator of ``UsageRecord.details``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    service: Service
+
+
+# The flat fields every UsageRecord had before ``details`` (stored items of that shape are still read), with the
+# value a record carried when its service did not set it. Read in the flat shape, a field the record's service has
+# no use for is dropped: the collectors never set one, and no estimator ever read one of another service.
+LEGACY_FLAT_DEFAULTS: dict[str, Any] = {
+    "vcpus": None,
+    "memory_gib": None,
+    "gpus": None,
+    "cpu_utilization_pct": None,
+    "architecture": None,
+    "cpu_manufacturer": None,
+    "gpu_model": None,
+    "burstable": False,
+    "capacity_units": None,
+    "multi_az": False,
+    "engine": None,
+    "storage_gb": 0.0,
+    "storage_type": None,
+    "memory_mb": None,
+    "duration_ms": 0.0,
+    "invocations": 0.0,
+}
+
+T = TypeVar("T")
+
+
+class _FlatRead(Generic[T]):
+    """Read-only ``record.<field>`` for a field now under ``details``, as records were read before it existed.
+
+    Only for the workbench (``carbonmeter.local``), which still reads the flat names until it moves to devtools;
+    the library reads ``record.details``. A service without the field reads its old default.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, record: UsageRecord | None, owner: type | None = None) -> T:
+        if record is None:  # read on the class (introspection): the descriptor itself
+            return cast(T, self)
+        return cast(T, getattr(record.details, self._name, LEGACY_FLAT_DEFAULTS[self._name]))
+
+
+def _details_types() -> Mapping[Service, type[ServiceUsage]]:
+    # Imported when a record is first validated, not when this module is: the slices import these models.
+    from carbonmeter.services import DETAILS_TYPES
+
+    return DETAILS_TYPES
+
+
+@cache
+def _details_adapter() -> TypeAdapter[ServiceUsage]:
+    """The discriminated union of every registered service's details, tagged by ``service``."""
+    members = tuple(_details_types().values())
+    # Built from the registry at run time, so the type forms are reached through Any: no static type exists.
+    union = cast(Any, Union)[members]
+    return TypeAdapter(cast(Any, Annotated)[union, Field(discriminator="service")])
+
+
 class UsageRecord(BaseModel):
-    """What one resource used during one hour, normalised across services."""
+    """What one resource used during one hour: a core common to every service, and the service's ``details``.
+
+    Stored items and keyword calls of the older flat shape (every field at the top level, no ``details``) are
+    accepted: the fields of the record's service move into ``details``. An item with ``details`` is the current
+    shape; its presence is what tells the two apart.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -221,33 +299,69 @@ class UsageRecord(BaseModel):
     resource_id: str
     resource_type: str
     hours: float = 1.0
-    # Compute: vCPUs and memory as the service reports them (DescribeInstanceTypes for EC2).
-    vcpus: float | None = None
-    memory_gib: float | None = None
-    gpus: float | None = None  # a fractional GPU (g6f: 1/8 of an L4) counts its share
-    cpu_utilization_pct: float | None = None
-    architecture: str | None = None
-    # What DescribeInstanceTypes says about the hardware: ProcessorInfo.Manufacturer ("Intel", "AMD", "AWS",
-    # "Apple"), the GPU as "<Manufacturer> <Name>" ("NVIDIA T4"), BurstablePerformanceSupported.
-    cpu_manufacturer: str | None = None
-    gpu_model: str | None = None
-    burstable: bool = False
-    # Aurora Serverless v2: average ServerlessDatabaseCapacity (ACUs) over the hour.
-    capacity_units: float | None = None
-    multi_az: bool = False
-    engine: str | None = None
-    # Storage held during the hour, in GB (10^9 bytes), and what kind of storage it is.
-    storage_gb: float = 0.0
-    storage_type: str | None = None
+    # Every service can send data out, and the network energy is computed the same way for all of them.
     network_out_bytes: float = 0.0
-    # Lambda: configured memory, summed duration and invocation count over the hour.
-    memory_mb: int | None = None
-    duration_ms: float = 0.0
-    invocations: float = 0.0
+    details: SerializeAsAny[ServiceUsage]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_fields_into_details(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "details" in data:
+            return data
+        try:
+            details_type = _details_types()[Service(data["service"])]
+        except (KeyError, ValueError):
+            return data  # no or unknown service: the field validators say so
+        return _nested(data, set(cls.model_fields), details_type)
+
+    @field_validator("details", mode="plain")
+    @classmethod
+    def _typed_details(cls, value: Any) -> ServiceUsage:
+        return _details_adapter().validate_python(value)
+
+    @model_validator(mode="after")
+    def _details_of_its_service(self) -> UsageRecord:
+        if self.details.service != self.service:
+            raise ValueError(f"details of {self.details.service} on a {self.service} record")
+        return self
 
     @property
     def sort_key(self) -> str:
         return f"{self.region}#{self.service}#{self.resource_id}#{self.resource_type}"
+
+    # The flat names, read-only, for the workbench until it reads ``details`` (see ``_FlatRead``).
+    vcpus: ClassVar[_FlatRead[float | None]] = _FlatRead()
+    memory_gib: ClassVar[_FlatRead[float | None]] = _FlatRead()
+    gpus: ClassVar[_FlatRead[float | None]] = _FlatRead()
+    cpu_utilization_pct: ClassVar[_FlatRead[float | None]] = _FlatRead()
+    architecture: ClassVar[_FlatRead[str | None]] = _FlatRead()
+    cpu_manufacturer: ClassVar[_FlatRead[str | None]] = _FlatRead()
+    gpu_model: ClassVar[_FlatRead[str | None]] = _FlatRead()
+    burstable: ClassVar[_FlatRead[bool]] = _FlatRead()
+    capacity_units: ClassVar[_FlatRead[float | None]] = _FlatRead()
+    multi_az: ClassVar[_FlatRead[bool]] = _FlatRead()
+    engine: ClassVar[_FlatRead[str | None]] = _FlatRead()
+    storage_gb: ClassVar[_FlatRead[float]] = _FlatRead()
+    storage_type: ClassVar[_FlatRead[str | None]] = _FlatRead()
+    memory_mb: ClassVar[_FlatRead[int | None]] = _FlatRead()
+    duration_ms: ClassVar[_FlatRead[float]] = _FlatRead()
+    invocations: ClassVar[_FlatRead[float]] = _FlatRead()
+
+
+def _nested(data: dict[str, Any], core: set[str], details_type: type[ServiceUsage]) -> dict[str, Any]:
+    """A flat record's fields with its service's own moved under ``details``; other keys (pk, sk) stay."""
+    nested: dict[str, Any] = {}
+    details: dict[str, Any] = {"service": data["service"]}
+    for name, value in data.items():
+        if name in core:
+            nested[name] = value
+        elif name in details_type.model_fields:
+            details[name] = value
+        elif name not in LEGACY_FLAT_DEFAULTS:
+            # Not a record field at all (a stored item's pk and sk): left for validation to ignore, as before.
+            nested[name] = value
+    nested["details"] = details
+    return nested
 
 
 class Range(BaseModel):

@@ -1,21 +1,72 @@
-"""The AWS services CarbonMeter collects. Adding a service means adding one module here."""
+"""The AWS services CarbonMeter meters: one slice per service, registered here, one line each.
+
+Everything else about services derives from ``SLICES``: the collectors, the IAM read actions, the usage details
+union (``UsageRecord.details``), the calculator's per-service parts and the providers' coverage.
+``docs/architecture-services.md`` gives the recipe for adding one.
+"""
 
 from __future__ import annotations
 
-from carbonmeter.models import Service
-from carbonmeter.services import ebs, ec2, lambda_, rds, s3
-from carbonmeter.services.base import HourContext, Resource, ServiceCollector
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
 
-COLLECTORS: dict[Service, ServiceCollector] = {
-    collector.name: collector
-    for collector in (ec2.COLLECTOR, ebs.COLLECTOR, s3.COLLECTOR, rds.COLLECTOR, lambda_.COLLECTOR)
-}
+from carbonmeter.models import Service, ServiceUsage
+from carbonmeter.services import ebs, ec2, lambda_, rds, s3
+from carbonmeter.services.base import HourContext, ProviderName, Resource, ServiceCollector, ServiceSlice
+
+_REGISTERED: tuple[ServiceSlice[Any], ...] = (
+    ec2.SLICE,
+    ebs.SLICE,
+    s3.SLICE,
+    rds.SLICE,
+    lambda_.SLICE,
+)
+
+
+def _registry(slices: tuple[ServiceSlice[Any], ...]) -> Mapping[Service, ServiceSlice[Any]]:
+    """The slices by service; every ``Service`` member must have exactly one, or this fails at import."""
+    by_service: dict[Service, ServiceSlice[Any]] = {}
+    for piece in slices:
+        if piece.name in by_service:
+            raise TypeError(f"two slices registered for {piece.name}")
+        by_service[piece.name] = piece
+    missing = set(Service) - set(by_service)
+    if missing:
+        raise TypeError(f"no slice registered for {', '.join(sorted(missing))}")
+    return MappingProxyType(by_service)
+
+
+SLICES: Mapping[Service, ServiceSlice[Any]] = _registry(_REGISTERED)
+
+COLLECTORS: Mapping[Service, ServiceCollector] = SLICES
+
+DETAILS_TYPES: Mapping[Service, type[ServiceUsage]] = MappingProxyType(
+    {service: piece.details_type for service, piece in SLICES.items()}
+)
 
 # Calls the collector makes whatever the service: metrics for every resource.
 COMMON_READ_ACTIONS: tuple[str, ...] = ("cloudwatch:GetMetricData",)
 
 READ_ACTIONS: tuple[str, ...] = tuple(
-    sorted(set(COMMON_READ_ACTIONS).union(*(collector.read_actions for collector in COLLECTORS.values())))
+    sorted(set(COMMON_READ_ACTIONS).union(*(piece.read_actions for piece in SLICES.values())))
 )
 
-__all__ = ["COLLECTORS", "READ_ACTIONS", "HourContext", "Resource", "ServiceCollector"]
+
+def covered_by(provider: ProviderName) -> frozenset[Service]:
+    """The services ``provider`` estimates itself (the others it leaves to the builtin methodology)."""
+    return frozenset(service for service, piece in SLICES.items() if provider in piece.providers)
+
+
+__all__ = [
+    "COLLECTORS",
+    "COMMON_READ_ACTIONS",
+    "DETAILS_TYPES",
+    "READ_ACTIONS",
+    "SLICES",
+    "HourContext",
+    "Resource",
+    "ServiceCollector",
+    "ServiceSlice",
+    "covered_by",
+]

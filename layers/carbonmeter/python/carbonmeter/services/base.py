@@ -1,15 +1,25 @@
-"""The shape every service module has, and the context it is given."""
+"""The shape every service slice has, and the context it is given.
+
+A slice is everything the Lambda functions know about one AWS service: how to find its resources and the metrics
+they need (the collector), what its usage records carry (``details_type``), how that usage becomes energy and
+embodied carbon (``estimate``), the IAM read actions it needs, and which emissions providers estimate it.
+``ServiceSlice`` is the base; each module of this package holds one variant, and ``services/__init__.py``
+registers it.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
-from carbonmeter.models import Service, UsageRecord
+from carbonmeter.emissions.coefficients import Coefficients
+from carbonmeter.emissions.parts import Parts
+from carbonmeter.models import Service, ServiceUsage, UsageRecord
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,11 @@ class Resource:
 # Services report sizes in GiB; usage records hold decimal GB.
 GB_PER_GIB = 1.073741824
 
+# The emissions providers other than the builtin one (which estimates every service), by name.
+ProviderName = Literal["boavizta", "http"]
+# The part an external API's single energy figure goes to when it gives no breakdown.
+MainPart = Literal["compute", "storage"]
+
 
 @dataclass(frozen=True)
 class HourContext:
@@ -36,8 +51,17 @@ class HourContext:
     hour: datetime
 
 
+@dataclass(frozen=True)
+class InstanceView:
+    """A usage record seen as EC2 instances, for providers that model instances only (Boavizta)."""
+
+    instance_type: str
+    copies: int
+    cpu_utilization_pct: float | None
+
+
 class ServiceCollector(Protocol):
-    """One module per AWS service implements this (see ``services/ec2.py``)."""
+    """What the collector runs of a slice (``collection.py``); every ``ServiceSlice`` is one."""
 
     name: Service
     # IAM actions the customer role must allow for this service (discovery and metrics).
@@ -61,15 +85,85 @@ class ServiceCollector(Protocol):
         ...
 
 
-def usage_record(resource: Resource, context: HourContext, **usage: Any) -> UsageRecord:
-    """A usage record of ``resource`` for the context's connection-hour."""
-    return UsageRecord(
-        connection_id=context.connection_id,
-        account_id=context.account_id,
-        hour=context.hour,
-        region=resource.region,
-        service=resource.service,
-        resource_id=resource.resource_id,
-        resource_type=resource.resource_type,
-        **usage,
-    )
+DetailsT = TypeVar("DetailsT", bound=ServiceUsage)
+
+# Class attributes every concrete slice must set; checked when the class is defined, so a slice missing one
+# fails at import.
+_REQUIRED = ("name", "details_type", "read_actions", "providers", "main_part")
+
+
+class ServiceSlice(ABC, Generic[DetailsT]):
+    """One AWS service, whole: collector, usage details, estimator, IAM read actions and provider coverage.
+
+    The ``Service`` member (``name``) is the slice's key everywhere, including registries kept outside the
+    Lambda code (the workbench's embedded-AWS recipes and fault shapes are keyed by it).
+    """
+
+    name: Service
+    details_type: type[DetailsT]
+    # IAM actions the customer role must allow for this service (discovery and metrics); reads only.
+    read_actions: tuple[str, ...]
+    # Providers other than builtin that estimate this service themselves; the rest go to builtin.
+    providers: frozenset[ProviderName]
+    main_part: MainPart
+    # Data files (under ``emissions/data``) the estimator reads beyond the shared ones, for the reader.
+    data_files: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        missing = [name for name in _REQUIRED if not hasattr(cls, name)]
+        if missing:
+            raise TypeError(f"service slice {cls.__name__} does not set {', '.join(missing)}")
+
+    @abstractmethod
+    def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
+        """Every resource of this service in ``region``, via the service's own APIs."""
+
+    @abstractmethod
+    def metric_requests(self, resource: Resource, hour: datetime) -> list[MetricRequest]:
+        """The CloudWatch metrics needed to describe ``resource`` during ``hour``."""
+
+    @abstractmethod
+    def usage(
+        self,
+        resource: Resource,
+        metrics: Mapping[MetricRequest, Sequence[float]],
+        context: HourContext,
+    ) -> list[UsageRecord]:
+        """Normalised usage records of ``resource`` for the hour."""
+
+    @abstractmethod
+    def estimate(self, usage: UsageRecord, details: DetailsT, c: Coefficients) -> Parts:
+        """Compute, memory, storage and embodied parts of one usage record (network is added for every service)."""
+
+    def instance(self, usage: UsageRecord, details: DetailsT) -> InstanceView | None:
+        """The record as EC2 instances, for a slice that Boavizta covers; None for the others."""
+        return None
+
+    def parts(self, usage: UsageRecord, c: Coefficients) -> Parts:
+        return self.estimate(usage, self.details_of(usage), c)
+
+    def instance_of(self, usage: UsageRecord) -> InstanceView | None:
+        return self.instance(usage, self.details_of(usage))
+
+    def details_of(self, usage: UsageRecord) -> DetailsT:
+        """``usage.details`` typed as this slice's, or TypeError for a record of another service."""
+        if not isinstance(usage.details, self.details_type):
+            raise TypeError(f"{self.name} slice given {type(usage.details).__name__} details")
+        return usage.details
+
+    def record(
+        self, resource: Resource, context: HourContext, details: DetailsT, *, network_out_bytes: float = 0.0
+    ) -> UsageRecord:
+        """A usage record of ``resource`` for the context's connection-hour."""
+        return UsageRecord(
+            connection_id=context.connection_id,
+            account_id=context.account_id,
+            hour=context.hour,
+            region=resource.region,
+            service=resource.service,
+            resource_id=resource.resource_id,
+            resource_type=resource.resource_type,
+            network_out_bytes=network_out_bytes,
+            details=details,
+        )

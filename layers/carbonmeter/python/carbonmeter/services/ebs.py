@@ -1,23 +1,38 @@
 """EBS: every volume in the region, attached or not, sized from DescribeVolumes.
 
-Provisioned size is what the storage holds during the hour, so no metric is read.
+Provisioned size is what the storage holds during the hour, so no metric is read. The estimate is storage energy
+only, by the volume type's media and replication (``storage-classes.csv``); the HTTP API covers EBS.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
-from carbonmeter.models import Service, UsageRecord
-from carbonmeter.services.base import GB_PER_GIB, HourContext, Resource, usage_record
+from carbonmeter.emissions.coefficients import Coefficients
+from carbonmeter.emissions.parts import STORAGE_CLASS_UNKNOWN, Parts, storage
+from carbonmeter.models import Service, ServiceUsage, UsageRecord
+from carbonmeter.services.base import GB_PER_GIB, HourContext, Resource, ServiceSlice
 
 
-class EbsCollector:
-    name: Service = Service.EBS
-    read_actions: tuple[str, ...] = ("ec2:DescribeVolumes",)
+class EbsUsage(ServiceUsage):
+    """A volume-hour: its provisioned size in GB and its volume type."""
+
+    service: Literal[Service.EBS] = Service.EBS
+    storage_gb: float = 0.0
+    storage_type: str | None = None
+
+
+class EbsSlice(ServiceSlice[EbsUsage]):
+    name = Service.EBS
+    details_type = EbsUsage
+    read_actions = ("ec2:DescribeVolumes",)
+    providers = frozenset({"http"})
+    main_part = "storage"
+    data_files = ("storage-classes.csv",)
 
     def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
         pages = clients.client("ec2", region).get_paginator("describe_volumes").paginate()
@@ -32,14 +47,21 @@ class EbsCollector:
         metrics: Mapping[MetricRequest, Sequence[float]],
         context: HourContext,
     ) -> list[UsageRecord]:
-        return [
-            usage_record(
-                resource,
-                context,
-                storage_gb=resource.attributes["size_gib"] * GB_PER_GIB,
-                storage_type=resource.resource_type,
-            )
-        ]
+        details = EbsUsage(storage_gb=resource.attributes["size_gib"] * GB_PER_GIB, storage_type=resource.resource_type)
+        return [self.record(resource, context, details)]
+
+    def estimate(self, usage: UsageRecord, details: EbsUsage, c: Coefficients) -> Parts:
+        parts = Parts()
+        known_type = (Service.EBS.value, usage.resource_type) in c.storage_classes
+        storage_class, known = c.storage_class(
+            Service.EBS.value, usage.resource_type if known_type else details.storage_type
+        )
+        if not known:
+            parts.flag(STORAGE_CLASS_UNKNOWN)
+        parts.storage = storage(
+            c, details.storage_gb, usage.hours, storage_class.media, storage_class.replication_factor
+        )
+        return parts
 
 
 def _resource(region: str, volume: Mapping[str, Any]) -> Resource:
@@ -56,4 +78,4 @@ def _resource(region: str, volume: Mapping[str, Any]) -> Resource:
     )
 
 
-COLLECTOR = EbsCollector()
+SLICE = EbsSlice()

@@ -4,6 +4,7 @@ Architecture comes from the instance type (the hardware) when the type runs on o
 only, otherwise from the instance itself; it is reported as ``x86_64`` or ``arm64``.
 DescribeInstanceTypes also gives what the methodology needs to pick power coefficients for types
 newer than its data: the CPU manufacturer, the GPU model and whether the type is burstable.
+The estimate is the shared virtual-machine one (``emissions/instances.py``); Boavizta and the HTTP API cover EC2.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from statistics import fmean
-from typing import Any
+from typing import Any, Literal
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
-from carbonmeter.models import HOUR, Service, UsageRecord
-from carbonmeter.services.base import HourContext, Resource, usage_record
+from carbonmeter.emissions.coefficients import Coefficients
+from carbonmeter.emissions.instances import Machine, add_instance
+from carbonmeter.emissions.parts import Parts
+from carbonmeter.models import HOUR, Service, ServiceUsage, UsageRecord
+from carbonmeter.services.base import HourContext, InstanceView, Resource, ServiceSlice
 
 NAMESPACE = "AWS/EC2"
 PERIOD = 3600
@@ -25,9 +29,29 @@ TYPES_PER_CALL = 100
 _METRICS = (("CPUUtilization", "Average"), ("NetworkOut", "Sum"))
 
 
-class Ec2Collector:
-    name: Service = Service.EC2
-    read_actions: tuple[str, ...] = ("ec2:DescribeInstances", "ec2:DescribeInstanceTypes")
+class Ec2Usage(ServiceUsage):
+    """An instance-hour: its size and hardware (DescribeInstanceTypes) and its average CPU utilisation."""
+
+    service: Literal[Service.EC2] = Service.EC2
+    vcpus: float | None = None
+    memory_gib: float | None = None
+    gpus: float | None = None  # a fractional GPU (g6f: 1/8 of an L4) counts its share
+    cpu_utilization_pct: float | None = None
+    architecture: str | None = None
+    # ProcessorInfo.Manufacturer ("Intel", "AMD", "AWS", "Apple"), the GPU as "<Manufacturer> <Name>" ("NVIDIA T4"),
+    # BurstablePerformanceSupported.
+    cpu_manufacturer: str | None = None
+    gpu_model: str | None = None
+    burstable: bool = False
+
+
+class Ec2Slice(ServiceSlice[Ec2Usage]):
+    name = Service.EC2
+    details_type = Ec2Usage
+    read_actions = ("ec2:DescribeInstances", "ec2:DescribeInstanceTypes")
+    providers = frozenset({"boavizta", "http"})
+    main_part = "compute"
+    data_files = ("ec2-instance-types.csv", "processors.csv", "gpu-models.csv", "burstable-embodied-hosts.csv")
 
     def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
         ec2 = clients.client("ec2", region)
@@ -52,21 +76,39 @@ class Ec2Collector:
         }
         cpu = values["CPUUtilization"]
         attributes = resource.attributes
-        return [
-            usage_record(
-                resource,
-                context,
-                vcpus=attributes.get("vcpus"),
-                memory_gib=attributes.get("memory_gib"),
-                gpus=attributes.get("gpus"),
-                gpu_model=attributes.get("gpu_model"),
-                cpu_manufacturer=attributes.get("cpu_manufacturer"),
-                burstable=bool(attributes.get("burstable")),
-                architecture=attributes["architecture"],
-                cpu_utilization_pct=fmean(cpu) if cpu else None,
-                network_out_bytes=sum(values["NetworkOut"]),
-            )
-        ]
+        details = Ec2Usage(
+            vcpus=attributes.get("vcpus"),
+            memory_gib=attributes.get("memory_gib"),
+            gpus=attributes.get("gpus"),
+            gpu_model=attributes.get("gpu_model"),
+            cpu_manufacturer=attributes.get("cpu_manufacturer"),
+            burstable=bool(attributes.get("burstable")),
+            architecture=attributes["architecture"],
+            cpu_utilization_pct=fmean(cpu) if cpu else None,
+        )
+        return [self.record(resource, context, details, network_out_bytes=sum(values["NetworkOut"]))]
+
+    def estimate(self, usage: UsageRecord, details: Ec2Usage, c: Coefficients) -> Parts:
+        parts = Parts()
+        add_instance(parts, _machine(usage, details), c)
+        return parts
+
+    def instance(self, usage: UsageRecord, details: Ec2Usage) -> InstanceView:
+        return InstanceView(usage.resource_type, 1, details.cpu_utilization_pct)
+
+
+def _machine(usage: UsageRecord, details: Ec2Usage) -> Machine:
+    return Machine(
+        type_name=usage.resource_type,
+        hours=usage.hours,
+        vcpus=details.vcpus,
+        memory_gib=details.memory_gib,
+        cpu_utilization_pct=details.cpu_utilization_pct,
+        cpu_manufacturer=details.cpu_manufacturer,
+        burstable=details.burstable,
+        gpus=details.gpus,
+        gpu_model=details.gpu_model,
+    )
 
 
 def _running_instances(ec2: Any) -> list[dict[str, Any]]:
@@ -158,4 +200,6 @@ def _family(architecture: str) -> str:
     return "arm64" if architecture.startswith("arm64") else "x86_64"
 
 
-COLLECTOR = Ec2Collector()
+SLICE = Ec2Slice()
+# The name the workbench imports (``local/comparison``).
+COLLECTOR = SLICE

@@ -10,6 +10,9 @@ consecutive hours share one query, and the newest point wins. A bucket with no
 BucketSizeBytes metric yet (new buckets wait up to a day, empty buckets publish none)
 still gets one ``StandardStorage`` record of 0 GB: it is counted as a resource, but no
 storage is invented for it.
+
+The estimate is storage energy only, by the storage class's media and replication (``storage-classes.csv``);
+the HTTP API covers S3.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
-from carbonmeter.models import Service, UsageRecord
-from carbonmeter.services.base import HourContext, Resource, usage_record
+from carbonmeter.emissions.coefficients import Coefficients
+from carbonmeter.emissions.parts import STORAGE_CLASS_UNKNOWN, Parts, storage
+from carbonmeter.models import Service, ServiceUsage, UsageRecord
+from carbonmeter.services.base import HourContext, Resource, ServiceSlice
 
 NAMESPACE = "AWS/S3"
 METRIC = "BucketSizeBytes"
@@ -32,9 +37,21 @@ UNMEASURED_STORAGE_TYPE = "StandardStorage"
 BYTES_PER_GB = 1e9
 
 
-class S3Collector:
-    name: Service = Service.S3
-    read_actions: tuple[str, ...] = ("s3:ListAllMyBuckets", "cloudwatch:ListMetrics")
+class S3Usage(ServiceUsage):
+    """A bucket's storage class for an hour: the GB it held (the newest daily BucketSizeBytes) and the class."""
+
+    service: Literal[Service.S3] = Service.S3
+    storage_gb: float = 0.0
+    storage_type: str | None = None
+
+
+class S3Slice(ServiceSlice[S3Usage]):
+    name = Service.S3
+    details_type = S3Usage
+    read_actions = ("s3:ListAllMyBuckets", "cloudwatch:ListMetrics")
+    providers = frozenset({"http"})
+    main_part = "storage"
+    data_files = ("storage-classes.csv",)
 
     def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
         buckets = _buckets_in(clients.client("s3", region), region)
@@ -64,14 +81,19 @@ class S3Collector:
             value for request in self.metric_requests(resource, context.hour) for value in metrics.get(request, ())
         ]
         size_bytes = newest_first[0] if newest_first else 0.0
-        return [
-            usage_record(
-                resource,
-                context,
-                storage_gb=size_bytes / BYTES_PER_GB,
-                storage_type=resource.resource_type,
-            )
-        ]
+        details = S3Usage(storage_gb=size_bytes / BYTES_PER_GB, storage_type=resource.resource_type)
+        return [self.record(resource, context, details)]
+
+    def estimate(self, usage: UsageRecord, details: S3Usage, c: Coefficients) -> Parts:
+        parts = Parts()
+        # The record's type is the storage class (StorageType dimension).
+        storage_class, known = c.storage_class(Service.S3.value, usage.resource_type)
+        if not known:
+            parts.flag(STORAGE_CLASS_UNKNOWN)
+        parts.storage = storage(
+            c, details.storage_gb, usage.hours, storage_class.media, storage_class.replication_factor
+        )
+        return parts
 
 
 def _buckets_in(s3: Any, region: str) -> set[str]:
@@ -102,4 +124,4 @@ def _resource(region: str, bucket: str, storage_type: str, *, measured: bool) ->
     )
 
 
-COLLECTOR = S3Collector()
+SLICE = S3Slice()

@@ -1,7 +1,8 @@
 """Instance power and embodied impacts from a Boavizta API server (``POST /v1/cloud/instance``).
 
-Boavizta models virtual machines only, so it estimates EC2 instances and the instances behind RDS
-databases; every other service is estimated by the builtin methodology by design. See ``docs/providers.md``.
+Boavizta models virtual machines only, so it estimates the services whose slice lists it (EC2 instances and the
+instances behind RDS databases) as the instances the slice says they are; every other service is estimated by
+the builtin methodology by design. See ``docs/providers.md``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import requests
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -32,14 +33,16 @@ from carbonmeter.emissions.providers.base import (
 )
 from carbonmeter.emissions.providers.builtin import BuiltinProvider
 from carbonmeter.emissions.providers.transport import retrying_session, transport_error
-from carbonmeter.models import EmissionRecord, Range, Service, UsageRecord
+from carbonmeter.models import EmissionRecord, Range, UsageRecord
+from carbonmeter.services import SLICES, covered_by
+from carbonmeter.services.base import InstanceView
 
-NAME = "boavizta"
+NAME: Final = "boavizta"
 REGION_COUNTRIES_CSV = Path(__file__).with_name("data") / "aws-region-countries.csv"
 # Boavizta's own default load when none is measured, and the builtin methodology's too.
 DEFAULT_LOAD_PCT = 50.0
 UTILISATION_DEFAULT = "utilisation_default_50pct"
-COVERED_SERVICES = frozenset({Service.EC2, Service.RDS})
+COVERED_SERVICES = covered_by(NAME)
 # Failures that say the server cannot be reached at all: the rest of the batch is not tried.
 _BATCH_BREAKING = frozenset({REASON_TIMEOUT, REASON_UNREACHABLE})
 _WATTS_PER_KILOWATT = 1000.0
@@ -77,25 +80,31 @@ class InstanceQuery:
 
 
 def instance_query(usage: UsageRecord, countries: dict[str, str]) -> tuple[InstanceQuery, tuple[str, ...]]:
-    """The query for an EC2 or RDS usage record, and the flags it implies; ``ProviderError`` if it has none."""
+    """The query for a usage record of a covered service, and the flags it implies; ``ProviderError`` if none."""
     location = countries.get(usage.region)
     if location is None:
         raise ProviderError(REASON_REGION_UNKNOWN, usage.region)
-    measured = usage.cpu_utilization_pct
+    instance = _instance(usage)
+    measured = instance.cpu_utilization_pct
     flags: tuple[str, ...] = ()
     if measured is None or measured != measured:  # NaN: no datapoint
         load, flags = DEFAULT_LOAD_PCT, (UTILISATION_DEFAULT,)
     else:
         load = min(max(measured, 0.0), 100.0)
-    # An RDS instance class runs on the EC2 instance type of the same name.
-    instance_type = usage.resource_type.removeprefix("db.") if usage.service is Service.RDS else usage.resource_type
-    return InstanceQuery(instance_type, location, load, usage.hours), flags
+    return InstanceQuery(instance.instance_type, location, load, usage.hours), flags
 
 
 def instance_copies(usage: UsageRecord) -> int:
     """How many identical instances the record stands for: a classic RDS Multi-AZ database hides a standby."""
-    aurora = (usage.engine or "").lower().startswith("aurora")
-    return 2 if usage.service is Service.RDS and usage.multi_az and not aurora else 1
+    return _instance(usage).copies
+
+
+def _instance(usage: UsageRecord) -> InstanceView:
+    # The slice says which EC2 instances a record runs on (an RDS class db.X runs on X).
+    instance = SLICES[usage.service].instance_of(usage)
+    if instance is None:
+        raise ProviderError(REASON_INSTANCE_TYPE_UNKNOWN, f"{usage.service} records are not instances")
+    return instance
 
 
 class Span(BaseModel):

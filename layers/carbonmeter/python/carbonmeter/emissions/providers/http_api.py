@@ -24,7 +24,8 @@ from carbonmeter.emissions.providers.base import (
     strict,
 )
 from carbonmeter.emissions.providers.transport import retrying_session, transport_error
-from carbonmeter.models import EmissionRecord, Range, Service, UsageRecord
+from carbonmeter.models import LEGACY_FLAT_DEFAULTS, EmissionRecord, Range, Service, UsageRecord
+from carbonmeter.services import SLICES
 
 NAME = "http"
 ESTIMATES_PATH = "/v1/estimates"
@@ -32,7 +33,6 @@ ESTIMATES_PATH = "/v1/estimates"
 BATCH_SIZE = 100
 REASON_UNAUTHORIZED = "unauthorized"
 _BATCH_BREAKING = frozenset({REASON_TIMEOUT, REASON_UNREACHABLE, REASON_UNAUTHORIZED})
-_STORAGE_SERVICES = frozenset({Service.EBS, Service.S3})
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,9 @@ class _EstimatesResponse(BaseModel):
 
 
 def usage_item(item_id: str, usage: UsageRecord) -> UsageItem:
+    # The contract's items are flat: every field for every service, at its old default where the service has none.
+    details = usage.details.model_dump(exclude={"service"})
+    fields = {name: details.get(name, default) for name, default in LEGACY_FLAT_DEFAULTS.items()}
     return UsageItem(
         id=item_id,
         service=usage.service.value,
@@ -125,19 +128,8 @@ def usage_item(item_id: str, usage: UsageRecord) -> UsageItem:
         resource_id=usage.resource_id,
         resource_type=usage.resource_type,
         hours=usage.hours,
-        vcpus=usage.vcpus,
-        memory_gib=usage.memory_gib,
-        gpus=usage.gpus,
-        cpu_utilization_pct=usage.cpu_utilization_pct,
-        architecture=usage.architecture,
-        multi_az=usage.multi_az,
-        engine=usage.engine,
-        storage_gb=usage.storage_gb,
-        storage_type=usage.storage_type,
         network_out_bytes=usage.network_out_bytes,
-        memory_mb=usage.memory_mb,
-        duration_ms=usage.duration_ms,
-        invocations=usage.invocations,
+        **{name: value for name, value in fields.items() if name in UsageItem.model_fields},
     )
 
 
@@ -172,8 +164,8 @@ def http_record(usage: UsageRecord, item: EstimateItem, methodology_version: str
 
 
 def _single_part(service: Service, energy_kwh: float) -> EnergyBreakdown:
-    # Without a breakdown, the energy is the service's main part: storage for volumes and buckets, else compute.
-    if service in _STORAGE_SERVICES:
+    # Without a breakdown, the energy is the service's main part, as its slice says (storage for volumes, buckets).
+    if SLICES[service].main_part == "storage":
         return EnergyBreakdown(storage_kwh=energy_kwh)
     return EnergyBreakdown(compute_kwh=energy_kwh)
 
