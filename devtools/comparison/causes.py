@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from carbonmeter.emissions.coefficients import load_coefficients
 from carbonmeter.emissions.hosts import EMBODIED_FROM_MEDIAN, EMBODIED_FROM_SIBLING
+from carbonmeter.services import ec2
 from devtools.comparison.ccf import CCF_BURSTABLE, CCF_CPU_AVERAGES, CCF_NOT_IN_TABLE, ccf_uncorrected
 from devtools.comparison.rows import (
     BOAVIZTA,
@@ -106,7 +107,7 @@ Rule = tuple[Cause, Callable[[Row], bool]]
 
 
 def _has_gpus(row: Row) -> bool:
-    return bool(row.usage.gpus)
+    return bool(ec2.SLICE.details_of(row.usage).gpus)
 
 
 def _burstable_host_borrowed(row: Row) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 from carbonmeter.emissions import methodology as m
 from carbonmeter.emissions.coefficients import Coefficients, InstanceType, _rows, load_coefficients
 from carbonmeter.models import UsageRecord
+from carbonmeter.services import ec2
 from devtools.comparison.figures import Figures
 
 CCF_REFERENCE_CSV = "ccf-reference.csv"
@@ -141,7 +142,7 @@ def ccf_inputs(usage: UsageRecord, c: Coefficients, reference: CcfReference) -> 
         # embodied look-ups find nothing and add nothing.
         return CcfInputs(
             hours=usage.hours,
-            vcpus=usage.vcpus or 0.0,
+            vcpus=ec2.SLICE.details_of(usage).vcpus or 0.0,
             min_watts=k.unknown_min_watts,
             max_watts=k.unknown_max_watts,
             memory_gib_hours=0.0,
@@ -184,5 +185,6 @@ def _ccf_memory_gib_hours(c: Coefficients, spec: InstanceType, hours: float) -> 
 def ccf_figures(usage: UsageRecord, c: Coefficients | None = None) -> Figures:
     """CCF's figures for an EC2 usage record at its measured load (50 %, CCF's default, without one)."""
     c = c or load_coefficients()
-    load = usage.cpu_utilization_pct if usage.cpu_utilization_pct is not None else c.constants.default_utilisation_pct
+    measured = ec2.SLICE.details_of(usage).cpu_utilization_pct
+    load = measured if measured is not None else c.constants.default_utilisation_pct
     return ccf_formula(ccf_inputs(usage, c, ccf_reference()), load, CcfConstants.of(c))

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import moto
 
 from carbonmeter.emissions import methodology as m
+from carbonmeter.services import ec2
+from carbonmeter.services.ec2 import Ec2Usage
 from devtools.comparison.causes import RATIO_HIGH, RATIO_LOW, Cause, Finding, findings, outside_bounds
 from devtools.comparison.rows import BOAVIZTA, CCF, METRICS, OPERATIONAL, REFERENCES, Metric, Row, Run
 
@@ -36,21 +38,21 @@ def _provenance(run: Run) -> str:
 
 def _cases_table(rows: Sequence[Row]) -> str:
     header = ["#", "instance type", "region", "load %", "vCPUs", "GiB", "GPUs", "builtin flags", "CCF notes"]
-    lines = [
-        [
-            str(row.number),
-            f"`{row.case.instance_type}`",
-            row.case.region,
-            f"{row.case.load_pct:g}",
-            f"{row.usage.vcpus or 0:g}",
-            f"{row.usage.memory_gib or 0:g}",
-            f"{row.usage.gpus or 0:g} {row.usage.gpu_model or ''}".strip(),
-            _notes(row.builtin.notes),
-            _notes(row.ccf.notes),
-        ]
-        for row in rows
+    return _table(header, [_case_cells(row, ec2.SLICE.details_of(row.usage)) for row in rows])
+
+
+def _case_cells(row: Row, details: Ec2Usage) -> list[str]:
+    return [
+        str(row.number),
+        f"`{row.case.instance_type}`",
+        row.case.region,
+        f"{row.case.load_pct:g}",
+        f"{details.vcpus or 0:g}",
+        f"{details.memory_gib or 0:g}",
+        f"{details.gpus or 0:g} {details.gpu_model or ''}".strip(),
+        _notes(row.builtin.notes),
+        _notes(row.ccf.notes),
     ]
-    return _table(header, lines)
 
 
 def _metric_section(rows: Sequence[Row], metric: Metric) -> str:

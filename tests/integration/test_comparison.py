@@ -49,9 +49,10 @@ def test_each_row_carries_the_three_estimates_of_its_usage_record(run: Run) -> N
     m5, t3, m8a = run.rows
 
     # The records are the collector's: DescribeInstanceTypes sizes and the case's load as the measured CPU.
-    assert (m5.usage.vcpus, m5.usage.memory_gib, m5.usage.cpu_manufacturer) == (2, 8, "Intel")
-    assert (m8a.usage.vcpus, m8a.usage.cpu_manufacturer) == (8, "AMD")
-    assert [row.usage.cpu_utilization_pct for row in run.rows] == [50, 10, 90]
+    m5_details, m8a_details = m5.usage.details, m8a.usage.details
+    assert (m5_details.vcpus, m5_details.memory_gib, m5_details.cpu_manufacturer) == (2, 8, "Intel")
+    assert (m8a_details.vcpus, m8a_details.cpu_manufacturer) == (8, "AMD")
+    assert [row.usage.details.cpu_utilization_pct for row in run.rows] == [50, 10, 90]
     for row in run.rows:
         builtin = emissions.estimate(row.usage)
         assert row.builtin.energy_kwh == pytest.approx(builtin.energy_kwh)

@@ -95,7 +95,7 @@ def test_records_the_newest_daily_size_per_storage_class(collect, counter: ApiCa
     records = collect(s3.SLICE, "eu-west-1", HOUR)
 
     # Then each class reports its latest size in GB, and only the existing classes were paid for
-    assert [(r.resource_id, r.resource_type, r.storage_type, r.storage_gb) for r in records] == [
+    assert [(r.resource_id, r.resource_type, r.details.storage_type, r.details.storage_gb) for r in records] == [
         ("archive", "GlacierStorage", "GlacierStorage", 2500.0),
         ("archive", "StandardStorage", "StandardStorage", 5.0),
     ]

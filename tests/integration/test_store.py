@@ -69,7 +69,7 @@ def test_collecting_an_hour_twice_leaves_the_same_records(clients):
     assert {r.resource_id for r in first} == {"i-1", "i-2"}
     # Values survive the round trip through DynamoDB's Decimal numbers.
     assert first[0].network_out_bytes == 1.5e9
-    assert first[0].cpu_utilization_pct == 12.5
+    assert first[0].details.cpu_utilization_pct == 12.5
 
 
 def test_recollecting_an_hour_drops_resources_that_are_gone(clients):

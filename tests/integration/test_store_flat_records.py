@@ -13,11 +13,11 @@ from moto import mock_aws
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.emissions import estimate
-from carbonmeter.local.resources import create_resources
 from carbonmeter.models import UsageRecord
 from carbonmeter.services import DETAILS_TYPES
 from carbonmeter.settings import Settings
 from carbonmeter.store import UsageStore
+from devtools.aws.resources import create_resources
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "stored_usage_v0.json"
 CASES = json.loads(FIXTURE.read_text(encoding="utf-8"), parse_float=Decimal)

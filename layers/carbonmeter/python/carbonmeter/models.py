@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
-from typing import Annotated, Any, ClassVar, Generic, TypeVar, Union, cast
+from typing import Annotated, Any, Union, cast
 
 from pydantic import (
     AfterValidator,
@@ -246,24 +246,6 @@ LEGACY_FLAT_DEFAULTS: dict[str, Any] = {
     "invocations": 0.0,
 }
 
-T = TypeVar("T")
-
-
-class _FlatRead(Generic[T]):
-    """Read-only ``record.<field>`` for a field now under ``details``, as records were read before it existed.
-
-    Only for the workbench (``carbonmeter.local``), which still reads the flat names until it moves to devtools;
-    the library reads ``record.details``. A service without the field reads its old default.
-    """
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self._name = name
-
-    def __get__(self, record: UsageRecord | None, owner: type | None = None) -> T:
-        if record is None:  # read on the class (introspection): the descriptor itself
-            return cast(T, self)
-        return cast(T, getattr(record.details, self._name, LEGACY_FLAT_DEFAULTS[self._name]))
-
 
 def _details_types() -> Mapping[Service, type[ServiceUsage]]:
     # Imported when a record is first validated, not when this module is: the slices import these models.
@@ -328,24 +310,6 @@ class UsageRecord(BaseModel):
     @property
     def sort_key(self) -> str:
         return f"{self.region}#{self.service}#{self.resource_id}#{self.resource_type}"
-
-    # The flat names, read-only, for the workbench until it reads ``details`` (see ``_FlatRead``).
-    vcpus: ClassVar[_FlatRead[float | None]] = _FlatRead()
-    memory_gib: ClassVar[_FlatRead[float | None]] = _FlatRead()
-    gpus: ClassVar[_FlatRead[float | None]] = _FlatRead()
-    cpu_utilization_pct: ClassVar[_FlatRead[float | None]] = _FlatRead()
-    architecture: ClassVar[_FlatRead[str | None]] = _FlatRead()
-    cpu_manufacturer: ClassVar[_FlatRead[str | None]] = _FlatRead()
-    gpu_model: ClassVar[_FlatRead[str | None]] = _FlatRead()
-    burstable: ClassVar[_FlatRead[bool]] = _FlatRead()
-    capacity_units: ClassVar[_FlatRead[float | None]] = _FlatRead()
-    multi_az: ClassVar[_FlatRead[bool]] = _FlatRead()
-    engine: ClassVar[_FlatRead[str | None]] = _FlatRead()
-    storage_gb: ClassVar[_FlatRead[float]] = _FlatRead()
-    storage_type: ClassVar[_FlatRead[str | None]] = _FlatRead()
-    memory_mb: ClassVar[_FlatRead[int | None]] = _FlatRead()
-    duration_ms: ClassVar[_FlatRead[float]] = _FlatRead()
-    invocations: ClassVar[_FlatRead[float]] = _FlatRead()
 
 
 def _nested(data: dict[str, Any], core: set[str], details_type: type[ServiceUsage]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Everything else about services derives from ``SLICES``: the collectors, the IAM read actions, the usage details
 union (``UsageRecord.details``), the calculator's per-service parts and the providers' coverage.
-``docs/architecture-services.md`` gives the recipe for adding one.
+``docs/architecture.md`` ("Adding a service: the recipe") gives the recipe for adding one.
 """
 
 from __future__ import annotations
