@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 .PHONY: help install layer-wheels lint typecheck test test-unit test-integration test-infra test-e2e audit demo benchmark soak comparison synth deploy clean
 
 help: ## list the commands
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 # The project itself goes in editable (pyproject.toml): carbonmeter, functions, infra and devtools import from the
 # work tree, with no PYTHONPATH.

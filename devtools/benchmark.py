@@ -33,7 +33,7 @@ import boto3
 import moto
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
-from carbonmeter import cloudwatch, report
+from carbonmeter import cloudwatch, keys, report
 from carbonmeter.aws import ApiCallCounter, ClientFactory, EventHook, assume_role
 from carbonmeter.cloudwatch import MAX_QUERIES_PER_REQUEST, STATISTICS_PER_BILLED_METRIC, MetricRequest
 from carbonmeter.collection import RegionUsage, collect
@@ -370,7 +370,7 @@ def run_collection(
         workers=workers,
         latency_s=latency_s,
         seconds=seconds,
-        records=tuple(sorted(records, key=lambda record: record.sort_key)),
+        records=tuple(sorted(records, key=keys.resource_key)),
         resources=sum(region.resources for region in found),
         calls=counter.calls,
         total_calls=counter.total_calls,

@@ -43,6 +43,25 @@ COLLECTOR_ROLE_NAME = "carbonmeter-collector"
 
 SCHEDULE_RATE = Duration.hours(1)
 
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One DynamoDB table: its construct, the setting that names it to the functions, and its key."""
+
+    construct_id: str
+    settings_field: str
+    partition_key: str
+    sort_key: str | None = None
+
+
+# The stack creates these, and so does the embedded AWS (devtools/aws/resources.py); carbonmeter.keys says
+# what the keys hold.
+TABLES = (
+    TableSpec("Connections", "connections_table", "connection_id"),
+    TableSpec("Usage", "usage_table", "pk", "sk"),
+    TableSpec("Emissions", "emissions_table", "pk", "sk"),
+)
+
 # AWS guidance for SQS event sources: visibility timeout at least six times the function timeout.
 VISIBILITY_TIMEOUT_FACTOR = 6
 DLQ_MAX_RECEIVE_COUNT = 3

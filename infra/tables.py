@@ -8,19 +8,19 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from infra.constants import TABLES, TableSpec
+
 _STRING = dynamodb.AttributeType.STRING
 # What the CDK's own read grants give on a table's customer managed key.
 _KEY_READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
 
 
-def _table(
-    scope: Construct, construct_id: str, key: kms.IKey | None, partition_key: str, sort_key: str | None = None
-) -> dynamodb.TableV2:
+def _table(scope: Construct, spec: TableSpec, key: kms.IKey | None) -> dynamodb.TableV2:
     return dynamodb.TableV2(
         scope,
-        construct_id,
-        partition_key=dynamodb.Attribute(name=partition_key, type=_STRING),
-        sort_key=dynamodb.Attribute(name=sort_key, type=_STRING) if sort_key else None,
+        spec.construct_id,
+        partition_key=dynamodb.Attribute(name=spec.partition_key, type=_STRING),
+        sort_key=dynamodb.Attribute(name=spec.sort_key, type=_STRING) if spec.sort_key else None,
         billing=dynamodb.Billing.on_demand(),
         encryption=(
             dynamodb.TableEncryptionV2.customer_managed_key(key)
@@ -41,9 +41,10 @@ class Tables(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey | None = None) -> None:
         super().__init__(scope, construct_id)
-        self.connections = _table(self, "Connections", key, "connection_id")
-        self.usage = _table(self, "Usage", key, "pk", "sk")
-        self.emissions = _table(self, "Emissions", key, "pk", "sk")
+        by_setting = {spec.settings_field: _table(self, spec, key) for spec in TABLES}
+        self.connections = by_setting["connections_table"]
+        self.usage = by_setting["usage_table"]
+        self.emissions = by_setting["emissions_table"]
 
 
 def grant_reads(table: dynamodb.TableV2, grantee: iam.IGrantable, *actions: str) -> None:

@@ -3,32 +3,25 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.settings import Settings
+from infra.constants import DLQ_MAX_RECEIVE_COUNT, DLQ_RETENTION, TABLES, TableSpec
 
 COLLECT_QUEUE = "carbonmeter-collect"
 CALCULATE_QUEUE = "carbonmeter-calculate"
 DEAD_LETTER_SUFFIX = "-dlq"
-# As in the stack: a message that failed three receives is parked for inspection.
-MAX_RECEIVE_COUNT = 3
-DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
-
-
-@dataclass(frozen=True)
-class _Key:
-    partition: str
-    sort: str | None = None
+# As in the stack (infra/constants.py): a message that failed three receives is parked for inspection.
+MAX_RECEIVE_COUNT = DLQ_MAX_RECEIVE_COUNT
+DEAD_LETTER_RETENTION_SECONDS = int(DLQ_RETENTION.to_seconds())
 
 
 def create_resources(clients: ClientFactory, settings: Settings) -> Settings:
     """Create the tables and queues (existing ones are kept) and return ``settings`` with the queue URLs."""
     dynamodb = clients.client("dynamodb", settings.region)
-    _create_table(dynamodb, settings.connections_table, _Key("connection_id"))
-    _create_table(dynamodb, settings.usage_table, _Key("pk", "sk"))
-    _create_table(dynamodb, settings.emissions_table, _Key("pk", "sk"))
+    for spec in TABLES:
+        _create_table(dynamodb, str(getattr(settings, spec.settings_field)), spec)
     sqs = clients.client("sqs", settings.region)
     return settings.model_copy(
         update={
@@ -38,8 +31,8 @@ def create_resources(clients: ClientFactory, settings: Settings) -> Settings:
     )
 
 
-def _create_table(dynamodb: Any, name: str, key: _Key) -> None:
-    attributes = [key.partition] if key.sort is None else [key.partition, key.sort]
+def _create_table(dynamodb: Any, name: str, spec: TableSpec) -> None:
+    attributes = [spec.partition_key] if spec.sort_key is None else [spec.partition_key, spec.sort_key]
     key_types = ["HASH", "RANGE"]
     try:
         dynamodb.create_table(

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from carbonmeter import keys
 from carbonmeter.aws import ClientFactory
 from carbonmeter.settings import Settings
 
@@ -48,24 +49,23 @@ def _sums(items: Iterable[Item]) -> dict[str, float]:
 
 
 def hour_of_partition(pk: str) -> Key:
-    """(connection, hour) of a usage or emission item, whose partition key is "<connection>#<hour>"."""
-    connection_id, hour = pk.split("#", 1)
-    return connection_id, hour
+    """(connection, hour) of a usage or emission item."""
+    return keys.parse_hour_partition(pk)
 
 
 def hour_of_sort_key(item: Item) -> Key:
-    """(connection, hour) of a status ("status#<hour>") or roll-up ("rollup#<hour>#<region>#<service>")."""
-    return item["pk"], item["sk"].split("#")[1]
+    """(connection, hour) of a status or roll-up, which sit in the connection's own partition."""
+    return item["pk"], keys.hour_of_connection_key(item["sk"])
 
 
 def read_ledger(clients: ClientFactory, settings: Settings) -> Ledger:
     """Every item of the usage and emissions tables, sorted into usage, statuses, emissions and roll-ups."""
     ledger = Ledger()
     for item in _scan(clients, settings.usage_table):
-        target = ledger.statuses if item["sk"].startswith("status#") else ledger.usage
+        target = ledger.statuses if item["sk"].startswith(keys.STATUS_PREFIX) else ledger.usage
         target[(item["pk"], item["sk"])] = item
     for item in _scan(clients, settings.emissions_table):
-        target = ledger.rollups if item["sk"].startswith("rollup#") else ledger.emissions
+        target = ledger.rollups if item["sk"].startswith(keys.ROLLUP_PREFIX) else ledger.emissions
         target[(item["pk"], item["sk"])] = item
     return ledger
 

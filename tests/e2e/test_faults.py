@@ -27,13 +27,14 @@ from urllib.parse import parse_qs
 import pytest
 from botocore.awsrequest import AWSPreparedRequest
 
+from carbonmeter import keys
 from carbonmeter.aws import ClientFactory, EventHook
 from carbonmeter.models import HOUR, CollectJob, Connection, HourStatus, Service, UsageRecord, previous_whole_hour
 from carbonmeter.pipeline import IncompleteCollectionError, collect_connection_hour
 from carbonmeter.runtime import Runtime, use_runtime
 from carbonmeter.scheduling import enqueue
 from carbonmeter.settings import Settings
-from carbonmeter.store import EmissionStore, StatusStore, UsageStore, hour_partition
+from carbonmeter.store import EmissionStore, StatusStore, UsageStore
 from devtools.aws.pipeline import DrainStats, LocalPipeline, lambda_environment
 from devtools.aws.resources import CALCULATE_QUEUE, COLLECT_QUEUE, DEAD_LETTER_SUFFIX, create_resources
 from devtools.aws.server import embedded_aws
@@ -516,7 +517,9 @@ def concurrent_run(cloud: Cloud) -> CollectJob:
     )
     item = json.loads(stale.model_dump_json(), parse_float=Decimal)
     table = cloud.clients.resource("dynamodb").Table(cloud.settings.usage_table)
-    table.put_item(Item={**item, "pk": hour_partition(job.connection_id, job.hour), "sk": stale.sort_key})
+    table.put_item(
+        Item={**item, "pk": keys.hour_partition(job.connection_id, job.hour), "sk": keys.resource_key(stale)}
+    )
     writes = Rendezvous("before-send.dynamodb.BatchWriteItem", parties=2)
     statuses = Rendezvous("before-send.dynamodb.PutItem", parties=2)
 

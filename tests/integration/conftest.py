@@ -26,6 +26,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
+from carbonmeter import keys
 from carbonmeter.aws import ApiCallCounter, ClientFactory, EventHook
 from carbonmeter.cloudwatch import MAX_QUERIES_PER_REQUEST
 from carbonmeter.collection import collect_region
@@ -208,6 +209,6 @@ def collect(clients: ClientFactory) -> Callable[[ServiceCollector, str, datetime
 
     def run(collector: ServiceCollector, region: str, hour: datetime) -> list[UsageRecord]:
         usage = collect_region(clients, region, [collector], connection_for(region), [hour])
-        return sorted(usage.records, key=lambda record: record.sort_key)
+        return sorted(usage.records, key=keys.resource_key)
 
     return run

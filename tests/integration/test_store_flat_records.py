@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
+from carbonmeter import keys
 from carbonmeter.aws import ClientFactory
 from carbonmeter.emissions import estimate
 from carbonmeter.models import UsageRecord
@@ -42,7 +43,7 @@ def test_flat_items_read_from_the_table_give_the_estimates_they_had(clients) -> 
 
     records = UsageStore(clients, clients.settings.usage_table).read_hour("acme", UsageRecord(**CASES[0]["item"]).hour)
 
-    by_key = {record.sort_key: record for record in records}
+    by_key = {keys.resource_key(record): record for record in records}
     assert len(by_key) == len(CASES)
     for case in CASES:
         record = by_key[case["item"]["sk"]]
@@ -61,6 +62,4 @@ def test_a_flat_item_written_back_takes_the_details_shape_and_reads_the_same(cli
     assert stored["details"]["service"] == "ec2"
     assert "vcpus" not in stored
     assert stored["details"]["vcpus"] == 4
-    assert sorted(store.read_hour("acme", flat[0].hour), key=lambda r: r.sort_key) == sorted(
-        flat, key=lambda r: r.sort_key
-    )
+    assert sorted(store.read_hour("acme", flat[0].hour), key=keys.resource_key) == sorted(flat, key=keys.resource_key)

@@ -20,8 +20,10 @@ from carbonmeter.connections import (
     RegistrationError,
     RegistrationRequest,
     SharedRoleError,
+    disable_connection,
     estimated_bits,
     generate_external_id,
+    list_connections,
     register_connection,
     validate_external_id,
 )
@@ -64,6 +66,9 @@ class Registry:
 
     def put(self, connection: Connection) -> None:
         self.connections[connection.connection_id] = connection
+
+    def set_enabled(self, connection_id: str, enabled: bool) -> None:
+        self.connections[connection_id] = self.connections[connection_id].model_copy(update={"enabled": enabled})
 
     def put_new(self, connection: Connection) -> bool:
         if connection.connection_id in self.connections or connection.connection_id in self.taken_meanwhile:
@@ -260,3 +265,23 @@ def test_bad_input_is_refused_before_the_registry_is_touched(changes):
 def test_refusals_are_value_errors_and_the_request_hides_its_secret():
     assert issubclass(RegistrationError, ValueError)
     assert SECRET not in repr(_request())
+
+
+# --- listing and disabling ---
+
+
+def test_connections_are_listed_by_id_without_their_external_ids():
+    registry = Registry(_stored("zeta"), _stored("acme", role_arn=OTHER_ROLE, external_id=OTHER_SECRET))
+    listed = list_connections(registry)
+    assert [c["connection_id"] for c in listed] == ["acme", "zeta"]
+    assert listed[0]["account_id"] == "444455556666"
+    assert all("external_id" not in c for c in listed)
+    assert SECRET not in str(listed)
+    assert OTHER_SECRET not in str(listed)
+
+
+def test_a_disabled_connection_keeps_its_history():
+    registry = Registry(_stored("acme", last_success_hour="2026-11-23T13:00:00Z"))
+    disable_connection(registry, "acme")
+    (listed,) = list_connections(registry)
+    assert (listed["enabled"], listed["last_success_hour"]) == (False, "2026-11-23T13:00:00Z")

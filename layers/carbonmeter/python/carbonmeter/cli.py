@@ -25,7 +25,9 @@ from carbonmeter.connections import (
     RegistrationRequest,
     RegistrationResult,
     SharedRoleError,
+    disable_connection,
     generate_external_id,
+    list_connections,
     register_connection,
 )
 from carbonmeter.emissions.providers import PROVIDER_NAMES, provider_for
@@ -349,18 +351,18 @@ def _registered(result: RegistrationResult) -> str:
 
 
 def run_connections_list(args: argparse.Namespace, settings: Settings) -> int:
-    connections = sorted(_connections(settings).list(), key=lambda c: c.connection_id)
+    connections = list_connections(_connections(settings))
     if args.format == "json":
-        print(json.dumps([c.model_dump(mode="json", exclude={"external_id"}) for c in connections], indent=2))
+        print(json.dumps(connections, indent=2))
         return 0
     rows = [
         [
-            c.connection_id,
-            c.account_id,
-            "yes" if c.enabled else "no",
-            ",".join(c.regions),
-            c.last_success_hour or "-",
-            (c.last_error or "-")[:60],
+            c["connection_id"],
+            c["account_id"],
+            "yes" if c["enabled"] else "no",
+            ",".join(c["regions"]),
+            c["last_success_hour"] or "-",
+            (c["last_error"] or "-")[:60],
         ]
         for c in connections
     ]
@@ -369,7 +371,7 @@ def run_connections_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_connections_disable(args: argparse.Namespace, settings: Settings) -> int:
-    _connections(settings).set_enabled(args.connection_id, False)
+    disable_connection(_connections(settings), args.connection_id)
     print(f"connection {args.connection_id} disabled")
     return 0
 

@@ -16,7 +16,7 @@ from collections.abc import Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -66,6 +66,8 @@ class ConnectionRegistry(Protocol):
     def put(self, connection: Connection) -> None: ...
 
     def put_new(self, connection: Connection) -> bool: ...
+
+    def set_enabled(self, connection_id: str, enabled: bool) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -227,3 +229,14 @@ def _store(store: ConnectionRegistry, connection: Connection, previous: Connecti
     # Conditional: two registrations of one new id at the same time must not both succeed and one vanish.
     if not store.put_new(connection):
         raise ConnectionExistsError(f"connection {connection.connection_id!r} was registered meanwhile")
+
+
+def list_connections(store: ConnectionRegistry) -> list[dict[str, Any]]:
+    """Every connection as an operator may see it, by id: everything but the ExternalId."""
+    connections = sorted(store.list(), key=lambda connection: connection.connection_id)
+    return [connection.model_dump(mode="json", exclude={"external_id"}) for connection in connections]
+
+
+def disable_connection(store: ConnectionRegistry, connection_id: str) -> None:
+    """Stop collecting a connection; its history stays (an unknown id raises UnknownConnectionError)."""
+    store.set_enabled(connection_id, False)

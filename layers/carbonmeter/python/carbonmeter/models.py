@@ -307,10 +307,6 @@ class UsageRecord(BaseModel):
             raise ValueError(f"details of {self.details.service} on a {self.service} record")
         return self
 
-    @property
-    def sort_key(self) -> str:
-        return f"{self.region}#{self.service}#{self.resource_id}#{self.resource_type}"
-
 
 def _nested(data: dict[str, Any], core: set[str], details_type: type[ServiceUsage]) -> dict[str, Any]:
     """A flat record's fields with its service's own moved under ``details``; other keys (pk, sk) stay."""
@@ -373,10 +369,6 @@ class EmissionRecord(BaseModel):
     def energy_kwh(self) -> float:
         return self.compute_kwh + self.memory_kwh + self.storage_kwh + self.network_kwh
 
-    @property
-    def sort_key(self) -> str:
-        return f"resource#{self.region}#{self.service}#{self.resource_id}#{self.resource_type}"
-
     @classmethod
     def for_usage(cls, usage: UsageRecord, **figures: Any) -> EmissionRecord:
         """The record of ``usage``'s resource and hour carrying ``figures``."""
@@ -412,7 +404,3 @@ class Rollup(BaseModel):
     energy_kwh_range: Range | None = None
     operational_kgco2e_range: Range | None = None
     embodied_kgco2e_range: Range | None = None
-
-    @property
-    def sort_key(self) -> str:
-        return f"rollup#{self.region}#{self.service}"

@@ -20,6 +20,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from carbonmeter import keys
 from carbonmeter.aws import ClientFactory
 from carbonmeter.models import (
     SCHEDULE_ATTRIBUTES,
@@ -201,10 +202,6 @@ class _HourLedger:
             params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def hour_partition(connection_id: str, hour: datetime) -> str:
-    return f"{connection_id}#{hour_key(hour)}"
-
-
 class UsageStore(_HourLedger):
     """Hourly usage records, one partition per connection-hour."""
 
@@ -219,16 +216,16 @@ class UsageStore(_HourLedger):
 
         Records of other scopes (a service that failed this time) are left as they were.
         """
-        pk = hour_partition(connection_id, hour)
-        items = [_to_item(record, pk=pk, sk=record.sort_key) for record in records]
+        pk = keys.hour_partition(connection_id, hour)
+        items = [_to_item(record, pk=pk, sk=keys.resource_key(record)) for record in records]
         _check_belongs(items, connection_id, hour)
-        prefixes = [""] if scopes is None else [scope.replace("/", "#") + "#" for scope in scopes]
+        prefixes = [""] if scopes is None else [keys.scope_prefix(scope) for scope in scopes]
         _check_in_scopes(items, prefixes)
         self._replace(pk, prefixes, items)
         return len(items)
 
     def read_hour(self, connection_id: str, hour: datetime) -> list[UsageRecord]:
-        items = self._query(hour_partition(connection_id, hour), "")
+        items = self._query(keys.hour_partition(connection_id, hour), "")
         return [_from_item(UsageRecord, item) for item in items]
 
 
@@ -267,7 +264,7 @@ class StatusStore(_HourLedger):
             expression += ", succeeded :succeeded"
             values[":succeeded"] = scopes
         item = self._table.update_item(
-            Key={"pk": connection_id, "sk": _status_key(hour)},
+            Key={"pk": connection_id, "sk": keys.status_key(hour)},
             UpdateExpression=expression,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
@@ -286,25 +283,21 @@ class StatusStore(_HourLedger):
         # Only an hour that was collected has a status; a calculation never creates one.
         with suppress(self._table.meta.client.exceptions.ConditionalCheckFailedException):
             self._table.update_item(
-                Key={"pk": connection_id, "sk": _status_key(hour)},
+                Key={"pk": connection_id, "sk": keys.status_key(hour)},
                 UpdateExpression=expression,
                 ConditionExpression=Attr("pk").exists(),
                 ExpressionAttributeValues={":value": value},
             )
 
     def get(self, connection_id: str, hour: datetime) -> HourStatus | None:
-        item = self._table.get_item(Key={"pk": connection_id, "sk": _status_key(hour)}, ConsistentRead=True)
+        item = self._table.get_item(Key={"pk": connection_id, "sk": keys.status_key(hour)}, ConsistentRead=True)
         return _from_item(HourStatus, item["Item"]) if "Item" in item else None
 
     def between(self, connection_id: str, start: datetime, end: datetime) -> dict[datetime, HourStatus]:
         """Statuses of the hours in [start, end) that have one."""
-        condition = Key("pk").eq(connection_id) & Key("sk").between(_status_key(start), _status_key(end))
+        condition = Key("pk").eq(connection_id) & Key("sk").between(keys.status_key(start), keys.status_key(end))
         statuses = (_from_item(HourStatus, item) for item in self._paginate(KeyConditionExpression=condition))
         return {status.hour: status for status in statuses if start <= status.hour < end}
-
-
-def _status_key(hour: datetime) -> str:
-    return f"status#{hour_key(hour)}"
 
 
 def _check_in_scopes(items: Sequence[dict[str, Any]], prefixes: Sequence[str]) -> None:
@@ -319,27 +312,25 @@ class EmissionStore(_HourLedger):
     def replace_hour(
         self, connection_id: str, hour: datetime, records: Iterable[EmissionRecord], rollups: Iterable[Rollup]
     ) -> int:
-        pk = hour_partition(connection_id, hour)
-        items = [_to_item(record, pk=pk, sk=record.sort_key) for record in records]
+        pk = keys.hour_partition(connection_id, hour)
+        items = [_to_item(record, pk=pk, sk=keys.emission_key(record)) for record in records]
         _check_belongs(items, connection_id, hour)
         rollup_items = [
-            _to_item(rollup, pk=connection_id, sk=f"rollup#{hour_key(hour)}#{rollup.region}#{rollup.service}")
+            _to_item(rollup, pk=connection_id, sk=keys.rollup_key(hour, rollup.region, rollup.service))
             for rollup in rollups
         ]
         _check_belongs(rollup_items, connection_id, hour)
-        self._replace(pk, ["resource#"], items)
-        self._replace(connection_id, [f"rollup#{hour_key(hour)}#"], rollup_items)
+        self._replace(pk, [keys.RESOURCE_PREFIX], items)
+        self._replace(connection_id, [keys.rollup_prefix(hour)], rollup_items)
         return len(items)
 
     def read_hour(self, connection_id: str, hour: datetime) -> list[EmissionRecord]:
-        items = self._query(hour_partition(connection_id, hour), "resource#")
+        items = self._query(keys.hour_partition(connection_id, hour), keys.RESOURCE_PREFIX)
         return [_from_item(EmissionRecord, item) for item in items]
 
     def rollups(self, connection_id: str, start: datetime, end: datetime) -> list[Rollup]:
         """Roll-ups of every hour in [start, end)."""
-        condition = Key("pk").eq(connection_id) & Key("sk").between(
-            f"rollup#{hour_key(start)}", f"rollup#{hour_key(end)}"
-        )
+        condition = Key("pk").eq(connection_id) & Key("sk").between(keys.rollup_bound(start), keys.rollup_bound(end))
         items = self._paginate(KeyConditionExpression=condition)
         rollups = (_from_item(Rollup, item) for item in items)
         return [rollup for rollup in rollups if start <= rollup.hour < end]

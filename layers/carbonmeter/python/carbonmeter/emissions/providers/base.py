@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from carbonmeter import keys
 from carbonmeter.models import EmissionRecord, UsageRecord
 
 # Prefix of the flag on a record that another provider produced because the chosen one failed.
@@ -75,6 +76,8 @@ def strict(provider: PartialProvider, usages: Sequence[UsageRecord]) -> list[Emi
     records = []
     for outcome in provider.try_estimate(usages):
         if isinstance(outcome, Unestimated):
-            raise ProviderError(outcome.reason, f"{provider.name} could not estimate {outcome.usage.sort_key}")
+            raise ProviderError(
+                outcome.reason, f"{provider.name} could not estimate {keys.resource_key(outcome.usage)}"
+            )
         records.append(outcome)
     return records

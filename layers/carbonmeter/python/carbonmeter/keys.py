@@ -1,0 +1,78 @@
+"""Every DynamoDB key CarbonMeter writes, built and parsed here and nowhere else.
+
+Usage table:     pk ``<connection>#<hour>``, sk ``<region>#<service>#<resource id>#<resource type>`` (usage);
+                 pk ``<connection>``,        sk ``status#<hour>`` (the hour's status).
+Emissions table: pk ``<connection>#<hour>``, sk ``resource#<region>#<service>#<resource id>#<resource type>``;
+                 pk ``<connection>``,        sk ``rollup#<hour>#<region>#<service>``.
+Hours are ``hour_key`` strings (``2026-11-23T10:00:00Z``), which sort as the hours do.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from carbonmeter.models import hour_key
+
+STATUS_PREFIX = "status#"
+RESOURCE_PREFIX = "resource#"
+ROLLUP_PREFIX = "rollup#"
+
+
+class _PerResource(Protocol):
+    @property
+    def region(self) -> str: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def resource_id(self) -> str: ...
+    @property
+    def resource_type(self) -> str: ...
+
+
+def hour_partition(connection_id: str, hour: datetime) -> str:
+    """The partition of one connection-hour's usage or emission records."""
+    return f"{connection_id}#{hour_key(hour)}"
+
+
+def parse_hour_partition(pk: str) -> tuple[str, str]:
+    """(connection id, hour key) of an ``hour_partition``: connection ids hold no ``#``."""
+    connection_id, hour = pk.split("#", 1)
+    return connection_id, hour
+
+
+def resource_key(record: _PerResource) -> str:
+    """A resource within its connection-hour: the usage record's sort key."""
+    return f"{record.region}#{record.service}#{record.resource_id}#{record.resource_type}"
+
+
+def scope_prefix(scope: str) -> str:
+    """The usage sort keys of one ``region/service`` scope."""
+    return scope.replace("/", "#") + "#"
+
+
+def emission_key(record: _PerResource) -> str:
+    return RESOURCE_PREFIX + resource_key(record)
+
+
+def status_key(hour: datetime) -> str:
+    return f"{STATUS_PREFIX}{hour_key(hour)}"
+
+
+def rollup_key(hour: datetime, region: str, service: str) -> str:
+    return f"{rollup_prefix(hour)}{region}#{service}"
+
+
+def rollup_prefix(hour: datetime) -> str:
+    """The sort keys of one hour's roll-ups start with this."""
+    return f"{ROLLUP_PREFIX}{hour_key(hour)}#"
+
+
+def rollup_bound(hour: datetime) -> str:
+    """A sort key that sorts with the roll-ups of ``hour``: the bounds of a range query over hours."""
+    return f"{ROLLUP_PREFIX}{hour_key(hour)}"
+
+
+def hour_of_connection_key(sk: str) -> str:
+    """The hour key of a status or roll-up sort key (both sit in the connection's own partition)."""
+    return sk.split("#")[1]
