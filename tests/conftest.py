@@ -1,10 +1,15 @@
-"""Fixtures shared by the tiers that talk to an emulated AWS."""
+"""Fixtures shared by the tiers that talk to an emulated AWS (their helpers live in ``tests/support/``)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import boto3
+import botocore.handlers
 import pytest
+
+from tests.support.cloudwatch import CloudWatchLimits
 
 # Powertools reads these when a handler module is imported, which happens at collection time.
 for _name, _value in {
@@ -34,3 +39,26 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def enforce_cloudwatch_limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[CloudWatchLimits]:
+    """Checks GetMetricData requests of every boto3 session created while the test runs.
+
+    Sessions register botocore's built-in handlers when created (moto hooks in the same way),
+    so adding the check there covers sessions made deep inside the code under test, such as
+    the ones built from assumed-role credentials. A test that provokes a violation on purpose
+    clears ``violations`` once it has asserted on it. Integration tests get it automatically;
+    other tiers request it.
+    """
+    limits = CloudWatchLimits()
+    monkeypatch.setattr(botocore.handlers, "BUILTIN_HANDLERS", [*botocore.handlers.BUILTIN_HANDLERS, limits.hook])
+    default_session = boto3.DEFAULT_SESSION
+    if default_session is not None:
+        default_session.events.register(*limits.hook)
+    yield limits
+    # The default session may have been created during the test, picking the check up; drop it.
+    if boto3.DEFAULT_SESSION is not None:
+        boto3.DEFAULT_SESSION.events.unregister(*limits.hook)
+    if limits.violations:
+        pytest.fail(f"GetMetricData limits broken: {limits.violations}")

@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any
 
 from carbonmeter.emissions import methodology as m
-from carbonmeter.emissions.coefficients import Coefficients, InstanceType, _rows, load_coefficients
+from carbonmeter.emissions.coefficients import Coefficients, InstanceType, load_coefficients, rows
 from carbonmeter.models import UsageRecord
 from carbonmeter.services import ec2
 from devtools.comparison.figures import Figures
@@ -119,7 +119,7 @@ def _typed(field: str, value: str) -> Any:
 @cache
 def ccf_reference() -> CcfReference:
     """The bundled ``ccf-reference.csv``, parsed once."""
-    return CcfReference({(row["key"], row["field"]): row["ccf_value"] for row in _rows(CCF_REFERENCE_CSV)})
+    return CcfReference({(row["key"], row["field"]): row["ccf_value"] for row in rows(CCF_REFERENCE_CSV)})
 
 
 # Notes on the CCF figures, shown in the tables and used to name causes.

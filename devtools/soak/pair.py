@@ -28,14 +28,14 @@ def run_soak(options: SoakOptions, now: datetime) -> tuple[RunResult, RunResult,
     The reference runs every seeded hour; only the hours the soak ran are compared.
     """
     seeded = soak_hours(options, now)
-    with _reference_in_background(options, seeded) as reference_result:
+    with reference_in_background(options, seeded) as reference_result:
         soak = SoakRun("soak", options, seeded, seeded, faulty_hours=options.hours).execute(recover=True)
         reference = reference_result().restricted_to(soak.hours)
     return soak, reference, check(soak, reference, connection_ids(options))
 
 
 @contextmanager
-def _reference_in_background(options: SoakOptions, seeded: list[datetime]) -> Iterator[Callable[[], RunResult]]:
+def reference_in_background(options: SoakOptions, seeded: list[datetime]) -> Iterator[Callable[[], RunResult]]:
     """Start the reference run in a process of its own, which ends with the block, finished or not.
 
     A daemon process, so that an interrupted soak (Ctrl-C, SIGTERM) leaves no reference run behind.

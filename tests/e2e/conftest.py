@@ -1,64 +1,25 @@
-"""The local pipeline: the real handlers on moto's server, fed real event shapes."""
+"""The local pipeline: the real handlers on moto's server, fed real event shapes.
+
+``enforce_cloudwatch_limits`` comes from ``tests/conftest.py``; ``LocalCloud`` and what tests do with it from
+``tests/support/local_cloud.py``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
 
 from carbonmeter.aws import ClientFactory, EventHook
 from carbonmeter.runtime import Runtime, use_runtime
-from carbonmeter.scheduling import settled_end
 from carbonmeter.settings import Settings
 from devtools.aws.pipeline import LocalPipeline, lambda_environment
 from devtools.aws.resources import create_resources
 from devtools.aws.server import embedded_aws
-from devtools.seed import DemoAccount, seed_demo_account
-from tests.integration.conftest import CloudWatchLimits, enforce_cloudwatch_limits
-
-__all__ = ["enforce_cloudwatch_limits"]
-
-REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
-
-
-@dataclass
-class LocalCloud:
-    """A deployed CarbonMeter and a seeded customer account, both on the embedded AWS."""
-
-    settings: Settings
-    clients: ClientFactory
-    account: DemoAccount
-    pipeline: LocalPipeline
-    handler_clients: ClientFactory
-
-    @property
-    def hours(self) -> tuple[datetime, ...]:
-        return self.account.hours
-
-
-def deny_assume_role(role_name_part: str) -> EventHook:
-    """A hook that makes STS refuse AssumeRole for matching roles, as for a wrong ExternalId."""
-
-    def refuse(model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-        if role_name_part not in str(params.get("body", "")):
-            return None
-        error = {"Code": "AccessDenied", "Message": "User is not authorized to perform: sts:AssumeRole"}
-        return AWSResponse("https://sts.invalid/", 403, {}, None), {
-            "Error": error,
-            "ResponseMetadata": {"HTTPStatusCode": 403},
-        }
-
-    return ("before-call.sts.AssumeRole", refuse)
-
-
-def last_hours(count: int) -> list[datetime]:
-    """The latest ``count`` hours the collector accepts now (ended, and past their settling delay)."""
-    end = settled_end(datetime.now(UTC), Settings())
-    return [end - timedelta(hours=count - i) for i in range(count)]
+from devtools.seed import seed_demo_account
+from tests.support.cloudwatch import CloudWatchLimits
+from tests.support.local_cloud import REGIONS, LocalCloud, last_hours
 
 
 @pytest.fixture

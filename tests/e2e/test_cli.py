@@ -14,31 +14,20 @@ import pytest
 
 from carbonmeter import cli, report
 from carbonmeter.aws import ClientFactory
-from carbonmeter.models import HOUR, Service, hour_key
-from tests.e2e.conftest import deny_assume_role
-from tests.e2e.test_demo import ESTIMATES
+from carbonmeter.models import Service
+from tests.support.aws_hooks import deny_assume_role
+from tests.support.local_cloud import estimate_args
+from tests.support.report_text import ESTIMATES
 
 ROOT = Path(__file__).parents[2]
 FIGURES = ("energy_kwh", "operational_kgco2e", "embodied_kgco2e")
-
-
-def _estimate_args(cloud, *extra: str) -> list[str]:
-    return [
-        "estimate",
-        "--role-arn", cloud.account.role_arn,
-        "--external-id", cloud.account.external_id,
-        "--regions", ",".join(cloud.account.regions),
-        "--start", hour_key(cloud.hours[0]),
-        "--end", hour_key(cloud.hours[-1] + HOUR),
-        *extra,
-    ]  # fmt: skip
 
 
 def test_estimate_json_covers_every_resource_with_figures_and_call_counts(local_cloud, capsys):
     # Given a seeded account
     cloud = local_cloud(hours=2)
     # When a user estimates two hours as JSON
-    assert cli.main(_estimate_args(cloud, "--format", "json")) == 0
+    assert cli.main(estimate_args(cloud, "--format", "json")) == 0
     document = json.loads(capsys.readouterr().out)
     # Then every resource of every service and region is there, for both hours
     resources = document["resources"]
@@ -76,7 +65,7 @@ def test_estimate_json_covers_every_resource_with_figures_and_call_counts(local_
 def test_estimate_writes_nothing(local_cloud, capsys):
     cloud = local_cloud(hours=1)
     dynamodb = cloud.clients.client("dynamodb")
-    assert cli.main(_estimate_args(cloud, "--format", "table")) == 0
+    assert cli.main(estimate_args(cloud, "--format", "table")) == 0
     output = capsys.readouterr().out
     assert "TOTAL" in output
     assert "monitoring:GetMetricData" in output
@@ -98,7 +87,7 @@ def test_a_role_that_cannot_be_assumed_is_one_line_and_a_non_zero_exit(local_clo
     monkeypatch.setattr(
         cli, "ClientFactory", functools.partial(ClientFactory, hooks=[deny_assume_role("CarbonMeterReadOnly")])
     )
-    assert cli.main(_estimate_args(cloud)) == cli.EXIT_USAGE
+    assert cli.main(estimate_args(cloud)) == cli.EXIT_USAGE
     err = capsys.readouterr().err.strip().splitlines()
     refusal = "AccessDenied: User is not authorized to perform: sts:AssumeRole"
     assert err == [f"error: cannot assume {cloud.account.role_arn}: {refusal}"]
@@ -108,7 +97,7 @@ def test_the_module_runs_as_a_command(local_cloud):
     # The documented entry point, in a separate process that only has the environment to go on.
     cloud = local_cloud(hours=1)
     result = subprocess.run(
-        [sys.executable, "-m", "carbonmeter", *_estimate_args(cloud, "--format", "json")],
+        [sys.executable, "-m", "carbonmeter", *estimate_args(cloud, "--format", "json")],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -9,10 +9,7 @@ import pytest
 from carbonmeter import report
 from carbonmeter.models import Service
 from devtools import demo
-
-# A figure as the report prints it, "central [low, high]" (the parts are padded to line up in their column)
-ESTIMATE = r"([\d.,]+) \[\s*([\d.,]+),\s*([\d.,]+)\]"
-ESTIMATES = rf"{ESTIMATE}\s+{ESTIMATE}\s+{ESTIMATE}"
+from tests.support.report_text import ESTIMATES
 
 
 def _estimates(row: re.Match[str]) -> list[tuple[float, float, float]]:

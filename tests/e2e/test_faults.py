@@ -40,7 +40,7 @@ from devtools.aws.resources import CALCULATE_QUEUE, COLLECT_QUEUE, DEAD_LETTER_S
 from devtools.aws.server import embedded_aws
 from devtools.faults import ALWAYS, Faults, InvocationTimeout, instant_backoff, lambda_timeouts, request_region
 from devtools.seed import DemoAccount, seed_demo_account
-from tests.integration.conftest import CloudWatchLimits, GetMetricDataPager
+from tests.support.cloudwatch import CloudWatchLimits, GetMetricDataPager
 
 REGIONS = ("us-east-1", "eu-west-1")
 # Retries botocore makes after a failed attempt (Settings.max_attempts is botocore's ``max_attempts``).

@@ -8,22 +8,10 @@ import pytest
 
 from carbonmeter.emissions import METHODOLOGY_VERSION
 from carbonmeter.metrics import COLLECTOR_COUNT_METRICS, MetricName
-from carbonmeter.models import HOUR, CollectJob, Connection, Service, hour_key
+from carbonmeter.models import HOUR, CollectJob, Service, hour_key
 from carbonmeter.store import ConnectionStore, EmissionStore, UsageStore
-from tests.e2e.conftest import deny_assume_role
-
-CONNECTION = "demo"
-
-
-def _register(cloud, connection_id: str = CONNECTION, role_arn: str | None = None) -> None:
-    ConnectionStore(cloud.clients, cloud.settings.connections_table).put(
-        Connection(
-            connection_id=connection_id,
-            role_arn=role_arn or cloud.account.role_arn,
-            external_id=cloud.account.external_id,
-            regions=cloud.account.regions,
-        )
-    )
+from tests.support.aws_hooks import deny_assume_role
+from tests.support.local_cloud import CONNECTION, register
 
 
 def _stored(cloud, connection_id: str = CONNECTION) -> dict:
@@ -41,7 +29,7 @@ def _stored(cloud, connection_id: str = CONNECTION) -> dict:
 def test_every_seeded_resource_gets_emissions_every_hour(local_cloud, handlers_on):
     # Given a demo account with all five services in three regions, registered as a connection
     cloud = local_cloud(hours=3)
-    _register(cloud)
+    register(cloud)
     # When the hourly rule fires after each hour and both queues drain through the real handlers
     with handlers_on(cloud):
         for hour in cloud.hours:
@@ -79,7 +67,7 @@ def test_every_seeded_resource_gets_emissions_every_hour(local_cloud, handlers_o
 def test_an_hour_collected_twice_leaves_the_same_records(local_cloud, handlers_on):
     # Given one hour collected and calculated
     cloud = local_cloud(hours=2)
-    _register(cloud)
+    register(cloud)
     with handlers_on(cloud):
         for hour in cloud.hours:
             cloud.pipeline.run_hour(hour)
@@ -106,8 +94,8 @@ def test_an_hour_collected_twice_leaves_the_same_records(local_cloud, handlers_o
 def test_a_connection_whose_role_cannot_be_assumed_fails_alone_and_ends_in_the_dlq(local_cloud, handlers_on):
     # Given a healthy connection and one whose role refuses us
     cloud = local_cloud(hours=1, hooks=(deny_assume_role("CarbonMeterRevoked"),))
-    _register(cloud)
-    _register(cloud, "revoked", role_arn=f"arn:aws:iam::{cloud.account.account_id}:role/CarbonMeterRevoked")
+    register(cloud)
+    register(cloud, "revoked", role_arn=f"arn:aws:iam::{cloud.account.account_id}:role/CarbonMeterRevoked")
     sqs = cloud.clients.client("sqs")
     dlq_url = sqs.get_queue_url(QueueName="carbonmeter-collect-dlq")["QueueUrl"]
     with handlers_on(cloud):
@@ -131,7 +119,7 @@ def test_collector_publishes_its_counts_as_embedded_metrics(local_cloud, handler
     # Given metrics switched on, as in Lambda
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     cloud = local_cloud(hours=1)
-    _register(cloud)
+    register(cloud)
     with handlers_on(cloud):
         cloud.pipeline.run_hour(cloud.hours[0])
     # Then the collector's EMF document carries the connection-hour's resources, calls and metrics

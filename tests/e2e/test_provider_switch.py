@@ -14,8 +14,7 @@ from carbonmeter.runtime import Runtime, use_runtime
 from carbonmeter.store import EmissionStore
 from devtools.boavizta_server import running_boavizta
 from functions.calculator import handler as calculator
-from tests.e2e.test_cli import _estimate_args
-from tests.e2e.test_pipeline import CONNECTION, _register
+from tests.support.local_cloud import CONNECTION, estimate_args, register
 
 # What Boavizta models; the other services stay with the builtin methodology by design (docs/providers.md).
 BOAVIZTA_SERVICES = {Service.EC2, Service.RDS}
@@ -45,7 +44,7 @@ def test_a_deployment_switched_to_boavizta_recalculates_a_backfilled_hour_with_i
 ):
     # Given an hour collected and calculated by the default (builtin) deployment
     cloud = local_cloud(hours=1)
-    _register(cloud)
+    register(cloud)
     hour = cloud.hours[0]
     with handlers_on(cloud):
         cloud.pipeline.run_hour(hour)
@@ -89,7 +88,7 @@ def test_the_cli_provider_option_changes_the_figures_and_names_the_provider(
     # When the same hour is estimated with each provider
     documents = {}
     for provider in ("builtin", "boavizta"):
-        assert cli.main(_estimate_args(cloud, "--format", "json", "--provider", provider)) == 0
+        assert cli.main(estimate_args(cloud, "--format", "json", "--provider", provider)) == 0
         documents[provider] = json.loads(capsys.readouterr().out)
     # Then Boavizta's run names Boavizta on every instance and database and its totals differ
     for resource in documents["boavizta"]["resources"]:

@@ -14,7 +14,7 @@ import pytest
 
 from devtools.soak import RunResult, SoakOptions, check, render, run_soak, soak_hours
 from devtools.soak.__main__ import main as soak_main
-from devtools.soak.pair import _reference_in_background
+from devtools.soak.pair import reference_in_background
 
 OPTIONS = SoakOptions(
     connections=3,
@@ -84,7 +84,7 @@ def test_a_failing_reference_run_is_reported_with_its_cause_and_leaves_no_proces
 
     # When the reference runs in the background and its result is asked for
     with (
-        _reference_in_background(impossible, hours) as reference_result,
+        reference_in_background(impossible, hours) as reference_result,
         pytest.raises(RuntimeError, match="the reference run failed") as failure,
     ):
         reference_result()

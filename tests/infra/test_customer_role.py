@@ -13,7 +13,7 @@ from infra.constants import COLLECTOR_ROLE_NAME, CUSTOMER_ROLE_NAME
 from infra.customer_role import ACCOUNT_PARAMETER, EXTERNAL_ID_PARAMETER, collector_role_arn
 from infra.customer_template import customer_template as export_customer_template
 from infra.stack import customer_role_arn_pattern
-from tests.infra.conftest import logical_id
+from tests.support.templates import logical_id
 
 
 def _role(customer_template: Template) -> dict:

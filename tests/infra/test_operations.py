@@ -20,7 +20,7 @@ from infra.constants import (
     STALE_AFTER_HOURS,
     STALE_CONNECTIONS_METRIC,
 )
-from tests.infra.conftest import logical_id
+from tests.support.templates import logical_id
 
 RUNBOOK = REPO_ROOT / "docs" / "operations.md"
 FUNCTIONS = ("Scheduler", "Collector", "Calculator")

@@ -18,7 +18,7 @@ from infra.constants import CUSTOMER_MANAGED_KEY_CONTEXT_KEY, REPO_ROOT, STALE_A
 from infra.customer_role import EXTERNAL_ID_PARAMETER
 from infra.encryption import customer_managed_key_requested, stack_environment
 from infra.tables import grant_reads
-from tests.infra.conftest import DEPLOY_REGION, actions_of, logical_id, resources_of, role_statements
+from tests.support.templates import DEPLOY_REGION, actions_of, logical_id, resources_of, role_statements
 
 SECURITY_DOC = REPO_ROOT / "docs" / "security.md"
 # What Checkov reported on the synthesized templates; docs/security.md answers each one.

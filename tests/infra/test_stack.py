@@ -15,7 +15,7 @@ from infra.constants import (
     DLQ_MAX_RECEIVE_COUNT,
     VISIBILITY_TIMEOUT_FACTOR,
 )
-from tests.infra.conftest import ALARM_EMAIL, actions_of, logical_id, resources_of, role_statements
+from tests.support.templates import ALARM_EMAIL, actions_of, logical_id, resources_of, role_statements
 
 SETTINGS_FIELDS = ("connections_table", "usage_table", "emissions_table", "collect_queue_url", "calculate_queue_url")
 DYNAMODB_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}

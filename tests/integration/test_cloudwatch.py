@@ -14,7 +14,7 @@ from botocore.stub import Stubber
 from carbonmeter import cloudwatch
 from carbonmeter.aws import ApiCallCounter, ClientFactory
 from carbonmeter.cloudwatch import MetricDataError, MetricRequest
-from tests.integration.conftest import CloudWatchLimitExceeded, CloudWatchLimits, GetMetricDataPager
+from tests.support.cloudwatch import CloudWatchLimitExceeded, CloudWatchLimits, GetMetricDataPager
 
 HOUR = datetime(2024, 5, 1, 10, tzinfo=UTC)
 REGION = "eu-west-1"

@@ -17,7 +17,7 @@ from carbonmeter.emissions.providers.boavizta import region_countries
 from carbonmeter.models import Service
 from carbonmeter.settings import Settings
 from devtools.boavizta_server import running_boavizta
-from tests.records import ec2_usage
+from tests.support.records import ec2_usage
 
 
 @pytest.fixture(scope="session")

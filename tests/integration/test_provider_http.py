@@ -23,7 +23,7 @@ from carbonmeter.aws import ClientFactory
 from carbonmeter.emissions.providers import FallbackProvider, HttpProvider, StaticKey, provider_for
 from carbonmeter.models import Service
 from carbonmeter.settings import Settings
-from tests.records import ec2_usage
+from tests.support.records import ec2_usage
 
 API_KEY = "cm-test-key-5f0b9d"
 SECRET_NAME = "carbonmeter/emissions-api"

@@ -13,7 +13,7 @@ from carbonmeter import cli, queries, report
 from carbonmeter.emissions import rollup
 from carbonmeter.models import hour_key
 from carbonmeter.windows import MAX_ESTIMATE_HOURS
-from tests.unit.test_report import record
+from tests.support.estimates import emission_record
 
 SECRET = "PgxYJIDXu7SOzKFQ4zmaLCaOnqg_dcJaTPsRkfpiAGg"
 # Yesterday's first six hours: a window that stays within CloudWatch's retention whenever the tests run.
@@ -133,7 +133,7 @@ def test_unknown_service_is_named():
 @pytest.fixture
 def stored_rollups(monkeypatch: pytest.MonkeyPatch) -> None:
     """A registered connection with two hours of one EC2 instance, as the tables would return them; no AWS call."""
-    rollups = rollup([record(hour_offset=0), record(hour_offset=1, bounded=False)])
+    rollups = rollup([emission_record(hour_offset=0), emission_record(hour_offset=1, bounded=False)])
 
     class Stored:
         def __init__(self, *_: object) -> None:

@@ -8,7 +8,7 @@ from functools import partial
 import pytest
 
 from carbonmeter.emissions import estimate, load_coefficients
-from carbonmeter.emissions.coefficients import _rows
+from carbonmeter.emissions.coefficients import rows
 from devtools.comparison.ccf import (
     CCF_BURSTABLE,
     CCF_CPU_AVERAGES,
@@ -21,7 +21,7 @@ from devtools.comparison.ccf import (
     ccf_uncorrected,
 )
 from devtools.comparison.document import BEGIN_MARKER, END_MARKER, ComparisonError, replace_generated
-from tests.records import ec2_usage
+from tests.support.records import ec2_usage
 
 REL = 1e-9
 
@@ -169,9 +169,9 @@ def test_region_ccf_has_no_factor_for_uses_its_unknown_region_average() -> None:
 
 def test_ccf_reference_still_matches_carbonmeter_data() -> None:
     # Every row of ccf-reference.csv names CarbonMeter's current value: a change to the data files must be seen here.
-    types = {row["instance_type"]: row for row in _rows("ec2-instance-types.csv")}
-    grid = {row["region"]: row for row in _rows("grid-emission-factors.csv")}
-    for row in _rows("ccf-reference.csv"):
+    types = {row["instance_type"]: row for row in rows("ec2-instance-types.csv")}
+    grid = {row["region"]: row for row in rows("grid-emission-factors.csv")}
+    for row in rows("ccf-reference.csv"):
         source = grid if row["field"] == "tco2e_per_kwh" else types
         assert source[row["key"]][row["field"]] == row["carbonmeter_value"], row
 
@@ -179,7 +179,7 @@ def test_ccf_reference_still_matches_carbonmeter_data() -> None:
 def test_every_region_ccf_lacks_has_a_reference_row() -> None:
     # Grid rows not taken from CCF (Ember, Electricity Maps) must say what CCF would use instead.
     reference = ccf_reference().values
-    for row in _rows("grid-emission-factors.csv"):
+    for row in rows("grid-emission-factors.csv"):
         if row["region"] != "unknown" and not row["source"].startswith("CCF "):
             assert (row["region"], "tco2e_per_kwh") in reference, row["region"]
 

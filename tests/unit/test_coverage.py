@@ -7,7 +7,7 @@ from carbonmeter.emissions import estimate, load_coefficients
 from carbonmeter.emissions.coefficients import UNKNOWN_REGION
 from carbonmeter.emissions.hosts import FamilyName
 from carbonmeter.models import Service, UsageRecord
-from tests.unit.test_estimate import HOUR, PUE, REL, kwh, usage
+from tests.support.estimates import HOUR, PUE, REL, kwh, usage
 
 # Partitions whose regions are public. The isolated ones (aws-iso*) publish no location, so they take the
 # documented `unknown` fallback, flagged.

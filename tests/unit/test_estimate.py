@@ -4,37 +4,11 @@ Expected values are written out from the published constants (CCF AWS_CLOUD_CONS
 so that a wrong coefficient, unit or replication factor in the code makes a test fail.
 """
 
-from datetime import UTC, datetime
-
 import pytest
 
 from carbonmeter.emissions import METHODOLOGY_VERSION, estimate, estimate_all, load_coefficients, rollup
-from carbonmeter.models import Service, UsageRecord
-
-HOUR = datetime(2024, 3, 1, 12, tzinfo=UTC)
-PUE = 1.135
-MEMORY_KWH = 0.000392
-US_EAST_1_KG = 0.379069  # 0.000379069 t/kWh x 1000
-REL = 1e-9
-
-
-def usage(service, resource_type, **fields):
-    values = {
-        "connection_id": "acme",
-        "account_id": "123456789012",
-        "hour": HOUR,
-        "region": "us-east-1",
-        "service": service,
-        "resource_id": fields.pop("resource_id", f"{service}-1"),
-        "resource_type": resource_type,
-    }
-    values.update(fields)
-    return UsageRecord(**values)
-
-
-def kwh(watts_per_unit, units, hours=1.0, copies=1.0):
-    return watts_per_unit * units * hours / 1000 * PUE * copies
-
+from carbonmeter.models import Service
+from tests.support.estimates import HOUR, MEMORY_KWH, PUE, REL, US_EAST_1_KG, kwh, usage
 
 # --- EC2 ------------------------------------------------------------------------------------------------
 

@@ -32,12 +32,12 @@ from carbonmeter.emissions.providers.boavizta import (
     instance_query,
     region_countries,
 )
-from carbonmeter.emissions.providers.http_api import EstimateItem, _items_by_id, estimates_request, http_record
+from carbonmeter.emissions.providers.http_api import EstimateItem, estimates_request, http_record, items_by_id
 from carbonmeter.emissions.providers.transport import transport_error
 from carbonmeter.models import EmissionRecord, Service, UsageRecord
 from carbonmeter.settings import ConfigurationError, Settings
 from devtools.boavizta_server import BoaviztaServerError, running_boavizta
-from tests.records import ec2_usage
+from tests.support.records import ec2_usage
 
 usage = ec2_usage
 
@@ -253,7 +253,7 @@ def test_an_item_without_breakdown_puts_storage_energy_under_storage_and_derives
 
 
 def test_unusable_items_map_to_their_reason() -> None:
-    items = _items_by_id(
+    items = items_by_id(
         [
             {"id": "0", "energy_kwh": 1.0, "operational_kgco2e": 0.3},
             {"id": "1", "error": "unsupported"},

@@ -3,42 +3,16 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 
 from carbonmeter import report
 from carbonmeter.aws import ApiCallCounter
 from carbonmeter.emissions import estimate_all, rollup
-from carbonmeter.models import EmissionRecord, Range, Rollup, Service
-from tests.unit.test_estimate import HOUR, usage
+from carbonmeter.models import Rollup, Service
+from tests.support.estimates import emission_record, usage
 
 FIGURES = ("energy_kwh", "operational_kgco2e", "embodied_kgco2e")
-
-
-def record(resource_id: str = "i-1", hour_offset: int = 0, bounded: bool = True, scale: float = 1.0) -> EmissionRecord:
-    """One hour of a resource: 1 kWh [0.5, 2], 0.4 kg [0.2, 0.9] operational, 0.1 kg [0.05, 0.2] embodied."""
-    return EmissionRecord(
-        connection_id="acme",
-        account_id="123456789012",
-        hour=HOUR + timedelta(hours=hour_offset),
-        region="us-east-1",
-        service=Service.EC2,
-        resource_id=resource_id,
-        resource_type="m5.large",
-        hours=1.0,
-        compute_kwh=0.75 * scale,
-        memory_kwh=0.25 * scale,
-        storage_kwh=0.0,
-        network_kwh=0.0,
-        operational_kgco2e=0.4 * scale,
-        embodied_kgco2e=0.1 * scale,
-        grid_kgco2e_per_kwh=0.4,
-        methodology_version="test",
-        energy_kwh_range=Range(low=0.5 * scale, high=2.0 * scale) if bounded else None,
-        operational_kgco2e_range=Range(low=0.2 * scale, high=0.9 * scale) if bounded else None,
-        embodied_kgco2e_range=Range(low=0.05 * scale, high=0.2 * scale) if bounded else None,
-    )
 
 
 def assert_figures(totals: report.Totals, *expected: tuple[float, float, float]) -> None:
@@ -49,7 +23,7 @@ def assert_figures(totals: report.Totals, *expected: tuple[float, float, float])
 
 
 def test_a_resource_sums_its_hours_lows_and_highs():
-    totals = report.by_resource([record(hour_offset=0), record(hour_offset=1)])
+    totals = report.by_resource([emission_record(hour_offset=0), emission_record(hour_offset=1)])
     (only,) = totals.values()
     assert only.hours == 2.0
     assert_figures(only, (1.0, 2.0, 4.0), (0.4, 0.8, 1.8), (0.1, 0.2, 0.4))
@@ -57,27 +31,36 @@ def test_a_resource_sums_its_hours_lows_and_highs():
 
 def test_a_record_without_bounds_adds_its_central_figure_to_both():
     # Given a bounded hour and an hour from a provider that gives no bounds (twice the figures)
-    totals = report.by_resource([record(hour_offset=0), record(hour_offset=1, bounded=False, scale=2.0)])
+    totals = report.by_resource(
+        [emission_record(hour_offset=0), emission_record(hour_offset=1, bounded=False, scale=2.0)]
+    )
     (only,) = totals.values()
     # Then the unbounded hour counts its central figure (2 kWh, 0.8 kg, 0.2 kg) on both sides
     assert_figures(only, (2.5, 3.0, 4.0), (1.0, 1.2, 1.7), (0.25, 0.3, 0.4))
 
 
 def test_region_service_totals_sum_rollup_bounds_and_fall_back_to_central():
-    bounded, unbounded = rollup([record("i-1")]), rollup([record("i-2", hour_offset=1, bounded=False)])
+    bounded, unbounded = (
+        rollup([emission_record("i-1")]),
+        rollup([emission_record("i-2", hour_offset=1, bounded=False)]),
+    )
     assert unbounded[0].energy_kwh_range is None
     totals = report.by_region_service([*bounded, *unbounded])
     assert_figures(totals[("us-east-1", "ec2")], (1.5, 2.0, 3.0), (0.6, 0.8, 1.3), (0.15, 0.2, 0.3))
 
 
 def test_the_grand_total_sums_the_bounds_of_every_total():
-    totals = report.by_resource([record("i-1"), record("i-2", scale=3.0), record("i-3", bounded=False)])
+    totals = report.by_resource(
+        [emission_record("i-1"), emission_record("i-2", scale=3.0), emission_record("i-3", bounded=False)]
+    )
     total = report.grand_total(totals.values())
     assert_figures(total, (3.0, 5.0, 9.0), (1.2, 2.0, 4.0), (0.3, 0.5, 0.9))
 
 
 def test_estimate_json_keeps_the_central_figures_and_adds_the_ranges():
-    document = report.estimate_document([record("i-1"), record("i-2", bounded=False)], ApiCallCounter())
+    document = report.estimate_document(
+        [emission_record("i-1"), emission_record("i-2", bounded=False)], ApiCallCounter()
+    )
     first, second = document["resources"]
     # The central figures keep their keys and values
     assert first["energy_kwh"] == pytest.approx(1.0)
@@ -108,7 +91,7 @@ def test_every_builtin_estimate_reports_low_central_high_in_order():
 
 
 def test_tables_show_central_low_high_with_the_numbers_aligned_and_a_note():
-    totals = report.by_resource([record("i-1"), record("i-2", scale=20.0)])
+    totals = report.by_resource([emission_record("i-1"), emission_record("i-2", scale=20.0)])
     text = report.resource_table(totals)
     lines = text.splitlines()
     assert lines[0].endswith("  emb kgCO2e [low, high]")
@@ -123,7 +106,7 @@ def test_tables_show_central_low_high_with_the_numbers_aligned_and_a_note():
 
 
 def test_region_service_table_has_a_range_for_every_row():
-    rollups: list[Rollup] = rollup([record("i-1"), record("i-2", bounded=False)])
+    rollups: list[Rollup] = rollup([emission_record("i-1"), emission_record("i-2", bounded=False)])
     text = report.region_service_table(report.by_region_service(rollups))
     assert "energy kWh [low, high]" in text.splitlines()[0]
     assert re.search(r"^us-east-1\s+ec2\s+2\.000000 \[1\.500000, 3\.000000\]", text, re.MULTILINE)

@@ -8,7 +8,7 @@ import pytest
 from carbonmeter.emissions import estimate, estimate_all, load_coefficients, rollup
 from carbonmeter.emissions.uncertainty import Band
 from carbonmeter.models import Service
-from tests.unit.test_estimate import MEMORY_KWH, PUE, REL, US_EAST_1_KG, kwh, usage
+from tests.support.estimates import MEMORY_KWH, PUE, REL, US_EAST_1_KG, kwh, usage
 
 PUE_LOW, PUE_HIGH = 1.04, 1.25  # AWS best site 2024; IDC industry average cited by AWS
 M5_LARGE_EXCESS_GB_H = (384 - 81.32) * 8 / 384  # CCF memory rule for m5.large (docs worked example)

@@ -370,7 +370,7 @@ def _data_file(name: str) -> str:
     return resources.files("carbonmeter.emissions").joinpath("data", name).read_text(encoding="utf-8")
 
 
-def _rows(name: str) -> Iterator[dict[str, str]]:
+def rows(name: str) -> Iterator[dict[str, str]]:
     yield from csv.DictReader(_data_file(name).splitlines())
 
 
@@ -434,29 +434,27 @@ def _storage_class(row: Mapping[str, str]) -> StorageClass:
 @cache
 def load_coefficients() -> Coefficients:
     """Parse the bundled data files once per process."""
-    processors = {p.name: p for p in map(_processor, _rows("processors.csv"))}
-    instance_types = {t.name: t for t in map(_instance_type, _rows("ec2-instance-types.csv"))}
-    storage_classes = {(s.service, s.name): s for s in map(_storage_class, _rows("storage-classes.csv"))}
-    grid_rows = list(_rows("grid-emission-factors.csv"))
-    substitute_rows = list(_rows("microarchitecture-substitutes.csv"))
-    processor_families = {f.family: f for f in map(_processor_family, _rows("processor-families.csv"))}
+    processors = {p.name: p for p in map(_processor, rows("processors.csv"))}
+    instance_types = {t.name: t for t in map(_instance_type, rows("ec2-instance-types.csv"))}
+    storage_classes = {(s.service, s.name): s for s in map(_storage_class, rows("storage-classes.csv"))}
+    grid_rows = list(rows("grid-emission-factors.csv"))
+    substitute_rows = list(rows("microarchitecture-substitutes.csv"))
+    processor_families = {f.family: f for f in map(_processor_family, rows("processor-families.csv"))}
     hosts = family_hosts(instance_types.values())
-    burstable_hosts = {r["family"]: r["host_family"] for r in _rows("burstable-embodied-hosts.csv")}
+    burstable_hosts = {r["family"]: r["host_family"] for r in rows("burstable-embodied-hosts.csv")}
     per_vcpu = own_hosts_per_vcpu(hosts, burstable_hosts)
     vendors = microarchitecture_vendors(processors.values(), substitute_rows)
     return Coefficients(
         constants=Constants.from_json(json.loads(_data_file("constants.json"))),
         processors=MappingProxyType(processors),
         instance_types=MappingProxyType(instance_types),
-        rds_vcpus=MappingProxyType(
-            {r["db_instance_class"]: float(r["vcpus"]) for r in _rows("rds-instance-vcpus.csv")}
-        ),
+        rds_vcpus=MappingProxyType({r["db_instance_class"]: float(r["vcpus"]) for r in rows("rds-instance-vcpus.csv")}),
         grid_tco2e_per_kwh=MappingProxyType({r["region"]: float(r["tco2e_per_kwh"]) for r in grid_rows}),
         storage_classes=MappingProxyType(storage_classes),
         median_host_embodied_tco2e_per_vcpu=median_embodied_per_vcpu(per_vcpu),
         processor_families=MappingProxyType(processor_families),
         substitutes=MappingProxyType({r["microarchitecture"]: r["substitute"] for r in substitute_rows}),
-        gpu_models=MappingProxyType({g.api_name: g for g in map(_gpu_model, _rows("gpu-models.csv"))}),
+        gpu_models=MappingProxyType({g.api_name: g for g in map(_gpu_model, rows("gpu-models.csv"))}),
         grid_band_pct=MappingProxyType({r["region"]: float(r["band_pct"]) for r in grid_rows if r["band_pct"].strip()}),
         host_embodied_tco2e_per_vcpu_extremes=embodied_per_vcpu_extremes(per_vcpu),
         family_hosts=MappingProxyType(hosts),

@@ -242,7 +242,7 @@ class HttpProvider:
         except ValidationError:
             raise ProviderError(REASON_BAD_RESPONSE, "response is not an estimates document") from None
         methodology = body.methodology_version or NAME
-        items = _items_by_id(body.items)
+        items = items_by_id(body.items)
         outcomes: list[Outcome] = []
         for index, usage in enumerate(batch):
             item = items.get(str(index))
@@ -273,7 +273,7 @@ class HttpProvider:
         return response
 
 
-def _items_by_id(raw_items: list[dict[str, Any]]) -> dict[str, EstimateItem | str]:
+def items_by_id(raw_items: list[dict[str, Any]]) -> dict[str, EstimateItem | str]:
     """Valid items by id; an item with an error or malformed figures maps to the reason it is unusable."""
     items: dict[str, EstimateItem | str] = {}
     for raw in raw_items:
