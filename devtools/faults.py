@@ -42,30 +42,22 @@ from botocore.model import ShapeResolver
 from botocore.retries import standard
 from botocore.serialize import CBORSerializer
 
+from devtools.services import CLIENT_FAULTS
+
 # A hook as ClientFactory takes it: (botocore event name, handler).
 Hook = tuple[str, Callable[..., Any]]
 Predicate = Callable[[AWSPreparedRequest], bool]
 
-# What each service answers when it throttles: (error code, HTTP status).
+# What each client's service answers when it throttles, and for credentials used in a region the account has not
+# enabled: (error code, HTTP status), from the services' fault shapes (``devtools/services/``). By client name,
+# since ``region_not_enabled`` numbers its rules in this order and the seeded choice of requests follows the numbers.
 THROTTLING: dict[str, tuple[str, int]] = {
-    "cloudwatch": ("Throttling", 400),
-    "dynamodb": ("ProvisionedThroughputExceededException", 400),
-    "ec2": ("RequestLimitExceeded", 503),
-    "lambda": ("TooManyRequestsException", 429),
-    "rds": ("Throttling", 400),
-    "s3": ("SlowDown", 503),
-    "sqs": ("RequestThrottled", 400),
-    "sts": ("Throttling", 400),
+    shape.client: shape.throttling for shape in sorted(CLIENT_FAULTS, key=lambda shape: shape.client)
 }
-# What each service answers for credentials used in a region the account has not enabled.
 REGION_NOT_ENABLED: dict[str, tuple[str, int]] = {
-    "cloudwatch": ("InvalidClientTokenId", 403),
-    "ec2": ("AuthFailure", 401),
-    "lambda": ("UnrecognizedClientException", 403),
-    "rds": ("InvalidClientTokenId", 403),
-    # S3 names the session token rather than the region.
-    "s3": ("InvalidToken", 400),
-    "sts": ("InvalidClientTokenId", 403),
+    shape.client: shape.region_not_enabled
+    for shape in sorted(CLIENT_FAULTS, key=lambda shape: shape.client)
+    if shape.region_not_enabled is not None
 }
 ALWAYS = 1_000_000  # ``times`` for a fault that outlasts every retry
 

@@ -13,10 +13,13 @@ from botocore.awsrequest import AWSPreparedRequest
 
 from devtools.faults import ALWAYS, Faults, InvocationTimeout, Rule
 from devtools.faults import request_region as signed_region
+from devtools.services import CLIENT_FAULTS
 from devtools.soak.options import SoakConnection, SoakOptions
 
-# Services whose calls the soak throttles and fails at random.
-FAULTED_SERVICES: tuple[str, ...] = ("sts", "ec2", "cloudwatch", "rds", "lambda", "s3", "dynamodb", "sqs")
+# Clients whose calls the soak throttles and fails at random: every one with a fault shape, in soak order.
+FAULTED_SERVICES: tuple[str, ...] = tuple(shape.client for shape in CLIENT_FAULTS)
+# Clients a regional outage takes down: those calling into the customer's regions.
+OUTAGE_SERVICES: tuple[str, ...] = tuple(shape.client for shape in CLIENT_FAULTS if shape.in_customer_regions)
 # Usage, emission and roll-up writes per connection-hour, give or take: where a timeout can strike.
 WRITES_PER_CONNECTION_HOUR = 3
 COLLECTOR_BATCH_SIZE = 10
@@ -85,7 +88,7 @@ class FaultInjector:
         self._rng = random.Random(f"fault-rules:{seed}")
         if plan.rate <= 0:
             return
-        for service in ("ec2", "cloudwatch", "rds", "lambda", "s3"):
+        for service in OUTAGE_SERVICES:
             # Every call to the region fails with a 503, retries included, while the outage lasts.
             self.faults.add(
                 Rule(service, None, "region-outage", code="ServiceUnavailable", status=503, times=ALWAYS)
