@@ -9,29 +9,22 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from carbonmeter.models import Connection
 from carbonmeter.services import READ_ACTIONS
-from carbonmeter.store import ConnectionStore, StatusStore
+from carbonmeter.store import StatusStore
 from devtools.aws.iam import DeployedPolicies, synthesized_templates
 from devtools.aws.pipeline import LocalPipeline
+from tests.support.local_cloud import register
 
 CONNECTION = "tenant"
 
 
-def _register(cloud) -> None:
-    ConnectionStore(cloud.clients, cloud.settings.connections_table).put(
-        Connection(
-            connection_id=CONNECTION,
-            role_arn=cloud.account.role_arn,
-            external_id=cloud.account.external_id,
-            regions=cloud.account.regions,
-            created_at=cloud.hours[0],
-        )
-    )
-
-
 def _deployed(cloud) -> DeployedPolicies:
     return DeployedPolicies.of(synthesized_templates(), cloud.settings, cloud.account.account_id)
+
+
+def _pipeline_under(cloud, policies: DeployedPolicies) -> LocalPipeline:
+    """The cloud's pipeline, its functions running under ``policies`` instead of the synthesized ones."""
+    return LocalPipeline(cloud.clients, cloud.settings, cloud.account.account_id, policies=policies)
 
 
 def _checked(pipeline: LocalPipeline, principal_part: str) -> set[tuple[str, str]]:
@@ -41,7 +34,7 @@ def _checked(pipeline: LocalPipeline, principal_part: str) -> set[tuple[str, str
 def test_the_hourly_run_passes_under_every_deployed_policy(local_cloud, handlers_on):
     # Given a registered connection and the pipeline under the synthesized policies
     cloud = local_cloud(hours=1)
-    _register(cloud)
+    register(cloud, CONNECTION, from_first_hour=True)
     usage_table = (
         f"arn:aws:dynamodb:{cloud.settings.region}:{cloud.account.account_id}:table/{cloud.settings.usage_table}"
     )
@@ -67,13 +60,8 @@ def test_the_hourly_run_passes_under_every_deployed_policy(local_cloud, handlers
 def test_a_removed_scheduler_grant_fails_the_hourly_run(local_cloud, handlers_on):
     # Given the scheduler's role without dynamodb:Query, as the stack was before the fix
     cloud = local_cloud(hours=1)
-    _register(cloud)
-    pipeline = LocalPipeline(
-        cloud.clients,
-        cloud.settings,
-        cloud.account.account_id,
-        policies=_deployed(cloud).without("scheduler", "dynamodb:Query"),
-    )
+    register(cloud, CONNECTION, from_first_hour=True)
+    pipeline = _pipeline_under(cloud, _deployed(cloud).without("scheduler", "dynamodb:Query"))
     # When the hourly rule fires
     with handlers_on(cloud), pytest.raises(ClientError) as refused:
         pipeline.fire_schedule(pipeline.fire_time(cloud.hours[-1]))
@@ -86,13 +74,8 @@ def test_a_removed_scheduler_grant_fails_the_hourly_run(local_cloud, handlers_on
 def test_a_removed_customer_grant_fails_that_service_in_every_region(local_cloud, handlers_on):
     # Given a customer role that lacks ec2:DescribeVolumes (EBS discovery)
     cloud = local_cloud(hours=1)
-    _register(cloud)
-    pipeline = LocalPipeline(
-        cloud.clients,
-        cloud.settings,
-        cloud.account.account_id,
-        policies=_deployed(cloud).without_customer_grant("ec2:DescribeVolumes"),
-    )
+    register(cloud, CONNECTION, from_first_hour=True)
+    pipeline = _pipeline_under(cloud, _deployed(cloud).without_customer_grant("ec2:DescribeVolumes"))
     hour = cloud.hours[-1]
     # When the hour is collected
     with handlers_on(cloud):

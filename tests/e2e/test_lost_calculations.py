@@ -4,51 +4,25 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
 
-from botocore.awsrequest import AWSResponse
-
-from carbonmeter.aws import ClientFactory, EventHook
-from carbonmeter.models import Connection
-from carbonmeter.store import ConnectionStore, EmissionStore, StatusStore
+from carbonmeter.aws import ClientFactory
+from carbonmeter.store import EmissionStore, StatusStore
+from tests.support.aws_hooks import refuse_when
+from tests.support.local_cloud import register
 
 CONNECTION = "tenant"
-
-
-def _register(cloud) -> None:
-    ConnectionStore(cloud.clients, cloud.settings.connections_table).put(
-        Connection(
-            connection_id=CONNECTION,
-            role_arn=cloud.account.role_arn,
-            external_id=cloud.account.external_id,
-            regions=cloud.account.regions,
-            created_at=cloud.hours[0],
-        )
-    )
-
-
-def refuse_emission_writes(table: str) -> EventHook:
-    """DynamoDB failing every write to the emissions table, as an outage or a bad deploy would."""
-
-    def refuse(model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-        if table not in str(params.get("body", "")):
-            return None
-        error = {"Code": "InternalServerError", "Message": "emissions table unavailable"}
-        return AWSResponse("https://dynamodb.invalid/", 500, {}, None), {
-            "Error": error,
-            "ResponseMetadata": {"HTTPStatusCode": 500},
-        }
-
-    return ("before-call.dynamodb.BatchWriteItem", refuse)
 
 
 def test_a_calculation_that_failed_for_good_is_queued_again_and_stored(local_cloud, handlers_on):
     # Given an hour collected while every write of its emissions failed
     cloud = local_cloud(hours=1)
-    _register(cloud)
+    register(cloud, CONNECTION, from_first_hour=True)
     hour = cloud.hours[-1]
     statuses = StatusStore(cloud.clients, cloud.settings.usage_table)
-    refusing = ClientFactory(settings=cloud.settings, hooks=(refuse_emission_writes(cloud.settings.emissions_table),))
+    refuse = refuse_when(
+        "before-call.dynamodb.BatchWriteItem", cloud.settings.emissions_table, "InternalServerError", "down", 500
+    )
+    refusing = ClientFactory(settings=cloud.settings, hooks=(refuse,))
     with handlers_on(replace(cloud, handler_clients=refusing)):
         cloud.pipeline.fire_schedule(cloud.pipeline.fire_time(hour))
         cloud.pipeline.drain_collect()

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 from carbonmeter.aws import ClientFactory
@@ -29,6 +28,7 @@ from devtools.aws.resources import create_resources
 from functions.calculator.handler import handler as calculator
 from functions.collector.handler import handler as collector
 from functions.scheduler.handler import handler as scheduler
+from tests.support.aws_hooks import refuse_when
 
 NOW = datetime(2026, 11, 23, 14, 20, tzinfo=UTC)
 SETTLED = datetime(2026, 11, 23, 13, tzinfo=UTC)  # the last hour that may be collected at NOW
@@ -233,16 +233,10 @@ def test_a_dynamodb_error_during_collection_leaves_its_trace_on_the_connection(d
     # Given the usage table refusing the hour's status update
     usage_table = deployed.settings.usage_table
 
-    def refuse(model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-        if f'"{usage_table}"' not in str(params.get("body", "")):
-            return None
-        error = {"Code": "ValidationException", "Message": "status item too large"}
-        return AWSResponse("https://dynamodb.invalid/", 400, {}, None), {
-            "Error": error,
-            "ResponseMetadata": {"HTTPStatusCode": 400},
-        }
-
-    clients = ClientFactory(settings=deployed.settings, hooks=[("before-call.dynamodb.UpdateItem", refuse)])
+    refuse = refuse_when(
+        "before-call.dynamodb.UpdateItem", f'"{usage_table}"', "ValidationException", "status item too large", 400
+    )
+    clients = ClientFactory(settings=deployed.settings, hooks=[refuse])
     body = {"connection_id": CONNECTION, "hour": hour_key(SETTLED)}
     # When the collector takes the hour
     runtime = Runtime(settings=deployed.settings, clients=clients, clock=lambda: NOW)

@@ -9,16 +9,23 @@ from botocore.awsrequest import AWSResponse
 from carbonmeter.aws import EventHook
 
 
-def deny_assume_role(role_name_part: str) -> EventHook:
-    """A hook that makes STS refuse AssumeRole for matching roles, as for a wrong ExternalId."""
+def refuse_when(event: str, body_contains: str, code: str, message: str, status: int) -> EventHook:
+    """A hook answering ``code`` to every ``event`` call (``before-call.<service>.<Operation>``) whose body holds
+    ``body_contains``, as the service would; the caller's client raises ClientError, retried as botocore retries it.
+    """
 
     def refuse(model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-        if role_name_part not in str(params.get("body", "")):
+        if body_contains not in str(params.get("body", "")):
             return None
-        error = {"Code": "AccessDenied", "Message": "User is not authorized to perform: sts:AssumeRole"}
-        return AWSResponse("https://sts.invalid/", 403, {}, None), {
-            "Error": error,
-            "ResponseMetadata": {"HTTPStatusCode": 403},
+        return AWSResponse("https://aws.invalid/", status, {}, None), {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
         }
 
-    return ("before-call.sts.AssumeRole", refuse)
+    return (event, refuse)
+
+
+def deny_assume_role(role_name_part: str) -> EventHook:
+    """STS refusing AssumeRole for matching roles, as for a wrong ExternalId."""
+    message = "User is not authorized to perform: sts:AssumeRole"
+    return refuse_when("before-call.sts.AssumeRole", role_name_part, "AccessDenied", message, 403)

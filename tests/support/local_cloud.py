@@ -40,14 +40,20 @@ def last_hours(count: int) -> list[datetime]:
     return [end - timedelta(hours=count - i) for i in range(count)]
 
 
-def register(cloud: LocalCloud, connection_id: str = CONNECTION, role_arn: str | None = None) -> None:
-    """Stores a connection to the cloud's seeded account in its connections table."""
+def register(
+    cloud: LocalCloud, connection_id: str = CONNECTION, role_arn: str | None = None, *, from_first_hour: bool = False
+) -> None:
+    """Stores a connection to the cloud's seeded account in its connections table.
+
+    ``from_first_hour``: registered when the seeded hours start, so the hourly run collects from there.
+    """
     ConnectionStore(cloud.clients, cloud.settings.connections_table).put(
         Connection(
             connection_id=connection_id,
             role_arn=role_arn or cloud.account.role_arn,
             external_id=cloud.account.external_id,
             regions=cloud.account.regions,
+            created_at=cloud.hours[0] if from_first_hour else None,
         )
     )
 
