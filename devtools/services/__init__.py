@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from carbonmeter.models import Service
-from devtools.services import ebs, ec2, lambda_, rds, s3
+from devtools.services import ebs, ec2, elasticache, lambda_, rds, s3
 from devtools.services.base import AccountSeeding, ClientFaults, RegionSeeding, ServiceDevtools
 
 # Seeding runs the parts in this order, each drawing from the region's random stream in turn (EBS runs within
@@ -25,6 +25,7 @@ _REGISTERED: tuple[ServiceDevtools[Any], ...] = (
     s3.DEVTOOLS,
     rds.DEVTOOLS,
     lambda_.DEVTOOLS,
+    elasticache.DEVTOOLS,
 )
 
 # APIs called whatever the service: the collector's AssumeRole and metric reads, and CarbonMeter's own tables
@@ -64,7 +65,7 @@ def _registry(parts: tuple[ServiceDevtools[Any], ...]) -> Mapping[Service, Servi
 
 
 def _client_faults(shapes: Iterable[ClientFaults]) -> tuple[ClientFaults, ...]:
-    """Every client once, in ``soak_order``; services sharing an API (EC2, EBS, RDS) must describe it alike."""
+    """Every client once, in ``soak_order``; services sharing an API (EC2, EBS, RDS, ...) must describe it alike."""
     by_client: dict[str, ClientFaults] = {}
     for shape in shapes:
         if by_client.setdefault(shape.client, shape) != shape:

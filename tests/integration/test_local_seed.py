@@ -20,6 +20,7 @@ from carbonmeter.settings import Settings
 from devtools.aws.resources import MAX_RECEIVE_COUNT, create_resources
 from devtools.aws.server import DEFAULT_ACCOUNT_ID, EmbeddedAwsError, embedded_aws
 from devtools.seed import DEFAULT_REGIONS, READ_ONLY_ROLE_NAME, DemoAccount, seed_demo_account, seed_fleet
+from devtools.services import DEVTOOLS_SERVICES
 
 START = datetime(2024, 5, 1, tzinfo=UTC)
 HOURS = [START + timedelta(hours=n) for n in range(48)]
@@ -80,7 +81,7 @@ def test_embedded_aws_routes_every_client_to_localhost_and_restores_the_environm
         assert url.port
         assert "AWS_PROFILE" not in os.environ
         assert "AWS_ENDPOINT_URL_S3" not in os.environ
-        for service in ("sts", "cloudwatch", "s3", "ec2", "lambda", "rds", "iam", "dynamodb", "sqs"):
+        for service in ("sts", "cloudwatch", "s3", "ec2", "lambda", "rds", "elasticache", "iam", "dynamodb", "sqs"):
             assert boto3.client(service).meta.endpoint_url == endpoint
         assert boto3.client("sts").get_caller_identity()["Account"] == DEFAULT_ACCOUNT_ID
         assert boto3.Session().region_name == "eu-west-1"
@@ -320,7 +321,8 @@ def test_seed_fleet_creates_exactly_the_requested_resources_deterministically():
     first, first_cpu = seeded_cpu()
     second, second_cpu = seeded_cpu()
 
-    metric_bearing = (Service.EC2, Service.S3, Service.RDS, Service.LAMBDA)
+    # Every service with a share of the mixed fleet (EBS rides on EC2 with a share of 0)
+    metric_bearing = [service for service, part in DEVTOOLS_SERVICES.items() if part.fleet_share > 0]
     assert sum(first.count(service) for service in metric_bearing) == 37
     assert {first.count(service, region) > 0 for service in metric_bearing for region in regions} == {True}
     assert first.count(Service.EBS) == first.count(Service.EC2)

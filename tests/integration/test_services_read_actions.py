@@ -74,12 +74,19 @@ def a_function() -> None:
     )
 
 
+def a_cache_cluster() -> None:
+    boto3.client("elasticache", region_name=REGION).create_cache_cluster(
+        CacheClusterId="sessions", Engine="redis", CacheNodeType="cache.r6g.large", NumCacheNodes=1
+    )
+
+
 SEED: dict[Service, Callable[[], None]] = {
     Service.EC2: an_instance,
     Service.EBS: a_volume,
     Service.S3: a_bucket,
     Service.RDS: a_database,
     Service.LAMBDA: a_function,
+    Service.ELASTICACHE: a_cache_cluster,
 }
 
 

@@ -35,6 +35,7 @@ class Service(StrEnum):
     S3 = "s3"
     RDS = "rds"
     LAMBDA = "lambda"
+    ELASTICACHE = "elasticache"
 
 
 def _utc_hour(value: datetime) -> datetime:

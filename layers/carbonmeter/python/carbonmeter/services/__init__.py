@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from carbonmeter.models import Service, ServiceUsage
-from carbonmeter.services import ebs, ec2, lambda_, rds, s3
+from carbonmeter.services import ebs, ec2, elasticache, lambda_, rds, s3
 from carbonmeter.services.base import HourContext, ProviderName, Resource, ServiceCollector, ServiceSlice
 
 _REGISTERED: tuple[ServiceSlice[Any], ...] = (
@@ -21,6 +21,7 @@ _REGISTERED: tuple[ServiceSlice[Any], ...] = (
     s3.SLICE,
     rds.SLICE,
     lambda_.SLICE,
+    elasticache.SLICE,
 )
 
 
