@@ -20,8 +20,16 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from carbonmeter import emissions
 from carbonmeter.aws import ClientFactory
-from carbonmeter.emissions.providers import FallbackProvider, HttpProvider, StaticKey, provider_for
-from carbonmeter.models import Service
+from carbonmeter.emissions.providers import (
+    FALLBACK_FLAG_PREFIX,
+    BuiltinProvider,
+    FallbackProvider,
+    HttpProvider,
+    StaticKey,
+    provider_for,
+)
+from carbonmeter.models import Service, UsageRecord
+from carbonmeter.services import covered_by
 from carbonmeter.settings import Settings
 from tests.support.records import ec2_usage
 
@@ -283,3 +291,31 @@ def test_a_missing_secret_falls_back_flagged(api: tuple[FakeEmissionsApi, str]) 
 
     assert all(r.flags[-1] == "provider_fallback:http:secret_unavailable" for r in records)
     assert fake.requests == []
+
+
+def test_a_service_outside_the_apis_contract_is_never_sent_and_gets_builtin_figures_unflagged(
+    api: tuple[FakeEmissionsApi, str],
+) -> None:
+    # Given an hour with an EC2 instance and an ElastiCache cluster, whose slice does not declare the HTTP API
+    fake, url = api
+    cache = UsageRecord(
+        connection_id="c",
+        account_id="111122223333",
+        hour=USAGES[0].hour,
+        region="eu-west-1",
+        service=Service.ELASTICACHE,
+        resource_id="sessions",
+        resource_type="cache.m5.large",
+        details={"service": "elasticache", "node_count": 2, "vcpus": 2, "memory_gib": 8, "cpu_utilization_pct": 30},
+    )
+    assert Service.ELASTICACHE not in covered_by("http")
+
+    # When the HTTP provider estimates the hour
+    instance, cluster = provider(url).estimate([USAGES[0], cache])
+
+    # Then only the instance was sent; the cluster has the builtin figures, with no fallback flag
+    sent = [item["resource_id"] for call in fake.requests for item in call["body"]["items"]]
+    assert sent == [USAGES[0].resource_id]
+    assert instance.provider == "http"
+    assert cluster == BuiltinProvider().estimate([cache])[0]
+    assert not any(flag.startswith(FALLBACK_FLAG_PREFIX) for flag in cluster.flags)

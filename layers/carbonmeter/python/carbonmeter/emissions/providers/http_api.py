@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Final
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -23,11 +23,14 @@ from carbonmeter.emissions.providers.base import (
     Unestimated,
     strict,
 )
+from carbonmeter.emissions.providers.builtin import BuiltinProvider
 from carbonmeter.emissions.providers.transport import retrying_session, transport_error
 from carbonmeter.models import LEGACY_FLAT_DEFAULTS, EmissionRecord, Range, Service, UsageRecord
-from carbonmeter.services import SLICES
+from carbonmeter.services import SLICES, covered_by
 
-NAME = "http"
+NAME: Final = "http"
+# The services of the API's contract: those whose slices declare it.
+COVERED_SERVICES = covered_by(NAME)
 ESTIMATES_PATH = "/v1/estimates"
 # Items per request; the contract asks servers to accept at least this many.
 BATCH_SIZE = 100
@@ -171,7 +174,11 @@ def _single_part(service: Service, energy_kwh: float) -> EnergyBreakdown:
 
 
 class HttpProvider:
-    """Every service from an external emissions API (see the contract in ``docs/providers.md``)."""
+    """The services of its contract from an external emissions API (``docs/providers.md``); others from builtin.
+
+    A service whose slice does not declare ``http`` is not in the API's contract: sending it would only earn a
+    refusal and a fallback flag, so its records get the builtin figures directly, unflagged, as Boavizta's do.
+    """
 
     name = NAME
 
@@ -182,12 +189,14 @@ class HttpProvider:
         timeout: float = 5.0,
         session: requests.Session | None = None,
         batch_size: int = BATCH_SIZE,
+        builtin: BuiltinProvider | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.batch_size = batch_size
         self._api_key = api_key_source
         self._session = session or retrying_session()
+        self._builtin = builtin or BuiltinProvider()
 
     def estimate(self, usages: Sequence[UsageRecord]) -> list[EmissionRecord]:
         """Every record, or ``ProviderError`` for the first one the API cannot estimate (no fallback)."""
@@ -195,6 +204,13 @@ class HttpProvider:
 
     def try_estimate(self, usages: Sequence[UsageRecord]) -> list[Outcome]:
         usages = list(usages)
+        sent = [index for index, usage in enumerate(usages) if usage.service in COVERED_SERVICES]
+        kept = [index for index, usage in enumerate(usages) if usage.service not in COVERED_SERVICES]
+        outcomes: dict[int, Outcome] = dict(zip(kept, self._builtin.estimate([usages[i] for i in kept]), strict=True))
+        outcomes.update(zip(sent, self._try_covered([usages[i] for i in sent]), strict=True))
+        return [outcomes[index] for index in range(len(usages))]
+
+    def _try_covered(self, usages: list[UsageRecord]) -> list[Outcome]:
         if not usages:
             return []
         key = self._key(self._api_key)
