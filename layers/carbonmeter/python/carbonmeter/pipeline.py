@@ -74,7 +74,7 @@ def collect_connection_hour(
         return CollectOutcome(job.connection_id, job.hour, records=0, counter=counter, skipped=True)
     with _failure_recorded(connections, job.connection_id, job.hour):
         check_settled(f"the collect job for {hour_key(job.hour)}", job.hour + HOUR, now or datetime.now(UTC), settings)
-        return _collect(job, connection, clients, settings, counter)
+        return _collect(job, connection, connections, clients, settings, counter)
 
 
 @contextmanager
@@ -113,7 +113,12 @@ def record_rejected_message(
 
 
 def _collect(
-    job: CollectJob, connection: Connection, clients: ClientFactory, settings: Settings, counter: ApiCallCounter
+    job: CollectJob,
+    connection: Connection,
+    connections: ConnectionStore,
+    clients: ClientFactory,
+    settings: Settings,
+    counter: ApiCallCounter,
 ) -> CollectOutcome:
     statuses = StatusStore(clients, settings.usage_table)
     try:
@@ -137,7 +142,7 @@ def _collect(
         enqueue(clients, settings.calculate_queue_url, [CalculateJob(connection_id=job.connection_id, hour=job.hour)])
     if not status.complete:
         raise IncompleteCollectionError(_summary(status))
-    ConnectionStore(clients, settings.connections_table).record_success(job.connection_id, job.hour)
+    connections.record_success(job.connection_id, job.hour)
     return CollectOutcome(job.connection_id, job.hour, records=written, counter=counter, status=status)
 
 
