@@ -100,26 +100,19 @@ class ConnectionStore:
         return _from_item(Connection, item)
 
     def list(self, *, enabled_only: bool = False) -> Iterator[Connection]:
-        params: dict[str, Any] = {}
-        if enabled_only:
-            params["FilterExpression"] = Attr("enabled").eq(True)
-        while True:
-            page = self._table.scan(**params)
-            for item in page.get("Items", []):
-                yield _from_item(Connection, item)
-            if "LastEvaluatedKey" not in page:
-                return
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return self._scan(Connection, enabled_only)
 
     def schedules(self, *, enabled_only: bool = False) -> Iterator[ConnectionSchedule]:
         """What the scheduler needs of every connection, read without the roles and ExternalIds."""
-        params: dict[str, Any] = dict(_SCHEDULE_PROJECTION)
+        return self._scan(ConnectionSchedule, enabled_only, **_SCHEDULE_PROJECTION)
+
+    def _scan(self, model: type[Model], enabled_only: bool, **params: Any) -> Iterator[Model]:
         if enabled_only:
             params["FilterExpression"] = Attr("enabled").eq(True)
         while True:
             page = self._table.scan(**params)
             for item in page.get("Items", []):
-                yield _from_item(ConnectionSchedule, item)
+                yield _from_item(model, item)
             if "LastEvaluatedKey" not in page:
                 return
             params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
