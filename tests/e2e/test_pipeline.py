@@ -8,8 +8,8 @@ import pytest
 
 from carbonmeter.emissions import METHODOLOGY_VERSION
 from carbonmeter.metrics import COLLECTOR_COUNT_METRICS, MetricName
-from carbonmeter.models import HOUR, CollectJob, Service, hour_key
-from carbonmeter.store import ConnectionStore, EmissionStore, UsageStore
+from carbonmeter.models import ALL_REGIONS, HOUR, CollectJob, Service, hour_key
+from carbonmeter.store import ConnectionStore, EmissionStore, StatusStore, UsageStore
 from tests.support.aws_hooks import deny_assume_role
 from tests.support.local_cloud import CONNECTION, register
 
@@ -135,3 +135,44 @@ def test_collector_publishes_its_counts_as_embedded_metrics(local_cloud, handler
     # And it emits every metric the stack's dashboard graphs for it, under the names infra/ uses
     emitted = {metric["Name"] for metric in collector["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     assert {*COLLECTOR_COUNT_METRICS, MetricName.COLLECT_DURATION} <= emitted
+
+
+def test_a_connection_of_every_enabled_region_collects_a_region_enabled_later(local_cloud, handlers_on):
+    # Given the demo account registered for every enabled region, and a volume in an opt-in region it has not enabled
+    cloud = local_cloud(hours=2)
+    register(cloud, regions=(ALL_REGIONS,))
+    opt_in = "me-central-1"
+    volume = cloud.clients.client("ec2", opt_in).create_volume(
+        AvailabilityZone=f"{opt_in}a", Size=500, VolumeType="gp3"
+    )["VolumeId"]
+    statuses = StatusStore(cloud.clients, cloud.settings.usage_table)
+    emissions = EmissionStore(cloud.clients, cloud.settings.emissions_table)
+    with handlers_on(cloud):
+        # When the first hour runs, the customer then enables the region, and the second hour runs
+        first, second = cloud.hours
+        cloud.pipeline.run_hour(first)
+        cloud.clients.client("account").enable_region(RegionName=opt_in)
+        cloud.pipeline.run_hour(second)
+    # Then the first hour covers the seeded regions and no scope of the opt-in region
+    first_status, second_status = (statuses.get(CONNECTION, hour) for hour in (first, second))
+    assert first_status.complete
+    assert second_status.complete
+    assert not any(scope.startswith(opt_in) for scope in first_status.succeeded)
+    # And the second hour collects it too, without the connection being edited
+    assert {f"{opt_in}/{service}" for service in Service} <= set(second_status.succeeded)
+    assert volume not in {r.resource_id for r in emissions.read_hour(CONNECTION, first)}
+    second_records = emissions.read_hour(CONNECTION, second)
+    assert {r.region for r in second_records if r.resource_id == volume} == {opt_in}
+    # And the seeded regions' resources are metered in both hours, each once
+    for hour in (first, second):
+        records = [r for r in emissions.read_hour(CONNECTION, hour) if r.region in cloud.account.regions]
+        # (a bucket has one record per storage class)
+        keys = [(r.region, r.service, r.resource_id, r.resource_type) for r in records]
+        expected = {
+            (region, service, resource_id)
+            for region in cloud.account.regions
+            for service in Service
+            for resource_id in cloud.account.resources[region][service]
+        }
+        assert len(keys) == len(set(keys))
+        assert {key[:3] for key in keys} == expected

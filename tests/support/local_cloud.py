@@ -41,18 +41,24 @@ def last_hours(count: int) -> list[datetime]:
 
 
 def register(
-    cloud: LocalCloud, connection_id: str = CONNECTION, role_arn: str | None = None, *, from_first_hour: bool = False
+    cloud: LocalCloud,
+    connection_id: str = CONNECTION,
+    role_arn: str | None = None,
+    *,
+    from_first_hour: bool = False,
+    regions: tuple[str, ...] | None = None,
 ) -> None:
     """Stores a connection to the cloud's seeded account in its connections table.
 
     ``from_first_hour``: registered when the seeded hours start, so the hourly run collects from there.
+    ``regions``: what the connection names (default: the seeded regions).
     """
     ConnectionStore(cloud.clients, cloud.settings.connections_table).put(
         Connection(
             connection_id=connection_id,
             role_arn=role_arn or cloud.account.role_arn,
             external_id=cloud.account.external_id,
-            regions=cloud.account.regions,
+            regions=regions or cloud.account.regions,
             created_at=cloud.hours[0] if from_first_hour else None,
         )
     )

@@ -285,3 +285,25 @@ def test_a_disabled_connection_keeps_its_history():
     disable_connection(registry, "acme")
     (listed,) = list_connections(registry)
     assert (listed["enabled"], listed["last_success_hour"]) == (False, "2026-11-23T13:00:00Z")
+
+
+# --- every enabled region ---
+
+
+def test_a_connection_may_name_every_enabled_region_with_all():
+    result = register_connection(Registry(), _request(regions=("all",)), NOW)
+    assert result.connection.all_regions
+    assert result.connection.regions == ("all",)
+
+
+@pytest.mark.parametrize("regions", [("all", "us-east-1"), ("us-east-1", "all")], ids=["all-first", "all-last"])
+def test_all_is_refused_beside_named_regions(regions):
+    # Mixing them would leave it unclear whether the named ones are a limit or an addition.
+    with pytest.raises(RegistrationError, match="every enabled region: name it alone"):
+        register_connection(Registry(), _request(regions=regions), NOW)
+
+
+def test_named_regions_are_still_checked_one_by_one():
+    with pytest.raises(RegistrationError, match="'everywhere' is not an AWS region name"):
+        register_connection(Registry(), _request(regions=("us-east-1", "everywhere")), NOW)
+    assert not register_connection(Registry(), _request(regions=("us-east-1",)), NOW).connection.all_regions

@@ -31,7 +31,15 @@ from carbonmeter.connections import (
     register_connection,
 )
 from carbonmeter.emissions.providers import PROVIDER_NAMES, provider_for
-from carbonmeter.models import Connection, HourStatus, Service, first_error_message, hour_key, hours_between
+from carbonmeter.models import (
+    ALL_REGIONS,
+    Connection,
+    HourStatus,
+    Service,
+    first_error_message,
+    hour_key,
+    hours_between,
+)
 from carbonmeter.scheduling import CLOUDWATCH_HOURLY_RETENTION
 from carbonmeter.services import READ_ACTIONS
 from carbonmeter.settings import ConfigurationError, Settings
@@ -104,7 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the role's ExternalId, if it demands one; '-' reads one line from stdin, else {EXTERNAL_ID_ENV} "
         "(a value given here shows in ps and shell history)",
     )
-    estimate.add_argument("--regions", required=True, type=_csv)
+    estimate.add_argument(
+        "--regions",
+        required=True,
+        type=_csv,
+        help=_REGIONS_HELP,
+    )
     estimate.add_argument("--services", type=_services, default=list(Service))
     estimate.add_argument(
         "--start",
@@ -153,7 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="register even though another connection has the same role ARN (then warns)",
     )
-    add.add_argument("--regions", required=True, type=_csv)
+    add.add_argument(
+        "--regions",
+        required=True,
+        type=_csv,
+        help=_REGIONS_HELP,
+    )
     add.add_argument("--services", type=_services, default=list(Service))
     add.add_argument(
         "--collect-from",
@@ -184,6 +202,12 @@ def _stored_window_arguments(parser: argparse.ArgumentParser, run: Any) -> None:
     parser.set_defaults(run=run)
 
 
+_REGIONS_HELP = (
+    f"comma-separated region names, or {ALL_REGIONS!r}: every region the account has enabled, looked up at each "
+    "collection"
+)
+
+
 def known_regions() -> set[str]:
     session = boto3.Session()
     return {
@@ -194,7 +218,7 @@ def known_regions() -> set[str]:
 
 
 def check_regions(regions: Sequence[str]) -> None:
-    unknown = sorted(set(regions) - known_regions())
+    unknown = sorted(set(regions) - known_regions() - {ALL_REGIONS})
     if unknown:
         raise CliError(f"unknown region(s): {', '.join(unknown)}")
 
@@ -213,7 +237,7 @@ def run_estimate(args: argparse.Namespace, settings: Settings) -> int:
     # with CarbonMeter's own credentials, since a remote provider's key is in our account.
     provider = provider_for(settings, base)
     customer = assume_role(base, args.role_arn, external_id, settings.role_session_name, session_actions=READ_ACTIONS)
-    _progress(f"collecting {len(connection.regions)} region(s) x {len(hours)} hour(s) of {connection.account_id}")
+    _progress(f"collecting {_regions_of(connection)} x {len(hours)} hour(s) of {connection.account_id}")
     result = collect(customer, connection, hours, workers=settings.region_workers, progress=_region_done)
     records = provider.estimate(result.records)
     if args.format == "json":
@@ -344,10 +368,11 @@ def _registered(result: RegistrationResult) -> str:
         verb = "saved"
     else:
         verb = "replaced (it was disabled; it is enabled again)" if result.re_enabled else "replaced"
-    return (
-        f"connection {connection.connection_id} {verb}: account {connection.account_id}, "
-        f"{len(connection.regions)} region(s)"
-    )
+    return f"connection {connection.connection_id} {verb}: account {connection.account_id}, {_regions_of(connection)}"
+
+
+def _regions_of(connection: Connection) -> str:
+    return "every enabled region" if connection.all_regions else f"{len(connection.regions)} region(s)"
 
 
 def run_connections_list(args: argparse.Namespace, settings: Settings) -> int:

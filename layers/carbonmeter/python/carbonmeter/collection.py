@@ -19,6 +19,7 @@ from carbonmeter import cloudwatch
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
 from carbonmeter.models import Connection, Service, UsageRecord, scope_key
+from carbonmeter.regions import collection_regions
 from carbonmeter.services import COLLECTORS, HourContext, Resource, ServiceCollector
 
 # What AWS answers, service by service, when credentials are used in a region the account has not opted into
@@ -77,11 +78,13 @@ def collect(
     ``clients`` must carry the connection's (assumed) credentials.
     """
     collectors = [COLLECTORS[service] for service in connection.services]
+    try:
+        regions = collection_regions(clients, connection)
+    except Exception as error:  # without its regions nothing of the connection can be collected: all of it failed
+        return all_failed(connection, describe_error(error))
     result = CollectionResult()
-    with ThreadPoolExecutor(max_workers=min(workers, len(connection.regions))) as pool:
-        futures = [
-            pool.submit(collect_region, clients, region, collectors, connection, hours) for region in connection.regions
-        ]
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(regions)))) as pool:
+        futures = [pool.submit(collect_region, clients, region, collectors, connection, hours) for region in regions]
         for future in as_completed(futures):
             region = future.result()
             if progress is not None:
@@ -89,6 +92,12 @@ def collect(
             result.add(region)
     result.succeeded.sort()
     return result
+
+
+def all_failed(connection: Connection, reason: str) -> CollectionResult:
+    """Every scope of ``connection`` failed for ``reason`` (its role could not be assumed, or its regions known)."""
+    scopes = [scope_key(region, service) for region in connection.regions for service in connection.services]
+    return CollectionResult(failed=dict.fromkeys(scopes, reason))
 
 
 def collect_region(

@@ -24,6 +24,8 @@ from pydantic import (
 
 HOUR = timedelta(hours=1)
 
+# A connection's regions may be this word alone: every region its account has enabled.
+ALL_REGIONS = "all"
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 _CONNECTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -51,6 +53,16 @@ def _region(value: str) -> str:
     if not _REGION.match(value):
         raise ValueError(f"{value!r} is not an AWS region name")
     return value
+
+
+def _regions(values: tuple[str, ...]) -> tuple[str, ...]:
+    if ALL_REGIONS in values:
+        if len(values) > 1:
+            raise ValueError(f"{ALL_REGIONS!r} means every enabled region: name it alone, without other regions")
+        return values
+    for value in values:
+        _region(value)
+    return values
 
 
 def _connection_id(value: str) -> str:
@@ -98,7 +110,8 @@ class Connection(BaseModel):
     connection_id: ConnectionId
     role_arn: str
     external_id: str = Field(min_length=2, max_length=1224, repr=False)
-    regions: tuple[Region, ...] = Field(min_length=1)
+    # Region names, or ALL_REGIONS alone: every region the account has enabled, looked up at each collection.
+    regions: Annotated[tuple[str, ...], AfterValidator(_regions)] = Field(min_length=1)
     services: tuple[Service, ...] = tuple(Service)
     enabled: bool = True
     last_success_at: datetime | None = None
@@ -114,6 +127,10 @@ class Connection(BaseModel):
         if not _ROLE_ARN.match(value):
             raise ValueError(f"{value!r} is not an IAM role ARN")
         return value
+
+    @property
+    def all_regions(self) -> bool:
+        return self.regions == (ALL_REGIONS,)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

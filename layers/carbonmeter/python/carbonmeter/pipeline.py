@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from carbonmeter import emissions
 from carbonmeter.aws import ApiCallCounter, ClientFactory, RoleAssumptionError, assume_role
 from carbonmeter.batch import FailedMessage
-from carbonmeter.collection import CollectionResult, collect, describe_error
+from carbonmeter.collection import CollectionResult, all_failed, collect, describe_error
 from carbonmeter.emissions.providers import FALLBACK_FLAG_PREFIX, EmissionsProvider, provider_for
 from carbonmeter.models import (
     HOUR,
@@ -21,7 +21,6 @@ from carbonmeter.models import (
     Connection,
     HourStatus,
     hour_key,
-    scope_key,
 )
 from carbonmeter.scheduling import SchedulingError, check_collectable, check_settled, enqueue
 from carbonmeter.services import READ_ACTIONS
@@ -131,7 +130,7 @@ def _collect(
             session_actions=READ_ACTIONS,
         )
     except RoleAssumptionError as exc:
-        _record(statuses, connection, job.hour, _all_failed(connection, str(exc)))
+        _record(statuses, connection, job.hour, all_failed(connection, str(exc)))
         raise
     result = collect(customer, connection, [job.hour], workers=settings.region_workers)
     written = UsageStore(clients, settings.usage_table).replace_hour(
@@ -144,11 +143,6 @@ def _collect(
         raise IncompleteCollectionError(_summary(status))
     connections.record_success(job.connection_id, job.hour)
     return CollectOutcome(job.connection_id, job.hour, records=written, counter=counter, status=status)
-
-
-def _all_failed(connection: Connection, error: str) -> CollectionResult:
-    scopes = [scope_key(region, service) for region in connection.regions for service in connection.services]
-    return CollectionResult(failed=dict.fromkeys(scopes, error))
 
 
 def _record(statuses: StatusStore, connection: Connection, hour: datetime, result: CollectionResult) -> HourStatus:

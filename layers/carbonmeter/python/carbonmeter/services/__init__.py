@@ -49,8 +49,12 @@ DETAILS_TYPES: Mapping[Service, type[ServiceUsage]] = MappingProxyType(
 # Calls the collector makes whatever the service: metrics for every resource.
 COMMON_READ_ACTIONS: tuple[str, ...] = ("cloudwatch:GetMetricData",)
 
+# Calls made once per connection rather than per service: the regions of a connection collecting every enabled
+# region (``carbonmeter.regions``; ec2:DescribeRegions is the fallback).
+REGION_LOOKUP_ACTIONS: tuple[str, ...] = ("account:ListRegions", "ec2:DescribeRegions")
+
 READ_ACTIONS: tuple[str, ...] = tuple(
-    sorted(set(COMMON_READ_ACTIONS).union(*(piece.read_actions for piece in SLICES.values())))
+    sorted(set(COMMON_READ_ACTIONS).union(REGION_LOOKUP_ACTIONS, *(piece.read_actions for piece in SLICES.values())))
 )
 
 
@@ -64,6 +68,7 @@ __all__ = [
     "COMMON_READ_ACTIONS",
     "DETAILS_TYPES",
     "READ_ACTIONS",
+    "REGION_LOOKUP_ACTIONS",
     "SLICES",
     "HourContext",
     "Resource",
