@@ -96,17 +96,10 @@ def _run_hours(pipeline: LocalPipeline, hours: Sequence[datetime]) -> None:
 def _print_report(settings: Settings, clients: ClientFactory, hours: Sequence[datetime]) -> None:
     start, end = hours[0], hours[-1] + timedelta(hours=1)
     rollups = EmissionStore(clients, settings.emissions_table).rollups(CONNECTION_ID, start, end)
-    counter = runtime().clients.counter
-    cost = report.cloudwatch_cost(counter.metrics_requested)
-    print(f"\nCarbonMeter demo report: connection {CONNECTION_ID!r}, {hour_key(start)} to {hour_key(end)}\n")
-    print(report.region_service_table(report.by_region_service(rollups)))
-    print("\nAWS API calls made by the pipeline (customer account and CarbonMeter's own):")
-    print(report.api_calls_table(counter))
-    print(
-        f"\nCloudWatch metrics requested: {counter.metrics_requested:,} "
-        f"(GetMetricData bills these: USD {cost:.4f} on AWS at USD 0.01 per 1,000; "
-        "describe/list calls are free)"
-    )
+    title = f"CarbonMeter demo report: connection {CONNECTION_ID!r}"
+    print(f"\n{report.text(report.from_rollups(rollups, start, end), title)}")
+    heading = "For the operator: the AWS API calls the pipeline made (customer account and CarbonMeter's own)"
+    print(f"\n{report.operations_text(runtime().clients.counter, heading)}")
 
 
 if __name__ == "__main__":
