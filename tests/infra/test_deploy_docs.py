@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Template
 
+from devtools import costs
 from infra.customer_template import COMMITTED
 from infra.customer_template import customer_template as export_customer_template
 
@@ -51,3 +52,22 @@ def test_the_committed_customer_role_template_is_what_the_stack_synthesizes():
     # writes it again after a change to the role)
     assert json.loads(COMMITTED.read_text(encoding="utf-8")) == export_customer_template()
     assert f"--template-file {COMMITTED.relative_to(ROOT)}" in DEPLOY
+
+
+def test_deploy_md_has_the_cost_table_the_stack_and_the_prices_give(template: Template):
+    # `python -m devtools.costs --write docs/deploy.md` writes it again after a change to the stack or prices
+    assert costs.table_in(DEPLOY) == costs.markdown(template.to_json())
+
+
+def test_the_cost_of_a_connection_grows_with_its_resources_and_metrics_go_to_the_customer(template: Template):
+    facts = costs.StackFacts.of(template.to_json())
+    small, large = costs.connection_month(10, facts), costs.connection_month(1000, facts)
+    assert small.keys() == large.keys()
+    for item, (_, usd) in small.items():
+        assert 0 < usd <= large[item][1], item
+    # GetMetricData alone is the customer's: USD 0.01 per 1,000 metrics, 1.114 metrics a resource, 730 hours
+    (customer,) = [usd for who, usd in large.values() if who == costs.CUSTOMER]
+    assert customer == pytest.approx(1000 * 1.114 * 730 * 0.01 / 1000)
+    # And the stack's own settings are read from the template: every table has PITR, all 3 functions are traced
+    assert (facts.tables_with_pitr, facts.traced_functions, facts.kms_keys, facts.dashboards) == (3, 3, 1, 1)
+    assert facts.alarm_metrics > facts.alarms > 0
