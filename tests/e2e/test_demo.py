@@ -60,3 +60,13 @@ def test_demo_runs_every_hour_and_reports_each_region_and_service(capsys):
     assert re.search(r"CloudWatch metrics requested: [\d,]+ \(GetMetricData bills these: USD \d+\.\d{4}", out)
     # And every call the functions made was authorized against their deployed policies, none refused
     assert re.search(r"^IAM: [1-9][\d,]* calls by the functions authorized .*, 0 refused$", out, re.MULTILINE)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("enforce_cloudwatch_limits")
+def test_the_readme_sample_is_what_the_demo_prints_at_its_hour():
+    # When the default demo runs ending at the README's hour
+    sample = demo.readme_sample()
+    # Then the README shows exactly what it printed, so that the sample cannot go stale
+    # (after a change to the demo or the methodology: `python -m devtools.demo --readme`)
+    assert demo.readme_sample_in(demo.README.read_text(encoding="utf-8")) == sample
