@@ -4,6 +4,6 @@ from __future__ import annotations
 
 # A figure as the report prints it, "central [low, high] unit" (the parts are padded to line up in their column),
 # or "n/a" where the methodology does not model it
-ESTIMATE = r"(?:([\d.,]+) \[\s*([\d.,]+),\s*([\d.,]+)\] (?:MWh|kWh|Wh|t|kg|g)\s*|(n/a))"
+ESTIMATE = r"(?:([\d.,]+) \[\s*([\d.,]+),\s*([\d.,]+)\] (?:MWh|kWh|Wh|mWh|t|kg|g|mg)\s*|(n/a))"
 # Energy, operational, embodied and total emissions, in the columns of a report row
 ESTIMATES = rf"{ESTIMATE}\s+{ESTIMATE}\s+{ESTIMATE}\s+{ESTIMATE}"

@@ -40,10 +40,11 @@ FIGURE_COLUMNS = ("energy", "operational CO2e", "embodied CO2e", "total CO2e")
 DIGITS = 3
 
 Quantity = Literal["energy", "mass"]
-# Units from the largest down; a figure takes the first it is at least one of. Scales are kWh and kg.
+# Units from the largest down; a figure takes the first it is at least one of. Scales are kWh and kg. The
+# smallest are for a Lambda function's hour, which can be a thousandth of a gram.
 _UNITS: dict[Quantity, tuple[tuple[str, float], ...]] = {
-    "energy": (("MWh", 1000.0), ("kWh", 1.0), ("Wh", 0.001)),
-    "mass": (("t", 1000.0), ("kg", 1.0), ("g", 0.001)),
+    "energy": (("MWh", 1000.0), ("kWh", 1.0), ("Wh", 0.001), ("mWh", 0.000001)),
+    "mass": (("t", 1000.0), ("kg", 1.0), ("g", 0.001), ("mg", 0.000001)),
 }
 
 
@@ -512,11 +513,13 @@ def _estimate_cells(values: list[Estimate | NotModelled]) -> list[str]:
 
 
 def _scaled(estimate: Estimate) -> tuple[str, str, str, str]:
-    """Central, low and high in the unit that suits the central figure (the high one's when it is zero)."""
+    """Central, low and high in the unit that suits the central figure (the high one's when it is zero; kWh or
+    kg for a plain zero)."""
+    units = _UNITS[estimate.quantity]
     reference = abs(estimate.central) or abs(estimate.high)
     unit, scale = next(
-        ((name, scale) for name, scale in _UNITS[estimate.quantity] if reference >= scale),
-        _UNITS[estimate.quantity][-1],
+        ((name, scale) for name, scale in units if reference >= scale),
+        units[-1] if reference else next(u for u in units if u[1] == 1.0),
     )
     return (
         _significant(estimate.central / scale),
