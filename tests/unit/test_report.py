@@ -295,3 +295,14 @@ def test_tables_without_estimates_are_unchanged():
     assert report.table(["API call", "count"], [["sts:AssumeRole", 1], ["TOTAL", 12]]) == (
         "API call        count\n--------------  -----\nsts:AssumeRole      1\nTOTAL              12"
     )
+
+
+def test_rollups_stored_before_they_kept_flags_and_grid_factors_still_report():
+    # Given a roll-up item of the older shape (no flagged_resources, no grid factors)
+    (current,) = rollup([emission_record("i-1")])
+    older = Rollup.model_validate(current.model_dump(exclude={"flagged_resources", "grid_kgco2e_per_kwh"}))
+    found = report.from_rollups([older], HOUR, HOUR + timedelta(hours=1))
+    # Then its figures report as before, and the grid line says the factor was not stored
+    assert report.document(found)["totals"]["energy_kwh"] == pytest.approx(1.0)
+    assert "g CO2e per kWh: us-east-1 not stored" in report.text(found, "t")
+    assert report.document(found)["flags"] == []

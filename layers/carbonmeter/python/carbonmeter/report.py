@@ -433,7 +433,8 @@ def headline(total: Totals) -> str:
 def about(found: Report) -> str:
     """What the numbers are: window, methodology, grid factors, bounds."""
     grid = ", ".join(
-        f"{region} {' / '.join(_significant(v * 1000) for v in values)}"
+        # Roll-ups stored before they kept the grid factor name the region without one.
+        f"{region} {' / '.join(_significant(v * 1000) for v in values) or 'not stored'}"
         for region, values in found.grid_kgco2e_per_kwh.items()
     )
     versions = ", ".join(found.methodology_versions) or "none (no figures)"
