@@ -4,15 +4,22 @@ Starts moto's server on 127.0.0.1, creates what the CDK stack would (tables, que
 seeds a customer account with a mixed fleet and 48 hours of CloudWatch data,
 registers it with the CLI, then for every hour fires the real scheduler with an
 EventBridge event and drains both queues through the real collector and calculator.
+
+``--readme`` runs it at a fixed hour and writes what it prints into the README's sample
+(``tests/e2e/test_demo.py`` checks that the sample is what a run at that hour prints).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import re
 import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from carbonmeter import cli, report
 from carbonmeter.aws import ClientFactory
@@ -27,22 +34,74 @@ from devtools.progress import say
 from devtools.seed import seed_demo_account
 
 DEFAULT_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
+DEFAULT_HOURS = 48
 CONNECTION_ID = "demo"
+# The README's sample: the default demo ending at this hour (the seeded metrics follow the hour of day, so a
+# fixed hour gives the same figures on every machine), between these two lines of README.md.
+README = Path(__file__).parents[1] / "README.md"
+README_END = datetime(2026, 12, 1, 9, tzinfo=UTC)
+SAMPLE_BEGIN = "<!-- demo sample: written by `python -m devtools.demo --readme`; do not edit by hand -->"
+SAMPLE_END = "<!-- end of demo sample -->"
+# Where the sample's text starts in the demo's output: the report, after the registration line.
+_REPORT_START = "CarbonMeter demo report"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__)
-    parser.add_argument("--hours", type=int, default=48, help="hours of history to seed and collect (default 48)")
+    parser.add_argument(
+        "--hours",
+        type=int,
+        default=DEFAULT_HOURS,
+        help=f"hours of history to seed and collect (default {DEFAULT_HOURS})",
+    )
     parser.add_argument("--regions", type=cli._csv, default=list(DEFAULT_REGIONS))
+    parser.add_argument(
+        "--end", type=cli._hour, help="end of the window (exclusive), e.g. 2026-12-01T09:00:00Z (default: this hour)"
+    )
+    parser.add_argument(
+        "--readme",
+        action="store_true",
+        help=f"run the default demo ending at {hour_key(README_END)} and write its report into README.md's sample",
+    )
     args = parser.parse_args(argv)
     if args.hours < 1:
         parser.error("--hours must be at least 1")
-    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    hours = hours_between(end - timedelta(hours=args.hours), end)
+    if args.readme:
+        write_readme_sample(README, readme_sample())
+        say(f"wrote the demo sample into {README.name}")
+        return 0
+    end = args.end or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    demo(args.regions, hours_between(end - timedelta(hours=args.hours), end))
+    return 0
+
+
+def demo(regions: Sequence[str], hours: Sequence[datetime]) -> None:
     with embedded_aws() as endpoint:
         say(f"embedded AWS listening on {endpoint}")
-        run_demo(args.regions, hours)
-    return 0
+        run_demo(regions, hours)
+
+
+def readme_sample() -> str:
+    """What the default demo ending at ``README_END`` prints, from its report on."""
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        demo(DEFAULT_REGIONS, hours_between(README_END - timedelta(hours=DEFAULT_HOURS), README_END))
+    text = output.getvalue()
+    return text[text.index(_REPORT_START) :].rstrip() + "\n"
+
+
+def readme_sample_in(readme: str) -> str:
+    """The sample as the README holds it (inside a fenced block between the markers)."""
+    match = re.search(rf"^{re.escape(SAMPLE_BEGIN)}\n```text\n(.*?)^```\n{re.escape(SAMPLE_END)}$", readme, re.S | re.M)
+    if match is None:
+        raise ValueError(f"README.md has no demo sample between {SAMPLE_BEGIN!r} and {SAMPLE_END!r}")
+    return match.group(1)
+
+
+def write_readme_sample(path: Path, sample: str) -> None:
+    readme = path.read_text(encoding="utf-8")
+    old = readme_sample_in(readme)
+    path.write_text(readme.replace(f"```text\n{old}```", f"```text\n{sample}```", 1), encoding="utf-8")
 
 
 def run_demo(regions: Sequence[str], hours: Sequence[datetime]) -> None:
@@ -96,17 +155,10 @@ def _run_hours(pipeline: LocalPipeline, hours: Sequence[datetime]) -> None:
 def _print_report(settings: Settings, clients: ClientFactory, hours: Sequence[datetime]) -> None:
     start, end = hours[0], hours[-1] + timedelta(hours=1)
     rollups = EmissionStore(clients, settings.emissions_table).rollups(CONNECTION_ID, start, end)
-    counter = runtime().clients.counter
-    cost = report.cloudwatch_cost(counter.metrics_requested)
-    print(f"\nCarbonMeter demo report: connection {CONNECTION_ID!r}, {hour_key(start)} to {hour_key(end)}\n")
-    print(report.region_service_table(report.by_region_service(rollups)))
-    print("\nAWS API calls made by the pipeline (customer account and CarbonMeter's own):")
-    print(report.api_calls_table(counter))
-    print(
-        f"\nCloudWatch metrics requested: {counter.metrics_requested:,} "
-        f"(GetMetricData bills these: USD {cost:.4f} on AWS at USD 0.01 per 1,000; "
-        "describe/list calls are free)"
-    )
+    title = f"CarbonMeter demo report: connection {CONNECTION_ID!r}"
+    print(f"\n{report.text(report.from_rollups(rollups, start, end), title)}")
+    heading = "For the operator: the AWS API calls the pipeline made (customer account and CarbonMeter's own)"
+    print(f"\n{report.operations_text(runtime().clients.counter, heading)}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """Write the customer role stack as a plain CloudFormation template, for customers who do not use the CDK.
 
-Run ``python -m infra.customer_template --output <file>``; the template needs no CDK bootstrap.
+The template is committed (``docs/CarbonMeterCustomerRoleStack.template.json``), so that a customer deploys it
+without this repository's install; ``python -m infra.customer_template`` writes it again after a change to the
+role (``tests/infra/test_deploy_docs.py`` fails until then). It needs no CDK bootstrap.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from aws_cdk import App
 from infra.constants import CUSTOMER_ROLE_STACK_NAME, REPO_ROOT
 from infra.customer_role import CarbonMeterCustomerRoleStack
 
-DEFAULT_OUTPUT = REPO_ROOT / ".build" / f"{CUSTOMER_ROLE_STACK_NAME}.template.json"
+COMMITTED = REPO_ROOT / "docs" / f"{CUSTOMER_ROLE_STACK_NAME}.template.json"
 
 
 def customer_template() -> dict[str, object]:
@@ -30,7 +32,7 @@ def customer_template() -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.customer_template", description=__doc__)
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="template file to write")
+    parser.add_argument("--output", type=Path, default=COMMITTED, help="template file to write (default: %(default)s)")
     args = parser.parse_args(argv)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(customer_template(), indent=2) + "\n")

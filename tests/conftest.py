@@ -17,6 +17,8 @@ for _name, _value in {
     "POWERTOOLS_METRICS_NAMESPACE": "CarbonMeter",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
+    # jsii would print Node 20's end-of-life banner as bytes literals on every synthesis (devtools/__init__.py).
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
 }.items():
     os.environ.setdefault(_name, _value)
 

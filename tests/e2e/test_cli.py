@@ -42,24 +42,33 @@ def test_estimate_json_covers_every_resource_with_figures_and_call_counts(local_
     for resource in resources:
         for figure in FIGURES:
             span = resource[f"{figure}_range"]
+            if span is None:  # not modelled (embodied of EBS, S3, Lambda): null with the reason
+                assert resource[figure] is None, resource
+                assert resource["embodied_not_modelled"], resource
+                continue
             assert span["low"] <= resource[figure] <= span["high"], (resource["resource_id"], figure)
         if resource["energy_kwh"] > 0:
             assert resource["energy_kwh_range"]["low"] < resource["energy_kwh_range"]["high"], resource
             assert resource["operational_kgco2e_range"]["low"] < resource["operational_kgco2e_range"]["high"]
     # And the totals, central figures and bounds, are the sums of the resources
     for figure in FIGURES:
-        assert document["totals"][figure] == pytest.approx(sum(r[figure] for r in resources))
+        assert document["totals"][figure] == pytest.approx(sum(r[figure] or 0.0 for r in resources))
         for end in ("low", "high"):
-            expected = sum(r[f"{figure}_range"][end] for r in resources)
+            expected = sum(r[f"{figure}_range"][end] for r in resources if r[f"{figure}_range"])
             assert document["totals"][f"{figure}_range"][end] == pytest.approx(expected)
     assert document["totals"]["energy_kwh"] > 0
-    # And every AWS call is counted; GetMetricData stays at its minimum: the demo fleet is far below 500
-    # queries and each metric is read once over the whole window, so one request per region and period
-    # group (hourly metrics, S3's daily one), whatever the number of hours
-    calls = document["api_calls"]
+    # And the headline total is operational + embodied; services the methodology gives no embodied are left out
+    totals = document["totals"]
+    assert totals["total_kgco2e"] == pytest.approx(totals["operational_kgco2e"] + totals["embodied_kgco2e"])
+    assert set(totals["embodied_excludes"]) == {r["service"] for r in resources if r["embodied_kgco2e"] is None}
+    assert document["window"]["hours"] == 2
+    # And every AWS call is counted, in the operator's section; GetMetricData stays at its minimum: the demo
+    # fleet is far below 500 queries and each metric is read once over the whole window, so one request per
+    # region and period group (hourly metrics, S3's daily one), whatever the number of hours
+    calls = document["operations"]["api_calls"]
     assert calls["sts:AssumeRole"] == 1
     assert calls["monitoring:GetMetricData"] == len(cloud.account.regions) * 2
-    assert document["metrics_requested"] > 0
+    assert document["operations"]["metrics_requested"] > 0
 
 
 def test_estimate_writes_nothing(local_cloud, capsys):
@@ -67,10 +76,12 @@ def test_estimate_writes_nothing(local_cloud, capsys):
     dynamodb = cloud.clients.client("dynamodb")
     assert cli.main(estimate_args(cloud, "--format", "table")) == 0
     output = capsys.readouterr().out
-    assert "TOTAL" in output
-    assert "monitoring:GetMetricData" in output
-    # And the first table gives every resource, and the total, its three figures as central [low, high]
-    rows = output.split("\n\n")[0].splitlines()[2:]
+    analyst, operator = output.split("\nFor the operator: ")
+    assert "TOTAL" in analyst
+    assert "monitoring:GetMetricData" in operator
+    assert "monitoring:" not in analyst
+    # And the resource table gives every resource, and the total, its four figures as central [low, high] unit
+    rows = next(part for part in analyst.split("\n\n") if part.startswith("service")).splitlines()[2:]
     for row in rows:
         assert re.search(rf"\s{ESTIMATES}$", row), row
     assert rows[-1].startswith("TOTAL")

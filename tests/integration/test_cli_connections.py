@@ -224,7 +224,7 @@ def test_report_of_an_unknown_connection_exits_non_zero_as_status_does(registry,
     capsys.readouterr()
     # Given a registered connection with nothing stored yet, its report is empty but fine
     assert cli.main(["report", "--connection-id", "acme", *_window()]) == 0
-    assert "acme: 0 hour(s) with emissions" in capsys.readouterr().out
+    assert "connection 'acme', 0 of 3 hour(s) with emissions" in capsys.readouterr().out
     # When the id is not registered at all
     for command in ("report", "status"):
         assert cli.main([command, "--connection-id", "ghost", *_window()]) == cli.EXIT_USAGE

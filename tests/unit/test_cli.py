@@ -161,22 +161,31 @@ REPORT = ["report", "--connection-id", "acme", "--start", "2024-03-01T12:00:00Z"
 def test_report_table_shows_each_figure_with_its_range(capsys):
     assert cli.main(REPORT) == 0
     out = capsys.readouterr().out
-    # central [low, high]: the unbounded hour counts its central figure on both sides
+    # central [low, high] unit: the unbounded hour counts its central figure on both sides
     line = next(line for line in out.splitlines() if line.startswith("us-east-1"))
     assert re.split(r"\s{2,}", line) == [
         "us-east-1",
         "ec2",
-        "2.000000 [1.500000, 3.000000]",
-        "0.800000 [0.600000, 1.300000]",
-        "0.200000 [0.150000, 0.300000]",
+        "2.00 [1.50, 3.00] kWh",
+        "800 [600, 1,300] g",
+        "200 [150, 300] g",
+        "1.00 [0.750, 1.60] kg",
     ]
+    # And it says which window it is, and how many of its hours have emissions
+    assert out.startswith("CarbonMeter report: connection 'acme', 2 of 2 hour(s) with emissions\n")
+    assert "2024-03-01T12:00:00Z to 2024-03-01T14:00:00Z (end exclusive)" in out
     assert out.rstrip().endswith(report.RANGES_NOTE)
 
 
 @pytest.mark.usefixtures("stored_rollups")
-def test_report_json_adds_the_ranges_to_the_central_figures(capsys):
+def test_report_json_is_one_document_shaped_like_the_estimates(capsys):
     assert cli.main([*REPORT, "--format", "json"]) == 0
-    (row,) = json.loads(capsys.readouterr().out)
+    document = json.loads(capsys.readouterr().out)
+    # An object with the window, versions, totals and rows, as estimate prints (less its per-resource list)
+    assert {"window", "versions", "grid_factors", "bounds", "totals", "services", "flags", "resources"} == set(document)
+    assert document["window"]["hours"] == 2
+    (row,) = document["services"]
     assert row["energy_kwh"] == pytest.approx(2.0)
     assert row["energy_kwh_range"] == pytest.approx({"low": 1.5, "high": 3.0})
     assert row["embodied_kgco2e_range"] == pytest.approx({"low": 0.15, "high": 0.3})
+    assert document["totals"]["total_kgco2e"] == pytest.approx(1.0)

@@ -31,3 +31,9 @@ def test_backfill_example_asks_for_one_day():
 def test_bad_window_example_is_refused():
     with pytest.raises(ValidationError, match="whole hour"):
         BackfillRequest.model_validate(_load("backfill-bad-window.json"))
+
+
+def test_the_backfill_examples_name_a_placeholder_not_a_real_connection():
+    # A copy sent as is must fail on an unknown connection, never backfill someone's (or the demo's) connection
+    for name in ("backfill-one-day.json", "backfill-bad-window.json"):
+        assert _load(name)["connection_ids"] == ["your-connection-id"], name

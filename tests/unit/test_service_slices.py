@@ -118,6 +118,20 @@ def test_its_estimator_gives_parts_and_the_calculator_a_record(piece: ServiceSli
 
 
 @slices
+def test_it_says_whether_the_methodology_models_its_embodied_emissions(piece: ServiceSlice[Any]) -> None:
+    # Stated by the slice itself, not inherited: the base's default would print a new service's zeros as certain
+    assert "embodied_not_modelled" in vars(type(piece)), f"{type(piece).__name__} does not set embodied_not_modelled"
+    reason = piece.embodied_not_modelled
+    if reason is None:
+        return
+    # A reason a report can print after "n/a: ", and an estimator that indeed gives nothing, bounds included
+    assert reason.strip() == reason, reason
+    assert len(reason.split()) >= 3, reason
+    embodied = piece.parts(_minimal_usage(piece), load_coefficients()).embodied
+    assert (embodied.low, embodied.central, embodied.high) == (0.0, 0.0, 0.0)
+
+
+@slices
 def test_its_records_survive_the_stored_round_trip(piece: ServiceSlice[Any]) -> None:
     usage = _minimal_usage(piece)
 

@@ -241,10 +241,10 @@ def run_estimate(args: argparse.Namespace, settings: Settings) -> int:
     result = collect(customer, connection, hours, workers=settings.region_workers, progress=_region_done)
     records = provider.estimate(result.records)
     if args.format == "json":
-        document = report.estimate_document(records, counter)
+        document = report.estimate_document(records, counter, args.start, args.end)
         print(json.dumps({**document, "failed": result.failed, "skipped": result.skipped}, indent=2))
     else:
-        print(_estimate_tables(records, counter))
+        print(_estimate_tables(records, counter, connection, args.start, args.end))
     for scope, reason in sorted(result.skipped.items()):
         _progress(f"warning: {scope} skipped: {reason}")
     if result.failed:
@@ -274,13 +274,14 @@ def _region_done(done: RegionUsage) -> None:
     _progress(f"  {done.region}: {done.resources} resources, {len(done.records)} usage records")
 
 
-def _estimate_tables(records: list[Any], counter: ApiCallCounter) -> str:
-    cost = report.cloudwatch_cost(counter.metrics_requested)
+def _estimate_tables(
+    records: list[Any], counter: ApiCallCounter, connection: Connection, start: datetime, end: datetime
+) -> str:
+    title = f"CarbonMeter estimate: account {connection.account_id}, {', '.join(connection.regions)}"
     return "\n\n".join(
         [
-            report.resource_table(report.by_resource(records)),
-            report.api_calls_table(counter),
-            f"CloudWatch metrics requested: {counter.metrics_requested} (USD {cost:.4f} on AWS)",
+            report.text(report.from_records(records, start, end), title, per_resource=True),
+            report.operations_text(counter, "For the operator: the AWS API calls this estimate made"),
         ]
     )
 
@@ -435,14 +436,13 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
     clients = ClientFactory(settings=settings)
     found = queries.connection_report(clients, settings, args.connection_id, args.start, args.end, datetime.now(UTC))
     if args.format == "json":
-        totals = found.totals.items()
-        print(json.dumps([{"region": r, "service": s, **t.figures()} for (r, s), t in totals], indent=2))
+        print(json.dumps(report.document(found.report), indent=2))
     else:
-        print(
-            f"{args.connection_id}: {found.hours_with_emissions} hour(s) with emissions between "
-            f"{hour_key(args.start)} and {hour_key(args.end)}"
+        title = (
+            f"CarbonMeter report: connection {args.connection_id!r}, "
+            f"{found.hours_with_emissions} of {found.report.hours} hour(s) with emissions"
         )
-        print(report.region_service_table(found.totals))
+        print(report.text(found.report, title))
     return 0
 
 

@@ -417,6 +417,12 @@ class Rollup(BaseModel):
     operational_kgco2e: float
     embodied_kgco2e: float
     methodology_version: str
+    # How many of the group's resources carry each flag (what shaped their figures); empty in roll-ups stored
+    # before it was kept.
+    flagged_resources: dict[str, int] = Field(default_factory=dict)
+    # The grid factors (kg CO2e per kWh) the group's records used, one per provider that differs; empty in
+    # roll-ups stored before it was kept.
+    grid_kgco2e_per_kwh: tuple[float, ...] = ()
     # Sums of the records' bounds (full correlation: every record at its low, or at its high); None when no
     # record of the group has bounds. A record without bounds contributes its central figure to both.
     energy_kwh_range: Range | None = None

@@ -31,7 +31,7 @@ class HourStatuses:
 class ConnectionReport:
     """A connection's stored emissions over a window, per region and service, with their ranges."""
 
-    totals: dict[tuple[str, str], report.Totals]
+    report: report.Report
     hours_with_emissions: int
 
 
@@ -50,7 +50,7 @@ def connection_report(
     """The stored roll-ups of a known connection over [start, end), added up per region and service."""
     _check(clients, settings, connection_id, start, end, now)
     rollups = EmissionStore(clients, settings.emissions_table).rollups(connection_id, start, end)
-    return ConnectionReport(report.by_region_service(rollups), len({r.hour for r in rollups}))
+    return ConnectionReport(report.from_rollups(rollups, start, end), len({r.hour for r in rollups}))
 
 
 def _check(

@@ -1,23 +1,51 @@
-"""Summing emission records and rendering them for people (tables) and programs (JSON).
+"""A window's emissions as an analyst reads them: summed with their bounds, then shown as text or JSON.
+
+``from_records`` (an estimate's per-resource records) and ``from_rollups`` (the stored per-hour roll-ups) build the
+same :class:`Report`; ``text`` and ``document`` present it. Both say what the figures are (window, methodology
+version, grid factors, what the bounds mean), give the headline total (operational + embodied), show "n/a" where
+the methodology does not model a figure, and count the flags. What the run cost in AWS calls is the operator's,
+in its own section (``operations_text``, ``operations_document``).
 
 Every figure is summed with its bounds: docs/methodology.md#uncertainty-low-and-high-bounds gives the rule.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, NamedTuple, Protocol
+from datetime import datetime
+from typing import Any, Literal, NamedTuple, Protocol
 
+from carbonmeter import __version__
 from carbonmeter.aws import ApiCallCounter
 from carbonmeter.cloudwatch import USD_PER_1000_METRICS
-from carbonmeter.models import EmissionRecord, Rollup
+from carbonmeter.emissions.flags import meaning
+from carbonmeter.models import HOUR, EmissionRecord, Rollup, Service, hour_key
+from carbonmeter.services import SLICES
 
+# What the bounds are, in one sentence; printed under every report and kept in its JSON.
+BOUNDS = "every figure at its low, or every figure at its high; bounds, not a confidence interval"
 # One line under every table of estimates; the anchor is the heading "Uncertainty: low and high bounds".
 RANGES_NOTE = (
-    "central [low, high]: every record at its low, or at its high; "
-    "see docs/methodology.md#uncertainty-low-and-high-bounds"
+    "each figure: central [low, high] unit; how they add up: docs/methodology.md#uncertainty-low-and-high-bounds"
 )
+# The builtin methodology's grid factors: yearly averages of each region's grid (docs/methodology.md).
+GRID_BASIS = "location-based"
+# A figure the methodology does not model, in a table.
+NOT_MODELLED = "n/a"
+# The figure columns, the same in every report (each cell is central [low, high] and a unit).
+FIGURE_COLUMNS = ("energy", "operational CO2e", "embodied CO2e", "total CO2e")
+# Significant digits of a figure in a table (JSON keeps full precision, in kWh and kg).
+DIGITS = 3
+
+Quantity = Literal["energy", "mass"]
+# Units from the largest down; a figure takes the first it is at least one of. Scales are kWh and kg. The
+# smallest are for a Lambda function's hour, which can be a thousandth of a gram.
+_UNITS: dict[Quantity, tuple[tuple[str, float], ...]] = {
+    "energy": (("MWh", 1000.0), ("kWh", 1.0), ("Wh", 0.001), ("mWh", 0.000001)),
+    "mass": (("t", 1000.0), ("kg", 1.0), ("g", 0.001), ("mg", 0.000001)),
+}
 
 
 class _LowHigh(Protocol):
@@ -65,30 +93,56 @@ class Bounds:
 
 
 class Estimate(NamedTuple):
-    """A central figure and its bounds, as a table cell."""
+    """A central figure and its bounds, as a table cell; ``quantity`` picks its units."""
 
     central: float
     low: float
     high: float
+    quantity: Quantity = "mass"
 
     @classmethod
-    def of(cls, central: float, bounds: Bounds) -> Estimate:
-        return cls(central, bounds.low, bounds.high)
+    def of(cls, central: float, bounds: Bounds, quantity: Quantity) -> Estimate:
+        return cls(central, bounds.low, bounds.high, quantity)
+
+
+class NotModelled(NamedTuple):
+    """A figure the methodology does not model: "n/a" in a table, never a zero that reads as certain."""
+
+    reason: str
+
+
+def embodied_not_modelled(service: str) -> str | None:
+    """Why the methodology gives ``service`` no embodied emissions (its slice says), or None."""
+    try:
+        piece = SLICES[Service(service)]
+    except ValueError:  # a service this release does not know (stored by a newer one)
+        return None
+    return piece.embodied_not_modelled
 
 
 @dataclass
 class Totals:
-    """Sums shaped like the records they add up: central figures, and their bounds under ``*_range``."""
+    """Sums shaped like the records they add up: central figures, and their bounds under ``*_range``.
 
+    ``service`` is set for a group of one service, which is what can make its embodied figure "not modelled".
+    """
+
+    service: str | None = None
     hours: float = 0.0
+    # Resources in the group (from roll-ups: the most in any one hour).
+    resources: int = 0
     energy_kwh: float = 0.0
     operational_kgco2e: float = 0.0
     embodied_kgco2e: float = 0.0
     energy_kwh_range: Bounds = field(default_factory=Bounds)
     operational_kgco2e_range: Bounds = field(default_factory=Bounds)
     embodied_kgco2e_range: Bounds = field(default_factory=Bounds)
-    flags: set[str] = field(default_factory=set)
+    # Resources per flag (from roll-ups: the most in any one hour).
+    flagged: dict[str, int] = field(default_factory=dict)
     providers: set[str] = field(default_factory=set)
+    # Whether anything added had an embodied figure or bound other than zero (a provider may model what the
+    # builtin methodology does not).
+    embodied_given: bool = False
 
     def add(self, hours: float, figures: _Figures) -> None:
         self.hours += hours
@@ -98,45 +152,102 @@ class Totals:
         self.operational_kgco2e_range.add(figures.operational_kgco2e, figures.operational_kgco2e_range)
         self.embodied_kgco2e += figures.embodied_kgco2e
         self.embodied_kgco2e_range.add(figures.embodied_kgco2e, figures.embodied_kgco2e_range)
+        bounds = figures.embodied_kgco2e_range
+        self.embodied_given = self.embodied_given or any(
+            value != 0 for value in (figures.embodied_kgco2e, *((bounds.low, bounds.high) if bounds else ()))
+        )
+
+    def flag(self, counts: Mapping[str, int]) -> None:
+        """Merge per-hour counts of flagged resources: a resource flagged every hour still counts once."""
+        for name, count in counts.items():
+            self.flagged[name] = max(self.flagged.get(name, 0), count)
+
+    @property
+    def embodied_not_modelled(self) -> str | None:
+        """Why this group has no embodied figure, or None when it has one."""
+        if self.service is None or self.embodied_given:
+            return None
+        return embodied_not_modelled(self.service)
+
+    @property
+    def total_kgco2e(self) -> float:
+        """Operational + embodied: the headline figure."""
+        return self.operational_kgco2e + self.embodied_kgco2e
+
+    @property
+    def total_kgco2e_range(self) -> Bounds:
+        # Every figure at its low, or every one at its high: the parts' bounds add up.
+        return Bounds(
+            self.operational_kgco2e_range.low + self.embodied_kgco2e_range.low,
+            self.operational_kgco2e_range.high + self.embodied_kgco2e_range.high,
+        )
 
     def figures(self) -> dict[str, Any]:
-        """The JSON of the figures: the central ones under their own names, ``{low, high}`` under ``*_range``."""
+        """The JSON of the figures: central ones under their own names, ``{low, high}`` under ``*_range``.
+
+        A figure not modelled is null, with the reason under ``embodied_not_modelled``.
+        """
+        reason = self.embodied_not_modelled
         return {
             "energy_kwh": self.energy_kwh,
-            "operational_kgco2e": self.operational_kgco2e,
-            "embodied_kgco2e": self.embodied_kgco2e,
             "energy_kwh_range": asdict(self.energy_kwh_range),
+            "operational_kgco2e": self.operational_kgco2e,
             "operational_kgco2e_range": asdict(self.operational_kgco2e_range),
-            "embodied_kgco2e_range": asdict(self.embodied_kgco2e_range),
+            "embodied_kgco2e": None if reason else self.embodied_kgco2e,
+            "embodied_kgco2e_range": None if reason else asdict(self.embodied_kgco2e_range),
+            "embodied_not_modelled": reason,
+            "total_kgco2e": self.total_kgco2e,
+            "total_kgco2e_range": asdict(self.total_kgco2e_range),
         }
 
-    def estimates(self) -> list[Estimate]:
-        """Energy, operational and embodied figures with their bounds, in the tables' column order."""
+    def estimates(self) -> list[Estimate | NotModelled]:
+        """Energy, operational, embodied and total with their bounds, in the tables' column order."""
+        reason = self.embodied_not_modelled
         return [
-            Estimate.of(self.energy_kwh, self.energy_kwh_range),
-            Estimate.of(self.operational_kgco2e, self.operational_kgco2e_range),
-            Estimate.of(self.embodied_kgco2e, self.embodied_kgco2e_range),
+            Estimate.of(self.energy_kwh, self.energy_kwh_range, "energy"),
+            Estimate.of(self.operational_kgco2e, self.operational_kgco2e_range, "mass"),
+            NotModelled(reason) if reason else Estimate.of(self.embodied_kgco2e, self.embodied_kgco2e_range, "mass"),
+            Estimate.of(self.total_kgco2e, self.total_kgco2e_range, "mass"),
         ]
 
 
 ResourceKey = tuple[str, str, str, str]
+GroupKey = tuple[str, str]
 
 
 def by_resource(records: Iterable[EmissionRecord]) -> dict[ResourceKey, Totals]:
     """Totals per (service, region, resource id, resource type) over every hour given."""
     totals: dict[ResourceKey, Totals] = {}
     for r in records:
-        entry = totals.setdefault((str(r.service), r.region, r.resource_id, r.resource_type), Totals())
+        key = (str(r.service), r.region, r.resource_id, r.resource_type)
+        entry = totals.setdefault(key, Totals(service=str(r.service), resources=1))
         entry.add(r.hours, r)
-        entry.flags.update(r.flags)
+        entry.flag(dict.fromkeys(r.flags, 1))
         entry.providers.add(r.provider)
     return dict(sorted(totals.items()))
 
 
-def by_region_service(rollups: Iterable[Rollup]) -> dict[tuple[str, str], Totals]:
-    totals: dict[tuple[str, str], Totals] = {}
+def by_region_service(rollups: Iterable[Rollup]) -> dict[GroupKey, Totals]:
+    """Totals per (region, service) of stored roll-ups, one per hour."""
+    totals: dict[GroupKey, Totals] = {}
     for r in rollups:
-        totals.setdefault((r.region, str(r.service)), Totals()).add(1.0, r)
+        entry = totals.setdefault((r.region, str(r.service)), Totals(service=str(r.service)))
+        entry.add(1.0, r)
+        entry.resources = max(entry.resources, r.resources)
+        entry.flag(r.flagged_resources)
+    return dict(sorted(totals.items()))
+
+
+def groups_of(resources: Mapping[ResourceKey, Totals]) -> dict[GroupKey, Totals]:
+    """Per-resource totals added up per (region, service)."""
+    totals: dict[GroupKey, Totals] = {}
+    for (service, region, _, _), t in resources.items():
+        entry = totals.setdefault((region, service), Totals(service=service))
+        entry.add(t.hours, t)
+        entry.resources += 1
+        for name in t.flagged:
+            entry.flagged[name] = entry.flagged.get(name, 0) + 1
+        entry.providers.update(t.providers)
     return dict(sorted(totals.items()))
 
 
@@ -144,27 +255,144 @@ def grand_total(totals: Iterable[Totals]) -> Totals:
     total = Totals()
     for t in totals:
         total.add(0.0, t)
+        total.resources += t.resources
     return total
 
 
-def estimate_document(records: Iterable[EmissionRecord], counter: ApiCallCounter) -> dict[str, Any]:
-    """The JSON document ``python -m carbonmeter estimate --format json`` prints."""
+@dataclass(frozen=True)
+class Report:
+    """One window's emissions: per region and service, per resource when known, and what the figures are."""
+
+    start: datetime
+    end: datetime
+    groups: dict[GroupKey, Totals]
+    # Per resource: an estimate has them; stored reports keep per-hour roll-ups only.
+    resources: dict[ResourceKey, Totals] | None
+    methodology_versions: tuple[str, ...]
+    # Per region, the grid factors (kg CO2e per kWh) the records used: one unless providers differ.
+    grid_kgco2e_per_kwh: dict[str, tuple[float, ...]]
+
+    @property
+    def hours(self) -> int:
+        return int((self.end - self.start) / HOUR)
+
+    @property
+    def total(self) -> Totals:
+        return grand_total(self.groups.values())
+
+    @property
+    def embodied_excludes(self) -> dict[str, str]:
+        """The services in the report whose embodied emissions are not modelled, with the reason."""
+        return {t.service: reason for t in self.groups.values() if t.service and (reason := t.embodied_not_modelled)}
+
+    def flag_counts(self) -> dict[tuple[str, str], int]:
+        """Resources per (service, flag), over every region."""
+        counts: dict[tuple[str, str], int] = {}
+        for (_, service), t in self.groups.items():
+            for name, count in t.flagged.items():
+                counts[(service, name)] = counts.get((service, name), 0) + count
+        return dict(sorted(counts.items()))
+
+
+def from_records(records: Iterable[EmissionRecord], start: datetime, end: datetime) -> Report:
+    """The report of an estimate's records over [start, end)."""
+    records = list(records)
     resources = by_resource(records)
+    grid: dict[str, set[float]] = {}
+    for r in records:
+        grid.setdefault(r.region, set()).add(r.grid_kgco2e_per_kwh)
+    return Report(
+        start=start,
+        end=end,
+        groups=groups_of(resources),
+        resources=resources,
+        methodology_versions=_versions(r.methodology_version for r in records),
+        grid_kgco2e_per_kwh={region: tuple(sorted(values)) for region, values in sorted(grid.items())},
+    )
+
+
+def from_rollups(rollups: Iterable[Rollup], start: datetime, end: datetime) -> Report:
+    """The report of stored roll-ups over [start, end)."""
+    rollups = list(rollups)
+    grid: dict[str, set[float]] = {}
+    for r in rollups:
+        grid.setdefault(r.region, set()).update(r.grid_kgco2e_per_kwh)
+    return Report(
+        start=start,
+        end=end,
+        groups=by_region_service(rollups),
+        resources=None,
+        methodology_versions=_versions(r.methodology_version for r in rollups),
+        grid_kgco2e_per_kwh={region: tuple(sorted(values)) for region, values in sorted(grid.items())},
+    )
+
+
+def _versions(versions: Iterable[str]) -> tuple[str, ...]:
+    # A roll-up of records from two releases names both, joined by "+".
+    return tuple(sorted({part for version in versions for part in version.split("+")}))
+
+
+# JSON
+
+
+def document(found: Report) -> dict[str, Any]:
+    """The JSON of a report: ``estimate`` and ``report`` print this shape (README, "Reading the report")."""
+    total = found.total
     return {
-        "resources": [
-            {
-                "service": service,
-                "region": region,
-                "resource_id": resource_id,
-                "resource_type": resource_type,
-                "hours": t.hours,
-                **t.figures(),
-                "flags": sorted(t.flags),
-                "providers": sorted(t.providers),
-            }
-            for (service, region, resource_id, resource_type), t in resources.items()
+        "window": {
+            "start": hour_key(found.start),
+            "end": hour_key(found.end),
+            "end_exclusive": True,
+            "hours": found.hours,
+        },
+        "versions": {"carbonmeter": __version__, "methodology": list(found.methodology_versions)},
+        "grid_factors": {
+            "basis": GRID_BASIS,
+            "kgco2e_per_kwh": {region: list(values) for region, values in found.grid_kgco2e_per_kwh.items()},
+        },
+        "bounds": BOUNDS,
+        "totals": {
+            **{k: v for k, v in total.figures().items() if k != "embodied_not_modelled"},
+            "resources": total.resources,
+            "embodied_excludes": found.embodied_excludes,
+        },
+        "services": [
+            {"region": region, "service": service, "resources": t.resources, **t.figures()}
+            for (region, service), t in found.groups.items()
         ],
-        "totals": grand_total(resources.values()).figures(),
+        "flags": [
+            {"service": service, "flag": name, "resources": count, "meaning": meaning(name)}
+            for (service, name), count in found.flag_counts().items()
+        ],
+        "resources": None if found.resources is None else [_resource_json(k, t) for k, t in found.resources.items()],
+    }
+
+
+def _resource_json(key: ResourceKey, t: Totals) -> dict[str, Any]:
+    service, region, resource_id, resource_type = key
+    return {
+        "service": service,
+        "region": region,
+        "resource_id": resource_id,
+        "resource_type": resource_type,
+        "hours": t.hours,
+        **t.figures(),
+        "flags": sorted(t.flagged),
+        "providers": sorted(t.providers),
+    }
+
+
+def estimate_document(
+    records: Iterable[EmissionRecord], counter: ApiCallCounter, start: datetime, end: datetime
+) -> dict[str, Any]:
+    """The JSON document ``python -m carbonmeter estimate --format json`` prints: the report and the operator's
+    figures of the run, apart."""
+    return {**document(from_records(records, start, end)), "operations": operations_document(counter)}
+
+
+def operations_document(counter: ApiCallCounter) -> dict[str, Any]:
+    """The operator's figures: what the run asked of AWS, and what CloudWatch bills for it."""
+    return {
         "api_calls": counter.calls,
         "metrics_requested": counter.metrics_requested,
         "cloudwatch_cost_usd": cloudwatch_cost(counter.metrics_requested),
@@ -175,8 +403,78 @@ def cloudwatch_cost(metrics_requested: int) -> float:
     return metrics_requested * USD_PER_1000_METRICS / 1000
 
 
+# Text
+
+
+def text(found: Report, title: str, *, per_resource: bool = False) -> str:
+    """The report as an analyst reads it: headline, what the figures are, the table, and its footnotes."""
+    sections = [title, headline(found.total), about(found)]
+    table_text = resource_table(found.resources) if per_resource and found.resources else group_table(found.groups)
+    sections.append(f"{table_text}\n\n{RANGES_NOTE}")
+    notes = footnotes(found)
+    if notes:
+        sections.append(notes)
+    return "\n\n".join(sections)
+
+
+def headline(total: Totals) -> str:
+    """The total, operational + embodied, with its range, and its parts beside it."""
+    rows: list[list[Any]] = [
+        ["total CO2e", Estimate.of(total.total_kgco2e, total.total_kgco2e_range, "mass")],
+        ["  operational", Estimate.of(total.operational_kgco2e, total.operational_kgco2e_range, "mass")],
+        ["  embodied", Estimate.of(total.embodied_kgco2e, total.embodied_kgco2e_range, "mass")],
+        ["energy", Estimate.of(total.energy_kwh, total.energy_kwh_range, "energy")],
+    ]
+    cells, _ = _column([row[1] for row in rows])
+    width = max(len(row[0]) for row in rows)
+    return "\n".join(f"{row[0].ljust(width)}  {cell}".rstrip() for row, cell in zip(rows, cells, strict=True))
+
+
+def about(found: Report) -> str:
+    """What the numbers are: window, methodology, grid factors, bounds."""
+    grid = ", ".join(
+        # Roll-ups stored before they kept the grid factor name the region without one.
+        f"{region} {' / '.join(_significant(v * 1000) for v in values) or 'not stored'}"
+        for region, values in found.grid_kgco2e_per_kwh.items()
+    )
+    versions = ", ".join(found.methodology_versions) or "none (no figures)"
+    lines = [
+        f"window       {hour_key(found.start)} to {hour_key(found.end)} (end exclusive), {found.hours} hour(s)",
+        f"methodology  {versions} (CarbonMeter {__version__}; docs/methodology.md)",
+        f"grid         {GRID_BASIS} factors, g CO2e per kWh: {grid or 'none'}",
+        f"bounds       {BOUNDS}",
+    ]
+    return "\n".join(lines)
+
+
+def footnotes(found: Report) -> str:
+    """What is not modelled, and which fallbacks (flags) shaped how many resources' figures."""
+    notes: list[str] = []
+    excludes = found.embodied_excludes
+    if excludes:
+        width = max(len(service) for service in excludes)
+        reasons = [f"  {service.ljust(width)}  {reason}" for service, reason in sorted(excludes.items())]
+        notes.append("\n".join([f"{NOT_MODELLED}: embodied emissions not modelled (and not in the totals):", *reasons]))
+    counts = found.flag_counts()
+    if counts:
+        resources = {service: 0 for _, service in found.groups}
+        for (_, service), t in found.groups.items():
+            resources[service] += t.resources
+        rows = [
+            [f"{count} of {resources[service]}", service, name, meaning(name) or "-"]
+            for (service, name), count in counts.items()
+        ]
+        # Roll-ups count per hour: a resource that came and went is not told apart from its successor.
+        when = ", the most in any one hour" if found.resources is None else ""
+        notes.append(
+            f"Flags: resources whose figures a fallback shaped (docs/methodology.md#flags{when})\n"
+            + table(["resources", "service", "flag", "meaning"], rows)
+        )
+    return "\n\n".join(notes)
+
+
 def table(headers: list[str], rows: Iterable[Iterable[Any]]) -> str:
-    """A plain-text table, numbers right-aligned; an :class:`Estimate` shows as ``central [low, high]``."""
+    """A plain-text table, numbers right-aligned; an :class:`Estimate` shows as ``central [low, high] unit``."""
     values = [list(row) for row in rows]
     columns = [_column([row[i] for row in values]) for i in range(len(headers))]
     widths = [max([len(h)] + [len(c) for c in cells]) for h, (cells, _) in zip(headers, columns, strict=True)]
@@ -184,7 +482,7 @@ def table(headers: list[str], rows: Iterable[Iterable[Any]]) -> str:
     def line(texts: Iterable[str]) -> str:
         return "  ".join(
             t.rjust(w) if right else t.ljust(w) for t, w, (_, right) in zip(texts, widths, columns, strict=True)
-        )
+        ).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     rows_text = [line(row) for row in zip(*(cells for cells, _ in columns), strict=True)]
@@ -193,17 +491,51 @@ def table(headers: list[str], rows: Iterable[Iterable[Any]]) -> str:
 
 def _column(values: list[Any]) -> tuple[list[str], bool]:
     """A column's cells and whether they align right (numbers do)."""
-    if values and all(isinstance(v, Estimate) for v in values):
+    if values and all(isinstance(v, Estimate | NotModelled) for v in values):
         return _estimate_cells(values), True
     cells = [_cell(v) for v in values]
     return cells, bool(cells) and all(_is_number(c) for c in cells)
 
 
-def _estimate_cells(estimates: list[Estimate]) -> list[str]:
-    # Each of central, low and high padded to its widest in the column, so the numbers line up.
-    parts = [[_cell(x) for x in e] for e in estimates]
-    central, low, high = (max(len(p[i]) for p in parts) for i in range(3))
-    return [f"{c.rjust(central)} [{lo.rjust(low)}, {hi.rjust(high)}]" for c, lo, hi in parts]
+def _estimate_cells(values: list[Estimate | NotModelled]) -> list[str]:
+    # Central, low, high and unit each padded to their widest in the column, so the numbers line up; the unit
+    # is padded on the right, so that right-aligned cells keep their brackets in line.
+    parts = [_scaled(v) for v in values if isinstance(v, Estimate)]
+    central, low, high, unit = (max((len(p[i]) for p in parts), default=0) for i in range(4))
+    scaled = iter(parts)
+    cells = []
+    for value in values:
+        if isinstance(value, NotModelled):
+            cells.append(NOT_MODELLED)
+            continue
+        c, lo, hi, u = next(scaled)
+        cells.append(f"{c.rjust(central)} [{lo.rjust(low)}, {hi.rjust(high)}] {u.ljust(unit)}")
+    return cells
+
+
+def _scaled(estimate: Estimate) -> tuple[str, str, str, str]:
+    """Central, low and high in the unit that suits the central figure (the high one's when it is zero; kWh or
+    kg for a plain zero)."""
+    units = _UNITS[estimate.quantity]
+    reference = abs(estimate.central) or abs(estimate.high)
+    unit, scale = next(
+        ((name, scale) for name, scale in units if reference >= scale),
+        units[-1] if reference else next(u for u in units if u[1] == 1.0),
+    )
+    return (
+        _significant(estimate.central / scale),
+        _significant(estimate.low / scale),
+        _significant(estimate.high / scale),
+        unit,
+    )
+
+
+def _significant(value: float, digits: int = DIGITS) -> str:
+    """``value`` to ``digits`` significant digits, never in exponent form (0.000123, 1,230)."""
+    if value == 0:
+        return "0"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
+    return f"{value:,.{decimals}f}"
 
 
 def _cell(value: Any) -> str:
@@ -220,31 +552,32 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def region_service_table(totals: Mapping[tuple[str, str], Totals]) -> str:
+def group_table(totals: Mapping[GroupKey, Totals]) -> str:
+    """Per region and service, as ``report`` and the demo print it."""
+    # No resource count here, to keep the table within a terminal; the JSON and the flags' notes have it.
     rows: list[list[Any]] = [[region, service, *t.estimates()] for (region, service), t in totals.items()]
     rows.append(["TOTAL", "", *grand_total(totals.values()).estimates()])
-    return _estimates_table(["region", "service"], ["energy kWh", "operational kgCO2e", "embodied kgCO2e"], rows)
+    return table(["region", "service", *FIGURE_COLUMNS], rows)
 
 
 def resource_table(totals: Mapping[ResourceKey, Totals]) -> str:
-    """Per resource, as ``python -m carbonmeter estimate`` prints it (short headings: the ids are long)."""
+    """Per resource, as ``estimate`` prints it: the same figure columns as the per-service table."""
     rows: list[list[Any]] = [
         [service, region, resource_id, resource_type, f"{t.hours:g}", *t.estimates()]
         for (service, region, resource_id, resource_type), t in totals.items()
     ]
-    rows.append(["TOTAL", "", "", "", "", *grand_total(totals.values()).estimates()])
-    return _estimates_table(
-        ["service", "region", "resource", "type", "hours"], ["kWh", "op kgCO2e", "emb kgCO2e"], rows
-    )
+    total = grand_total(totals.values())
+    rows.append(["TOTAL", "", "", "", "", *total.estimates()])
+    return table(["service", "region", "resource", "type", "hours", *FIGURE_COLUMNS], rows)
 
 
-def _estimates_table(keys: list[str], figures: list[str], rows: list[list[Any]]) -> str:
-    """A table whose last columns are estimates, and the line under it that says how to read them."""
-    headers = [*keys, *(f"{figure} [low, high]" for figure in figures)]
-    return f"{table(headers, rows)}\n\n{RANGES_NOTE}"
-
-
-def api_calls_table(counter: ApiCallCounter) -> str:
+def operations_text(counter: ApiCallCounter, heading: str) -> str:
+    """The operator's section: every AWS call made, and what CloudWatch bills for the metrics read."""
     rows: list[list[Any]] = [[op, n] for op, n in counter.calls.items()]
     rows.append(["TOTAL", counter.total_calls])
-    return table(["API call", "count"], rows)
+    cost = cloudwatch_cost(counter.metrics_requested)
+    return (
+        f"{heading}\n\n{table(['API call', 'count'], rows)}\n\n"
+        f"CloudWatch metrics requested: {counter.metrics_requested:,} (GetMetricData bills these: USD {cost:.4f} "
+        f"on AWS at USD {USD_PER_1000_METRICS} per 1,000; describe/list calls are free)"
+    )

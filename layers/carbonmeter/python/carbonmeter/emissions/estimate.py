@@ -128,10 +128,21 @@ def _rollup_of(key: tuple[str, datetime, str, Service], records: list[EmissionRe
         embodied_kgco2e=math.fsum(r.embodied_kgco2e for r in records),
         # Mixed versions in one group would mean records computed by different releases; say so, don't hide it.
         methodology_version="+".join(sorted({r.methodology_version for r in records})),
+        flagged_resources=_flagged_resources(records),
+        grid_kgco2e_per_kwh=tuple(sorted({r.grid_kgco2e_per_kwh for r in records})),
         energy_kwh_range=_summed_range([(r.energy_kwh, r.energy_kwh_range) for r in records]),
         operational_kgco2e_range=_summed_range([(r.operational_kgco2e, r.operational_kgco2e_range) for r in records]),
         embodied_kgco2e_range=_summed_range([(r.embodied_kgco2e, r.embodied_kgco2e_range) for r in records]),
     )
+
+
+def _flagged_resources(records: list[EmissionRecord]) -> dict[str, int]:
+    """Distinct resources per flag: an S3 bucket with two flagged storage classes counts once."""
+    resources: dict[str, set[str]] = {}
+    for record in records:
+        for flag in record.flags:
+            resources.setdefault(flag, set()).add(record.resource_id)
+    return {flag: len(ids) for flag, ids in sorted(resources.items())}
 
 
 def _summed_range(values: list[tuple[float, Range | None]]) -> Range | None:

@@ -108,6 +108,11 @@ class ServiceSlice(ABC, Generic[DetailsT]):
     main_part: MainPart
     # Data files (under ``emissions/data``) the estimator reads beyond the shared ones, for the reader.
     data_files: tuple[str, ...] = ()
+    # Why the methodology gives this service no embodied emissions, or None when it models them. Reports show
+    # "n/a" (JSON: null and this reason) instead of a zero that would read as certain. The default is "modelled"
+    # so that a slice written before this attribute still loads; every slice states its own value all the same
+    # (tests/unit/test_service_slices.py), since a silent default would print a new service's zeros as certain.
+    embodied_not_modelled: str | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -33,6 +33,7 @@ class EbsSlice(ServiceSlice[EbsUsage]):
     providers = frozenset({"http"})
     main_part = "storage"
     data_files = ("storage-classes.csv",)
+    embodied_not_modelled = "the methodology has no embodied figure for block storage drives"
 
     def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
         pages = clients.client("ec2", region).get_paginator("describe_volumes").paginate()

@@ -52,6 +52,7 @@ class Ec2Slice(ServiceSlice[Ec2Usage]):
     providers = frozenset({"boavizta", "http"})
     main_part = "compute"
     data_files = ("ec2-instance-types.csv", "processors.csv", "gpu-models.csv", "burstable-embodied-hosts.csv")
+    embodied_not_modelled = None
 
     def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
         ec2 = clients.client("ec2", region)

@@ -55,6 +55,7 @@ class ElastiCacheSlice(ServiceSlice[ElastiCacheUsage]):
     providers = frozenset()
     main_part = "compute"
     data_files = ("ec2-instance-types.csv", NODE_VCPUS_FILE)
+    embodied_not_modelled = None
 
     def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
         pages = (

@@ -49,6 +49,7 @@ class LambdaSlice(ServiceSlice[LambdaUsage]):
     providers = frozenset({"http"})
     main_part = "compute"
     data_files = ("processors.csv",)
+    embodied_not_modelled = "Lambda's shared fleet is not attributable per function"
 
     def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
         pages = clients.client("lambda", region).get_paginator("list_functions").paginate()

@@ -66,6 +66,7 @@ class RdsSlice(ServiceSlice[RdsUsage]):
     providers = frozenset({"boavizta", "http"})
     main_part = "compute"
     data_files = ("ec2-instance-types.csv", "rds-instance-vcpus.csv", "storage-classes.csv")
+    embodied_not_modelled = None
 
     def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
         pages = clients.client("rds", region).get_paginator("describe_db_instances").paginate()

@@ -52,6 +52,7 @@ class S3Slice(ServiceSlice[S3Usage]):
     providers = frozenset({"http"})
     main_part = "storage"
     data_files = ("storage-classes.csv",)
+    embodied_not_modelled = "the methodology has no embodied figure for object storage drives"
 
     def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
         buckets = _buckets_in(clients.client("s3", region), region)
