@@ -35,11 +35,11 @@ def demo_arguments(prog: str, description: str | None) -> cli.CliParser:
     """The demo's options, shared by ``python -m devtools.local``; refusals are one ``error:`` line, as the CLI's."""
     parser = cli.CliParser(prog=prog, description=description)
     parser.add_argument(
-        "--hours", type=cli._hours, default=48, help="hours of history to seed and collect (default 48)"
+        "--hours", type=cli.hour_count, default=48, help="hours of history to seed and collect (default 48)"
     )
     parser.add_argument(
         "--regions",
-        type=cli._regions,
+        type=cli.region_list,
         default=list(DEFAULT_REGIONS),
         help=f"{cli.REGIONS_HELP} (default {','.join(DEFAULT_REGIONS)})",
     )

@@ -168,7 +168,7 @@ def test_upper_case_regions_are_taken_as_the_region():
 def test_last_hours_ends_with_the_latest_complete_hour():
     now = datetime(2026, 11, 23, 14, 7, tzinfo=UTC)
     args = cli.build_parser().parse_args(["status", "--connection-id", "acme", "--last", "3"])
-    assert cli._window(args, now) == (datetime(2026, 11, 23, 11, tzinfo=UTC), datetime(2026, 11, 23, 14, tzinfo=UTC))
+    assert cli.window_of(args, now) == (datetime(2026, 11, 23, 11, tzinfo=UTC), datetime(2026, 11, 23, 14, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(

@@ -92,7 +92,7 @@ def _csv(value: str) -> list[str]:
     return items
 
 
-def _regions(value: str) -> list[str]:
+def region_list(value: str) -> list[str]:
     try:
         return list(parse_regions(_csv(value)))
     except UnknownRegionError as exc:
@@ -115,7 +115,7 @@ def _hour(value: str) -> datetime:
     return parsed
 
 
-def _hours(value: str) -> int:
+def hour_count(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of hours (1 or more)")
     return int(value)
@@ -185,7 +185,7 @@ def _estimate_command(commands: Any) -> None:
         help=f"the role's ExternalId, if it demands one; '-' reads one line from stdin, else {EXTERNAL_ID_ENV} "
         "(a value given here shows in ps and shell history)",
     )
-    estimate.add_argument("--regions", required=True, type=_regions, help=REGIONS_HELP)
+    estimate.add_argument("--regions", required=True, type=region_list, help=REGIONS_HELP)
     estimate.add_argument("--services", type=_services, default=list(Service), help=SERVICES_HELP)
     estimate.add_argument(
         "--start",
@@ -254,7 +254,7 @@ def _connections_command(commands: Any) -> None:
         action="store_true",
         help="store it without assuming the role and reading each region first",
     )
-    add.add_argument("--regions", required=True, type=_regions, help=REGIONS_HELP)
+    add.add_argument("--regions", required=True, type=region_list, help=REGIONS_HELP)
     add.add_argument("--services", type=_services, default=list(Service), help=SERVICES_HELP)
     add.add_argument(
         "--collect-from",
@@ -299,13 +299,13 @@ def _stored_window_arguments(parser: argparse.ArgumentParser, run: Any) -> None:
     parser.add_argument("--start", type=_hour, help="first hour, e.g. 2026-11-23T00:00:00Z (with --end)")
     parser.add_argument("--end", type=_hour, help="end of the window (exclusive), e.g. 2026-11-24T00:00:00Z")
     parser.add_argument(
-        "--last", type=_hours, metavar="HOURS", help="instead of --start and --end: the latest complete HOURS"
+        "--last", type=hour_count, metavar="HOURS", help="instead of --start and --end: the latest complete HOURS"
     )
     parser.add_argument("--format", choices=["table", "json"], default="table", help=FORMAT_HELP)
     parser.set_defaults(run=run)
 
 
-def _window(args: argparse.Namespace, now: datetime) -> tuple[datetime, datetime]:
+def window_of(args: argparse.Namespace, now: datetime) -> tuple[datetime, datetime]:
     """The window asked for: ``--start`` and ``--end``, or ``--last HOURS`` ending with the latest complete hour."""
     if args.last is not None:
         if args.start is not None or args.end is not None:
@@ -591,7 +591,7 @@ def run_connections_test(args: argparse.Namespace, settings: Settings) -> int:
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
     clients = ClientFactory(settings=settings)
     now = datetime.now(UTC)
-    found = queries.hour_statuses(clients, settings, args.connection_id, *_window(args, now), now)
+    found = queries.hour_statuses(clients, settings, args.connection_id, *window_of(args, now), now)
     if args.format == "json":
         document = {hour_key(h): s.model_dump(mode="json") if s else None for h, s in found.hours}
         print(json.dumps(document, indent=2))
@@ -622,7 +622,7 @@ def _emissions_cell(status: HourStatus) -> str:
 def run_report(args: argparse.Namespace, settings: Settings) -> int:
     clients = ClientFactory(settings=settings)
     now = datetime.now(UTC)
-    start, end = _window(args, now)
+    start, end = window_of(args, now)
     found = queries.connection_report(clients, settings, args.connection_id, start, end, now)
     if args.format == "json":
         totals = found.totals.items()
