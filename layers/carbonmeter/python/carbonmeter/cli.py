@@ -319,12 +319,11 @@ def window_of(args: argparse.Namespace, now: datetime) -> tuple[datetime, dateti
 
 def run_estimate(args: argparse.Namespace, settings: Settings) -> int:
     check_estimate_window(args.start, args.end, datetime.now(UTC))
-    external_id = _external_id(args, required=False)
-    if args.current_credentials and external_id is not None:
-        raise CliError("--current-credentials assumes no role, so it takes no ExternalId")
-    sts_problem = sts_external_id_problem(external_id) if external_id is not None else None
-    if sts_problem:
-        raise CliError(sts_problem)
+    external_id = _estimate_external_id(args)
+    # Checked before any AWS call, as every argument is.
+    role = None if args.current_credentials else _connection(args, external_id)
+    if role is not None:
+        _warn_about_external_id(external_id)
     hours = hours_between(args.start, args.end)
     if args.provider:
         settings = settings.model_copy(update={"emissions_provider": args.provider})
@@ -334,15 +333,13 @@ def run_estimate(args: argparse.Namespace, settings: Settings) -> int:
     # with CarbonMeter's own credentials, since a remote provider's key is in our account.
     provider = provider_for(settings, base)
     target: CollectionTarget
-    if args.current_credentials:
+    if role is None:
         customer, target, read_with = _own_account(base, args)
     else:
-        read_with = f"role {args.role_arn}"
-        target = _connection(args, external_id)
-        _warn_about_external_id(external_id)
         customer = assume_role(
-            base, args.role_arn, external_id, settings.role_session_name, session_actions=READ_ACTIONS
+            base, role.role_arn, external_id, settings.role_session_name, session_actions=READ_ACTIONS
         )
+        target, read_with = role, f"role {role.role_arn}"
     _progress(f"collecting {len(target.regions)} region(s) x {len(hours)} hour(s) of {target.account_id}")
     result = collect(customer, target, hours, workers=settings.region_workers, progress=_region_done)
     records = provider.estimate(result.records)
@@ -379,6 +376,19 @@ def _own_account(base: ClientFactory, args: argparse.Namespace) -> tuple[ClientF
     )
     target = _OwnAccount(identity["Account"], tuple(args.regions), tuple(args.services))
     return base, target, f"current credentials {identity['Arn']}"
+
+
+def _estimate_external_id(args: argparse.Namespace) -> str | None:
+    """The role's ExternalId, if given: any STS accepts (the role has it already; connections add is stricter)."""
+    external_id = _external_id(args, required=False)
+    if external_id is None:
+        return None
+    if args.current_credentials:
+        raise CliError("--current-credentials assumes no role, so it takes no ExternalId")
+    problem = sts_external_id_problem(external_id)
+    if problem:
+        raise CliError(problem)
+    return external_id
 
 
 def _warn_about_external_id(external_id: str | None) -> None:
