@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
-import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,19 +50,20 @@ def _start(*args: str) -> subprocess.Popen[str]:
 
 def _read_announcement(process: subprocess.Popen[str]) -> list[str]:
     """stdout up to the line saying how to stop it (the local CarbonMeter is up then)."""
-    assert process.stdout is not None
+    stdout = process.stdout
+    assert stdout is not None
+    # A thread reads, so that a local CarbonMeter that never comes up fails the test at the deadline, not never.
+    received: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [received.put(line) for line in stdout], daemon=True).start()
     lines: list[str] = []
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
     deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if not selector.select(timeout=1):
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = received.get(timeout=min(left, 5))
+        except queue.Empty:
             if process.poll() is not None:
                 break
             continue
-        line = process.stdout.readline()
-        if not line:
-            break
         lines.append(line.rstrip("\n"))
         if line.startswith("Ctrl-C stops it"):
             return lines

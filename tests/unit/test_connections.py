@@ -5,6 +5,8 @@ The registry is an in-memory stand-in with the three calls the use case makes, s
 
 from __future__ import annotations
 
+import io
+import json
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -14,9 +16,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from carbonmeter.connections import (
+    ACCESS_CHECKS,
     MIN_ESTIMATED_BITS,
     AccessCheck,
     AccessCheckError,
+    CollectorCheckError,
     ConnectionEnabledError,
     ConnectionExistsError,
     ExternalIdError,
@@ -24,6 +28,7 @@ from carbonmeter.connections import (
     RegistrationError,
     RegistrationRequest,
     SharedRoleError,
+    check_access_through_collector,
     check_connection,
     disable_connection,
     enable_connection,
@@ -395,3 +400,45 @@ def test_an_estimate_may_use_any_external_id_sts_accepts_a_connection_may_not():
     assert sts_external_id_problem(REFUSED_BY_STS["space"]) is not None
     assert sts_external_id_problem(SECRET) is None
     assert external_id_problem(SECRET) is None
+
+
+class FakeLambda:
+    """Lambda's Invoke as boto3 returns it: the payload as a stream, FunctionError when the function raised."""
+
+    def __init__(self, payload: dict, function_error: str | None = None) -> None:
+        self.payload = payload
+        self.function_error = function_error
+        self.requests: list[dict] = []
+
+    def client(self, service: str) -> FakeLambda:
+        assert service == "lambda"
+        return self
+
+    def invoke(self, FunctionName: str, Payload: str) -> dict:
+        self.requests.append({"FunctionName": FunctionName, "Payload": json.loads(Payload)})
+        response = {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(self.payload).encode())}
+        if self.function_error:
+            response["FunctionError"] = self.function_error
+        return response
+
+
+def test_the_collector_is_asked_with_the_request_and_its_answer_read_back():
+    answer = AccessCheck(ROLE, assume_error=None, regions=(RegionCheck("us-east-1"), RegionCheck("eu-west-1", "no")))
+    fake = FakeLambda(ACCESS_CHECKS.dump_python(answer, mode="json"))
+    check = check_access_through_collector(fake, "carbonmeter-collector")  # type: ignore[arg-type]
+    assert check(ROLE, SECRET, ("us-east-1", "eu-west-1")) == answer
+    (request,) = fake.requests
+    assert request == {
+        "FunctionName": "carbonmeter-collector",
+        "Payload": {"check_access": {"role_arn": ROLE, "external_id": SECRET, "regions": ["us-east-1", "eu-west-1"]}},
+    }
+
+
+def test_a_collector_that_fails_is_said_so_without_the_external_id():
+    fake = FakeLambda({"errorType": "ValidationError", "errorMessage": "1 validation error"}, "Unhandled")
+    check = check_access_through_collector(fake, "carbonmeter-collector")  # type: ignore[arg-type]
+    with pytest.raises(CollectorCheckError) as failed:
+        check(ROLE, SECRET, ("us-east-1",))
+    assert str(failed.value) == (
+        "the collector carbonmeter-collector failed the check: ValidationError: 1 validation error"
+    )

@@ -24,6 +24,7 @@ from carbonmeter.connections import (
     AccessCheck,
     AccessChecker,
     AccessCheckError,
+    CollectorCheckError,
     ConnectionEnabledError,
     ConnectionExistsError,
     ExternalIdError,
@@ -32,6 +33,7 @@ from carbonmeter.connections import (
     RegistrationResult,
     SharedRoleError,
     check_access,
+    check_access_through_collector,
     check_connection,
     disable_connection,
     enable_connection,
@@ -58,6 +60,8 @@ EXIT_FAILURE = 1
 EXTERNAL_ID_ENV = "CARBONMETER_EXTERNAL_ID"
 # Points every AWS call at a local CarbonMeter (`make local`): Settings.endpoint_url.
 ENDPOINT_ENV = Settings.env_name("endpoint_url")
+# The deployed collector, which checks connections' roles for the CLI: Settings.collector_function_name.
+COLLECTOR_FUNCTION_ENV = Settings.env_name("collector_function_name")
 # `--external-id -` reads it from stdin instead.
 STDIN = "-"
 # The library's refusals name no CLI flag (an HTTP API shares them): the flag that answers each, added here.
@@ -285,7 +289,8 @@ def _connections_command(commands: Any) -> None:
 
 CHECK_HELP = (
     "assume the connection's role with its ExternalId, as the collector does, and read once in each of its "
-    "regions; says which work (nothing is written)"
+    f"regions; says which work (nothing is written). The deployed collector checks when {COLLECTOR_FUNCTION_ENV} "
+    "names it (customers' roles trust its role alone); otherwise this process does, with your credentials"
 )
 REMOVE_HELP = (
     "delete a disabled connection from the registry; its stored usage, statuses and emissions stay in their "
@@ -475,15 +480,21 @@ def run_connections_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _access_checker(settings: Settings) -> AccessChecker:
+    """The deployed collector checks (customers' roles trust its role alone); without one, this process does."""
     clients = ClientFactory(settings=settings)
-    return functools.partial(_check_access, clients, settings.role_session_name)
+    if settings.collector_function_name:
+        through = check_access_through_collector(clients, settings.collector_function_name)
+        return functools.partial(_announced, through, f"asking {settings.collector_function_name} to assume")
+    return functools.partial(
+        _announced,
+        functools.partial(check_access, clients, session_name=settings.role_session_name),
+        f"with your credentials ({COLLECTOR_FUNCTION_ENV} unset): assuming",
+    )
 
 
-def _check_access(
-    clients: ClientFactory, session_name: str, role_arn: str, external_id: str, regions: Sequence[str]
-) -> AccessCheck:
-    _progress(f"checking {role_arn}: assuming it and reading {len(regions)} region(s)")
-    return check_access(clients, role_arn, external_id, regions, session_name)
+def _announced(check: AccessChecker, how: str, role_arn: str, external_id: str, regions: Sequence[str]) -> AccessCheck:
+    _progress(f"checking {role_arn}: {how} it and reading {len(regions)} region(s)")
+    return check(role_arn, external_id, regions)
 
 
 @overload
@@ -679,7 +690,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILURE
-    except (CollectionIncompleteError, ClientError, BotoCoreError) as exc:
+    except (CollectionIncompleteError, CollectorCheckError, ClientError, BotoCoreError) as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_FAILURE
 

@@ -21,11 +21,11 @@ from itertools import pairwise
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from carbonmeter.aws import ClientFactory, RoleAssumptionError, assume_role
 from carbonmeter.collection import REGION_NOT_ENABLED_CODES
-from carbonmeter.models import Connection, Service, first_error_message
+from carbonmeter.models import Connection, Region, Service, first_error_message
 from carbonmeter.services import READ_ACTIONS
 
 # STS's limits for ExternalId (AssumeRole): 2 to 1224 characters of [\w+=,.@:/-], ASCII only. The customer
@@ -136,6 +136,57 @@ class AccessCheck:
 # CarbonMeter's clients in production).
 AccessChecker = Callable[[str, str, Sequence[str]], AccessCheck]
 _MAX_ERROR_TEXT = 200
+ACCESS_CHECKS: TypeAdapter[AccessCheck] = TypeAdapter(AccessCheck)
+
+
+class AccessCheckRequest(BaseModel):
+    """A check asked of the collector function: it alone may assume customers' roles (their trust policy)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role_arn: str
+    external_id: str = Field(min_length=2, max_length=1224, repr=False)
+    regions: tuple[Region, ...] = Field(min_length=1, max_length=64)
+
+
+class AccessCheckEvent(BaseModel):
+    """The direct invocation of the collector that asks for a check (its queue's events carry ``Records``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    check_access: AccessCheckRequest
+
+
+class CollectorCheckError(RuntimeError):
+    """The collector function could not be asked, or failed while checking."""
+
+
+def check_access_through_collector(clients: ClientFactory, function_name: str) -> AccessChecker:
+    """An ``AccessChecker`` that asks the deployed collector function, whose role the customers' roles trust.
+
+    ``clients`` are the operator's (they need lambda:InvokeFunction on it). The ExternalId travels in the request
+    payload, which Lambda does not log; the answer never contains it.
+    """
+
+    def check(role_arn: str, external_id: str, regions: Sequence[str]) -> AccessCheck:
+        request = AccessCheckEvent(
+            check_access=AccessCheckRequest(role_arn=role_arn, external_id=external_id, regions=tuple(regions))
+        )
+        response = clients.client("lambda").invoke(FunctionName=function_name, Payload=request.model_dump_json())
+        payload = response["Payload"].read()
+        if response.get("FunctionError"):
+            raise CollectorCheckError(f"the collector {function_name} failed the check: {_lambda_error(payload)}")
+        return ACCESS_CHECKS.validate_json(payload)
+
+    return check
+
+
+def _lambda_error(payload: bytes) -> str:
+    try:
+        error = TypeAdapter(dict[str, Any]).validate_json(payload)
+    except ValidationError:
+        return payload.decode(errors="replace")[:_MAX_ERROR_TEXT]
+    return f"{error.get('errorType', 'Error')}: {error.get('errorMessage', '')}"[:_MAX_ERROR_TEXT]
 
 
 def check_access(
