@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install layer-wheels lint typecheck test test-unit test-integration test-infra test-e2e audit demo benchmark soak comparison synth deploy clean
+.PHONY: help install layer-wheels lint typecheck test test-unit test-integration test-infra test-e2e audit demo local benchmark soak comparison synth deploy clean distclean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ audit: $(BIN)/.installed ## check pinned and installed dependencies for known vu
 demo: install ## run the whole hourly pipeline on an embedded AWS with a seeded demo account
 	$(BIN)/python -m devtools.demo
 
+local: install ## a local CarbonMeter with the demo account collected, up until Ctrl-C (prints the setting to export)
+	$(BIN)/python -m devtools.local
+
 benchmark: install ## GetMetricData batching and collector wall time for 100, 1,000 and 10,000 resources
 	$(BIN)/python -m devtools.benchmark
 
@@ -89,5 +92,12 @@ synth: install node_modules/.installed ## synthesise both CloudFormation templat
 deploy: install node_modules/.installed ## deploy CarbonMeterStack to the account of your current AWS credentials
 	npx cdk deploy CarbonMeterStack
 
-clean: ## remove build output (keeps .venv)
-	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache
+# What took the network to make stays: .venv, node_modules, the layer's wheels and the Boavizta server's venv.
+KEPT_IN_BUILD := wheels boavizta-venv
+
+clean: ## remove build output and caches (keeps .venv, node_modules, .build/wheels, .build/boavizta-venv: downloads)
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	[ ! -d .build ] || find .build -mindepth 1 -maxdepth 1 $(foreach kept,$(KEPT_IN_BUILD),! -name $(kept)) -exec rm -rf {} +
+
+distclean: clean ## also remove every download (.venv, node_modules, .build): the next make install needs the network
+	rm -rf $(VENV) .build node_modules

@@ -11,13 +11,14 @@ EventBridge event and drains both queues through the real collector and calculat
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from devtools.aws.pipeline import LocalPipeline, lambda_environment
 from devtools.aws.resources import create_resources
 from devtools.aws.server import embedded_aws
 from devtools.progress import say
-from devtools.seed import seed_demo_account
+from devtools.seed import DemoAccount, seed_demo_account
 
 DEFAULT_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 DEFAULT_HOURS = 48
@@ -46,15 +47,26 @@ SAMPLE_END = "<!-- end of demo sample -->"
 _REPORT_START = "CarbonMeter demo report"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__)
+def demo_arguments(prog: str, description: str | None) -> cli.CliParser:
+    """The demo's options, shared by ``python -m devtools.local``; refusals are one ``error:`` line, as the CLI's."""
+    parser = cli.CliParser(prog=prog, description=description)
     parser.add_argument(
         "--hours",
-        type=int,
+        type=cli.hour_count,
         default=DEFAULT_HOURS,
         help=f"hours of history to seed and collect (default {DEFAULT_HOURS})",
     )
-    parser.add_argument("--regions", type=cli._csv, default=list(DEFAULT_REGIONS))
+    parser.add_argument(
+        "--regions",
+        type=cli.region_list,
+        default=list(DEFAULT_REGIONS),
+        help=f"{cli.REGIONS_HELP} (default {','.join(DEFAULT_REGIONS)})",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = demo_arguments("python -m devtools.demo", __doc__)
     parser.add_argument(
         "--end", type=cli._hour, help="end of the window (exclusive), e.g. 2026-12-01T09:00:00Z (default: this hour)"
     )
@@ -64,8 +76,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"run the default demo ending at {hour_key(README_END)} and write its report into README.md's sample",
     )
     args = parser.parse_args(argv)
-    if args.hours < 1:
-        parser.error("--hours must be at least 1")
     if args.readme:
         write_readme_sample(README, readme_sample())
         say(f"wrote the demo sample into {README.name}")
@@ -104,7 +114,30 @@ def write_readme_sample(path: Path, sample: str) -> None:
     path.write_text(readme.replace(f"```text\n{old}```", f"```text\n{sample}```", 1), encoding="utf-8")
 
 
-def run_demo(regions: Sequence[str], hours: Sequence[datetime]) -> None:
+def last_hours(count: int) -> list[datetime]:
+    """The ``count`` whole hours before the current one."""
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    return hours_between(end - timedelta(hours=count), end)
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """A deployed CarbonMeter on the embedded AWS with the demo account registered and its hours collected."""
+
+    settings: Settings
+    clients: ClientFactory
+    account: DemoAccount
+    hours: tuple[datetime, ...]
+    pipeline: LocalPipeline
+
+
+@contextmanager
+def demo_collected(regions: Sequence[str], hours: Sequence[datetime]) -> Iterator[DemoRun]:
+    """Create CarbonMeter's resources, seed and register the demo account, run every hour through the pipeline.
+
+    Inside the block the functions' environment is set (their API-call counter and IAM guard are readable);
+    what was stored stays on the embedded AWS after it.
+    """
     settings = Settings.from_env()
     clients = ClientFactory(settings=settings)
     settings = create_resources(clients, settings)
@@ -112,7 +145,7 @@ def run_demo(regions: Sequence[str], hours: Sequence[datetime]) -> None:
     account = seed_demo_account(clients, regions, hours)
     say(f"seeded demo account {account.account_id} in {', '.join(regions)} in {time.monotonic() - started:.1f}s")
     with lambda_environment(settings):
-        cli.main(
+        registered = cli.main(
             [
                 "connections", "add",
                 "--connection-id", CONNECTION_ID,
@@ -123,10 +156,17 @@ def run_demo(regions: Sequence[str], hours: Sequence[datetime]) -> None:
                 "--collect-from", hour_key(hours[0]),
             ]
         )  # fmt: skip
+        if registered != 0:
+            raise RuntimeError("the demo account could not be registered (the error is above)")
         pipeline = LocalPipeline(clients, settings, account_id=account.account_id)
         _run_hours(pipeline, hours)
-        _print_report(settings, clients, hours)
-        guard = pipeline.guard
+        yield DemoRun(settings, clients, account, tuple(hours), pipeline)
+
+
+def run_demo(regions: Sequence[str], hours: Sequence[datetime]) -> None:
+    with demo_collected(regions, hours) as run:
+        _print_report(run.settings, run.clients, hours)
+        guard = run.pipeline.guard
         print(
             f"\nIAM: {sum(guard.allowed.values()):,} calls by the functions authorized against their deployed "
             f"policies (synthesized stack), {len(guard.denials)} refused"

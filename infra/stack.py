@@ -195,6 +195,14 @@ class CarbonMeterStack(Stack):
         CfnOutput(self, "AlarmTopicArn", value=self.alerts.topic.topic_arn)
         # Manual backfills are test events sent to this function (README, "Backfills and manual runs").
         CfnOutput(self, "SchedulerFunctionName", value=self.scheduler.function.function_name)
+        # `carbonmeter connections test` and `add` ask it to check a role: customers' roles trust its role alone.
+        # Not among the functions' settings: the collector's own environment cannot name it (a circular reference).
+        CfnOutput(
+            self,
+            "CollectorFunctionName",
+            value=self.collector.function.function_name,
+            description=Settings.env_name("collector_function_name"),
+        )
         CfnOutput(
             self,
             "DashboardUrl",

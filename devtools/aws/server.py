@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import logging
 import os
+import socket
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -24,6 +25,7 @@ from moto.dynamodb.models.table import Table
 from moto.s3.models import S3Backend
 from moto.server import ThreadedMotoServer
 
+from carbonmeter.settings import Settings
 from devtools.aws.account_regions import account_regions
 
 DEFAULT_ACCOUNT_ID = "123456789012"
@@ -44,6 +46,8 @@ _CLEARED = (
     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
     "AWS_WEB_IDENTITY_TOKEN_FILE",
     "AWS_ROLE_ARN",
+    # A local CarbonMeter's endpoint, exported for the CLI, would send this process's clients elsewhere.
+    Settings.env_name("endpoint_url"),
 )
 
 
@@ -52,9 +56,14 @@ class EmbeddedAwsError(RuntimeError):
 
 
 @contextmanager
-def embedded_aws(region: str = "us-east-1") -> Iterator[str]:
-    """Run an empty emulated AWS account and point boto3 at it; yields the endpoint URL."""
-    server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
+def embedded_aws(region: str = "us-east-1", port: int = 0) -> Iterator[str]:
+    """Run an empty emulated AWS account and point boto3 at it; yields the endpoint URL.
+
+    ``port`` 0 takes any free port; another must be free, or ``EmbeddedAwsError`` says so.
+    """
+    if port:
+        _check_free(port)
+    server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
     werkzeug_log = logging.getLogger("werkzeug")
     saved_level = werkzeug_log.level
     # The emulator logs every request at INFO; a seeded account makes thousands.
@@ -79,6 +88,15 @@ def embedded_aws(region: str = "us-east-1") -> Iterator[str]:
             _reset(host, port)
         server.stop()
         werkzeug_log.setLevel(saved_level)
+
+
+def _check_free(port: int) -> None:
+    # moto's server binds in its own thread and, when the port is taken, never reports ready: ask first.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            raise EmbeddedAwsError(f"port {port} on {HOST} is in use ({exc.strerror}); choose another") from None
 
 
 def _aws_environment(endpoint: str, region: str) -> dict[str, str | None]:

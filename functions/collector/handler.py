@@ -1,4 +1,8 @@
-"""Collector: for each queued connection-hour, read the customer's usage and store it."""
+"""Collector: for each queued connection-hour, read the customer's usage and store it.
+
+Invoked directly with ``{"check_access": ...}`` (``carbonmeter connections test`` and ``add``), it checks that a
+role can be assumed with its ExternalId and each region read, as only this function's role may assume them.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,13 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
 from carbonmeter.batch import FailedMessage, LoggedBatchProcessor
+from carbonmeter.connections import ACCESS_CHECKS, AccessCheckEvent, check_access
 from carbonmeter.metrics import MetricName
 from carbonmeter.models import BackfillChunk, CollectJob, hour_key
 from carbonmeter.pipeline import collect_connection_hour, expand_backfill_chunk, record_rejected_message
@@ -74,8 +80,22 @@ def _elapsed_ms(started: float) -> float:
     return round((time.monotonic() - started) * 1000, 1)
 
 
+def _check_access(event: dict[str, Any]) -> dict[str, Any]:
+    request = parse(event=event, model=AccessCheckEvent).check_access
+    rt = runtime()
+    check = check_access(
+        rt.clients, request.role_arn, request.external_id, request.regions, rt.settings.role_session_name
+    )
+    # The role and the outcome, never the ExternalId.
+    logger.info("checked access", extra={"role_arn": check.role_arn, "ok": check.ok})
+    answer: dict[str, Any] = ACCESS_CHECKS.dump_python(check, mode="json")
+    return answer
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse | dict[str, Any]:
+    if "check_access" in event:
+        return _check_access(event)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

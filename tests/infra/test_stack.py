@@ -371,3 +371,11 @@ def test_outputs_tell_the_operator_how_to_configure_the_cli(template: Template) 
     assert {output.get("Description") for output in outputs.values()} >= {
         Settings.env_name(field) for field in SETTINGS_FIELDS
     }
+
+
+def test_the_collector_function_is_an_output_for_the_cli_to_ask_for_checks(template: Template) -> None:
+    # customers' roles trust the collector's role alone: the CLI asks that function to check a connection
+    (output,) = template.find_outputs("CollectorFunctionName").values()
+    assert output["Description"] == Settings.env_name("collector_function_name")
+    functions = template.find_resources("AWS::Lambda::Function")
+    assert output["Value"] == {"Ref": logical_id(functions, "CollectorFunction")}

@@ -1,7 +1,8 @@
-"""``python -m carbonmeter connections``, ``status`` and ``report`` against the registry on moto."""
+"""``carbonmeter connections``, ``status`` and ``report`` against the registry on moto."""
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import sys
@@ -16,6 +17,7 @@ from carbonmeter.models import hour_key, previous_whole_hour
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, StatusStore
 from devtools.aws.resources import create_resources
+from tests.support.aws_hooks import deny_assume_role, refuse_when
 
 ROLE = "arn:aws:iam::111122223333:role/CarbonMeterReadOnly"
 OTHER_ROLE = "arn:aws:iam::444455556666:role/CarbonMeterReadOnly"
@@ -264,3 +266,102 @@ def test_status_shows_each_hour_and_what_it_misses(registry, capsys):
     assert list(document.values())[1]["complete"] is False
     assert list(document.values())[2] is None
     assert cli.main(["status", "--connection-id", "ghost", *args[3:]]) == cli.EXIT_USAGE
+
+
+def test_a_missing_table_is_named_with_the_setting_that_chooses_it(aws, capsys, monkeypatch):
+    # Given no CarbonMeter tables at all (nothing deployed, no local CarbonMeter)
+    monkeypatch.delenv("CARBONMETER_CONNECTIONS_TABLE", raising=False)
+    # When a user lists the connections
+    assert cli.main(["connections", "list"]) == cli.EXIT_FAILURE
+    # Then one line names the table, the setting that chooses it and the two ways to have one
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == (
+        "error: table 'carbonmeter-connections' does not exist in us-east-1: CARBONMETER_CONNECTIONS_TABLE chooses "
+        "it; set it to the stack's ConnectionsTable output, or set CARBONMETER_ENDPOINT_URL to a local CarbonMeter "
+        "(make local)"
+    )
+
+
+def test_a_missing_usage_table_is_named_too(registry, capsys, monkeypatch):
+    assert _add("acme") == 0
+    capsys.readouterr()
+    monkeypatch.setenv("CARBONMETER_USAGE_TABLE", "carbonmeter-usage-typo")
+    assert cli.main(["status", "--connection-id", "acme", "--last", "3"]) == cli.EXIT_FAILURE
+    err = capsys.readouterr().err
+    assert err.startswith("error: table 'carbonmeter-usage-typo' does not exist in us-east-1: CARBONMETER_USAGE_TABLE")
+
+
+def _refusing(monkeypatch: pytest.MonkeyPatch, *hooks) -> None:
+    """The CLI's clients answer as AWS would for a role that refuses (the hooks), on moto."""
+    monkeypatch.setattr(cli, "ClientFactory", functools.partial(ClientFactory, hooks=list(hooks)))
+
+
+def test_add_checks_the_role_first_so_a_wrong_external_id_shows_at_once(registry, capsys, monkeypatch):
+    # Given a role that refuses the ExternalId given (STS answers AccessDenied)
+    _refusing(monkeypatch, deny_assume_role("CarbonMeterReadOnly"))
+    # When the connection is added
+    assert _add("acme") == cli.EXIT_USAGE
+    # Then it is refused on one line that says why and how to register it anyway, and nothing is stored
+    captured = capsys.readouterr()
+    error = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert error == [
+        f"error: cannot assume {ROLE}: AccessDenied: User is not authorized to perform: sts:AssumeRole "
+        "(--no-check to register it anyway)"
+    ]
+    assert SECRET not in captured.err + captured.out
+    assert list(registry.list()) == []
+    # When told not to check, it is stored, and a later test says what fails
+    assert _add("acme", "--no-check") == 0
+    assert registry.get("acme").external_id == SECRET
+    capsys.readouterr()
+    assert cli.main(["connections", "test", "acme"]) == cli.EXIT_USAGE
+    assert capsys.readouterr().err.strip().endswith("AccessDenied: User is not authorized to perform: sts:AssumeRole")
+
+
+def test_test_reads_each_region_and_says_which_work(registry, capsys, monkeypatch):
+    # Given a connection with two regions, registered after a passing check
+    assert _add("acme", "--regions", "us-east-1,eu-west-1") == 0
+    assert "checked: assumed the role with its ExternalId and read 2 region(s)" in capsys.readouterr().out
+    # When every region can be read, test says so for each and exits 0
+    assert cli.main(["connections", "test", "acme"]) == 0
+    rows = _region_rows(capsys.readouterr().out)
+    assert rows == {"us-east-1": "ok", "eu-west-1": "ok"}
+    # When the role's policy lacks the read (AccessDenied on DescribeInstances), every region says so, non-zero
+    refusal = refuse_when("before-call.ec2.DescribeInstances", "", "UnauthorizedOperation", "not authorized", 403)
+    _refusing(monkeypatch, refusal)
+    assert cli.main(["connections", "test", "acme"]) == cli.EXIT_FAILURE
+    captured = capsys.readouterr()
+    assert set(_region_rows(captured.out).values()) == {"UnauthorizedOperation: not authorized"}
+    assert captured.err.strip().splitlines()[-1] == "error: 2 of 2 region(s) could not be read"
+
+
+def _region_rows(out: str) -> dict[str, str]:
+    lines = out.splitlines()
+    return {line.split()[0]: line.split(maxsplit=1)[1].strip() for line in lines[3:] if line.strip()}
+
+
+def test_enable_and_remove(registry, capsys):
+    # Given a disabled connection with a collected hour
+    assert _add("acme") == 0
+    registry.record_success("acme", previous_whole_hour(datetime.now(UTC)))
+    assert cli.main(["connections", "disable", "acme"]) == 0
+    capsys.readouterr()
+    # When it is enabled, it is collected again with its history
+    assert cli.main(["connections", "enable", "acme"]) == 0
+    assert capsys.readouterr().out.strip() == "connection acme enabled: the hourly run collects it again"
+    assert registry.get("acme").enabled
+    assert registry.get("acme").last_success_hour is not None
+    # When an enabled connection is removed, it is refused with what to do first
+    assert cli.main(["connections", "remove", "acme"]) == cli.EXIT_USAGE
+    assert capsys.readouterr().err.strip() == (
+        "error: connection 'acme' is enabled: disable it first, so the hourly run stops queueing its hours "
+        "(carbonmeter connections disable ID)"
+    )
+    # When it is disabled and removed, the output says what happens to its records, and it is gone
+    assert cli.main(["connections", "disable", "acme"]) == 0
+    assert cli.main(["connections", "remove", "acme"]) == 0
+    out = capsys.readouterr().out
+    assert "connection acme removed (account 111122223333): its stored usage, statuses and emissions stay" in out
+    assert list(registry.list()) == []
+    assert cli.main(["report", "--connection-id", "acme", "--last", "3"]) == cli.EXIT_USAGE
+    assert cli.main(["connections", "enable", "ghost"]) == cli.EXIT_USAGE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import re
@@ -26,36 +27,170 @@ GOOD = {
 }
 
 
-def _run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, **changes: str) -> tuple[int, str]:
+def _run_lines(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str, **changes: str
+) -> tuple[int, list[str]]:
     # No endpoint and no credentials: any AWS call would fail loudly rather than reach anything.
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     values = {**GOOD, **{f"--{k.replace('_', '-')}": v for k, v in changes.items()}}
-    args = ["estimate", *[part for flag, value in values.items() for part in (flag, value)]]
+    argv = ["estimate", *[part for flag, value in values.items() if value is not None for part in (flag, value)], *args]
     try:
-        code = cli.main(args)
+        code = cli.main(argv)
     except SystemExit as exit_:
         code = int(exit_.code or 0)
-    return code, capsys.readouterr().err.strip().splitlines()[-1]
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+def _run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, **changes: str) -> tuple[int, str]:
+    code, lines = _run_lines(capsys, monkeypatch, **changes)
+    return code, lines[-1]
 
 
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"regions": "us-east-1,mars-north-1"}, "error: unknown region(s): mars-north-1"),
+        ({"regions": "us-east-1,mars-north-1"}, "error: argument --regions: unknown region(s): mars-north-1"),
+        ({"regions": "us-east-l"}, "unknown region(s): us-east-l (did you mean us-east-1?)"),
+        ({"regions": "eu-wset-1"}, "unknown region(s): eu-wset-1 (did you mean eu-west-1?)"),
         ({"start": "2026-11-20T00:30:00Z"}, "is not a whole hour"),
         ({"start": "2026-11-20T00:00:00"}, "has no timezone; end it with Z"),
+        ({"start": "2026-11-20"}, "'2026-11-20' is a date; give an hour with its timezone (e.g. 2026-11-23T10:00:00Z)"),
         ({"start": "yesterday"}, "is not an ISO 8601 time"),
         ({"start": "2098-12-31T00:00:00Z", "end": "2099-01-01T00:00:00Z"}, "error: the window ends in the future"),
         ({"start": "2026-11-20T06:00:00Z", "end": "2026-11-20T00:00:00Z"}, "error: end must be after start"),
-        ({"role_arn": "arn:aws:iam::1234:user/alice"}, "is not an IAM role ARN"),
+        ({"role_arn": "arn:aws:iam::1234:user/alice"}, "error: role_arn: 'arn:aws:iam::1234:user/alice' is not an IAM"),
         ({"regions": ","}, "expected a comma-separated list"),
+        ({"regions": None}, "error: the following arguments are required: --regions (see carbonmeter estimate --help)"),
+        ({"external_id": "x"}, "error: the ExternalId must be at least 2 characters (STS refuses shorter ones)"),
     ],
 )
+@pytest.mark.usefixtures("nothing_collected")
 def test_bad_estimate_arguments_exit_non_zero_with_one_line(capsys, monkeypatch, changes, message):
-    code, last_line = _run(capsys, monkeypatch, **changes)
+    code, lines = _run_lines(capsys, monkeypatch, **changes)
     assert code == cli.EXIT_USAGE
-    assert message in last_line
+    # One line: no usage block before it, and none of pydantic's own wording
+    assert len(lines) == 1, lines
+    assert message in lines[0]
+    assert "Value error" not in lines[0]
+    assert "should have" not in lines[0]
+
+
+@pytest.mark.usefixtures("nothing_collected")
+def test_role_and_current_credentials_are_one_or_the_other(capsys, monkeypatch):
+    # Given both ways to read the account at once
+    code, lines = _run_lines(capsys, monkeypatch, "--current-credentials")
+    # Then it is refused on one line
+    assert code == cli.EXIT_USAGE
+    assert lines == [
+        "error: argument --current-credentials: not allowed with argument --role-arn (see carbonmeter estimate --help)"
+    ]
+    # And neither is refused too, naming both
+    code, lines = _run_lines(capsys, monkeypatch, role_arn=None)
+    assert code == cli.EXIT_USAGE
+    assert "one of the arguments --role-arn --current-credentials is required" in lines[0]
+    # And own credentials take no ExternalId
+    monkeypatch.delenv(cli.EXTERNAL_ID_ENV, raising=False)
+    code, lines = _run_lines(capsys, monkeypatch, "--current-credentials", role_arn=None, external_id=SECRET)
+    assert code == cli.EXIT_USAGE
+    assert lines == ["error: --current-credentials assumes no role, so it takes no ExternalId"]
+
+
+@pytest.mark.parametrize(
+    ("external_id", "warning"),
+    [
+        (
+            None,
+            "warning: no ExternalId given: the role is assumed without one, which a role made by "
+            "CarbonMeterCustomerRoleStack refuses",
+        ),
+        (
+            "ab",
+            "warning: the ExternalId must be at least 16 characters (a random secret): fine for estimating a "
+            "role of your own, refused by `carbonmeter connections add`",
+        ),
+        (SECRET, None),
+    ],
+    ids=["none", "short", "strong"],
+)
+def test_an_estimate_says_when_its_external_id_would_not_do_for_a_connection(capsys, monkeypatch, external_id, warning):
+    # Given a role assumption that records what it was given and stops there
+    monkeypatch.delenv(cli.EXTERNAL_ID_ENV, raising=False)
+    given = []
+
+    def assume(_factory, _role, value, *_, **__):
+        given.append(value)
+        raise cli.CliError("stopped before collecting")
+
+    monkeypatch.setattr(cli, "assume_role", assume)
+    monkeypatch.setattr(cli, "provider_for", lambda *_: None)
+    # When an estimate is run with that ExternalId (or none)
+    _, lines = _run_lines(capsys, monkeypatch, external_id=external_id)
+    # Then the role is assumed with it as given (STS's rules are the only ones an existing role's ExternalId meets)
+    assert given == [external_id]
+    # And the difference from a connection's rules is said, without the value
+    warnings = [line for line in lines if line.startswith("warning:")]
+    if warning is None:
+        assert warnings == []
+    else:
+        (line,) = warnings
+        assert line.startswith(warning)
+
+
+def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found.extend(_parsers(sub))
+    return found
+
+
+def test_every_option_has_help_and_no_help_shows_markup():
+    for parser in _parsers(cli.build_parser()):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                continue
+            # Then a user reading --help learns what each option is for
+            assert action.help, f"{parser.prog} {action.option_strings or action.dest} has no help"
+        text = parser.format_help()
+        # And sees no reStructuredText or Markdown markup
+        assert "``" not in text, parser.prog
+        assert parser.prog.startswith("carbonmeter"), parser.prog
+
+
+def test_upper_case_regions_are_taken_as_the_region():
+    good = [part for flag_value in GOOD.items() for part in flag_value]
+    args = cli.build_parser().parse_args(["estimate", *good, "--regions", "US-EAST-1"])
+    assert args.regions == ["us-east-1"]
+
+
+def test_last_hours_ends_with_the_latest_complete_hour():
+    now = datetime(2026, 11, 23, 14, 7, tzinfo=UTC)
+    args = cli.build_parser().parse_args(["status", "--connection-id", "acme", "--last", "3"])
+    assert cli.window_of(args, now) == (datetime(2026, 11, 23, 11, tzinfo=UTC), datetime(2026, 11, 23, 14, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--last", "3", "--start", "2026-11-23T00:00:00Z"], "error: give --last, or --start and --end, not both"),
+        (["--start", "2026-11-23T00:00:00Z"], "error: give --start and --end (e.g. 2026-11-23T00:00:00Z), or --last"),
+        (["--last", "0"], "error: argument --last: '0' is not a number of hours (1 or more)"),
+    ],
+)
+def test_a_stored_window_is_start_and_end_or_last(capsys, extra, message):
+    code = _exit_code(["report", "--connection-id", "acme", *extra])
+    assert code == cli.EXIT_USAGE
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(message)
+
+
+def _exit_code(argv: list[str]) -> int:
+    try:
+        return cli.main(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
 
 
 @pytest.fixture
@@ -107,7 +242,6 @@ def test_an_estimate_takes_the_external_id_from_stdin_or_the_environment_once(ca
         raise cli.CliError("stopped before collecting")
 
     monkeypatch.setattr(cli, "assume_role", assume)
-    monkeypatch.setattr(cli, "known_regions", lambda: {"us-east-1", "eu-west-1"})
     monkeypatch.setattr(cli, "provider_for", lambda *_: None)
     monkeypatch.setattr("sys.stdin", io.StringIO(f"{SECRET}\n"))
     # When it comes from stdin, then from the environment

@@ -5,6 +5,8 @@ The registry is an in-memory stand-in with the three calls the use case makes, s
 
 from __future__ import annotations
 
+import io
+import json
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -14,20 +16,33 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from carbonmeter.connections import (
+    ACCESS_CHECKS,
     MIN_ESTIMATED_BITS,
+    AccessCheck,
+    AccessCheckError,
+    CollectorCheckError,
+    ConnectionEnabledError,
     ConnectionExistsError,
     ExternalIdError,
+    RegionCheck,
     RegistrationError,
     RegistrationRequest,
     SharedRoleError,
+    check_access_through_collector,
+    check_connection,
     disable_connection,
+    enable_connection,
     estimated_bits,
+    external_id_problem,
     generate_external_id,
     list_connections,
     register_connection,
+    remove_connection,
+    sts_external_id_problem,
     validate_external_id,
 )
 from carbonmeter.models import Connection
+from carbonmeter.store import UnknownConnectionError
 
 NOW = datetime(2026, 11, 23, 14, 7, tzinfo=UTC)
 ROLE = "arn:aws:iam::111122223333:role/CarbonMeterReadOnly"
@@ -63,6 +78,14 @@ class Registry:
 
     def list(self) -> Iterator[Connection]:
         return iter(list(self.connections.values()))
+
+    def get(self, connection_id: str) -> Connection:
+        if connection_id not in self.connections:
+            raise UnknownConnectionError(f"no connection named {connection_id!r}")
+        return self.connections[connection_id]
+
+    def delete(self, connection_id: str) -> None:
+        del self.connections[connection_id]
 
     def put(self, connection: Connection) -> None:
         self.connections[connection.connection_id] = connection
@@ -285,6 +308,140 @@ def test_a_disabled_connection_keeps_its_history():
     disable_connection(registry, "acme")
     (listed,) = list_connections(registry)
     assert (listed["enabled"], listed["last_success_hour"]) == (False, "2026-11-23T13:00:00Z")
+
+
+def test_a_disabled_connection_is_enabled_again_with_its_history():
+    registry = Registry(_stored("acme", enabled=False, last_success_hour="2026-11-23T13:00:00Z"))
+    enable_connection(registry, "acme")
+    (listed,) = list_connections(registry)
+    assert (listed["enabled"], listed["last_success_hour"]) == (True, "2026-11-23T13:00:00Z")
+
+
+def test_only_a_disabled_connection_is_removed():
+    # Given an enabled connection, which the hourly run may have queued hours of
+    registry = Registry(_stored("acme"))
+    # When it is removed, it is refused, and stays
+    with pytest.raises(ConnectionEnabledError, match="disable it first"):
+        remove_connection(registry, "acme")
+    assert "acme" in registry.connections
+    # When it is disabled first, it is removed, and what it was is returned
+    disable_connection(registry, "acme")
+    removed = remove_connection(registry, "acme")
+    assert (removed.connection_id, removed.account_id) == ("acme", "111122223333")
+    assert registry.connections == {}
+    # And an unknown id is said so
+    with pytest.raises(UnknownConnectionError):
+        remove_connection(registry, "acme")
+
+
+# --- checking access ---
+
+
+class Checker:
+    """An access check that records what it was asked and answers ``check``."""
+
+    def __init__(self, *failing: str, assume_error: str | None = None) -> None:
+        self.failing = failing
+        self.assume_error = assume_error
+        self.asked: list[tuple[str, str, tuple[str, ...]]] = []
+
+    def __call__(self, role_arn: str, external_id: str, regions: tuple[str, ...]) -> AccessCheck:
+        self.asked.append((role_arn, external_id, tuple(regions)))
+        if self.assume_error:
+            return AccessCheck(role_arn, assume_error=self.assume_error)
+        checked = [RegionCheck(r, error="AccessDenied: no" if r in self.failing else None) for r in regions]
+        return AccessCheck(role_arn, assume_error=None, regions=tuple(checked))
+
+
+def test_a_registration_is_checked_last_and_stored_only_if_the_account_can_be_read():
+    # Given a role that cannot be assumed with the ExternalId
+    registry = Registry()
+    refusing = Checker(assume_error="cannot assume the role: AccessDenied")
+    # When it is registered with the check, it is refused, saying why, and nothing is stored
+    with pytest.raises(AccessCheckError, match="cannot assume the role: AccessDenied"):
+        register_connection(registry, _request(), NOW, check=refusing)
+    assert registry.connections == {}
+    assert refusing.asked == [(ROLE, SECRET, ("us-east-1",))]
+    # Given a role that is assumed but one of two regions cannot be read
+    partial = Checker("eu-west-1")
+    with pytest.raises(AccessCheckError) as refused:
+        register_connection(registry, _request(regions=("us-east-1", "eu-west-1")), NOW, check=partial)
+    assert str(refused.value) == (
+        f"assumed {ROLE}, but 1 of 2 region(s) could not be read: eu-west-1: AccessDenied: no"
+    )
+    assert SECRET not in str(refused.value)
+    assert registry.connections == {}
+    # When every region can be read, it is stored
+    register_connection(registry, _request(), NOW, check=Checker())
+    assert list(registry.connections) == ["acme"]
+
+
+def test_a_registration_the_rules_refuse_is_not_checked():
+    checker = Checker()
+    with pytest.raises(ExternalIdError):
+        register_connection(Registry(), _request(external_id="short"), NOW, check=checker)
+    assert checker.asked == []
+
+
+def test_checking_a_registered_connection_uses_its_own_role_external_id_and_regions():
+    registry = Registry(_stored("acme", regions=("us-east-1", "eu-west-1")))
+    checker = Checker("eu-west-1")
+    check = check_connection(registry, "acme", checker)
+    assert checker.asked == [(ROLE, SECRET, ("us-east-1", "eu-west-1"))]
+    assert [(r.region, r.ok) for r in check.regions] == [("us-east-1", True), ("eu-west-1", False)]
+    assert not check.ok
+
+
+def test_an_estimate_may_use_any_external_id_sts_accepts_a_connection_may_not():
+    # Two characters is STS's minimum: a role of one's own may have it, a connection may not
+    assert sts_external_id_problem("ab") is None
+    assert external_id_problem("ab") == "the ExternalId must be at least 16 characters (a random secret)"
+    assert sts_external_id_problem("a") == "the ExternalId must be at least 2 characters (STS refuses shorter ones)"
+    assert sts_external_id_problem(REFUSED_BY_STS["space"]) is not None
+    assert sts_external_id_problem(SECRET) is None
+    assert external_id_problem(SECRET) is None
+
+
+class FakeLambda:
+    """Lambda's Invoke as boto3 returns it: the payload as a stream, FunctionError when the function raised."""
+
+    def __init__(self, payload: dict, function_error: str | None = None) -> None:
+        self.payload = payload
+        self.function_error = function_error
+        self.requests: list[dict] = []
+
+    def client(self, service: str) -> FakeLambda:
+        assert service == "lambda"
+        return self
+
+    def invoke(self, FunctionName: str, Payload: str) -> dict:
+        self.requests.append({"FunctionName": FunctionName, "Payload": json.loads(Payload)})
+        response = {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(self.payload).encode())}
+        if self.function_error:
+            response["FunctionError"] = self.function_error
+        return response
+
+
+def test_the_collector_is_asked_with_the_request_and_its_answer_read_back():
+    answer = AccessCheck(ROLE, assume_error=None, regions=(RegionCheck("us-east-1"), RegionCheck("eu-west-1", "no")))
+    fake = FakeLambda(ACCESS_CHECKS.dump_python(answer, mode="json"))
+    check = check_access_through_collector(fake, "carbonmeter-collector")  # type: ignore[arg-type]
+    assert check(ROLE, SECRET, ("us-east-1", "eu-west-1")) == answer
+    (request,) = fake.requests
+    assert request == {
+        "FunctionName": "carbonmeter-collector",
+        "Payload": {"check_access": {"role_arn": ROLE, "external_id": SECRET, "regions": ["us-east-1", "eu-west-1"]}},
+    }
+
+
+def test_a_collector_that_fails_is_said_so_without_the_external_id():
+    fake = FakeLambda({"errorType": "ValidationError", "errorMessage": "1 validation error"}, "Unhandled")
+    check = check_access_through_collector(fake, "carbonmeter-collector")  # type: ignore[arg-type]
+    with pytest.raises(CollectorCheckError) as failed:
+        check(ROLE, SECRET, ("us-east-1",))
+    assert str(failed.value) == (
+        "the collector carbonmeter-collector failed the check: ValidationError: 1 validation error"
+    )
 
 
 # --- every enabled region ---

@@ -84,7 +84,7 @@ class ClientFactory:
         retry_mode: str | None = None,
     ) -> None:
         self.settings = settings or Settings()
-        self.session = session or boto3.Session()
+        self.session = session or _default_session(self.settings)
         self.counter = counter or ApiCallCounter()
         self.hooks = tuple(hooks)
         self.retry_mode = retry_mode or self.settings.retry_mode
@@ -106,7 +106,9 @@ class ClientFactory:
         with self._lock:
             key = (service, region)
             if key not in self._clients:
-                client = self.session.client(service, region_name=region, config=self._config)
+                client = self.session.client(
+                    service, region_name=region, config=self._config, endpoint_url=self.settings.endpoint_url
+                )
                 client.meta.events.register("before-call", self.counter.on_call)
                 for event, handler in self.hooks:
                     client.meta.events.register(event, handler)
@@ -117,7 +119,9 @@ class ClientFactory:
         """A boto3 resource whose client carries this factory's counter and hooks."""
         region = region or self.settings.region
         with self._lock:
-            resource = self.session.resource(service, region_name=region, config=self._config)
+            resource = self.session.resource(
+                service, region_name=region, config=self._config, endpoint_url=self.settings.endpoint_url
+            )
         resource.meta.client.meta.events.register("before-call", self.counter.on_call)
         for event, handler in self.hooks:
             resource.meta.client.meta.events.register(event, handler)
@@ -132,6 +136,20 @@ class ClientFactory:
         return ClientFactory(session, settings=self.settings, counter=counter or self.counter, hooks=self.hooks)
 
 
+# What a local CarbonMeter (settings.endpoint_url) is signed with: it accepts any credentials, and the caller's
+# own, maybe of a real account, have no business being sent to it.
+LOCAL_ENDPOINT_CREDENTIALS = {
+    "aws_access_key_id": "AKIALOCALCARBONMETER",
+    "aws_secret_access_key": "local-carbonmeter-placeholder",
+}
+
+
+def _default_session(settings: Settings) -> boto3.Session:
+    if settings.endpoint_url:
+        return boto3.Session(**LOCAL_ENDPOINT_CREDENTIALS)
+    return boto3.Session()
+
+
 class RoleAssumptionError(RuntimeError):
     """The connection's role could not be assumed."""
 
@@ -141,19 +159,23 @@ SESSION_POLICY_MAX_CHARS = 2048
 _REDACTED = "***"
 
 
+def allow_policy(actions: Sequence[str]) -> dict[str, Any]:
+    """An IAM policy document allowing exactly ``actions`` on every resource."""
+    if not actions:
+        raise ValueError("a policy needs at least one action")
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": sorted(set(actions)), "Resource": "*"}],
+    }
+
+
 def session_policy(actions: Sequence[str]) -> str:
     """A session policy allowing exactly ``actions`` on every resource, as compact JSON.
 
     STS grants a session the intersection of this and the role's own policies, so even a
     customer role that allows more yields credentials that can only make these calls.
     """
-    if not actions:
-        raise ValueError("a session policy needs at least one action")
-    document = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": sorted(set(actions)), "Resource": "*"}],
-    }
-    text = json.dumps(document, separators=(",", ":"))
+    text = json.dumps(allow_policy(actions), separators=(",", ":"))
     if len(text) > SESSION_POLICY_MAX_CHARS:
         raise ValueError(f"session policy is {len(text)} characters, STS accepts at most {SESSION_POLICY_MAX_CHARS}")
     return text

@@ -1,34 +1,48 @@
-"""``python -m carbonmeter``: manage connections, estimate an account in-process, read reports."""
+"""The ``carbonmeter`` command (also ``python -m carbonmeter``): estimate an account in-process, manage
+connections, read reports. It presents the library's use cases; each refusal is one ``error:`` line."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any, Literal, overload
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, NoReturn, overload
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from pydantic import ValidationError
 
 from carbonmeter import queries, report
-from carbonmeter.aws import ApiCallCounter, ClientFactory, RoleAssumptionError, assume_role
-from carbonmeter.collection import RegionUsage, collect
+from carbonmeter.aws import ApiCallCounter, ClientFactory, RoleAssumptionError, allow_policy, assume_role
+from carbonmeter.collection import CollectionTarget, RegionUsage, collect
 from carbonmeter.connections import (
+    AccessCheck,
+    AccessChecker,
+    AccessCheckError,
+    CollectorCheckError,
+    ConnectionEnabledError,
     ConnectionExistsError,
     ExternalIdError,
     RegistrationError,
     RegistrationRequest,
     RegistrationResult,
     SharedRoleError,
+    check_access,
+    check_access_through_collector,
+    check_connection,
     disable_connection,
+    enable_connection,
+    external_id_problem,
     generate_external_id,
     list_connections,
     register_connection,
+    remove_connection,
+    sts_external_id_problem,
 )
 from carbonmeter.emissions.providers import PROVIDER_NAMES, provider_for
 from carbonmeter.models import (
@@ -40,16 +54,22 @@ from carbonmeter.models import (
     hour_key,
     hours_between,
 )
+from carbonmeter.regions import UnknownRegionError, parse_regions
 from carbonmeter.scheduling import CLOUDWATCH_HOURLY_RETENTION
 from carbonmeter.services import READ_ACTIONS
 from carbonmeter.settings import ConfigurationError, Settings
-from carbonmeter.store import ConnectionStore, UnknownConnectionError
+from carbonmeter.store import ConnectionStore, MissingTableError, UnknownConnectionError
 from carbonmeter.windows import MAX_ESTIMATE_HOURS, WindowError, check_estimate_window
 
+PROG = "carbonmeter"
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 # Where the ExternalId may come from instead of an argument, which shows in ps and in shell history.
 EXTERNAL_ID_ENV = "CARBONMETER_EXTERNAL_ID"
+# Points every AWS call at a local CarbonMeter (`make local`): Settings.endpoint_url.
+ENDPOINT_ENV = Settings.env_name("endpoint_url")
+# The deployed collector, which checks connections' roles for the CLI: Settings.collector_function_name.
+COLLECTOR_FUNCTION_ENV = Settings.env_name("collector_function_name")
 # `--external-id -` reads it from stdin instead.
 STDIN = "-"
 # The library's refusals name no CLI flag (an HTTP API shares them): the flag that answers each, added here.
@@ -57,6 +77,8 @@ _REGISTRATION_HINTS: dict[type[RegistrationError], str] = {
     ConnectionExistsError: " (--replace to replace it)",
     SharedRoleError: " (--allow-shared-role to register it anyway)",
     ExternalIdError: " (--generate-external-id makes one)",
+    AccessCheckError: " (--no-check to register it anyway)",
+    ConnectionEnabledError: f" ({PROG} connections disable ID)",
 }
 
 
@@ -68,6 +90,13 @@ class CollectionIncompleteError(Exception):
     """Some scopes could not be collected; the figures printed leave them out."""
 
 
+class CliParser(argparse.ArgumentParser):
+    """argparse, with its refusals on one ``error:`` line as every other refusal of the CLI (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {message} (see {self.prog} --help)\n")
+
+
 def _csv(value: str) -> list[str]:
     items = [item.strip() for item in value.split(",") if item.strip()]
     if not items:
@@ -75,17 +104,33 @@ def _csv(value: str) -> list[str]:
     return items
 
 
+def region_list(value: str) -> list[str]:
+    try:
+        return list(parse_regions(_csv(value)))
+    except UnknownRegionError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _hour(value: str) -> datetime:
+    example = "e.g. 2026-11-23T10:00:00Z"
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 time (e.g. 2026-11-23T10:00:00Z)") from None
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 time ({example})") from None
+    if "T" not in value.upper() and " " not in value:
+        raise argparse.ArgumentTypeError(f"{value!r} is a date; give an hour with its timezone ({example})")
     if parsed.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{value!r} has no timezone; end it with Z")
+        raise argparse.ArgumentTypeError(f"{value!r} has no timezone; end it with Z ({example})")
     parsed = parsed.astimezone(UTC)
     if parsed != parsed.replace(minute=0, second=0, microsecond=0):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole hour")
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole hour ({example})")
     return parsed
+
+
+def hour_count(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of hours (1 or more)")
+    return int(value)
 
 
 def _services(value: str) -> list[Service]:
@@ -96,29 +141,67 @@ def _services(value: str) -> list[Service]:
         raise argparse.ArgumentTypeError(f"unknown service in {value!r}; known: {known}") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m carbonmeter", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+DESCRIPTION = (
+    "CarbonMeter: estimate an AWS account's energy and carbon in-process (estimate), manage the connected "
+    "accounts of a deployed CarbonMeter (connections) and read what it stored (status, report). AWS calls use the "
+    f"usual boto3 credentials; {ENDPOINT_ENV} points them at a local CarbonMeter (make local) instead."
+)
+REGIONS_HELP = (
+    f"comma-separated region names, e.g. us-east-1,eu-west-1, or {ALL_REGIONS!r}: every region the account has "
+    "enabled, looked up at each collection"
+)
+SERVICES_HELP = f"comma-separated services to collect (default: all of {', '.join(s.value for s in Service)})"
+FORMAT_HELP = "table for people (default) or json for programs"
 
-    about_estimate = (
-        f"collect and calculate a window of at most {MAX_ESTIMATE_HOURS} hours (one week), within the last "
-        f"{CLOUDWATCH_HOURLY_RETENTION.days} days (what CloudWatch keeps hourly), in-process, writing nothing"
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = CliParser(prog=PROG, description=DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _estimate_command(commands)
+    _connections_command(commands)
+    status = commands.add_parser(
+        "status",
+        help="per hour: what a connection's collection got and what it misses",
+        description="Per hour of the window: what the connection's collection stored, what failed and why.",
     )
-    estimate = commands.add_parser("estimate", help=about_estimate, description=about_estimate)
-    estimate.add_argument("--role-arn", required=True)
+    _stored_window_arguments(status, run_status)
+    show = commands.add_parser(
+        "report",
+        help="stored emissions of a connection per region and service",
+        description="A connection's stored emissions over the window, per region and service.",
+    )
+    _stored_window_arguments(show, run_report)
+    return parser
+
+
+def _estimate_command(commands: Any) -> None:
+    about = (
+        f"Collect and calculate a window of at most {MAX_ESTIMATE_HOURS} hours (one week), within the last "
+        f"{CLOUDWATCH_HOURLY_RETENTION.days} days (what CloudWatch keeps hourly), in-process, writing nothing. "
+        "It reads the account through a role (--role-arn), or with your own credentials (--current-credentials)."
+    )
+    estimate = commands.add_parser(
+        "estimate", help="estimate an account in-process, writing nothing", description=about
+    )
+    whose = estimate.add_mutually_exclusive_group(required=True)
+    whose.add_argument(
+        "--role-arn",
+        help="the read-only role to assume, as the collector does (CarbonMeterCustomerRoleStack's, or one of your own)",
+    )
+    whose.add_argument(
+        "--current-credentials",
+        action="store_true",
+        help="assume no role: read the account of your own credentials (they need the read actions of "
+        f"`{PROG} read-policy`)",
+    )
     estimate.add_argument(
         "--external-id",
         metavar="VALUE|-",
         help=f"the role's ExternalId, if it demands one; '-' reads one line from stdin, else {EXTERNAL_ID_ENV} "
         "(a value given here shows in ps and shell history)",
     )
-    estimate.add_argument(
-        "--regions",
-        required=True,
-        type=_csv,
-        help=_REGIONS_HELP,
-    )
-    estimate.add_argument("--services", type=_services, default=list(Service))
+    estimate.add_argument("--regions", required=True, type=region_list, help=REGIONS_HELP)
+    estimate.add_argument("--services", type=_services, default=list(Service), help=SERVICES_HELP)
     estimate.add_argument(
         "--start",
         required=True,
@@ -128,23 +211,38 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.add_argument(
         "--end", required=True, type=_hour, help=f"end of the window (exclusive); at most {MAX_ESTIMATE_HOURS} hours on"
     )
-    estimate.add_argument("--format", choices=["table", "json"], default="table")
+    estimate.add_argument("--format", choices=["table", "json"], default="table", help=FORMAT_HELP)
     estimate.add_argument(
         "--provider",
         choices=PROVIDER_NAMES,
         help="where the coefficients come from (default: CARBONMETER_EMISSIONS_PROVIDER, else builtin)",
     )
     estimate.set_defaults(run=run_estimate)
+    policy = commands.add_parser(
+        "read-policy",
+        help="print the IAM policy of the read actions CarbonMeter needs in an account",
+        description="The IAM policy (JSON) allowing exactly the read actions the collector makes: the policy of "
+        "CarbonMeterCustomerRoleStack's role, and what --current-credentials needs.",
+    )
+    policy.set_defaults(run=run_read_policy)
 
-    connections = commands.add_parser("connections", help="the registry of connected accounts")
-    actions = connections.add_subparsers(dest="action", required=True)
+
+def _connections_command(commands: Any) -> None:
+    connections = commands.add_parser(
+        "connections",
+        help="the registry of connected accounts",
+        description="The accounts a deployed CarbonMeter collects every hour.",
+    )
+    actions = connections.add_subparsers(dest="action", required=True, metavar="ACTION")
     about_add = (
-        "register a connection (or, with --replace, register an existing id again). The ExternalId comes from "
-        f"exactly one of: --external-id -, {EXTERNAL_ID_ENV}, --generate-external-id, --external-id VALUE."
+        "Register a connection (or, with --replace, register an existing id again). The ExternalId comes from "
+        f"exactly one of: --external-id -, {EXTERNAL_ID_ENV}, --generate-external-id, --external-id VALUE. "
+        "Unless --no-check (or --generate-external-id: the role cannot exist yet), the role is first assumed with "
+        "it and each region read once, as 'connections test' does."
     )
     add = actions.add_parser("add", help="register a connection", description=about_add)
-    add.add_argument("--connection-id", required=True)
-    add.add_argument("--role-arn", required=True)
+    add.add_argument("--connection-id", required=True, help="a name of yours for it: letters, digits, '.', '_', '-'")
+    add.add_argument("--role-arn", required=True, help="the customer's CarbonMeterCustomerRoleStack role")
     add.add_argument(
         "--external-id",
         metavar="VALUE|-",
@@ -167,67 +265,81 @@ def build_parser() -> argparse.ArgumentParser:
         help="register even though another connection has the same role ARN (then warns)",
     )
     add.add_argument(
-        "--regions",
-        required=True,
-        type=_csv,
-        help=_REGIONS_HELP,
+        "--no-check",
+        action="store_true",
+        help="store it without assuming the role and reading each region first",
     )
-    add.add_argument("--services", type=_services, default=list(Service))
+    add.add_argument("--regions", required=True, type=region_list, help=REGIONS_HELP)
+    add.add_argument("--services", type=_services, default=list(Service), help=SERVICES_HELP)
     add.add_argument(
         "--collect-from",
         type=_hour,
         help="first hour the hourly run collects (default: the current hour; it catches up at most its look-back)",
     )
     add.set_defaults(run=run_connections_add)
-    listing = actions.add_parser("list", help="list connections and their last success or error")
-    listing.add_argument("--format", choices=["table", "json"], default="table")
+    listing = actions.add_parser(
+        "list",
+        help="list connections and their last success or error",
+        description="Every connection, its regions, its last collected hour and its last error (never an ExternalId).",
+    )
+    listing.add_argument("--format", choices=["table", "json"], default="table", help=FORMAT_HELP)
     listing.set_defaults(run=run_connections_list)
-    disable = actions.add_parser("disable", help="stop collecting a connection")
-    disable.add_argument("connection_id")
-    disable.set_defaults(run=run_connections_disable)
+    for name, about, run in (
+        ("test", CHECK_HELP, run_connections_test),
+        ("enable", "collect a disabled connection again (the hourly run catches up within its look-back)", None),
+        ("disable", "stop collecting a connection (its stored records stay)", None),
+        ("remove", REMOVE_HELP, run_connections_remove),
+    ):
+        action = actions.add_parser(name, help=about.split(";")[0].split(":")[0], description=about)
+        action.add_argument("connection_id", metavar="CONNECTION_ID", help="the id it was registered with")
+        if run is None:
+            action.set_defaults(run=run_connections_set_enabled, enabled=name == "enable")
+        else:
+            action.set_defaults(run=run)
 
-    status = commands.add_parser("status", help="per hour: what a connection's collection got and what it misses")
-    _stored_window_arguments(status, run_status)
-    show = commands.add_parser("report", help="stored emissions of a connection per region and service")
-    _stored_window_arguments(show, run_report)
-    return parser
+
+CHECK_HELP = (
+    "assume the connection's role with its ExternalId, as the collector does, and read once in each of its "
+    f"regions; says which work (nothing is written). The deployed collector checks when {COLLECTOR_FUNCTION_ENV} "
+    "names it (customers' roles trust its role alone); otherwise this process does, with your credentials"
+)
+REMOVE_HELP = (
+    "delete a disabled connection from the registry; its stored usage, statuses and emissions stay in their "
+    "tables, unread (status and report refuse the id), and show again if the id is registered again"
+)
 
 
 def _stored_window_arguments(parser: argparse.ArgumentParser, run: Any) -> None:
     """The arguments of the commands that read one connection's stored hours."""
-    parser.add_argument("--connection-id", required=True)
-    parser.add_argument("--start", required=True, type=_hour)
-    parser.add_argument("--end", required=True, type=_hour)
-    parser.add_argument("--format", choices=["table", "json"], default="table")
+    parser.add_argument("--connection-id", required=True, help="the id it was registered with")
+    parser.add_argument("--start", type=_hour, help="first hour, e.g. 2026-11-23T00:00:00Z (with --end)")
+    parser.add_argument("--end", type=_hour, help="end of the window (exclusive), e.g. 2026-11-24T00:00:00Z")
+    parser.add_argument(
+        "--last", type=hour_count, metavar="HOURS", help="instead of --start and --end: the latest complete HOURS"
+    )
+    parser.add_argument("--format", choices=["table", "json"], default="table", help=FORMAT_HELP)
     parser.set_defaults(run=run)
 
 
-_REGIONS_HELP = (
-    f"comma-separated region names, or {ALL_REGIONS!r}: every region the account has enabled, looked up at each "
-    "collection"
-)
-
-
-def known_regions() -> set[str]:
-    session = boto3.Session()
-    return {
-        region
-        for partition in ("aws", "aws-cn", "aws-us-gov")
-        for region in session.get_available_regions("ec2", partition_name=partition)
-    }
-
-
-def check_regions(regions: Sequence[str]) -> None:
-    unknown = sorted(set(regions) - known_regions() - {ALL_REGIONS})
-    if unknown:
-        raise CliError(f"unknown region(s): {', '.join(unknown)}")
+def window_of(args: argparse.Namespace, now: datetime) -> tuple[datetime, datetime]:
+    """The window asked for: ``--start`` and ``--end``, or ``--last HOURS`` ending with the latest complete hour."""
+    if args.last is not None:
+        if args.start is not None or args.end is not None:
+            raise CliError("give --last, or --start and --end, not both")
+        end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        return end - timedelta(hours=args.last), end
+    if args.start is None or args.end is None:
+        raise CliError("give --start and --end (e.g. 2026-11-23T00:00:00Z), or --last HOURS")
+    return args.start, args.end
 
 
 def run_estimate(args: argparse.Namespace, settings: Settings) -> int:
-    check_regions(args.regions)
     check_estimate_window(args.start, args.end, datetime.now(UTC))
-    external_id = _external_id(args, required=False)
-    connection = _connection(args, external_id)
+    external_id = _estimate_external_id(args)
+    # Checked before any AWS call, as every argument is.
+    role = None if args.current_credentials else _connection(args, external_id)
+    if role is not None:
+        _warn_about_external_id(external_id)
     hours = hours_between(args.start, args.end)
     if args.provider:
         settings = settings.model_copy(update={"emissions_provider": args.provider})
@@ -236,15 +348,23 @@ def run_estimate(args: argparse.Namespace, settings: Settings) -> int:
     # Built before anything is collected, so a provider missing its settings fails first;
     # with CarbonMeter's own credentials, since a remote provider's key is in our account.
     provider = provider_for(settings, base)
-    customer = assume_role(base, args.role_arn, external_id, settings.role_session_name, session_actions=READ_ACTIONS)
-    _progress(f"collecting {_regions_of(connection)} x {len(hours)} hour(s) of {connection.account_id}")
-    result = collect(customer, connection, hours, workers=settings.region_workers, progress=_region_done)
+    target: CollectionTarget
+    if role is None:
+        customer, target, read_with = _own_account(base, args)
+    else:
+        customer = assume_role(
+            base, role.role_arn, external_id, settings.role_session_name, session_actions=READ_ACTIONS
+        )
+        target, read_with = role, f"role {role.role_arn}"
+    _progress(f"collecting {_regions_of(target)} x {len(hours)} hour(s) of {target.account_id}")
+    result = collect(customer, target, hours, workers=settings.region_workers, progress=_region_done)
     records = provider.estimate(result.records)
     if args.format == "json":
         document = report.estimate_document(records, counter, args.start, args.end)
-        print(json.dumps({**document, "failed": result.failed, "skipped": result.skipped}, indent=2))
+        extra = {"read_with": read_with, "failed": result.failed, "skipped": result.skipped}
+        print(json.dumps({**document, **extra}, indent=2))
     else:
-        print(_estimate_tables(records, counter, connection, args.start, args.end))
+        print(_estimate_tables(records, counter, target, args.start, args.end))
     for scope, reason in sorted(result.skipped.items()):
         _progress(f"warning: {scope} skipped: {reason}")
     if result.failed:
@@ -253,17 +373,70 @@ def run_estimate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class _OwnAccount:
+    """The account of the caller's own credentials, as collection sees a connection."""
+
+    account_id: str
+    regions: tuple[str, ...]
+    services: tuple[Service, ...]
+    connection_id: str = "current-credentials"
+
+
+def _own_account(base: ClientFactory, args: argparse.Namespace) -> tuple[ClientFactory, _OwnAccount, str]:
+    identity = base.client("sts").get_caller_identity()
+    # Said on every run: the figures are of this identity's account, read with its own permissions.
+    _progress(
+        f"using your own credentials ({identity['Arn']}), no role assumed: they need the read actions of "
+        f"`{PROG} read-policy`; the collector's session policy does not apply"
+    )
+    target = _OwnAccount(identity["Account"], tuple(args.regions), tuple(args.services))
+    return base, target, f"current credentials {identity['Arn']}"
+
+
+def _estimate_external_id(args: argparse.Namespace) -> str | None:
+    """The role's ExternalId, if given: any STS accepts (the role has it already; connections add is stricter)."""
+    external_id = _external_id(args, required=False)
+    if external_id is None:
+        return None
+    if args.current_credentials:
+        raise CliError("--current-credentials assumes no role, so it takes no ExternalId")
+    problem = sts_external_id_problem(external_id)
+    if problem:
+        raise CliError(problem)
+    return external_id
+
+
+def _warn_about_external_id(external_id: str | None) -> None:
+    # A trial role of one's own may have any ExternalId STS accepts, or none; a connection may not (docs/security.md).
+    if external_id is None:
+        _progress(
+            "warning: no ExternalId given: the role is assumed without one, which a role made by "
+            f"CarbonMeterCustomerRoleStack refuses ({EXTERNAL_ID_ENV} or --external-id - gives it)"
+        )
+        return
+    weak = external_id_problem(external_id)
+    if weak:
+        _progress(f"warning: {weak}: fine for estimating a role of your own, refused by `{PROG} connections add`")
+
+
 def _connection(args: argparse.Namespace, external_id: str | None) -> Connection:
     try:
         return Connection(
             connection_id="cli",
             role_arn=args.role_arn,
+            # The model wants an ExternalId; a role that demands none is assumed without one all the same.
             external_id=external_id or "none",
             regions=tuple(args.regions),
             services=tuple(args.services),
         )
     except ValidationError as exc:
         raise CliError(first_error_message(exc)) from None
+
+
+def run_read_policy(args: argparse.Namespace, settings: Settings) -> int:
+    print(json.dumps(allow_policy(READ_ACTIONS), indent=2))
+    return 0
 
 
 def _progress(message: str) -> None:
@@ -275,7 +448,7 @@ def _region_done(done: RegionUsage) -> None:
 
 
 def _estimate_tables(
-    records: list[Any], counter: ApiCallCounter, connection: Connection, start: datetime, end: datetime
+    records: list[Any], counter: ApiCallCounter, connection: CollectionTarget, start: datetime, end: datetime
 ) -> str:
     title = f"CarbonMeter estimate: account {connection.account_id}, {', '.join(connection.regions)}"
     return "\n\n".join(
@@ -287,7 +460,6 @@ def _estimate_tables(
 
 
 def run_connections_add(args: argparse.Namespace, settings: Settings) -> int:
-    check_regions(args.regions)
     external_id = _external_id(args, required=True)
     request = RegistrationRequest(
         connection_id=args.connection_id,
@@ -299,21 +471,42 @@ def run_connections_add(args: argparse.Namespace, settings: Settings) -> int:
         replace=args.replace,
         allow_shared_role=args.allow_shared_role,
     )
-    try:
-        result = register_connection(_connections(settings), request, datetime.now(UTC))
-    except RegistrationError as exc:
-        raise CliError(f"{exc}{_REGISTRATION_HINTS.get(type(exc), '')}") from None
+    # A generated ExternalId is new: the customer's role cannot have it yet, so there is nothing to check.
+    check = None if args.no_check or args.generate_external_id else _access_checker(settings)
+    result = register_connection(_connections(settings), request, datetime.now(UTC), check=check)
     if result.shares_role_with:
         _progress(
             f"warning: role {result.connection.role_arn} is also the role of connection(s) "
             f"{', '.join(result.shares_role_with)}: they collect the same account"
         )
     print(_registered(result))
+    if check is not None:
+        print(f"checked: assumed the role with its ExternalId and read {len(request.regions)} region(s)")
+    elif args.generate_external_id:
+        _progress(f"not checked: once the customer has deployed the role, {PROG} connections test {args.connection_id}")
     if args.generate_external_id:
         # The one place the secret is printed: the operator has to hand it to the customer.
         print(f"ExternalId: {external_id}")
         _progress("give it to the customer for CarbonMeterCustomerRoleStack's ExternalId parameter; not shown again")
     return 0
+
+
+def _access_checker(settings: Settings) -> AccessChecker:
+    """The deployed collector checks (customers' roles trust its role alone); without one, this process does."""
+    clients = ClientFactory(settings=settings)
+    if settings.collector_function_name:
+        through = check_access_through_collector(clients, settings.collector_function_name)
+        return functools.partial(_announced, through, f"asking {settings.collector_function_name} to assume")
+    return functools.partial(
+        _announced,
+        functools.partial(check_access, clients, session_name=settings.role_session_name),
+        f"with your credentials ({COLLECTOR_FUNCTION_ENV} unset): assuming",
+    )
+
+
+def _announced(check: AccessChecker, how: str, role_arn: str, external_id: str, regions: Sequence[str]) -> AccessCheck:
+    _progress(f"checking {role_arn}: {how} it and reading {len(regions)} region(s)")
+    return check(role_arn, external_id, regions)
 
 
 @overload
@@ -372,8 +565,8 @@ def _registered(result: RegistrationResult) -> str:
     return f"connection {connection.connection_id} {verb}: account {connection.account_id}, {_regions_of(connection)}"
 
 
-def _regions_of(connection: Connection) -> str:
-    return "every enabled region" if connection.all_regions else f"{len(connection.regions)} region(s)"
+def _regions_of(target: CollectionTarget) -> str:
+    return "every enabled region" if tuple(target.regions) == (ALL_REGIONS,) else f"{len(target.regions)} region(s)"
 
 
 def run_connections_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -396,15 +589,43 @@ def run_connections_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def run_connections_disable(args: argparse.Namespace, settings: Settings) -> int:
-    disable_connection(_connections(settings), args.connection_id)
-    print(f"connection {args.connection_id} disabled")
+def run_connections_set_enabled(args: argparse.Namespace, settings: Settings) -> int:
+    store = _connections(settings)
+    if args.enabled:
+        enable_connection(store, args.connection_id)
+        print(f"connection {args.connection_id} enabled: the hourly run collects it again")
+    else:
+        disable_connection(store, args.connection_id)
+        print(f"connection {args.connection_id} disabled")
+    return 0
+
+
+def run_connections_remove(args: argparse.Namespace, settings: Settings) -> int:
+    removed = remove_connection(_connections(settings), args.connection_id)
+    print(
+        f"connection {removed.connection_id} removed (account {removed.account_id}): its stored usage, statuses and "
+        "emissions stay in their tables, unread; registering the id again shows them again"
+    )
+    return 0
+
+
+def run_connections_test(args: argparse.Namespace, settings: Settings) -> int:
+    check = check_connection(_connections(settings), args.connection_id, _access_checker(settings))
+    if check.assume_error is not None:
+        raise CliError(check.assume_error)
+    rows = [[region.region, "ok" if region.ok else region.error] for region in check.regions]
+    print(f"assumed {check.role_arn} with the connection's ExternalId")
+    print(report.table(["region", "read (ec2:DescribeInstances)"], rows))
+    if not check.ok:
+        failed = sum(1 for region in check.regions if not region.ok)
+        raise CollectionIncompleteError(f"{failed} of {len(check.regions)} region(s) could not be read")
     return 0
 
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
     clients = ClientFactory(settings=settings)
-    found = queries.hour_statuses(clients, settings, args.connection_id, args.start, args.end, datetime.now(UTC))
+    now = datetime.now(UTC)
+    found = queries.hour_statuses(clients, settings, args.connection_id, *window_of(args, now), now)
     if args.format == "json":
         document = {hour_key(h): s.model_dump(mode="json") if s else None for h, s in found.hours}
         print(json.dumps(document, indent=2))
@@ -434,7 +655,9 @@ def _emissions_cell(status: HourStatus) -> str:
 
 def run_report(args: argparse.Namespace, settings: Settings) -> int:
     clients = ClientFactory(settings=settings)
-    found = queries.connection_report(clients, settings, args.connection_id, args.start, args.end, datetime.now(UTC))
+    now = datetime.now(UTC)
+    start, end = window_of(args, now)
+    found = queries.connection_report(clients, settings, args.connection_id, start, end, now)
     if args.format == "json":
         print(json.dumps(report.document(found.report), indent=2))
     else:
@@ -452,14 +675,51 @@ def _connections(settings: Settings) -> ConnectionStore:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    settings: Settings | None = None
     try:
-        return int(args.run(args, Settings.from_env()))
-    except (CliError, WindowError, RoleAssumptionError, UnknownConnectionError, ConfigurationError) as exc:
+        settings = Settings.from_env()
+        return int(args.run(args, settings))
+    except (
+        CliError,
+        WindowError,
+        RoleAssumptionError,
+        UnknownConnectionError,
+        ConfigurationError,
+        UnknownRegionError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except NoCredentialsError:
-        print("error: no AWS credentials found (set AWS_PROFILE or the AWS_* variables)", file=sys.stderr)
+    except RegistrationError as exc:
+        print(f"error: {exc}{_REGISTRATION_HINTS.get(type(exc), '')}", file=sys.stderr)
+        return EXIT_USAGE
+    except MissingTableError as exc:
+        print(f"error: {_missing_table(exc, settings)}", file=sys.stderr)
         return EXIT_FAILURE
-    except (CollectionIncompleteError, ClientError, BotoCoreError) as exc:
+    except NoCredentialsError:
+        print(
+            "error: no AWS credentials found (set AWS_PROFILE or the AWS_* variables; "
+            f"for a local CarbonMeter, {ENDPOINT_ENV})",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    except (CollectionIncompleteError, CollectorCheckError, ClientError, BotoCoreError) as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+# The settings that name CarbonMeter's tables (the stack's outputs are named after them: connections_table gives
+# ConnectionsTable).
+_TABLE_SETTINGS = ("connections_table", "usage_table", "emissions_table")
+
+
+def _missing_table(exc: MissingTableError, settings: Settings | None) -> str:
+    where = f" at {settings.endpoint_url}" if settings and settings.endpoint_url else ""
+    named_by = [field for field in _TABLE_SETTINGS if settings and getattr(settings, field) == exc.table_name]
+    if not named_by:
+        return f"{exc}{where}"
+    field = named_by[0]
+    output = "".join(part.title() for part in field.split("_"))
+    return (
+        f"{exc}{where}: {Settings.env_name(field)} chooses it; set it to the stack's {output} output, "
+        f"or set {ENDPOINT_ENV} to a local CarbonMeter (make local)"
+    )

@@ -12,13 +12,14 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from botocore.exceptions import ClientError
 
 from carbonmeter import cloudwatch
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
-from carbonmeter.models import Connection, Service, UsageRecord, scope_key
+from carbonmeter.models import Service, UsageRecord, scope_key
 from carbonmeter.regions import collection_regions
 from carbonmeter.services import COLLECTORS, HourContext, Resource, ServiceCollector
 
@@ -28,6 +29,22 @@ REGION_NOT_ENABLED_CODES = frozenset(
     {"OptInRequired", "AuthFailure", "UnrecognizedClientException", "InvalidClientTokenId", "InvalidToken"}
 )
 _MAX_ERROR_TEXT = 300
+
+
+class CollectionTarget(Protocol):
+    """What collecting needs to know of an account: a registered ``Connection``, or the caller's own account."""
+
+    @property
+    def connection_id(self) -> str: ...
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def regions(self) -> tuple[str, ...]: ...
+
+    @property
+    def services(self) -> tuple[Service, ...]: ...
 
 
 @dataclass
@@ -67,7 +84,7 @@ class CollectionResult:
 
 def collect(
     clients: ClientFactory,
-    connection: Connection,
+    connection: CollectionTarget,
     hours: Sequence[datetime],
     *,
     workers: int,
@@ -94,7 +111,7 @@ def collect(
     return result
 
 
-def all_failed(connection: Connection, reason: str) -> CollectionResult:
+def all_failed(connection: CollectionTarget, reason: str) -> CollectionResult:
     """Every scope of ``connection`` failed for ``reason`` (its role could not be assumed, or its regions known)."""
     scopes = [scope_key(region, service) for region in connection.regions for service in connection.services]
     return CollectionResult(failed=dict.fromkeys(scopes, reason))
@@ -104,7 +121,7 @@ def collect_region(
     clients: ClientFactory,
     region: str,
     collectors: Sequence[ServiceCollector],
-    connection: Connection,
+    connection: CollectionTarget,
     hours: Sequence[datetime],
 ) -> RegionUsage:
     """Discover once, then read every metric of every hour with batched GetMetricData."""
@@ -168,7 +185,7 @@ def _fetch(
 def _usage(
     resource: Resource,
     values: Mapping[MetricRequest, Sequence[float]],
-    connection: Connection,
+    connection: CollectionTarget,
     hour: datetime,
 ) -> list[UsageRecord]:
     context = HourContext(connection_id=connection.connection_id, account_id=connection.account_id, hour=hour)

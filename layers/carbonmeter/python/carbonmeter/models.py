@@ -95,7 +95,9 @@ def first_error_message(exc: ValidationError) -> str:
     """The first problem of a validation error on one line: ``field: message``, without the input value."""
     error = exc.errors()[0]
     location = ".".join(str(part) for part in error["loc"])
-    return f"{location}: {error['msg']}" if location else str(error["msg"])
+    # Our own validators raise ValueError, which pydantic prefixes; the reason alone reads as ours.
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{location}: {message}" if location else message
 
 
 def previous_whole_hour(now: datetime) -> datetime:

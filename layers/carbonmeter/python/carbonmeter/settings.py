@@ -51,6 +51,12 @@ class Settings(BaseModel):
     # Secrets Manager secret (name or ARN) holding the external API's key; read at run time, never from the environment.
     http_provider_secret_id: str | None = None
     provider_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Sends every AWS call to this endpoint instead of AWS: a local CarbonMeter (`make local`). Its calls are
+    # signed with placeholder credentials, so none of the caller's own ever reach it. Never set in Lambda.
+    endpoint_url: str | None = None
+    # The deployed collector function (stack output CollectorFunctionName): the CLI asks it to check a connection's
+    # role, which trusts only the collector's role. Unset (a local CarbonMeter, a trial), the CLI checks itself.
+    collector_function_name: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

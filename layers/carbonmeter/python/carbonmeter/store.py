@@ -9,8 +9,9 @@ same records as collecting it once.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -40,6 +41,15 @@ class UnknownConnectionError(LookupError):
     """No connection is registered under that id."""
 
 
+class MissingTableError(LookupError):
+    """A table the command needs does not exist (where the client looked: its region and endpoint)."""
+
+    def __init__(self, table_name: str, region: str) -> None:
+        super().__init__(f"table {table_name!r} does not exist in {region}")
+        self.table_name = table_name
+        self.region = region
+
+
 def _to_item(model: BaseModel, **keys: str) -> dict[str, Any]:
     # DynamoDB's resource layer wants Decimal, never float; a JSON round trip converts both ways losslessly.
     item: dict[str, Any] = json.loads(model.model_dump_json(exclude_none=True), parse_float=Decimal)
@@ -61,7 +71,34 @@ def _decimal_default(value: object) -> float | int | list[Any]:
 
 
 def _table(clients: ClientFactory, name: str) -> Any:
-    return clients.resource("dynamodb").Table(name)
+    return _NamedTable(clients.resource("dynamodb").Table(name))
+
+
+class _NamedTable:
+    """A boto3 Table whose calls raise ``MissingTableError`` when it does not exist.
+
+    DynamoDB's own error ("Requested resource not found") names neither the table nor where it was looked for.
+    """
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._table, name)
+        return self._named(attribute) if callable(attribute) else attribute
+
+    def _named(self, call: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(call)
+        def named(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return call(*args, **kwargs)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                    raise
+                region = self._table.meta.client.meta.region_name
+                raise MissingTableError(self._table.name, region) from None
+
+        return named
 
 
 # Attribute names go through placeholders: some (like "enabled") could be DynamoDB reserved words one day.
@@ -134,6 +171,17 @@ class ConnectionStore:
             UpdateExpression="SET enabled = :enabled",
             ExpressionAttributeValues={":enabled": enabled},
         )
+
+    def delete(self, connection_id: str) -> None:
+        """Remove a connection from the registry (conditional: an unknown id raises, rather than passing)."""
+        try:
+            self._table.delete_item(
+                Key={"connection_id": connection_id}, ConditionExpression=Attr("connection_id").exists()
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise UnknownConnectionError(f"no connection named {connection_id!r}") from None
+            raise
 
     def record_success(self, connection_id: str, hour: datetime) -> None:
         self._table.update_item(
