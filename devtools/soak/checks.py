@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from carbonmeter.models import HourStatus, hour_key
 from devtools.soak.ledger import Item, Key, hour_of_partition, hour_of_sort_key
+from devtools.soak.period_checks import period_mismatches
 from devtools.soak.run import RunResult
 
 RELATIVE_TOLERANCE = 1e-9
@@ -51,6 +52,8 @@ def check(soak: RunResult, reference: RunResult, connection_ids: Sequence[str]) 
         checks.append(_complete(run, connection_hours(connection_ids, run.hours)))
     checks.append(_same_totals("totals (emission records)", soak.ledger.totals(), reference.ledger.totals()))
     checks.append(_same_totals("totals (roll-ups)", soak.ledger.rollup_totals(), reference.ledger.rollup_totals()))
+    # The soak's own ledger: the reference's is cut down to the soak's hours, its days are not.
+    checks.append(_periods_match_their_parts(soak))
     left = sum(soak.left_in_dead_letters.values()) + sum(reference.left_in_dead_letters.values())
     checks.append(Check("dead-letter queues empty at the end", left == 0, f"{left} messages left"))
     ref_failures = sum(n for key, n in reference.counts.items() if "failed" in key) + sum(
@@ -58,6 +61,12 @@ def check(soak: RunResult, reference: RunResult, connection_ids: Sequence[str]) 
     )
     checks.append(Check("reference run had no failure", ref_failures == 0, f"{ref_failures} failures"))
     return checks
+
+
+def _periods_match_their_parts(run: RunResult) -> Check:
+    checked, problems = period_mismatches(run.ledger)
+    detail = f"{checked} days and months" + (f"; {len(problems)} differ (e.g. {problems[0]})" if problems else "")
+    return Check(f"{run.name}: every day and month equals its stored parts", checked > 0 and not problems, detail)
 
 
 def _covers(name: str, found: set[Key], expected: set[Key]) -> Check:

@@ -24,6 +24,8 @@ class Ledger:
     statuses: dict[Key, Item] = field(default_factory=dict)
     emissions: dict[Key, Item] = field(default_factory=dict)
     rollups: dict[Key, Item] = field(default_factory=dict)
+    # Days and months, which span hours: compared with their own parts, not restricted to hours.
+    periods: dict[Key, Item] = field(default_factory=dict)
 
     def within(self, hour_keys: set[str]) -> Ledger:
         """The items of the given hours only."""
@@ -32,6 +34,7 @@ class Ledger:
             statuses={k: v for k, v in self.statuses.items() if hour_of_sort_key(v)[1] in hour_keys},
             emissions={k: v for k, v in self.emissions.items() if hour_of_partition(k[0])[1] in hour_keys},
             rollups={k: v for k, v in self.rollups.items() if hour_of_sort_key(v)[1] in hour_keys},
+            periods=self.periods,
         )
 
     def totals(self) -> dict[str, float]:
@@ -65,7 +68,10 @@ def read_ledger(clients: ClientFactory, settings: Settings) -> Ledger:
         target = ledger.statuses if item["sk"].startswith(keys.STATUS_PREFIX) else ledger.usage
         target[(item["pk"], item["sk"])] = item
     for item in _scan(clients, settings.emissions_table):
-        target = ledger.rollups if item["sk"].startswith(keys.ROLLUP_PREFIX) else ledger.emissions
+        if item["sk"].startswith(keys.PERIOD_PREFIX):
+            target = ledger.periods
+        else:
+            target = ledger.rollups if item["sk"].startswith(keys.ROLLUP_PREFIX) else ledger.emissions
         target[(item["pk"], item["sk"])] = item
     return ledger
 

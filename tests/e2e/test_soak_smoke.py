@@ -74,7 +74,23 @@ def test_the_checks_catch_a_missing_a_duplicated_and_a_changed_record_and_an_inc
         "rollups: same keys and values as the reference",
         "totals (emission records)",
         "totals (roll-ups)",
+        # the day holding the doubled roll-up no longer equals its parts
+        "soak: every day and month equals its stored parts",
     }
+
+
+def test_the_checks_catch_a_day_that_lost_an_hour(soak_run):
+    # Given the soak's ledger with one stored day missing the figures of one of its hours
+    soak, reference, _ = soak_run
+    broken = copy.deepcopy(soak)
+    day = next(item for key, item in sorted(broken.ledger.periods.items()) if "#day#" in key[1])
+    day["hours_covered"] -= 1
+    first = day["groups"][0]
+    first["energy_kwh"]["central"] /= 2
+    # Then exactly the periods' check fails: the day, and its month, which no longer adds up to its days
+    failed = [c for c in check(broken, reference, CONNECTION_IDS) if not c.passed]
+    assert [c.name for c in failed] == ["soak: every day and month equals its stored parts"]
+    assert "2 differ" in failed[0].detail
 
 
 def test_a_failing_reference_run_is_reported_with_its_cause_and_leaves_no_process():

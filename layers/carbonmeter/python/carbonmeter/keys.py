@@ -3,7 +3,8 @@
 Usage table:     pk ``<connection>#<hour>``, sk ``<region>#<service>#<resource id>#<resource type>`` (usage);
                  pk ``<connection>``,        sk ``status#<hour>`` (the hour's status).
 Emissions table: pk ``<connection>#<hour>``, sk ``resource#<region>#<service>#<resource id>#<resource type>``;
-                 pk ``<connection>``,        sk ``rollup#<hour>#<region>#<service>``.
+                 pk ``<connection>``,        sk ``rollup#<hour>#<region>#<service>``;
+                 pk ``<connection>``,        sk ``period#day#<YYYY-MM-DD>`` and ``period#month#<YYYY-MM>``.
 Hours are ``hour_key`` strings (``2026-11-23T10:00:00Z``), which sort as the hours do.
 """
 
@@ -17,6 +18,8 @@ from carbonmeter.models import hour_key
 STATUS_PREFIX = "status#"
 RESOURCE_PREFIX = "resource#"
 ROLLUP_PREFIX = "rollup#"
+PERIOD_PREFIX = "period#"
+_PERIOD_FORMATS = {"day": "%Y-%m-%d", "month": "%Y-%m"}
 
 
 class _PerResource(Protocol):
@@ -76,3 +79,8 @@ def rollup_bound(hour: datetime) -> str:
 def hour_of_connection_key(sk: str) -> str:
     """The hour key of a status or roll-up sort key (both sit in the connection's own partition)."""
     return sk.split("#")[1]
+
+
+def period_key(granularity: str, start: datetime) -> str:
+    """A day's or month's roll-up in its connection's partition; keys of one granularity sort as the periods do."""
+    return f"{PERIOD_PREFIX}{granularity}#{start.strftime(_PERIOD_FORMATS[granularity])}"

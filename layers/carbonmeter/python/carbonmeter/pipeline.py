@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from carbonmeter import emissions
+from carbonmeter import emissions, periods
 from carbonmeter.aws import ApiCallCounter, ClientFactory, RoleAssumptionError, assume_role
 from carbonmeter.batch import FailedMessage
 from carbonmeter.collection import CollectionResult, all_failed, collect, describe_error
@@ -213,7 +213,9 @@ def _calculate(
     usage = UsageStore(clients, settings.usage_table).read_hour(job.connection_id, job.hour)
     records = (provider or provider_for(settings, clients)).estimate(usage)
     rollups = emissions.rollup(records)
-    EmissionStore(clients, settings.emissions_table).replace_hour(job.connection_id, job.hour, records, rollups)
+    store = EmissionStore(clients, settings.emissions_table)
+    store.replace_hour(job.connection_id, job.hour, records, rollups)
+    periods.refresh_periods(store, job.connection_id, job.hour)
     return CalculateOutcome(
         connection_id=job.connection_id,
         hour=job.hour,

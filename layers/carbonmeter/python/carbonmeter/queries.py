@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from carbonmeter import report
+from carbonmeter import periods, report
 from carbonmeter.aws import ClientFactory
 from carbonmeter.models import HourStatus, hours_between
 from carbonmeter.settings import Settings
@@ -59,3 +59,19 @@ def _check(
     check_window(start, end, now)
     # An unknown id is a mistake to say so, not an empty answer.
     ConnectionStore(clients, settings.connections_table).get(connection_id)
+
+
+def connection_footprint(
+    clients: ClientFactory,
+    settings: Settings,
+    connection_id: str,
+    window: tuple[datetime, datetime],
+    granularity: periods.Granularity,
+    group_by: periods.GroupBy,
+    now: datetime,
+) -> periods.Footprint:
+    """A known connection's footprint over ``window``, by period and group, from its stored roll-ups."""
+    start, end = window
+    _check(clients, settings, connection_id, start, end, now)
+    store = EmissionStore(clients, settings.emissions_table)
+    return periods.footprint(store, connection_id, start, end, granularity, group_by)

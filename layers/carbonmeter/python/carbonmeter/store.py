@@ -33,6 +33,7 @@ from carbonmeter.models import (
     UsageRecord,
     hour_key,
 )
+from carbonmeter.periods import Claim, Granularity, PeriodRollup
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -375,6 +376,48 @@ class EmissionStore(_HourLedger):
         items = self._paginate(KeyConditionExpression=condition)
         rollups = (_from_item(Rollup, item) for item in items)
         return [rollup for rollup in rollups if start <= rollup.hour < end]
+
+    def claim_period(self, connection_id: str, granularity: Granularity, start: datetime, hour: datetime) -> Claim:
+        """Take the next generation of a day or month, and count ``hour`` among its calculated hours."""
+        attributes = self._table.update_item(
+            Key={"pk": connection_id, "sk": keys.period_key(granularity, start)},
+            UpdateExpression="ADD #generation :one, calculated_hours :hour",
+            ExpressionAttributeNames={"#generation": "generation"},
+            ExpressionAttributeValues={":one": 1, ":hour": {hour_key(hour)}},
+            # Not UPDATED_NEW: an hour already in the set is no change, so the set would not come back.
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+        return Claim(generation=int(attributes["generation"]), hours=len(attributes["calculated_hours"]))
+
+    def put_period(self, period: PeriodRollup, generation: int) -> bool:
+        """Write ``period`` unless a later generation already has; False when it was refused as stale."""
+        item = _to_item(period)
+        names = {f"#{name}": name for name in item}
+        values = {f":{name}": value for name, value in item.items()}
+        assignments = ", ".join(f"#{name} = :{name}" for name in item)
+        try:
+            self._table.update_item(
+                Key={"pk": period.connection_id, "sk": keys.period_key(period.granularity, period.start)},
+                UpdateExpression=f"SET {assignments}, #written = :generation",
+                ConditionExpression="attribute_not_exists(#written) OR #written < :generation",
+                ExpressionAttributeNames={**names, "#written": "written_generation"},
+                ExpressionAttributeValues={**values, ":generation": generation},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def periods(
+        self, connection_id: str, granularity: Granularity, start: datetime, end: datetime
+    ) -> list[PeriodRollup]:
+        """The days or months that start in [start, end), in order; one query (a page per MB)."""
+        bounds = (keys.period_key(granularity, start), keys.period_key(granularity, end))
+        condition = Key("pk").eq(connection_id) & Key("sk").between(*bounds)
+        items = self._paginate(KeyConditionExpression=condition)
+        periods = (_from_item(PeriodRollup, item) for item in items if "written_generation" in item)
+        return [period for period in periods if start <= period.start < end]
 
 
 def _check_belongs(items: Sequence[dict[str, Any]], connection_id: str, hour: datetime) -> None:
