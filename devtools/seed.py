@@ -171,7 +171,8 @@ def _validated_hours(hours: Iterable[datetime]) -> list[datetime]:
 
 def _read_only_role(clients: ClientFactory, account_id: str, external_id: str) -> str:
     """The role a CarbonMeter connection assumes: trusted with an ExternalId, allowed the read actions."""
-    from carbonmeter.services import READ_ACTIONS
+    from carbonmeter.aws import allow_statements
+    from carbonmeter.services import READ_ACTIONS, READ_RESOURCES
 
     trust = {
         "Version": "2012-10-17",
@@ -187,7 +188,7 @@ def _read_only_role(clients: ClientFactory, account_id: str, external_id: str) -
     arn = ensure_role(clients, READ_ONLY_ROLE_NAME, trust)
     policy = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": list(READ_ACTIONS), "Resource": "*"}],
+        "Statement": allow_statements(READ_ACTIONS, READ_RESOURCES),
     }
     clients.client("iam").put_role_policy(
         RoleName=READ_ONLY_ROLE_NAME, PolicyName="CarbonMeterRead", PolicyDocument=json.dumps(policy)

@@ -83,6 +83,15 @@ def test_its_read_actions_only_read(piece: ServiceSlice[Any]) -> None:
 
 
 @slices
+def test_the_resources_it_limits_actions_to_are_arns_of_its_own_actions(piece: ServiceSlice[Any]) -> None:
+    assert set(piece.read_resources) <= set(piece.read_actions)
+    for action, patterns in piece.read_resources.items():
+        assert patterns, action
+        assert all(pattern.split(":")[2] == action.split(":")[0] for pattern in patterns if pattern.startswith("arn:"))
+        assert all(pattern.startswith("arn:") for pattern in patterns), patterns
+
+
+@slices
 def test_its_providers_and_main_part_are_known(piece: ServiceSlice[Any]) -> None:
     assert piece.providers <= set(get_args(ProviderName))
     assert piece.main_part in get_args(MainPart)

@@ -33,7 +33,7 @@ from carbonmeter.connections import (
 from carbonmeter.emissions.providers import PROVIDER_NAMES, provider_for
 from carbonmeter.models import Connection, HourStatus, Service, first_error_message, hour_key, hours_between
 from carbonmeter.scheduling import CLOUDWATCH_HOURLY_RETENTION
-from carbonmeter.services import READ_ACTIONS
+from carbonmeter.services import READ_ACTIONS, READ_RESOURCES
 from carbonmeter.settings import ConfigurationError, Settings
 from carbonmeter.store import ConnectionStore, UnknownConnectionError
 from carbonmeter.windows import MAX_ESTIMATE_HOURS, WindowError, check_estimate_window
@@ -212,7 +212,14 @@ def run_estimate(args: argparse.Namespace, settings: Settings) -> int:
     # Built before anything is collected, so a provider missing its settings fails first;
     # with CarbonMeter's own credentials, since a remote provider's key is in our account.
     provider = provider_for(settings, base)
-    customer = assume_role(base, args.role_arn, external_id, settings.role_session_name, session_actions=READ_ACTIONS)
+    customer = assume_role(
+        base,
+        args.role_arn,
+        external_id,
+        settings.role_session_name,
+        session_actions=READ_ACTIONS,
+        session_resources=READ_RESOURCES,
+    )
     _progress(f"collecting {len(connection.regions)} region(s) x {len(hours)} hour(s) of {connection.account_id}")
     result = collect(customer, connection, hours, workers=settings.region_workers, progress=_region_done)
     records = provider.estimate(result.records)

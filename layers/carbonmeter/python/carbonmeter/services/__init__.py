@@ -55,6 +55,26 @@ READ_ACTIONS: tuple[str, ...] = tuple(
 )
 
 
+def _read_resources(slices: tuple[ServiceSlice[Any], ...]) -> Mapping[str, tuple[str, ...]]:
+    """The read actions limited to some resources, with them: an action is limited only if every slice calling
+    it limits it (one that needs it on "*" gets it on "*"), to the union of their patterns."""
+    limited: dict[str, set[str]] = {}
+    everywhere: set[str] = set(COMMON_READ_ACTIONS)
+    for piece in slices:
+        for action in piece.read_actions:
+            if action in piece.read_resources:
+                limited.setdefault(action, set()).update(piece.read_resources[action])
+            else:
+                everywhere.add(action)
+    return MappingProxyType(
+        {action: tuple(sorted(patterns)) for action, patterns in sorted(limited.items()) if action not in everywhere}
+    )
+
+
+# What the customer role and the session policy allow each of READ_ACTIONS on, where not "*".
+READ_RESOURCES: Mapping[str, tuple[str, ...]] = _read_resources(_REGISTERED)
+
+
 def covered_by(provider: ProviderName) -> frozenset[Service]:
     """The services ``provider`` estimates itself (the others it leaves to the builtin methodology)."""
     return frozenset(service for service, piece in SLICES.items() if provider in piece.providers)
@@ -65,6 +85,7 @@ __all__ = [
     "COMMON_READ_ACTIONS",
     "DETAILS_TYPES",
     "READ_ACTIONS",
+    "READ_RESOURCES",
     "SLICES",
     "HourContext",
     "Resource",

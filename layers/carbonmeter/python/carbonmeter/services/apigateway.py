@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Literal
 
 from carbonmeter.aws import ClientFactory
@@ -66,6 +67,16 @@ class ApiGatewaySlice(ServiceSlice[ApiGatewayUsage]):
     details_type = ApiGatewayUsage
     # API Gateway's IAM actions are the HTTP methods of its management API (v1 and v2 alike): GET only reads.
     read_actions = ("apigateway:GET",)
+    # On "*" GET would read every API Gateway resource, API keys' values included: only the three listings.
+    read_resources = MappingProxyType(
+        {
+            "apigateway:GET": (
+                "arn:*:apigateway:*::/restapis",
+                "arn:*:apigateway:*::/restapis/*/stages",
+                "arn:*:apigateway:*::/apis",
+            )
+        }
+    )
     # Neither Boavizta nor the HTTP API's contract covers it; main_part is never read for it.
     providers = frozenset()
     main_part = "compute"

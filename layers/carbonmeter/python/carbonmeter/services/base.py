@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from carbonmeter.aws import ClientFactory
@@ -108,6 +109,9 @@ class ServiceSlice(ABC, Generic[DetailsT]):
     main_part: MainPart
     # Data files (under ``emissions/data``) the estimator reads beyond the shared ones, for the reader.
     data_files: tuple[str, ...] = ()
+    # The resources (ARN patterns) a read action is limited to, for an action that would read more than the slice
+    # needs on "*" (API Gateway's GET also reads API keys' values); every action not named here is on "*".
+    read_resources: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
