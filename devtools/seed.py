@@ -91,7 +91,7 @@ def seed_demo_account(
 ) -> DemoAccount:
     """Create the demo fleet (``scale`` times over) in every region, with metrics for ``hours``.
 
-    At scale 1 a region holds 33 resources a collector should find (plus two stopped
+    At scale 1 a region holds 38 resources a collector should find (plus two stopped
     instances); over the three ``DEFAULT_REGIONS``, scale 1, 10 and 100 give about
     100, 1,000 and 10,000. The same ``rng_seed`` gives the same metric values.
     """
