@@ -38,7 +38,7 @@ from carbonmeter.aws import ApiCallCounter, ClientFactory, EventHook, assume_rol
 from carbonmeter.cloudwatch import MAX_QUERIES_PER_REQUEST, STATISTICS_PER_BILLED_METRIC, MetricRequest
 from carbonmeter.collection import RegionUsage, collect
 from carbonmeter.models import Connection, UsageRecord, hour_key, previous_whole_hour
-from carbonmeter.services import COLLECTORS, READ_ACTIONS
+from carbonmeter.services import COLLECTORS, READ_ACTIONS, READ_RESOURCES
 from carbonmeter.settings import Settings
 from devtools.aws.server import embedded_aws
 from devtools.progress import say
@@ -352,6 +352,7 @@ def run_collection(
         clients.settings.role_session_name,
         counter,
         session_actions=READ_ACTIONS,
+        session_resources=READ_RESOURCES,
     )
     requests_before = latency.requests
     found: list[RegionUsage] = []

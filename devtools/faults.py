@@ -120,6 +120,9 @@ class Rule:
     message: str = ""
     matched: int = 0
     injected: int = 0
+    # The wire protocol of its answers, found from the client name before ``service`` becomes botocore's event
+    # name for it (the two differ for some services: ``apigateway`` sends as ``api-gateway``).
+    protocol: str = ""
 
     def matches(self, service: str, operation: str, request: AWSPreparedRequest) -> bool:
         if service != self.service or self.operation not in (None, operation):
@@ -190,6 +193,7 @@ class Faults:
         self._unprocessed = (calls, keep)
 
     def add(self, rule: Rule) -> Rule:
+        rule.protocol = rule.protocol or protocol_of(rule.service)
         rule.service = service_id(rule.service)
         with self._lock:
             self.rules.append(rule)
@@ -246,7 +250,7 @@ class Faults:
         if rule.deliver:
             self._deliver(request)
         message = rule.message or f"injected fault ({rule.label})"
-        return error_response(protocol_of(service), rule.code, rule.status, message)
+        return error_response(rule.protocol, rule.code, rule.status, message)
 
     def _decide(self, service: str, operation: str, request: AWSPreparedRequest, key: str) -> Rule | None:
         for index, rule in enumerate(self.rules):

@@ -91,7 +91,7 @@ def seed_demo_account(
 ) -> DemoAccount:
     """Create the demo fleet (``scale`` times over) in every region, with metrics for ``hours``.
 
-    At scale 1 a region holds 33 resources a collector should find (plus two stopped
+    At scale 1 a region holds 38 resources a collector should find (plus two stopped
     instances); over the three ``DEFAULT_REGIONS``, scale 1, 10 and 100 give about
     100, 1,000 and 10,000. The same ``rng_seed`` gives the same metric values.
     """
@@ -171,7 +171,8 @@ def _validated_hours(hours: Iterable[datetime]) -> list[datetime]:
 
 def _read_only_role(clients: ClientFactory, account_id: str, external_id: str) -> str:
     """The role a CarbonMeter connection assumes: trusted with an ExternalId, allowed the read actions."""
-    from carbonmeter.services import READ_ACTIONS
+    from carbonmeter.aws import allow_statements
+    from carbonmeter.services import READ_ACTIONS, READ_RESOURCES
 
     trust = {
         "Version": "2012-10-17",
@@ -187,7 +188,7 @@ def _read_only_role(clients: ClientFactory, account_id: str, external_id: str) -
     arn = ensure_role(clients, READ_ONLY_ROLE_NAME, trust)
     policy = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": list(READ_ACTIONS), "Resource": "*"}],
+        "Statement": allow_statements(READ_ACTIONS, READ_RESOURCES),
     }
     clients.client("iam").put_role_policy(
         RoleName=READ_ONLY_ROLE_NAME, PolicyName="CarbonMeterRead", PolicyDocument=json.dumps(policy)

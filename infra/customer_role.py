@@ -8,7 +8,8 @@ from aws_cdk import Aws, BootstraplessSynthesizer, CfnOutput, CfnParameter, Stac
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from carbonmeter.services import READ_ACTIONS
+from carbonmeter.aws import allow_statements
+from carbonmeter.services import READ_ACTIONS, READ_RESOURCES
 from infra.constants import COLLECTOR_ROLE_NAME, CUSTOMER_ROLE_MAX_SESSION, CUSTOMER_ROLE_NAME
 from infra.nag import acknowledge
 
@@ -63,7 +64,10 @@ class CarbonMeterCustomerRoleStack(Stack):
             max_session_duration=CUSTOMER_ROLE_MAX_SESSION,
             inline_policies={
                 READ_POLICY_NAME: iam.PolicyDocument(
-                    statements=[iam.PolicyStatement(actions=list(READ_ACTIONS), resources=["*"])]
+                    statements=[
+                        iam.PolicyStatement.from_json(statement)
+                        for statement in allow_statements(READ_ACTIONS, READ_RESOURCES)
+                    ]
                 )
             },
         )
@@ -73,6 +77,12 @@ class CarbonMeterCustomerRoleStack(Stack):
             "Describe/List and GetMetricData calls span every resource of the account and most of them "
             "support no resource-level permissions; the policy allows only read actions.",
         )
+        for resource in sorted({pattern for patterns in READ_RESOURCES.values() for pattern in patterns}):
+            acknowledge(
+                self.role,
+                f"AwsSolutions-IAM5[Resource::{resource}]",
+                "A read action limited to the listings the collectors read, in every region and partition.",
+            )
         for action in (action for action in READ_ACTIONS if "*" in action):
             acknowledge(
                 self.role,

@@ -27,6 +27,7 @@ from moto.server import ThreadedMotoServer
 
 from carbonmeter.settings import Settings
 from devtools.aws.account_regions import account_regions
+from devtools.aws.apigateway import api_listings_paged
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 HOST = "127.0.0.1"
@@ -80,6 +81,7 @@ def embedded_aws(region: str = "us-east-1", port: int = 0) -> Iterator[str]:
             _storage_metrics_as_written(),
             _queries_read_one_partition(),
             account_regions(),
+            api_listings_paged(),
         ):
             yield endpoint
     finally:

@@ -56,6 +56,11 @@ def test_the_hourly_run_passes_under_every_deployed_policy(local_cloud, handlers
     assert customer_actions
     assert customer_actions <= set(READ_ACTIONS)
     assert "cloudwatch:GetMetricData" in customer_actions
+    # and API Gateway's GET was checked on the listing paths the role limits it to, never on "*"
+    customer = _checked(cloud.pipeline, "assumed-role/CarbonMeterReadOnly/")
+    gets = {resource.split("::", 1)[1] for action, resource in customer if action == "apigateway:GET"}
+    assert {"/restapis", "/apis"} <= gets
+    assert all(path in ("/restapis", "/apis") or path.endswith("/stages") for path in gets)
 
 
 def test_a_removed_scheduler_grant_fails_the_hourly_run(local_cloud, handlers_on):

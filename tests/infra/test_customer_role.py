@@ -8,6 +8,7 @@ from aws_cdk.assertions import Template
 from aws_cdk.cx_api import CloudAssembly
 
 from carbonmeter.services import READ_ACTIONS
+from devtools.aws.iam.policy import Policy
 from infra.application import CarbonMeterApp
 from infra.constants import COLLECTOR_ROLE_NAME, CUSTOMER_ROLE_NAME
 from infra.customer_role import ACCOUNT_PARAMETER, EXTERNAL_ID_PARAMETER, collector_role_arn
@@ -74,12 +75,35 @@ def test_external_id_is_a_secret_parameter(customer_template: Template) -> None:
 def test_role_allows_exactly_the_actions_the_collectors_call(customer_template: Template) -> None:
     role = _role(customer_template)
     (policy,) = role["Policies"]
-    (statement,) = policy["PolicyDocument"]["Statement"]
+    statements = policy["PolicyDocument"]["Statement"]
 
-    assert statement["Effect"] == "Allow"
-    assert sorted(statement["Action"]) == sorted(READ_ACTIONS)
+    assert {statement["Effect"] for statement in statements} == {"Allow"}
+    actions = [action for statement in statements for action in _as_list(statement["Action"])]
+    assert sorted(actions) == sorted(READ_ACTIONS)
     assert "ManagedPolicyArns" not in role
     assert customer_template.find_resources("AWS::IAM::Policy") == {}
+
+
+def test_api_gateway_may_read_its_api_and_stage_listings_and_nothing_else(customer_template: Template) -> None:
+    # Given the role's policy as IAM evaluates it
+    (policy,) = _role(customer_template)["Policies"]
+    read = Policy.of([policy["PolicyDocument"]])
+
+    def allowed(path: str) -> bool:
+        return read.allows("apigateway:GET", f"arn:aws:apigateway:eu-west-1::{path}")
+
+    # Then the collector's three listings are allowed, in any region
+    assert all(allowed(path) for path in ("/restapis", "/restapis/a1b2c3/stages", "/apis"))
+    assert read.allows("apigateway:GET", "arn:aws-cn:apigateway:cn-north-1::/apis")
+    # and API keys (GET returns their values), exports, authorizers and one stage's own path are not
+    refused = ("/apikeys", "/apikeys/k1", "/restapis/a1b2c3/stages/prod/exports/oas30", "/restapis/a1b2c3/authorizers")
+    assert not any(allowed(path) for path in refused)
+    # while every other read action stays on every resource
+    assert read.allows("ec2:DescribeInstances", "*")
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
 
 
 def test_collector_is_allowed_to_assume_the_customer_role(customer_template: Template) -> None:

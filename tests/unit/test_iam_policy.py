@@ -104,6 +104,20 @@ def test_calls_name_the_resources_they_act_on():
     assert required_access("sts", "GetCallerIdentity", {}, "eu-west-1", "1") == []
 
 
+def test_api_gateway_calls_are_its_get_on_the_path_they_read():
+    # Both API Gateway clients sign as apigateway; IAM names each read GET, on the management API's path
+    assert required_access("apigateway", "GetRestApis", {"limit": 500}, "eu-west-1", "1") == [
+        Access("apigateway:GET", "arn:aws:apigateway:eu-west-1::/restapis")
+    ]
+    assert required_access("apigateway", "GetStages", {"restApiId": "a1b2c3"}, "eu-west-1", "1") == [
+        Access("apigateway:GET", "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/stages")
+    ]
+    assert required_access("apigateway", "GetApis", {}, "eu-west-1", "1") == [
+        Access("apigateway:GET", "arn:aws:apigateway:eu-west-1::/apis")
+    ]
+    assert access_denied_code("apigateway:GET") == "AccessDeniedException"
+
+
 def test_template_references_resolve_to_the_local_resources():
     bindings = Bindings(
         "aws", "eu-west-1", "111122223333", refs={"Usage": "usage"}, attributes={("Usage", "Arn"): TABLE}

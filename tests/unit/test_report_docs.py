@@ -10,8 +10,8 @@ from typing import Any
 from carbonmeter import report
 from carbonmeter.aws import ApiCallCounter
 from carbonmeter.emissions import estimate_all, rollup
-from carbonmeter.emissions.flags import MEANINGS
 from carbonmeter.models import Service
+from carbonmeter.services import FLAG_MEANINGS
 from tests.support.estimates import HOUR, usage
 
 ROOT = Path(__file__).parents[2]
@@ -27,7 +27,7 @@ def _documented_flags() -> set[str]:
 
 
 def test_every_documented_flag_has_a_meaning_for_the_footnotes_and_no_other():
-    assert set(MEANINGS) == _documented_flags()
+    assert set(FLAG_MEANINGS) == _documented_flags()
 
 
 def _keys(value: Any) -> set[str]:

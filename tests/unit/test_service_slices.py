@@ -23,8 +23,9 @@ from carbonmeter.services.base import HourContext, MainPart, ProviderName, Resou
 
 HOUR = datetime(2026, 3, 2, 14, tzinfo=UTC)
 CONTEXT = HourContext(connection_id="acme", account_id="111122223333", hour=HOUR)
-# Reads only: the customer role may describe, list and get, never change anything.
-READ_ONLY = re.compile(r"^[a-z0-9-]+:(Describe|List|Get)[A-Za-z]*$")
+# Reads only: the customer role may describe, list and get, never change anything. API Gateway names its actions
+# by the HTTP method of its management API, where GET is the only one that reads.
+READ_ONLY = re.compile(r"^([a-z0-9-]+:(Describe|List|Get)[A-Za-z]*|apigateway:GET)$")
 
 slices = pytest.mark.parametrize("piece", list(SLICES.values()), ids=lambda piece: str(piece.name))
 
@@ -79,6 +80,15 @@ def test_its_read_actions_only_read(piece: ServiceSlice[Any]) -> None:
     assert piece.read_actions
     assert all(READ_ONLY.match(action) for action in piece.read_actions), piece.read_actions
     assert set(piece.read_actions) <= set(READ_ACTIONS)
+
+
+@slices
+def test_the_resources_it_limits_actions_to_are_arns_of_its_own_actions(piece: ServiceSlice[Any]) -> None:
+    assert set(piece.read_resources) <= set(piece.read_actions)
+    for action, patterns in piece.read_resources.items():
+        assert patterns, action
+        assert all(pattern.split(":")[2] == action.split(":")[0] for pattern in patterns if pattern.startswith("arn:"))
+        assert all(pattern.startswith("arn:") for pattern in patterns), patterns
 
 
 @slices

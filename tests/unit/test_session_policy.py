@@ -22,7 +22,7 @@ from carbonmeter.aws import (
     assume_role,
     session_policy,
 )
-from carbonmeter.services import READ_ACTIONS
+from carbonmeter.services import READ_ACTIONS, READ_RESOURCES
 from carbonmeter.settings import Settings
 
 ROLE_ARN = "arn:aws:iam::222222222222:role/CarbonMeterReadOnly"
@@ -66,14 +66,39 @@ def test_policy_allows_exactly_the_given_actions_on_every_resource() -> None:
 
 
 def test_policy_for_every_read_action_fits_the_sts_limit() -> None:
-    # Given every action the collectors call
-    text = session_policy(READ_ACTIONS)
+    # Given every action the collectors call, on the resources they are limited to
+    text = session_policy(READ_ACTIONS, READ_RESOURCES)
 
     # Then STS accepts it, with room for more services, and it grants nothing else
     assert len(text) <= SESSION_POLICY_MAX_CHARS // 2
-    (statement,) = json.loads(text)["Statement"]
-    assert statement["Action"] == sorted(READ_ACTIONS)
-    assert all(":" in action and not action.endswith(":*") for action in statement["Action"])
+    statements = json.loads(text)["Statement"]
+    actions = [action for statement in statements for action in statement["Action"]]
+    assert sorted(actions) == sorted(READ_ACTIONS)
+    assert all(":" in action and not action.endswith(":*") for action in actions)
+    # and each limited action is allowed on its resources alone, the others on every resource
+    for statement in statements:
+        (limited,) = statement["Action"] if statement["Resource"] != "*" else (None,)
+        assert statement["Resource"] == (sorted(READ_RESOURCES[limited]) if limited else "*")
+
+
+def test_a_limited_action_gets_a_statement_of_its_own_on_its_resources() -> None:
+    document = json.loads(
+        session_policy(["apigateway:GET", "ec2:DescribeInstances"], {"apigateway:GET": ["arn:*:apigateway:*::/apis"]})
+    )
+
+    assert document["Statement"] == [
+        {"Effect": "Allow", "Action": ["ec2:DescribeInstances"], "Resource": "*"},
+        {"Effect": "Allow", "Action": ["apigateway:GET"], "Resource": ["arn:*:apigateway:*::/apis"]},
+    ]
+
+
+def test_api_gateway_reads_only_its_api_and_stage_listings() -> None:
+    # GET on "*" would also read API keys' values (GET /apikeys?includeValues=true) and export whole APIs
+    assert READ_RESOURCES["apigateway:GET"] == (
+        "arn:*:apigateway:*::/apis",
+        "arn:*:apigateway:*::/restapis",
+        "arn:*:apigateway:*::/restapis/*/stages",
+    )
 
 
 def test_policy_too_long_for_sts_is_refused_before_calling_it() -> None:
@@ -98,12 +123,14 @@ def test_session_actions_are_sent_as_the_session_policy(factory: ClientFactory, 
             "RoleSessionName": SESSION_NAME,
             "DurationSeconds": 3600,
             "ExternalId": EXTERNAL_ID,
-            "Policy": session_policy(READ_ACTIONS),
+            "Policy": session_policy(READ_ACTIONS, READ_RESOURCES),
         },
     )
 
-    # When the role is assumed with the read actions
-    customer = assume_role(factory, ROLE_ARN, EXTERNAL_ID, SESSION_NAME, session_actions=READ_ACTIONS)
+    # When the role is assumed with the read actions, on their resources
+    customer = assume_role(
+        factory, ROLE_ARN, EXTERNAL_ID, SESSION_NAME, session_actions=READ_ACTIONS, session_resources=READ_RESOURCES
+    )
 
     # Then the new factory holds the temporary credentials
     credentials = customer.session.get_credentials()

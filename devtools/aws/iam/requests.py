@@ -47,6 +47,9 @@ def required_access(
     action = iam_action(endpoint_prefix, operation)
     if not needs_permission(action):
         return []
+    template = _names()["resource_of_operation"].get(f"{endpoint_prefix}:{operation}")
+    if template is not None:
+        return [Access(action, template.format(region=region, account_id=account_id, **params))]
     service = action.split(":", 1)[0]
     resources = _RESOURCES.get(service, _any)(params, region, account_id)
     return [Access(action, resource) for resource in dict.fromkeys(resources)] or [Access(action, ANY_RESOURCE)]

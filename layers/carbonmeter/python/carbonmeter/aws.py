@@ -10,7 +10,7 @@ import functools
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import boto3
@@ -159,23 +159,39 @@ SESSION_POLICY_MAX_CHARS = 2048
 _REDACTED = "***"
 
 
-def allow_policy(actions: Sequence[str]) -> dict[str, Any]:
-    """An IAM policy document allowing exactly ``actions`` on every resource."""
+def allow_policy(actions: Sequence[str], resources: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
+    """An IAM policy document allowing exactly ``actions``: on every resource, except those ``resources`` limits."""
     if not actions:
         raise ValueError("a policy needs at least one action")
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": sorted(set(actions)), "Resource": "*"}],
-    }
+    return {"Version": "2012-10-17", "Statement": allow_statements(actions, resources)}
 
 
-def session_policy(actions: Sequence[str]) -> str:
-    """A session policy allowing exactly ``actions`` on every resource, as compact JSON.
+def allow_statements(
+    actions: Sequence[str], resources: Mapping[str, Sequence[str]] | None = None
+) -> list[dict[str, Any]]:
+    """IAM statements allowing exactly ``actions``: on every resource, except those ``resources`` limits.
+
+    One statement holds the actions on "*"; each limited action gets one of its own with its ARN patterns.
+    """
+    limited = resources or {}
+    everywhere = sorted({action for action in actions if action not in limited})
+    statements: list[dict[str, Any]] = []
+    if everywhere:
+        statements.append({"Effect": "Allow", "Action": everywhere, "Resource": "*"})
+    statements.extend(
+        {"Effect": "Allow", "Action": [action], "Resource": sorted(set(limited[action]))}
+        for action in sorted(set(actions) & set(limited))
+    )
+    return statements
+
+
+def session_policy(actions: Sequence[str], resources: Mapping[str, Sequence[str]] | None = None) -> str:
+    """A session policy allowing exactly ``actions`` on every resource (or those ``resources`` names), as JSON.
 
     STS grants a session the intersection of this and the role's own policies, so even a
     customer role that allows more yields credentials that can only make these calls.
     """
-    text = json.dumps(allow_policy(actions), separators=(",", ":"))
+    text = json.dumps(allow_policy(actions, resources), separators=(",", ":"))
     if len(text) > SESSION_POLICY_MAX_CHARS:
         raise ValueError(f"session policy is {len(text)} characters, STS accepts at most {SESSION_POLICY_MAX_CHARS}")
     return text
@@ -189,19 +205,21 @@ def assume_role(
     counter: ApiCallCounter | None = None,
     *,
     session_actions: Sequence[str] | None = None,
+    session_resources: Mapping[str, Sequence[str]] | None = None,
 ) -> ClientFactory:
     """Assume ``role_arn`` (with its ExternalId) and return a factory for its credentials.
 
     The STS call is counted on ``factory``'s counter; calls made with the new
     credentials go to ``counter`` when given, so one job's calls can be told apart.
-    With ``session_actions``, the session is scoped down to those actions (see ``session_policy``).
+    With ``session_actions``, the session is scoped down to those actions, on ``session_resources`` where it names
+    them (see ``session_policy``).
     A failure raises ``RoleAssumptionError`` whose text never contains the ExternalId.
     """
     params: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name, "DurationSeconds": 3600}
     if external_id:
         params["ExternalId"] = external_id
     if session_actions is not None:
-        params["Policy"] = session_policy(session_actions)
+        params["Policy"] = session_policy(session_actions, session_resources)
     try:
         credentials = factory.client("sts").assume_role(**params)["Credentials"]
     except ClientError as exc:

@@ -56,7 +56,7 @@ from carbonmeter.models import (
 )
 from carbonmeter.regions import UnknownRegionError, parse_regions
 from carbonmeter.scheduling import CLOUDWATCH_HOURLY_RETENTION
-from carbonmeter.services import READ_ACTIONS
+from carbonmeter.services import READ_ACTIONS, READ_RESOURCES
 from carbonmeter.settings import ConfigurationError, Settings
 from carbonmeter.store import ConnectionStore, MissingTableError, UnknownConnectionError
 from carbonmeter.windows import MAX_ESTIMATE_HOURS, WindowError, check_estimate_window
@@ -353,7 +353,12 @@ def run_estimate(args: argparse.Namespace, settings: Settings) -> int:
         customer, target, read_with = _own_account(base, args)
     else:
         customer = assume_role(
-            base, role.role_arn, external_id, settings.role_session_name, session_actions=READ_ACTIONS
+            base,
+            role.role_arn,
+            external_id,
+            settings.role_session_name,
+            session_actions=READ_ACTIONS,
+            session_resources=READ_RESOURCES,
         )
         target, read_with = role, f"role {role.role_arn}"
     _progress(f"collecting {_regions_of(target)} x {len(hours)} hour(s) of {target.account_id}")
@@ -435,7 +440,7 @@ def _connection(args: argparse.Namespace, external_id: str | None) -> Connection
 
 
 def run_read_policy(args: argparse.Namespace, settings: Settings) -> int:
-    print(json.dumps(allow_policy(READ_ACTIONS), indent=2))
+    print(json.dumps(allow_policy(READ_ACTIONS, READ_RESOURCES), indent=2))
     return 0
 
 

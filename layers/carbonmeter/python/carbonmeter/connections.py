@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from carbonmeter.aws import ClientFactory, RoleAssumptionError, assume_role
 from carbonmeter.collection import REGION_NOT_ENABLED_CODES
 from carbonmeter.models import Connection, Region, Service, first_error_message
-from carbonmeter.services import READ_ACTIONS
+from carbonmeter.services import READ_ACTIONS, READ_RESOURCES
 
 # STS's limits for ExternalId (AssumeRole): 2 to 1224 characters of [\w+=,.@:/-], ASCII only. The customer
 # stack's AllowedPattern is the same, so anything else would only fail later, at deploy or at AssumeRole.
@@ -198,7 +198,9 @@ def check_access(
     here fails later only if the role's policy lacks another service's action. Nothing is written.
     """
     try:
-        customer = assume_role(clients, role_arn, external_id, session_name, session_actions=READ_ACTIONS)
+        customer = assume_role(
+            clients, role_arn, external_id, session_name, session_actions=READ_ACTIONS, session_resources=READ_RESOURCES
+        )
     except RoleAssumptionError as exc:
         return AccessCheck(role_arn, assume_error=str(exc))
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(regions)))) as pool:

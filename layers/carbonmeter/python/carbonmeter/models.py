@@ -38,6 +38,7 @@ class Service(StrEnum):
     RDS = "rds"
     LAMBDA = "lambda"
     ELASTICACHE = "elasticache"
+    APIGATEWAY = "apigateway"
 
 
 def _utc_hour(value: datetime) -> datetime:

@@ -23,7 +23,7 @@ from carbonmeter.models import (
     hour_key,
 )
 from carbonmeter.scheduling import SchedulingError, check_collectable, check_settled, enqueue
-from carbonmeter.services import READ_ACTIONS
+from carbonmeter.services import READ_ACTIONS, READ_RESOURCES
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, EmissionStore, StatusStore, UsageStore
 
@@ -128,6 +128,7 @@ def _collect(
             settings.role_session_name,
             counter,
             session_actions=READ_ACTIONS,
+            session_resources=READ_RESOURCES,
         )
     except RoleAssumptionError as exc:
         _record(statuses, connection, job.hour, all_failed(connection, str(exc)))

@@ -20,9 +20,8 @@ from typing import Any, Literal, NamedTuple, Protocol
 from carbonmeter import __version__
 from carbonmeter.aws import ApiCallCounter
 from carbonmeter.cloudwatch import USD_PER_1000_METRICS
-from carbonmeter.emissions.flags import meaning
 from carbonmeter.models import HOUR, EmissionRecord, Rollup, Service, hour_key
-from carbonmeter.services import SLICES
+from carbonmeter.services import SLICES, flag_meaning
 
 # What the bounds are, in one sentence; printed under every report and kept in its JSON.
 BOUNDS = "every figure at its low, or every figure at its high; bounds, not a confidence interval"
@@ -361,7 +360,7 @@ def document(found: Report) -> dict[str, Any]:
             for (region, service), t in found.groups.items()
         ],
         "flags": [
-            {"service": service, "flag": name, "resources": count, "meaning": meaning(name)}
+            {"service": service, "flag": name, "resources": count, "meaning": flag_meaning(name)}
             for (service, name), count in found.flag_counts().items()
         ],
         "resources": None if found.resources is None else [_resource_json(k, t) for k, t in found.resources.items()],
@@ -461,7 +460,7 @@ def footnotes(found: Report) -> str:
         for (_, service), t in found.groups.items():
             resources[service] += t.resources
         rows = [
-            [f"{count} of {resources[service]}", service, name, meaning(name) or "-"]
+            [f"{count} of {resources[service]}", service, name, flag_meaning(name) or "-"]
             for (service, name), count in counts.items()
         ]
         # Roll-ups count per hour: a resource that came and went is not told apart from its successor.

@@ -1,7 +1,7 @@
-"""What each flag means, in a few words for a report's footnote (docs/methodology.md#flags has the full table).
+"""What each shared flag means, in a few words for a report's footnote (docs/methodology.md#flags has the table).
 
-Flags naming what was mapped to what (``microarchitecture_mapped:Ice Lake->Cascade Lake``) are looked up by the
-part before the first colon. ``tests/unit/test_methodology.py`` keeps this list and the documented one equal.
+A service's own flags are declared with its slice (``ServiceSlice.flag_meanings``); ``services.flag_meaning``
+reads both. ``tests/unit/test_report_docs.py`` keeps them and the documented ones equal.
 """
 
 from __future__ import annotations
@@ -25,8 +25,3 @@ MEANINGS: dict[str, str] = {
     "region_grid_factor_fallback": "region without a grid factor: the table's fallback",
     "provider_fallback": "the chosen provider failed: builtin figures",
 }
-
-
-def meaning(flag: str) -> str:
-    """The flag's meaning, or "" for a flag this release does not know (a newer provider's, say)."""
-    return MEANINGS.get(flag.split(":", 1)[0], "")

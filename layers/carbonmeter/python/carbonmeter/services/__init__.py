@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from carbonmeter.emissions.flags import MEANINGS as SHARED_FLAG_MEANINGS
 from carbonmeter.models import Service, ServiceUsage
-from carbonmeter.services import ebs, ec2, elasticache, lambda_, rds, s3
+from carbonmeter.services import apigateway, ebs, ec2, elasticache, lambda_, rds, s3
 from carbonmeter.services.base import HourContext, ProviderName, Resource, ServiceCollector, ServiceSlice
 
 _REGISTERED: tuple[ServiceSlice[Any], ...] = (
@@ -22,6 +23,7 @@ _REGISTERED: tuple[ServiceSlice[Any], ...] = (
     rds.SLICE,
     lambda_.SLICE,
     elasticache.SLICE,
+    apigateway.SLICE,
 )
 
 
@@ -58,6 +60,49 @@ READ_ACTIONS: tuple[str, ...] = tuple(
 )
 
 
+def _read_resources(slices: tuple[ServiceSlice[Any], ...]) -> Mapping[str, tuple[str, ...]]:
+    """The read actions limited to some resources, with them: an action is limited only if every slice calling
+    it limits it (one that needs it on "*" gets it on "*"), to the union of their patterns."""
+    limited: dict[str, set[str]] = {}
+    everywhere: set[str] = set(COMMON_READ_ACTIONS)
+    for piece in slices:
+        for action in piece.read_actions:
+            if action in piece.read_resources:
+                limited.setdefault(action, set()).update(piece.read_resources[action])
+            else:
+                everywhere.add(action)
+    return MappingProxyType(
+        {action: tuple(sorted(patterns)) for action, patterns in sorted(limited.items()) if action not in everywhere}
+    )
+
+
+# What the customer role and the session policy allow each of READ_ACTIONS on, where not "*".
+READ_RESOURCES: Mapping[str, tuple[str, ...]] = _read_resources(_REGISTERED)
+
+
+def _flag_meanings(slices: tuple[ServiceSlice[Any], ...]) -> Mapping[str, str]:
+    meanings = dict(SHARED_FLAG_MEANINGS)
+    for piece in slices:
+        for flag, text in piece.flag_meanings.items():
+            if flag in meanings:
+                raise TypeError(f"flag {flag} is declared twice")
+            meanings[flag] = text
+    return MappingProxyType(meanings)
+
+
+# Every flag a record can carry, shared or a slice's own, with its footnote meaning.
+FLAG_MEANINGS: Mapping[str, str] = _flag_meanings(_REGISTERED)
+
+
+def flag_meaning(flag: str) -> str:
+    """The flag's meaning, or "" for a flag this release does not know (a newer provider's, say).
+
+    Flags naming what was mapped to what (``microarchitecture_mapped:Ice Lake->Cascade Lake``) are looked up by
+    the part before the first colon.
+    """
+    return FLAG_MEANINGS.get(flag.split(":", 1)[0], "")
+
+
 def covered_by(provider: ProviderName) -> frozenset[Service]:
     """The services ``provider`` estimates itself (the others it leaves to the builtin methodology)."""
     return frozenset(service for service, piece in SLICES.items() if provider in piece.providers)
@@ -67,7 +112,9 @@ __all__ = [
     "COLLECTORS",
     "COMMON_READ_ACTIONS",
     "DETAILS_TYPES",
+    "FLAG_MEANINGS",
     "READ_ACTIONS",
+    "READ_RESOURCES",
     "REGION_LOOKUP_ACTIONS",
     "SLICES",
     "HourContext",
@@ -75,4 +122,5 @@ __all__ = [
     "ServiceCollector",
     "ServiceSlice",
     "covered_by",
+    "flag_meaning",
 ]

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from carbonmeter.aws import ClientFactory
@@ -113,6 +114,13 @@ class ServiceSlice(ABC, Generic[DetailsT]):
     # so that a slice written before this attribute still loads; every slice states its own value all the same
     # (tests/unit/test_service_slices.py), since a silent default would print a new service's zeros as certain.
     embodied_not_modelled: str | None = None
+    # The flags this slice raises beyond the shared ones (``emissions/flags.py``), each with the few words a
+    # report's footnote gives it; docs/methodology.md#flags documents each (tests/unit/test_report_docs.py).
+    flag_meanings: Mapping[str, str] = MappingProxyType({})
+
+    # The resources (ARN patterns) a read action is limited to, for an action that would read more than the slice
+    # needs on "*" (API Gateway's GET also reads API keys' values); every action not named here is on "*".
+    read_resources: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
