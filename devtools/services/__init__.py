@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from carbonmeter.models import Service
-from devtools.services import ebs, ec2, elasticache, lambda_, rds, s3
+from devtools.services import dynamodb, ebs, ec2, elasticache, lambda_, rds, s3
 from devtools.services.base import AccountSeeding, ClientFaults, RegionSeeding, ServiceDevtools
 
 # Seeding runs the parts in this order, each drawing from the region's random stream in turn (EBS runs within
@@ -26,10 +26,12 @@ _REGISTERED: tuple[ServiceDevtools[Any], ...] = (
     rds.DEVTOOLS,
     lambda_.DEVTOOLS,
     elasticache.DEVTOOLS,
+    dynamodb.DEVTOOLS,
 )
 
 # APIs called whatever the service: the collector's AssumeRole and metric reads, and CarbonMeter's own tables
-# and queues.
+# and queues. CarbonMeter's tables speak the API of the customer's DynamoDB tables: one shape, DynamoDB's part's
+# (a part may declare a common client only by this very shape).
 COMMON_CLIENT_FAULTS: tuple[ClientFaults, ...] = (
     ClientFaults(
         "sts",
@@ -41,13 +43,7 @@ COMMON_CLIENT_FAULTS: tuple[ClientFaults, ...] = (
     ClientFaults(
         "cloudwatch", throttling=("Throttling", 400), region_not_enabled=("InvalidClientTokenId", 403), soak_order=2
     ),
-    ClientFaults(
-        "dynamodb",
-        throttling=("ProvisionedThroughputExceededException", 400),
-        region_not_enabled=None,
-        soak_order=6,
-        in_customer_regions=False,
-    ),
+    dynamodb.DYNAMODB_API,
     ClientFaults(
         "sqs", throttling=("RequestThrottled", 400), region_not_enabled=None, soak_order=7, in_customer_regions=False
     ),

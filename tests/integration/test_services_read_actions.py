@@ -80,6 +80,15 @@ def a_cache_cluster() -> None:
     )
 
 
+def a_table() -> None:
+    boto3.client("dynamodb", region_name=REGION).create_table(
+        TableName="orders",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 SEED: dict[Service, Callable[[], None]] = {
     Service.EC2: an_instance,
     Service.EBS: a_volume,
@@ -87,6 +96,7 @@ SEED: dict[Service, Callable[[], None]] = {
     Service.RDS: a_database,
     Service.LAMBDA: a_function,
     Service.ELASTICACHE: a_cache_cluster,
+    Service.DYNAMODB: a_table,
 }
 
 

@@ -36,6 +36,7 @@ class Service(StrEnum):
     RDS = "rds"
     LAMBDA = "lambda"
     ELASTICACHE = "elasticache"
+    DYNAMODB = "dynamodb"
 
 
 def _utc_hour(value: datetime) -> datetime:
