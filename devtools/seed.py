@@ -2,7 +2,8 @@
 
 The fleet is every registered service's (``devtools/services/``): EC2 (x86 and Graviton, running and
 stopped, one type absent from the reference coefficients), EBS (every volume type, attached and not), S3
-(several storage classes), RDS (single and Multi-AZ) and Lambda (x86_64 and arm64). Each service's module
+(several storage classes), RDS (single and Multi-AZ), Lambda (x86_64 and arm64), ElastiCache and DynamoDB
+(tables with global secondary indexes). Each service's module
 says how its resources are created and what metrics they publish; this module sets up the account (its
 read-only role), runs the services' recipes region by region, and lists what a collector should find.
 """
@@ -92,7 +93,8 @@ def seed_demo_account(
     """Create the demo fleet (``scale`` times over) in every region, with metrics for ``hours``.
 
     At scale 1 a region holds 38 resources a collector should find (plus two stopped
-    instances); over the three ``DEFAULT_REGIONS``, scale 1, 10 and 100 give about
+    instances, and CarbonMeter's own three tables in its home region when it is deployed
+    into the same account); over the three ``DEFAULT_REGIONS``, scale 1, 10 and 100 give about
     100, 1,000 and 10,000. The same ``rng_seed`` gives the same metric values.
     """
     if scale < 1:

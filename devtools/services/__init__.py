@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from carbonmeter.models import Service
-from devtools.services import apigateway, ebs, ec2, elasticache, lambda_, rds, s3
+from devtools.services import apigateway, dynamodb, ebs, ec2, elasticache, lambda_, rds, s3
 from devtools.services.base import AccountSeeding, ClientFaults, RegionSeeding, ServiceDevtools
 
 # Seeding runs the parts in this order, each drawing from the region's random stream in turn (EBS runs within
@@ -27,10 +27,12 @@ _REGISTERED: tuple[ServiceDevtools[Any], ...] = (
     lambda_.DEVTOOLS,
     elasticache.DEVTOOLS,
     apigateway.DEVTOOLS,
+    dynamodb.DEVTOOLS,
 )
 
 # APIs called whatever the service: the collector's AssumeRole and metric reads, and CarbonMeter's own tables
-# and queues.
+# and queues. CarbonMeter's tables speak the API of the customer's DynamoDB tables: one shape, DynamoDB's part's
+# (a part may declare a common client only by this very shape).
 COMMON_CLIENT_FAULTS: tuple[ClientFaults, ...] = (
     ClientFaults(
         "sts",
@@ -42,13 +44,7 @@ COMMON_CLIENT_FAULTS: tuple[ClientFaults, ...] = (
     ClientFaults(
         "cloudwatch", throttling=("Throttling", 400), region_not_enabled=("InvalidClientTokenId", 403), soak_order=2
     ),
-    ClientFaults(
-        "dynamodb",
-        throttling=("ProvisionedThroughputExceededException", 400),
-        region_not_enabled=None,
-        soak_order=6,
-        in_customer_regions=False,
-    ),
+    dynamodb.DYNAMODB_API,
     ClientFaults(
         "sqs", throttling=("RequestThrottled", 400), region_not_enabled=None, soak_order=7, in_customer_regions=False
     ),

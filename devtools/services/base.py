@@ -41,7 +41,8 @@ class ClientFaults:
     region_not_enabled: ErrorShape | None
     soak_order: int
     # Its calls go to the customer's regions, so a regional outage there fails them (CarbonMeter's own
-    # tables, queues and STS calls stay in its home region, which the soak's outage spares).
+    # tables, queues and STS calls stay in its home region, which the soak's outage spares; DynamoDB's API
+    # serves both, and an outage fails only its calls signed for the region that is down).
     in_customer_regions: bool = True
 
 
@@ -95,7 +96,8 @@ class ServiceDevtools(ABC, Generic[SpecT]):
     """
 
     service: Service
-    # Fault shapes: every AWS API its slice calls beyond the common ones (``COMMON_CLIENT_FAULTS``).
+    # Fault shapes: every AWS API its slice calls beyond the common ones (``COMMON_CLIENT_FAULTS``), and a common
+    # one its slice calls as its own service's API (DynamoDB's) by the common shape itself.
     clients: tuple[ClientFaults, ...]
     # The demo account's items of this service, per region, at scale 1.
     demo_fleet: tuple[SpecT, ...]

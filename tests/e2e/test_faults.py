@@ -417,9 +417,10 @@ NOT_ENABLED = "me-south-1"
 
 
 def test_a_region_not_enabled_is_skipped_with_its_reason_and_the_other_regions_are_stored(cloud):
-    # Given a connection listing a region its account has not enabled (EC2, CloudWatch, RDS and Lambda refuse it)
+    # Given a connection listing a region its account has not enabled (EC2, CloudWatch, RDS, Lambda, ElastiCache and
+    # DynamoDB refuse it)
     faults = Faults()
-    services = ("ec2", "cloudwatch", "rds", "lambda", "elasticache", "apigateway", "apigatewayv2")
+    services = ("ec2", "cloudwatch", "rds", "lambda", "elasticache", "apigateway", "apigatewayv2", "dynamodb")
     faults.region_not_enabled(NOT_ENABLED, services=services)
     cloud.queue(cloud.register("opt-in-region", regions=(*REGIONS, NOT_ENABLED)))
     # When the hour is collected and calculated

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.store import EmissionStore, StatusStore
-from tests.support.aws_hooks import refuse_when
+from tests.support.aws_hooks import refuse_batch_writes_to
 from tests.support.local_cloud import register
 
 CONNECTION = "tenant"
@@ -19,9 +19,7 @@ def test_a_calculation_that_failed_for_good_is_queued_again_and_stored(local_clo
     register(cloud, CONNECTION, from_first_hour=True)
     hour = cloud.hours[-1]
     statuses = StatusStore(cloud.clients, cloud.settings.usage_table)
-    refuse = refuse_when(
-        "before-call.dynamodb.BatchWriteItem", cloud.settings.emissions_table, "InternalServerError", "down", 500
-    )
+    refuse = refuse_batch_writes_to(cloud.settings.emissions_table, "InternalServerError", "down", 500)
     refusing = ClientFactory(settings=cloud.settings, hooks=(refuse,))
     with handlers_on(replace(cloud, handler_clients=refusing)):
         cloud.pipeline.fire_schedule(cloud.pipeline.fire_time(hour))

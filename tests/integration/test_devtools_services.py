@@ -74,7 +74,8 @@ def test_its_fault_shapes_cover_every_api_its_slice_calls(part: ServiceDevtools[
     read_actions = {*SLICES[part.service].read_actions, *COMMON_READ_ACTIONS}
     called = {action.split(":")[0] for action in read_actions}
     assert called <= {shape.client for shape in part.clients} | COMMON_CLIENTS
-    assert all(shape.client not in COMMON_CLIENTS for shape in part.clients)
+    # A common API (DynamoDB's: the customer's tables and CarbonMeter's own) is declared by the common shape itself
+    assert all(shape in COMMON_CLIENT_FAULTS for shape in part.clients if shape.client in COMMON_CLIENTS)
 
 
 @pytest.mark.parametrize("shape", CLIENT_FAULTS, ids=lambda shape: shape.client)

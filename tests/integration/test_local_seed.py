@@ -208,7 +208,7 @@ def _assert_connection_role_is_assumable_with_its_external_id(account: DemoAccou
 
 
 def test_fleet_exists_in_every_region_as_reported(demo):
-    _, account = demo
+    settings, account = demo
     assert len(account.regions) >= 3
     for region in account.regions:
         ec2 = boto3.client("ec2", region_name=region)
@@ -248,6 +248,12 @@ def test_fleet_exists_in_every_region_as_reported(demo):
         assert {f["FunctionName"] for f in functions} == set(account.resources[region][Service.LAMBDA])
         assert {f["Architectures"][0] for f in functions} == {"x86_64", "arm64"}
         assert len({f["MemorySize"] for f in functions}) > 2
+
+        # The demo's tables, and in CarbonMeter's home region its own, deployed into the same (moto) account
+        tables = _pages(boto3.client("dynamodb", region_name=region), "list_tables", "TableNames")
+        assert set(tables) == set(account.resources[region][Service.DYNAMODB])
+        own = {settings.connections_table, settings.usage_table, settings.emissions_table}
+        assert own & set(tables) == (own if region == settings.region else set())
 
     assert account.count() == sum(sum(by_service.values()) for by_service in account.counts.values())
 

@@ -117,7 +117,7 @@ def test_a_metrics_failure_fails_only_the_services_that_need_metrics(account):
     status = _status(settings)
     # EBS needs no metric: it is stored; the six others failed in that region only
     assert sorted(status.failed) == [
-        f"us-east-1/{s}" for s in ("apigateway", "ec2", "elasticache", "lambda", "rds", "s3")
+        f"us-east-1/{s}" for s in ("apigateway", "dynamodb", "ec2", "elasticache", "lambda", "rds", "s3")
     ]
     assert _stored(settings)[("us-east-1", "ebs")] == set(demo.resources["us-east-1"][Service.EBS])
     assert ("eu-west-1", "ec2") in _stored(settings)
@@ -136,6 +136,7 @@ def test_a_region_the_account_has_not_enabled_is_skipped_with_the_reason_not_ret
         # botocore's events name API Gateway's first client api-gateway
         refuse("api-gateway", "GetRestApis", "eu-west-1", "UnrecognizedClientException", 403),
         refuse("apigatewayv2", "GetApis", "eu-west-1", "UnrecognizedClientException", 403),
+        refuse("dynamodb", "ListTables", "eu-west-1", "UnrecognizedClientException", 400),
     ]
     # When the hour is collected, it completes (nothing to retry) and records the skipped region
     outcome = _run(settings, *hooks)
@@ -143,7 +144,7 @@ def test_a_region_the_account_has_not_enabled_is_skipped_with_the_reason_not_ret
     assert status is not None
     assert status.complete
     assert sorted(status.skipped) == [
-        f"eu-west-1/{s}" for s in ("apigateway", "ebs", "ec2", "elasticache", "lambda", "rds", "s3")
+        f"eu-west-1/{s}" for s in ("apigateway", "dynamodb", "ebs", "ec2", "elasticache", "lambda", "rds", "s3")
     ]
     assert all("region not enabled" in reason for reason in status.skipped.values())
     assert {region for region, _ in _stored(settings)} == {"us-east-1"}

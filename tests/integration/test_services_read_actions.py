@@ -85,6 +85,15 @@ def an_api() -> None:
     boto3.client("apigatewayv2", region_name=REGION).create_api(Name="web", ProtocolType="HTTP")
 
 
+def a_table() -> None:
+    boto3.client("dynamodb", region_name=REGION).create_table(
+        TableName="orders",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 SEED: dict[Service, Callable[[], None]] = {
     Service.EC2: an_instance,
     Service.EBS: a_volume,
@@ -93,6 +102,7 @@ SEED: dict[Service, Callable[[], None]] = {
     Service.LAMBDA: a_function,
     Service.ELASTICACHE: a_cache_cluster,
     Service.APIGATEWAY: an_api,
+    Service.DYNAMODB: a_table,
 }
 
 

@@ -39,6 +39,7 @@ class Service(StrEnum):
     LAMBDA = "lambda"
     ELASTICACHE = "elasticache"
     APIGATEWAY = "apigateway"
+    DYNAMODB = "dynamodb"
 
 
 def _utc_hour(value: datetime) -> datetime:

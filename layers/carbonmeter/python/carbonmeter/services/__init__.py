@@ -13,7 +13,7 @@ from typing import Any
 
 from carbonmeter.emissions.flags import MEANINGS as SHARED_FLAG_MEANINGS
 from carbonmeter.models import Service, ServiceUsage
-from carbonmeter.services import apigateway, ebs, ec2, elasticache, lambda_, rds, s3
+from carbonmeter.services import apigateway, dynamodb, ebs, ec2, elasticache, lambda_, rds, s3
 from carbonmeter.services.base import HourContext, ProviderName, Resource, ServiceCollector, ServiceSlice
 
 _REGISTERED: tuple[ServiceSlice[Any], ...] = (
@@ -24,6 +24,7 @@ _REGISTERED: tuple[ServiceSlice[Any], ...] = (
     lambda_.SLICE,
     elasticache.SLICE,
     apigateway.SLICE,
+    dynamodb.SLICE,
 )
 
 
