@@ -80,6 +80,16 @@ def a_cache_cluster() -> None:
     )
 
 
+def a_warehouse() -> None:
+    boto3.client("redshift", region_name=REGION).create_cluster(
+        ClusterIdentifier="reports",
+        NodeType="dc2.large",
+        ClusterType="single-node",
+        MasterUsername="admin",
+        MasterUserPassword="Not-a-secret-1",
+    )
+
+
 SEED: dict[Service, Callable[[], None]] = {
     Service.EC2: an_instance,
     Service.EBS: a_volume,
@@ -87,6 +97,7 @@ SEED: dict[Service, Callable[[], None]] = {
     Service.RDS: a_database,
     Service.LAMBDA: a_function,
     Service.ELASTICACHE: a_cache_cluster,
+    Service.REDSHIFT: a_warehouse,
 }
 
 

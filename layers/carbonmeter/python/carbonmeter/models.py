@@ -36,6 +36,7 @@ class Service(StrEnum):
     RDS = "rds"
     LAMBDA = "lambda"
     ELASTICACHE = "elasticache"
+    REDSHIFT = "redshift"
 
 
 def _utc_hour(value: datetime) -> datetime:
