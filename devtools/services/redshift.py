@@ -52,7 +52,7 @@ class RedshiftDevtools(ServiceDevtools[WarehouseSpec]):
         WarehouseSpec("ra3.xlplus", nodes=2, paused=True),
         WarehouseSpec(base_rpu=8),
     )
-    fleet_share = 0.03
+    fleet_share = 0.05
 
     def create(self, seeding: RegionSeeding, specs: Sequence[WarehouseSpec]) -> None:
         # Each warehouse draws its profile, then its metrics: interleaved, as ElastiCache does.

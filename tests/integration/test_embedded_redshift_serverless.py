@@ -1,4 +1,4 @@
-"""The embedded AWS answers the Redshift Serverless calls CarbonMeter makes, as AWS would; moto has no backend for it."""
+"""The embedded AWS answers the Redshift Serverless calls CarbonMeter makes as AWS would (moto has no backend)."""
 
 from __future__ import annotations
 

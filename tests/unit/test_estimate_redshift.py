@@ -1,8 +1,8 @@
 """Redshift's estimate, worked by hand: nodes as their EC2 equivalents (plus the leader), storage local or managed.
 
-Coefficients (``emissions/data/``): i3 (dc2's equivalent) is Broadwell 0.71 / 3.69 W per vCPU, 69.65 GB per chip,
-host 72 vCPUs, 512 GiB, 2.5879024 t; ra3 has no known microarchitecture: 0.74 / 3.5 W, 80.69 GB per chip, host
-48 vCPUs, 384 GiB, 2.1103792 t; d2 (ds2's) is Haswell. SSD 1.2 and HDD 0.65 Wh per TB-hour; PUE 1.135.
+Coefficients (``emissions/data/``, the EC2 table being CCF's, which lists dc2, ds2 and ra3): no microarchitecture
+is known for them, so 0.74 / 3.5 W per vCPU and 80.69 GB per chip; dc2's host is 32 vCPUs, 244 GiB, 1.8162132 t;
+ra3's 48 vCPUs, 384 GiB, 2.1103792 t. SSD 1.2 and HDD 0.65 Wh per TB-hour; PUE 1.135.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from carbonmeter.emissions import estimate
+from carbonmeter.emissions.coefficients import load_coefficients
 from carbonmeter.models import Service
 from carbonmeter.services.base import GB_PER_GIB
 from carbonmeter.services.redshift import RedshiftUsage, node_ids, node_types
@@ -31,17 +32,17 @@ def hdd_kwh(gb: float, replication: float = 1) -> float:
     return gb / 1000 * 0.65 / 1000 * replication * PUE
 
 
-def test_a_single_node_dc2_cluster_is_one_i3_large_with_its_local_ssd():
+def test_a_single_node_dc2_cluster_is_one_dc2_large_of_the_ec2_table_with_its_local_ssd():
     # Given dc2.large (2 vCPUs, 15 GiB, 160 GB NVMe SSD) at 40 %: one node, no leader (NodeID Shared)
     record = estimate(warehouse("dc2.large", node_count=1, cpu_utilization_pct=40, storage_gb=160))
 
-    # Then compute is i3.large's Broadwell watts, 0.71 + 0.4 x 2.98 W per vCPU
-    assert record.compute_kwh == pytest.approx(kwh(0.71 + 0.4 * 2.98, 2), rel=REL)
-    # memory: the i3 host's excess over one chip's baseline, (512 - 69.65) GB, shared by 15 of 512 GiB
-    assert record.memory_kwh == pytest.approx((512 - 69.65) * 15 / 512 * MEMORY_KWH * PUE, rel=REL)
-    assert record.embodied_kgco2e == pytest.approx(2.5879024 * 1000 / LIFE_HOURS * 2 / 72, rel=REL)
+    # Then compute is the AWS averages, 0.74 + 0.4 x 2.76 W per vCPU
+    assert record.compute_kwh == pytest.approx(kwh(0.74 + 0.4 * 2.76, 2), rel=REL)
+    # memory: the dc2 host's excess over one chip's baseline, (244 - 80.69) GB, shared by 15 of 244 GiB
+    assert record.memory_kwh == pytest.approx((244 - 80.69) * 15 / 244 * MEMORY_KWH * PUE, rel=REL)
+    assert record.embodied_kgco2e == pytest.approx(1.8162132 * 1000 / LIFE_HOURS * 2 / 32, rel=REL)
     assert record.storage_kwh == pytest.approx(ssd_kwh(160), rel=REL)
-    assert record.flags == ("redshift_node_ec2_equivalent",)
+    assert record.flags == ("microarchitecture_unknown",)
 
 
 def test_a_multi_node_cluster_counts_its_leader_as_one_more_node():
@@ -55,11 +56,7 @@ def test_a_multi_node_cluster_counts_its_leader_as_one_more_node():
     assert record.memory_kwh == pytest.approx(3 * one.memory_kwh, rel=REL)
     # managed storage: what is stored, kept on S3 as S3 Standard is (HDD, three copies)
     assert record.storage_kwh == pytest.approx(hdd_kwh(1000, 3), rel=REL)
-    assert set(record.flags) == {
-        "redshift_node_ec2_equivalent",
-        "redshift_leader_node_as_compute_node",
-        "microarchitecture_unknown",
-    }
+    assert set(record.flags) == {"redshift_leader_node_as_compute_node", "microarchitecture_unknown"}
     assert "redshift_leader_node_as_compute_node" not in one.flags
 
 
@@ -88,19 +85,18 @@ def test_managed_storage_without_a_datapoint_is_flagged_not_guessed():
 def test_an_unmeasured_cluster_takes_the_default_utilisation():
     record = estimate(warehouse("dc2.8xlarge", node_count=4, storage_gb=4 * 2560))
 
-    # Five i3.8xlarge machines at 50 %: 0.71 + 0.5 x 2.98 W for each of their 32 vCPUs
-    assert record.compute_kwh == pytest.approx(5 * kwh(0.71 + 0.5 * 2.98, 32), rel=REL)
+    # Five dc2.8xlarge machines (four and the leader) at 50 %: 0.74 + 0.5 x 2.76 W for each of their 32 vCPUs
+    assert record.compute_kwh == pytest.approx(5 * kwh(0.74 + 0.5 * 2.76, 32), rel=REL)
     assert record.storage_kwh == pytest.approx(ssd_kwh(4 * 2560), rel=REL)
     assert "utilisation_default_50pct" in record.flags
 
 
-def test_a_node_type_without_an_ec2_equivalent_keeps_its_size_and_takes_ec2s_fallbacks():
-    # ra3.xlplus (4 vCPUs, 32 GiB) is in no EC2 table: its own family ra3's host, charged per vCPU
+def test_a_node_type_missing_from_the_ec2_table_keeps_its_size_and_takes_ec2s_fallbacks():
+    # ra3.xlplus (4 vCPUs, 32 GiB) is not in the EC2 table: its Redshift size, the averages, a fallback host
     record = estimate(warehouse("ra3.xlplus", node_count=1, cpu_utilization_pct=50, storage_gb=0))
 
     assert record.compute_kwh == pytest.approx(kwh(0.74 + 0.5 * 2.76, 4), rel=REL)
     assert "instance_type_not_in_data" in record.flags
-    assert "redshift_node_ec2_equivalent" not in record.flags
     assert record.embodied_kgco2e > 0
 
 
@@ -136,10 +132,14 @@ def test_an_idle_workgroup_has_only_its_storage():
     assert record.flags == ()
 
 
-def test_the_node_table_names_real_ec2_equivalents_of_the_same_size():
-    table = node_types()
+def test_the_node_table_agrees_with_the_ec2_tables_rows_of_the_same_types():
+    table, c = node_types(), load_coefficients()
     assert {"dc2.large", "dc2.8xlarge", "ds2.xlarge", "ds2.8xlarge", "ra3.xlplus", "ra3.4xlarge"} <= set(table)
-    assert (table["ds2.8xlarge"].vcpus, table["ds2.8xlarge"].ec2_equivalent) == (36, "d2.8xlarge")
+    for name, node in table.items():
+        spec = c.instance_type(node.ec2_type or name)
+        if spec is not None and node.ec2_type is None:
+            assert (spec.vcpus, spec.memory_gib) == (node.vcpus, node.memory_gib)
+    assert table["serverless.rpu"].ec2_type == "ra3.16xlarge"
     assert (table["dc2.8xlarge"].media, table["ds2.xlarge"].media) == ("ssd", "hdd")
     assert table["serverless.rpu"].memory_gib == pytest.approx(16 / GB_PER_GIB)
 

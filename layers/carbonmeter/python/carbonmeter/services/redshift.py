@@ -1,14 +1,15 @@
 """Redshift: provisioned clusters (their nodes' CPU and storage) and Serverless workgroups (their RPUs).
 
 A provisioned cluster of N nodes (DescribeClusters) is N machines of its node type, plus a leader node when
-N > 1 (a single-node cluster shares one node between both roles); the node type's size, its EC2 equivalent (the
-EC2 type of the same published vCPUs, memory and disks, for power and host) and its storage come from
-``redshift-node-types.csv``. CPUUtilization is read per node (``NodeID`` ``Shared``, or ``Leader`` and
-``Compute-0`` ... ``Compute-(N-1)``). A paused cluster has no compute; its storage still counts. Local storage
-(dc1, dc2 SSD; ds2 HDD) counts as provisioned, whatever its fill; managed storage (RA3) counts as stored,
-``PercentageDiskSpaceUsed`` of the cluster's capacity.
+N > 1 (a single-node cluster shares one node between both roles). The node type's size and storage come from
+``redshift-node-types.csv``; for power and host a node type is its own EC2 type, as ``cache.X`` is ``X`` for
+ElastiCache: the EC2 table (CCF's) lists dc2, ds2 and ra3, and the others take EC2's fallbacks.
+CPUUtilization is read per node (``NodeID`` ``Shared``, or ``Leader`` and ``Compute-0`` ... ``Compute-(N-1)``).
+A paused cluster has no compute; its storage still counts. Local storage (dc1, dc2 SSD; ds2 HDD) counts as
+provisioned, whatever its fill; managed storage (RA3) counts as stored, ``PercentageDiskSpaceUsed`` of the
+cluster's capacity.
 
-A Serverless workgroup (ListWorkgroups) is its average ``ComputeCapacity`` in RPUs over the hour, each RPU an
+A Serverless workgroup (ListWorkgroups) is its average ``ComputeCapacity`` in RPUs over the hour, each RPU a
 ``serverless.rpu`` machine of the table (16 GB, 2 vCPUs: ``docs/methodology.md``), plus its namespace's
 ``DataStorage`` as managed storage.
 
@@ -48,7 +49,6 @@ MB_PER_GB = 1000.0
 
 # Flags (docs/methodology.md, "Redshift"): each names an assumption on every record it shapes.
 LEADER_NODE = "redshift_leader_node_as_compute_node"
-EC2_EQUIVALENT = "redshift_node_ec2_equivalent"
 PAUSED_LOCAL_STORAGE = "redshift_paused_local_storage_as_provisioned"
 MANAGED_STORAGE_UNMEASURED = "redshift_managed_storage_unmeasured"
 SERVERLESS_RPU = "redshift_serverless_rpu_mapping"
@@ -56,11 +56,12 @@ SERVERLESS_RPU = "redshift_serverless_rpu_mapping"
 
 @dataclass(frozen=True)
 class NodeType:
-    """One row of ``redshift-node-types.csv``: a node's size, its EC2 equivalent and its storage."""
+    """One row of ``redshift-node-types.csv``: a node's size, the EC2 type it runs as, and its storage."""
 
     vcpus: float
     memory_gib: float
-    ec2_equivalent: str | None
+    # The EC2 type whose row gives power and host; None: the node type itself (one RPU: ra3.16xlarge).
+    ec2_type: str | None
     managed_storage: bool
     media: str
     storage_gb_per_node: float
@@ -219,10 +220,8 @@ def _nodes(usage: UsageRecord, details: RedshiftUsage, node: NodeType, parts: Pa
         # AWS does not publish the leader node's hardware; it is counted as one more node of the cluster's type.
         parts.flag(LEADER_NODE)
         machines += 1
-    if node.ec2_equivalent:
-        parts.flag(EC2_EQUIVALENT)
     return Machine(
-        type_name=node.ec2_equivalent or usage.resource_type,
+        type_name=node.ec2_type or usage.resource_type,
         hours=usage.hours,
         # Redshift's published size first; add_instance takes the host, power and memory baseline from the type.
         vcpus=node.vcpus,
@@ -238,7 +237,7 @@ def _serverless_machine(usage: UsageRecord, details: RedshiftUsage, node: NodeTy
         return None
     parts.flag(SERVERLESS_RPU)
     return Machine(
-        type_name=node.ec2_equivalent or RPU_ROW,
+        type_name=node.ec2_type or RPU_ROW,
         hours=usage.hours,
         vcpus=node.vcpus,
         memory_gib=node.memory_gib,
@@ -269,7 +268,7 @@ def _node_type(row: Mapping[str, str]) -> NodeType:
     return NodeType(
         vcpus=float(row["vcpus"]),
         memory_gib=float(row["memory_gib"]),
-        ec2_equivalent=row["ec2_equivalent"] or None,
+        ec2_type=row["ec2_type"] or None,
         managed_storage=row["storage"] == "managed",
         media=row["media"],
         storage_gb_per_node=float(row["storage_gb_per_node"]),
