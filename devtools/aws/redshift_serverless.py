@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from typing import Any
 
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.iam.models import get_account_id_from
+from moto.moto_api._internal import mock_random
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
 SIGNING_NAME = "redshift-serverless"
@@ -66,36 +66,14 @@ class RedshiftServerless:
         return 200, _JSON, json.dumps(result)
 
     def _CreateNamespace(self, where: tuple[str, str], params: dict[str, Any]) -> dict[str, Any]:
-        name = params["namespaceName"]
-        namespaces = self.namespaces.setdefault(where, {})
-        if name in namespaces:
-            raise _ServerlessError("ConflictException", f"namespace {name} already exists")
-        namespaces[name] = {
-            "namespaceName": name,
-            "namespaceId": str(uuid.uuid4()),
-            "namespaceArn": _arn(where, "namespace", name),
-            "status": "AVAILABLE",
-            "creationDate": datetime.now(UTC).timestamp(),
-        }
-        return {"namespace": namespaces[name]}
+        return {"namespace": _create(self.namespaces, where, "namespace", params["namespaceName"], {})}
 
     def _CreateWorkgroup(self, where: tuple[str, str], params: dict[str, Any]) -> dict[str, Any]:
-        name, namespace = params["workgroupName"], params["namespaceName"]
+        namespace = params["namespaceName"]
         if namespace not in self.namespaces.get(where, {}):
             raise _ServerlessError("ResourceNotFoundException", f"namespace {namespace} not found")
-        workgroups = self.workgroups.setdefault(where, {})
-        if name in workgroups:
-            raise _ServerlessError("ConflictException", f"workgroup {name} already exists")
-        workgroups[name] = {
-            "workgroupName": name,
-            "workgroupId": str(uuid.uuid4()),
-            "workgroupArn": _arn(where, "workgroup", name),
-            "namespaceName": namespace,
-            "baseCapacity": int(params.get("baseCapacity", DEFAULT_BASE_CAPACITY)),
-            "status": "AVAILABLE",
-            "creationDate": datetime.now(UTC).timestamp(),
-        }
-        return {"workgroup": workgroups[name]}
+        extra = {"namespaceName": namespace, "baseCapacity": int(params.get("baseCapacity", DEFAULT_BASE_CAPACITY))}
+        return {"workgroup": _create(self.workgroups, where, "workgroup", params["workgroupName"], extra)}
 
     def _ListWorkgroups(self, where: tuple[str, str], params: dict[str, Any]) -> dict[str, Any]:
         size = int(params.get("maxResults", MAX_RESULTS))
@@ -123,9 +101,28 @@ def _credential_scope(authorization: str) -> tuple[str, str, str] | None:
     return access_key, region, service
 
 
-def _arn(where: tuple[str, str], kind: str, name: str) -> str:
+def _create(
+    store: dict[tuple[str, str], dict[str, dict[str, Any]]],
+    where: tuple[str, str],
+    kind: str,
+    name: str,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    """A new namespace or workgroup ``name``, as AWS describes it; ConflictException if it exists."""
+    items = store.setdefault(where, {})
+    if name in items:
+        raise _ServerlessError("ConflictException", f"{kind} {name} already exists")
     account, region = where
-    return f"arn:aws:redshift-serverless:{region}:{account}:{kind}/{name}"
+    items[name] = {
+        f"{kind}Name": name,
+        # moto's seeded generator, so that a seeded run gets the same ids
+        f"{kind}Id": str(mock_random.uuid4()),
+        f"{kind}Arn": f"arn:aws:redshift-serverless:{region}:{account}:{kind}/{name}",
+        "status": "AVAILABLE",
+        "creationDate": datetime.now(UTC).timestamp(),
+        **extra,
+    }
+    return items[name]
 
 
 @contextmanager
