@@ -420,7 +420,17 @@ def test_a_region_not_enabled_is_skipped_with_its_reason_and_the_other_regions_a
     # Given a connection listing a region its account has not enabled (EC2, CloudWatch, RDS, Lambda, ElastiCache and
     # DynamoDB refuse it)
     faults = Faults()
-    services = ("ec2", "cloudwatch", "rds", "lambda", "elasticache", "apigateway", "apigatewayv2", "dynamodb")
+    services = (
+        "ec2",
+        "cloudwatch",
+        "rds",
+        "lambda",
+        "elasticache",
+        "apigateway",
+        "apigatewayv2",
+        "dynamodb",
+        "redshift",
+    )
     faults.region_not_enabled(NOT_ENABLED, services=services)
     cloud.queue(cloud.register("opt-in-region", regions=(*REGIONS, NOT_ENABLED)))
     # When the hour is collected and calculated

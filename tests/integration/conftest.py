@@ -22,6 +22,7 @@ from carbonmeter.collection import collect_region
 from carbonmeter.models import UsageRecord
 from carbonmeter.services import ServiceCollector
 from carbonmeter.settings import Settings
+from devtools.aws.redshift_serverless import redshift_serverless
 from tests.support.cloudwatch import CloudWatchLimits
 from tests.support.connections import connection_for
 
@@ -47,7 +48,7 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    with mock_aws():
+    with mock_aws(), redshift_serverless():
         yield
 
 

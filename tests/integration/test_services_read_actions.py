@@ -94,6 +94,16 @@ def a_table() -> None:
     )
 
 
+def a_warehouse() -> None:
+    boto3.client("redshift", region_name=REGION).create_cluster(
+        ClusterIdentifier="reports",
+        NodeType="dc2.large",
+        ClusterType="single-node",
+        MasterUsername="admin",
+        MasterUserPassword="Not-a-secret-1",
+    )
+
+
 SEED: dict[Service, Callable[[], None]] = {
     Service.EC2: an_instance,
     Service.EBS: a_volume,
@@ -103,6 +113,7 @@ SEED: dict[Service, Callable[[], None]] = {
     Service.ELASTICACHE: a_cache_cluster,
     Service.APIGATEWAY: an_api,
     Service.DYNAMODB: a_table,
+    Service.REDSHIFT: a_warehouse,
 }
 
 

@@ -28,5 +28,5 @@ def test_the_methodology_has_a_row_for_every_registered_service(service):
 def test_the_security_doc_lists_exactly_the_read_actions_of_the_registry():
     security = (DOCS / "security.md").read_text()
     paragraph = security.split("### Session policy", 1)[1].split("\n\n", 2)[1]
-    listed = set(re.findall(r"`([a-z0-9]+:[A-Za-z]+)`", paragraph))
+    listed = set(re.findall(r"`([a-z0-9-]+:[A-Za-z]+)`", paragraph))
     assert listed == set(READ_ACTIONS)

@@ -40,6 +40,7 @@ class Service(StrEnum):
     ELASTICACHE = "elasticache"
     APIGATEWAY = "apigateway"
     DYNAMODB = "dynamodb"
+    REDSHIFT = "redshift"
 
 
 def _utc_hour(value: datetime) -> datetime:

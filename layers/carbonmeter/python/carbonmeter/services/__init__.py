@@ -13,7 +13,7 @@ from typing import Any
 
 from carbonmeter.emissions.flags import MEANINGS as SHARED_FLAG_MEANINGS
 from carbonmeter.models import Service, ServiceUsage
-from carbonmeter.services import apigateway, dynamodb, ebs, ec2, elasticache, lambda_, rds, s3
+from carbonmeter.services import apigateway, dynamodb, ebs, ec2, elasticache, lambda_, rds, redshift, s3
 from carbonmeter.services.base import HourContext, ProviderName, Resource, ServiceCollector, ServiceSlice
 
 _REGISTERED: tuple[ServiceSlice[Any], ...] = (
@@ -25,6 +25,7 @@ _REGISTERED: tuple[ServiceSlice[Any], ...] = (
     elasticache.SLICE,
     apigateway.SLICE,
     dynamodb.SLICE,
+    redshift.SLICE,
 )
 
 
