@@ -5,10 +5,3 @@ account, the benchmark, the soak, the estimator comparison, fault injection and 
 It depends on the library (``carbonmeter``), the handlers (``functions``) and the CDK app (``infra``), and may
 use development packages such as moto; nothing of ours depends on it, and none of it ships in the Lambda layer.
 """
-
-import os
-
-# jsii (the CDK's Python bindings) prints Node's end-of-life banner through Python's stderr as bytes literals, a
-# dozen lines on every synthesis. The Node versions the docs require (22+) are supported, and the CDK CLI prints
-# its own notice as text; here it would only repeat it, unreadably.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
