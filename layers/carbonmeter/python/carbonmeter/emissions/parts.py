@@ -25,8 +25,6 @@ BURSTABLE_BASELINE_UNKNOWN = "burstable_baseline_unknown"
 GPU_UTILISATION_DEFAULT = "gpu_utilisation_default_50pct"
 STORAGE_CLASS_UNKNOWN = "storage_class_unknown"
 AURORA_SERVERLESS_ACU = "aurora_serverless_acu_mapping"
-DYNAMODB_REQUESTS_NOT_METERED = "dynamodb_requests_not_metered"
-DYNAMODB_SIZE_AT_COLLECTION = "dynamodb_size_at_collection"
 
 
 @dataclass

@@ -25,8 +25,6 @@ from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
 from carbonmeter.emissions.coefficients import Coefficients
 from carbonmeter.emissions.parts import (
-    DYNAMODB_REQUESTS_NOT_METERED,
-    DYNAMODB_SIZE_AT_COLLECTION,
     STORAGE_CLASS_UNKNOWN,
     Parts,
     storage,
@@ -41,6 +39,11 @@ READ_METRIC = "ConsumedReadCapacityUnits"
 WRITE_METRIC = "ConsumedWriteCapacityUnits"
 # DescribeTable leaves TableClassSummary out for a table that never changed its class: it is STANDARD.
 DEFAULT_TABLE_CLASS = "STANDARD"
+
+
+# Flags, declared with the slice that raises them (see ``emissions/parts.py`` for the shared ones).
+DYNAMODB_REQUESTS_NOT_METERED = "dynamodb_requests_not_metered"
+DYNAMODB_SIZE_AT_COLLECTION = "dynamodb_size_at_collection"
 
 
 class DynamoDbUsage(ServiceUsage):
