@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from carbonmeter import cli
+from carbonmeter import cli, periods
 from carbonmeter.aws import ClientFactory
 from carbonmeter.connections import validate_external_id
-from carbonmeter.models import hour_key, previous_whole_hour
+from carbonmeter.models import Rollup, Service, hour_key, previous_whole_hour
 from carbonmeter.settings import Settings
-from carbonmeter.store import ConnectionStore, StatusStore
+from carbonmeter.store import ConnectionStore, EmissionStore, StatusStore
 from devtools.aws.resources import create_resources
 from tests.support.aws_hooks import deny_assume_role, refuse_when
 
@@ -365,3 +365,63 @@ def test_enable_and_remove(registry, capsys):
     assert list(registry.list()) == []
     assert cli.main(["report", "--connection-id", "acme", "--last", "3"]) == cli.EXIT_USAGE
     assert cli.main(["connections", "enable", "ghost"]) == cli.EXIT_USAGE
+
+
+def _calculated_days(registry, start: datetime, days: int) -> None:
+    """Two regions' EC2 roll-ups stored for every hour of ``days`` days, and their periods refreshed."""
+    store = EmissionStore(ClientFactory(settings=Settings()), Settings().emissions_table)
+    for hour in (start + timedelta(hours=h) for h in range(days * 24)):
+        rollups = [
+            Rollup(
+                connection_id="acme",
+                hour=hour,
+                region=region,
+                service=Service.EC2,
+                resources=2,
+                energy_kwh=0.5,
+                operational_kgco2e=0.2,
+                embodied_kgco2e=0.05,
+                methodology_version="1.2",
+            )
+            for region in ("us-east-1", "eu-west-1")
+        ]
+        store.replace_hour("acme", hour, [], rollups)
+        periods.refresh_periods(store, "acme", hour)
+
+
+def test_report_by_day_reads_the_stored_days(registry, capsys):
+    # Given a connection with two whole days calculated
+    assert _add("acme", "--no-check") == 0
+    start = (datetime.now(UTC) - timedelta(days=10)).replace(hour=0, minute=0, second=0, microsecond=0)
+    _calculated_days(registry, start, days=2)
+    window = ["--start", hour_key(start), "--end", hour_key(start + timedelta(days=2))]
+    capsys.readouterr()
+    # When its report is asked by day and region
+    assert cli.main(["report", "--connection-id", "acme", *window, "--granularity", "day", "--group-by", "region",
+                     "--format", "json"]) == 0  # fmt: skip
+    found = json.loads(capsys.readouterr().out)
+    # Then each day has one point per region, with the day's 24 hours of figures
+    assert [(p["period_start"][:10], p["group"]) for p in found["series"]] == [
+        (f"{day:%Y-%m-%d}", region)
+        for day in (start, start + timedelta(days=1))
+        for region in ("eu-west-1", "us-east-1")
+    ]
+    assert [p["energy_kwh"]["central"] for p in found["series"]] == pytest.approx([12.0] * 4)
+    assert found["totals"]["energy_kwh"]["central"] == pytest.approx(48.0)
+    assert (found["hours_covered"], found["hours_in_range"]) == (48, 48)
+    # And the table says what it covers
+    assert cli.main(["report", "--connection-id", "acme", *window, "--granularity", "day"]) == 0
+    text = capsys.readouterr().out
+    assert "48 of 48 hour(s) calculated" in text
+    assert "end exclusive" in text
+
+
+def test_a_report_by_day_off_midnight_is_one_error_line(registry, capsys):
+    assert _add("acme", "--no-check") == 0
+    capsys.readouterr()
+    end = previous_whole_hour(datetime.now(UTC)).replace(hour=0) - timedelta(days=1)
+    window = ["--start", hour_key(end - timedelta(hours=30)), "--end", hour_key(end)]
+    assert cli.main(["report", "--connection-id", "acme", *window, "--granularity", "day"]) == cli.EXIT_USAGE
+    error = capsys.readouterr().err
+    assert error.startswith("error: day granularity: start must be midnight UTC")
+    assert len(error.strip().splitlines()) == 1

@@ -54,6 +54,7 @@ from carbonmeter.models import (
     hour_key,
     hours_between,
 )
+from carbonmeter.periods import FootprintWindowError, Granularity, GroupBy
 from carbonmeter.regions import UnknownRegionError, parse_regions
 from carbonmeter.scheduling import CLOUDWATCH_HOURLY_RETENTION
 from carbonmeter.services import READ_ACTIONS, READ_RESOURCES
@@ -171,6 +172,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="A connection's stored emissions over the window, per region and service.",
     )
     _stored_window_arguments(show, run_report)
+    show.add_argument(
+        "--granularity",
+        choices=[g.value for g in Granularity],
+        help="a series by hour, day or month (UTC; days and months from their stored roll-ups, so a year by month "
+        "is one query) instead of the window's totals per region and service; day and month windows start and end "
+        "on their periods",
+    )
+    show.add_argument(
+        "--group-by",
+        choices=[g.value for g in GroupBy],
+        default=GroupBy.SERVICE.value,
+        help="with --granularity: the series' groups (default service)",
+    )
     return parser
 
 
@@ -662,6 +676,8 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
     clients = ClientFactory(settings=settings)
     now = datetime.now(UTC)
     start, end = window_of(args, now)
+    if args.granularity:
+        return _report_series(args, clients, settings, (start, end), now)
     found = queries.connection_report(clients, settings, args.connection_id, start, end, now)
     if args.format == "json":
         print(json.dumps(report.document(found.report), indent=2))
@@ -671,6 +687,26 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
             f"{found.hours_with_emissions} of {found.report.hours} hour(s) with emissions"
         )
         print(report.text(found.report, title))
+    return 0
+
+
+def _report_series(
+    args: argparse.Namespace,
+    clients: ClientFactory,
+    settings: Settings,
+    window: tuple[datetime, datetime],
+    now: datetime,
+) -> int:
+    granularity, group_by = Granularity(args.granularity), GroupBy(args.group_by)
+    try:
+        found = queries.connection_footprint(clients, settings, args.connection_id, window, granularity, group_by, now)
+    except FootprintWindowError as exc:
+        raise CliError(str(exc)) from None
+    if args.format == "json":
+        print(found.model_dump_json(indent=2))
+    else:
+        title = f"CarbonMeter report: connection {args.connection_id!r}, by {granularity} and {group_by}"
+        print(report.footprint_text(found, title))
     return 0
 
 

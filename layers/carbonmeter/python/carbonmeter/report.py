@@ -21,6 +21,8 @@ from carbonmeter import __version__
 from carbonmeter.aws import ApiCallCounter
 from carbonmeter.cloudwatch import USD_PER_1000_METRICS
 from carbonmeter.models import HOUR, EmissionRecord, Rollup, Service, hour_key
+from carbonmeter.periods import FIGURES as PERIOD_FIGURES
+from carbonmeter.periods import Figure, Footprint
 from carbonmeter.services import SLICES, flag_meaning
 
 # What the bounds are, in one sentence; printed under every report and kept in its JSON.
@@ -580,3 +582,51 @@ def operations_text(counter: ApiCallCounter, heading: str) -> str:
         f"CloudWatch metrics requested: {counter.metrics_requested:,} (GetMetricData bills these: USD {cost:.4f} "
         f"on AWS at USD {USD_PER_1000_METRICS} per 1,000; describe/list calls are free)"
     )
+
+
+def footprint_text(found: Footprint, title: str) -> str:
+    """A footprint by period and group (``report --granularity``): its totals, coverage and series."""
+    energy, _, _, total = (_estimate_cells([cell])[0].strip() for cell in _figure_cells(found.totals))
+    lines = [
+        title,
+        "",
+        f"total CO2e     {total}",
+        f"energy         {energy}",
+        "",
+        f"window: {hour_key(found.start)} to {hour_key(found.end)} (end exclusive), by {found.granularity}; "
+        f"{found.hours_covered} of {found.hours_in_range} hour(s) calculated",
+        f"bounds: {BOUNDS}",
+        "",
+    ]
+    period_format = _PERIOD_FORMATS[found.granularity]
+    rows = [
+        [f"{point.period_start:{period_format}}", point.group, *_point_cells(point.model_dump(), point.group)]
+        for point in found.series
+    ]
+    return "\n".join(lines) + table(["period", str(found.group_by), *FIGURE_COLUMNS], rows)
+
+
+_PERIOD_FORMATS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "month": "%Y-%m"}
+
+
+def _point_cells(figures: Mapping[str, Any], group: str) -> list[Estimate | NotModelled]:
+    """A group's cells; a service's embodied reads "n/a" where the methodology does not model it."""
+    cells: list[Estimate | NotModelled] = list(_figure_cells(figures))
+    reason = embodied_not_modelled(group.split("/", 1)[0])
+    if reason:
+        cells[2] = NotModelled(reason)
+    return cells
+
+
+def _figure_cells(figures: Mapping[str, Any]) -> list[Estimate]:
+    """Energy, operational, embodied and total, as cells."""
+    energy, operational, embodied = (_as_figure(figures[name]) for name in PERIOD_FIGURES)
+    total = operational + embodied
+    return [
+        Estimate(energy.central, energy.low, energy.high, "energy"),
+        *(Estimate(f.central, f.low, f.high, "mass") for f in (operational, embodied, total)),
+    ]
+
+
+def _as_figure(value: Any) -> Figure:
+    return value if isinstance(value, Figure) else Figure.model_validate(value)
