@@ -40,6 +40,7 @@ from carbonmeter.collection import RegionUsage, collect
 from carbonmeter.models import Connection, UsageRecord, hour_key, previous_whole_hour
 from carbonmeter.services import COLLECTORS, READ_ACTIONS, READ_RESOURCES
 from carbonmeter.settings import Settings
+from devtools import period_reads
 from devtools.aws.server import embedded_aws
 from devtools.progress import say
 from devtools.seed import DemoAccount, seed_fleet
@@ -592,6 +593,22 @@ def render_table(results: Sequence[FleetFigures], parameters: dict[str, Any]) ->
     )
 
 
+def _year_reads(hour: datetime, regions: Sequence[str]) -> list[period_reads.PeriodReadFigures]:
+    say("storing a year of one connection's roll-ups, then reading it by month and by day")
+    # Last calendar year: whole months, as report --granularity month reads them.
+    return period_reads.year_reads(datetime(hour.year - 1, 1, 1, tzinfo=UTC), regions)
+
+
+def year_reads_table(figures: Sequence[period_reads.PeriodReadFigures]) -> str:
+    """The DynamoDB requests of one connection's year by service (``report --granularity``; budget 15)."""
+    rows = [[f"by {f.granularity}", f"{f.regions} x {f.services}", f.periods, f.requests] for f in figures]
+    heading = (
+        "A year of one connection by service, read from its roll-ups (DynamoDB requests counted; before the "
+        "roll-ups such a view read 8,760 hour partitions):"
+    )
+    return "\n".join([heading, "", report.table(["view", "regions x services", "periods", "requests"], rows)])
+
+
 def environment_description() -> dict[str, Any]:
     return {
         "python": platform.python_version(),
@@ -637,6 +654,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="larger fleets get their datapoints outside the hour collected, as the emulator's "
         "GetMetricData is quadratic (default 1000)",
     )
+    parser.add_argument(
+        "--no-year-reads",
+        action="store_true",
+        help="skip the DynamoDB requests of a year of roll-ups (about a minute: it stores a year of days first)",
+    )
     parser.add_argument("--format", choices=("table", "json"), default="table")
     args = parser.parse_args(argv)
     if args.latency_ms < 0:
@@ -662,11 +684,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         for size in args.sizes
     ]
+    year_figures = [] if args.no_year_reads else _year_reads(hour, args.regions)
     say(f"benchmark finished in {time.perf_counter() - started:.0f}s")
     if args.format == "json":
-        print(json.dumps({"parameters": parameters, "fleets": [r.as_dict() for r in results]}, indent=2))
+        fleets = [r.as_dict() for r in results]
+        years = [dataclasses.asdict(f) for f in year_figures]
+        print(json.dumps({"parameters": parameters, "fleets": fleets, "year_reads": years}, indent=2))
     else:
         print(render_table(results, parameters))
+        if year_figures:
+            print()
+            print(year_reads_table(year_figures))
     return 0
 
 
