@@ -313,13 +313,17 @@ def _assert_buckets_report_daily_sizes_per_storage_class(account: DemoAccount) -
         assert len(_series(region, "AWS/S3", "BucketSizeBytes", dimensions, "Average", 86400)) == 3
 
 
+# Big enough for the smallest share (5 %) to give every service at least one resource in each of two regions.
+FLEET = 90
+
+
 def test_seed_fleet_creates_exactly_the_requested_resources_deterministically():
     regions = ("us-east-1", "eu-west-1")
     hours = HOURS[:3]
 
     def seeded_cpu() -> tuple[DemoAccount, list[float]]:
         with embedded_aws():
-            account = seed_fleet(ClientFactory(), regions, 37, hours, rng_seed=11)
+            account = seed_fleet(ClientFactory(), regions, FLEET, hours, rng_seed=11)
             instance = account.resources["eu-west-1"][Service.EC2][0]
             cpu = _series("eu-west-1", "AWS/EC2", "CPUUtilization", {"InstanceId": instance}, "Average")
             return account, [cpu[hour] for hour in hours]
@@ -329,7 +333,7 @@ def test_seed_fleet_creates_exactly_the_requested_resources_deterministically():
 
     # Every service with a share of the mixed fleet (EBS rides on EC2 with a share of 0)
     metric_bearing = [service for service, part in DEVTOOLS_SERVICES.items() if part.fleet_share > 0]
-    assert sum(first.count(service) for service in metric_bearing) == 37
+    assert sum(first.count(service) for service in metric_bearing) == FLEET
     assert {first.count(service, region) > 0 for service in metric_bearing for region in regions} == {True}
     assert first.count(Service.EBS) == first.count(Service.EC2)
     assert first.counts == second.counts
