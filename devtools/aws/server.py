@@ -24,6 +24,8 @@ from moto.dynamodb.models.table import Table
 from moto.s3.models import S3Backend
 from moto.server import ThreadedMotoServer
 
+from devtools.aws.ecs_running import ecs_services_run_their_desired_count
+
 DEFAULT_ACCOUNT_ID = "123456789012"
 HOST = "127.0.0.1"
 
@@ -68,6 +70,7 @@ def embedded_aws(region: str = "us-east-1") -> Iterator[str]:
             _only_local_requests(host, port),
             _storage_metrics_as_written(),
             _queries_read_one_partition(),
+            ecs_services_run_their_desired_count(),
         ):
             yield endpoint
     finally:

@@ -419,7 +419,7 @@ NOT_ENABLED = "me-south-1"
 def test_a_region_not_enabled_is_skipped_with_its_reason_and_the_other_regions_are_stored(cloud):
     # Given a connection listing a region its account has not enabled (EC2, CloudWatch, RDS and Lambda refuse it)
     faults = Faults()
-    faults.region_not_enabled(NOT_ENABLED, services=("ec2", "cloudwatch", "rds", "lambda", "elasticache"))
+    faults.region_not_enabled(NOT_ENABLED, services=("ec2", "cloudwatch", "rds", "lambda", "elasticache", "ecs", "eks"))
     cloud.queue(cloud.register("opt-in-region", regions=(*REGIONS, NOT_ENABLED)))
     # When the hour is collected and calculated
     with cloud.deployed(cloud.handler_clients(*faults.hooks())) as pipeline:

@@ -116,7 +116,7 @@ def test_a_metrics_failure_fails_only_the_services_that_need_metrics(account):
         _run(settings, refuse("cloudwatch", "GetMetricData", "us-east-1", "AccessDenied"))
     status = _status(settings)
     # EBS needs no metric: it is stored; the five others failed in that region only
-    assert sorted(status.failed) == [f"us-east-1/{s}" for s in ("ec2", "elasticache", "lambda", "rds", "s3")]
+    assert sorted(status.failed) == [f"us-east-1/{s}" for s in ("ec2", "ecs", "elasticache", "lambda", "rds", "s3")]
     assert _stored(settings)[("us-east-1", "ebs")] == set(demo.resources["us-east-1"][Service.EBS])
     assert ("eu-west-1", "ec2") in _stored(settings)
 
@@ -131,12 +131,16 @@ def test_a_region_the_account_has_not_enabled_is_skipped_with_the_reason_not_ret
         refuse("rds", "DescribeDBInstances", "eu-west-1", "InvalidClientTokenId", 403),
         refuse("lambda", "ListFunctions", "eu-west-1", "UnrecognizedClientException", 403),
         refuse("elasticache", "DescribeCacheClusters", "eu-west-1", "InvalidClientTokenId", 403),
+        refuse("ecs", "ListClusters", "eu-west-1", "UnrecognizedClientException", 403),
+        refuse("eks", "ListClusters", "eu-west-1", "UnrecognizedClientException", 403),
     ]
     # When the hour is collected, it completes (nothing to retry) and records the skipped region
     outcome = _run(settings, *hooks)
     status = outcome.status
     assert status is not None
     assert status.complete
-    assert sorted(status.skipped) == [f"eu-west-1/{s}" for s in ("ebs", "ec2", "elasticache", "lambda", "rds", "s3")]
+    assert sorted(status.skipped) == [
+        f"eu-west-1/{s}" for s in ("ebs", "ec2", "ecs", "eks", "elasticache", "lambda", "rds", "s3")
+    ]
     assert all("region not enabled" in reason for reason in status.skipped.values())
     assert {region for region, _ in _stored(settings)} == {"us-east-1"}

@@ -36,6 +36,8 @@ class Service(StrEnum):
     RDS = "rds"
     LAMBDA = "lambda"
     ELASTICACHE = "elasticache"
+    ECS = "ecs"
+    EKS = "eks"
 
 
 def _utc_hour(value: datetime) -> datetime:
