@@ -18,6 +18,7 @@ from carbonmeter.emissions import estimate
 from carbonmeter.models import Service
 from carbonmeter.services import COLLECTORS, ec2, ecs, eks
 from devtools.aws.ecs_running import MOTO_RUNNING_VARIABLE, ecs_services_run_their_desired_count
+from tests.support.aws_hooks import refuse_when
 from tests.support.connections import connection_for
 
 REGION = "eu-west-1"
@@ -215,3 +216,20 @@ def test_eks_node_tags_name_the_cluster():
         is None
     )
     assert ecs.fargate_vcpus({}, HOUR) is None
+
+
+def test_a_role_without_the_ecs_actions_still_meters_ec2_unlabelled(settings, aws, running):
+    # Given a container instance and an EKS node, and a customer role that predates ecs:ListClusters
+    (container_instance,) = instances(1)
+    ecs_cluster_on_ec2("on-ec2", [container_instance])
+    (node,) = instances(1, tags={"eks:cluster-name": "k8s"})
+    denied = refuse_when("before-call.ecs.ListClusters", "", "AccessDeniedException", "not authorized", 400)
+    clients = ClientFactory(boto3.Session(), settings=settings, hooks=[denied])
+
+    # When EC2 is collected
+    outcome = collect_region(clients, REGION, [COLLECTORS[Service.EC2]], connection_for(REGION), [HOUR])
+
+    # Then both instances are metered; only the ECS label, which needed the refused call, is missing
+    assert not outcome.failed
+    labels = {r.resource_id: r.details.cluster for r in outcome.records}
+    assert labels == {container_instance: None, node: "k8s"}

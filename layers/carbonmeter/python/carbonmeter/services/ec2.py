@@ -12,10 +12,13 @@ The estimate is the shared virtual-machine one (``emissions/instances.py``); Boa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from statistics import fmean
 from typing import Any, Literal
+
+from botocore.exceptions import ClientError
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
@@ -30,6 +33,8 @@ PERIOD = 3600
 # DescribeInstanceTypes accepts at most this many InstanceTypes a call.
 TYPES_PER_CALL = 100
 _METRICS = (("CPUUtilization", "Average"), ("NetworkOut", "Sum"))
+
+logger = logging.getLogger(__name__)
 
 
 class Ec2Usage(ServiceUsage):
@@ -70,7 +75,7 @@ class Ec2Slice(ServiceSlice[Ec2Usage]):
         ec2 = clients.client("ec2", region)
         instances = _running_instances(ec2)
         specs = describe_instance_types(ec2, {instance["InstanceType"] for instance in instances})
-        ecs_clusters = container_instance_clusters(clients.client("ecs", region)) if instances else {}
+        ecs_clusters = _ecs_labels(clients.client("ecs", region), region) if instances else {}
         return [
             _resource(region, instance, specs.get(instance["InstanceType"], {}), ecs_clusters) for instance in instances
         ]
@@ -191,8 +196,23 @@ def _gpu_model(gpu: Mapping[str, Any]) -> str | None:
 # ``kubernetes.io/cluster/<name>``.
 EKS_CLUSTER_TAGS = ("eks:cluster-name", "aws:eks:cluster-name", "eks:eks-cluster-name")
 _KUBERNETES_CLUSTER_TAG = "kubernetes.io/cluster/"
+_ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException"})
 # DescribeContainerInstances takes at most this many a call.
 CONTAINER_INSTANCES_PER_CALL = 100
+
+
+def _ecs_labels(ecs: Any, region: str) -> dict[str, str]:
+    """``container_instance_clusters``, or none for a customer role that predates the ECS read actions.
+
+    The cluster is a label: a role without ``ecs:ListClusters`` still has its instances metered, unlabelled.
+    """
+    try:
+        return container_instance_clusters(ecs)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in _ACCESS_DENIED:
+            raise
+        logger.warning("EC2 instances in %s not labelled with their ECS cluster: %s", region, error)
+        return {}
 
 
 def container_instance_clusters(ecs: Any) -> dict[str, str]:
