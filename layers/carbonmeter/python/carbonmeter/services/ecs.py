@@ -65,6 +65,10 @@ SERVICES_PER_CALL = 10
 TASKS_PER_CALL = 100
 _MIB_PER_GIB = 1024.0
 
+# Where a workload's task-hours came from: Container Insights, a share of the account's AWS/Usage count, or the
+# running count seen at collection time.
+TaskCountSource = Literal["container_insights", "fargate_usage", "running_count"]
+
 # Flags of the task count's source.
 FARGATE_USAGE_SHARED = "fargate_usage_shared"
 RUNNING_COUNT_AT_COLLECTION = "running_count_at_collection"
@@ -82,8 +86,7 @@ class EcsUsage(ServiceUsage):
     architecture: str | None = None  # x86_64 or arm64
     ephemeral_storage_gib: float = INCLUDED_EPHEMERAL_GIB
     task_hours: float = 0.0
-    # "container_insights", "fargate_usage" (a share of the account's AWS/Usage count) or "running_count".
-    task_count_source: str = "running_count"
+    task_count_source: TaskCountSource = "running_count"
     cpu_utilization_pct: float | None = None
 
 
@@ -497,7 +500,7 @@ def measured_vcpus(
 
 def _task_hours(
     attributes: Mapping[str, Any], metrics: Mapping[MetricRequest, Sequence[float]], hour: datetime
-) -> tuple[float, str]:
+) -> tuple[float, TaskCountSource]:
     """Task-hours on Fargate in the hour, and their source."""
     size: TaskSize = attributes["size"]
     if attributes["insights"]:
