@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from carbonmeter.models import Service
-from devtools.services import apigateway, dynamodb, ebs, ec2, elasticache, lambda_, rds, redshift, s3
+from devtools.services import apigateway, dynamodb, ebs, ec2, ecs, eks, elasticache, lambda_, rds, redshift, s3
 from devtools.services.base import AccountSeeding, ClientFaults, RegionSeeding, ServiceDevtools
 
 # Seeding runs the parts in this order, each drawing from the region's random stream in turn (EBS runs within
@@ -29,6 +29,8 @@ _REGISTERED: tuple[ServiceDevtools[Any], ...] = (
     apigateway.DEVTOOLS,
     dynamodb.DEVTOOLS,
     redshift.DEVTOOLS,
+    ecs.DEVTOOLS,
+    eks.DEVTOOLS,
 )
 
 # APIs called whatever the service: the collector's AssumeRole and metric reads, and CarbonMeter's own tables

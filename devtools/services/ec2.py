@@ -2,7 +2,8 @@
 
 Seeding launches each group from an Amazon Linux 2023 image of its architecture, stops and tags some, and
 publishes CPUUtilization and NetworkOut for the running ones with 5-minute (basic monitoring) sample counts.
-Instances bring root volumes, which count as EBS resources. EBS and RDS call the same EC2 API.
+Instances bring root volumes, which count as EBS resources. EBS and RDS call the same EC2 API; the EC2 slice calls
+ECS's too, to name the ECS cluster of container instances.
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ _AL2023_NAME_FILTER = {"Name": "name", "Values": ["al2023-ami-2023*"]}
 EC2_API = ClientFaults(
     "ec2", throttling=("RequestLimitExceeded", 503), region_not_enabled=("AuthFailure", 401), soak_order=1
 )
+# ECS's API, here because the EC2 slice calls it too (the ECS cluster of each container instance).
+ECS_API = ClientFaults(
+    "ecs",
+    throttling=("ThrottlingException", 400),
+    region_not_enabled=("UnrecognizedClientException", 403),
+    soak_order=15,
+)
 
 
 @dataclass(frozen=True)
@@ -35,7 +43,7 @@ class InstanceGroup:
 
 class Ec2Devtools(ServiceDevtools[InstanceGroup]):
     service = Service.EC2
-    clients = (EC2_API,)
+    clients = (EC2_API, ECS_API)
     demo_fleet = (
         InstanceGroup("m5.large", 3, stopped=1, tagged=1),
         InstanceGroup("t3.medium", 3, stopped=1),
@@ -65,7 +73,7 @@ class Ec2Devtools(ServiceDevtools[InstanceGroup]):
     def publish(self, seeding: RegionSeeding, specs: Sequence[InstanceGroup]) -> None:
         for instance_id, _ in seeding.running_instances:
             profile = Profile.draw(seeding.rng, seeding.peak_hour)
-            _put_instance_metrics(seeding.metrics, instance_id, profile, seeding.hours, seeding.rng)
+            put_instance_metrics(seeding.metrics, instance_id, profile, seeding.hours, seeding.rng)
 
 
 def _create_instances(ec2: Any, groups: Sequence[InstanceGroup], seeding: RegionSeeding) -> None:
@@ -96,6 +104,29 @@ def _create_instances(ec2: Any, groups: Sequence[InstanceGroup], seeding: Region
     seeding.resources[Service.EC2].extend(instance_id for instance_id, _ in running)
     seeding.stopped_instances.extend(stopped)
     seeding.running_instances.extend(running)
+
+
+def launch_tagged(seeding: RegionSeeding, instance_type: str, count: int, tags: Mapping[str, str]) -> list[str]:
+    """Launch ``count`` running instances tagged ``tags`` for another service's recipe (EKS nodes, say).
+
+    They are EC2's resources (their root volumes EBS's); the caller publishes their metrics
+    (``put_instance_metrics``), since EC2's own step has already run.
+    """
+    ec2 = seeding.client("ec2")
+    architecture = _architectures(ec2, [instance_type])[instance_type]
+    launched = ec2.run_instances(
+        ImageId=_image(ec2, architecture),
+        InstanceType=instance_type,
+        MinCount=count,
+        MaxCount=count,
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": key, "Value": value} for key, value in tags.items()]}
+        ],
+    )["Instances"]
+    ids = [instance["InstanceId"] for instance in launched]
+    seeding.resources[Service.EC2].extend(ids)
+    seeding.resources[Service.EBS].extend(_root_volumes(launched))
+    return ids
 
 
 def _architectures(ec2: Any, instance_types: Iterable[str]) -> dict[str, str]:
@@ -130,7 +161,7 @@ def _root_volumes(instances: Iterable[Mapping[str, Any]]) -> list[str]:
     ]
 
 
-def _put_instance_metrics(
+def put_instance_metrics(
     metrics: MetricWriter, instance_id: str, profile: Profile, hours: Sequence[datetime], rng: random.Random
 ) -> None:
     dimensions = [{"Name": "InstanceId", "Value": instance_id}]

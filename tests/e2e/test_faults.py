@@ -430,6 +430,8 @@ def test_a_region_not_enabled_is_skipped_with_its_reason_and_the_other_regions_a
         "apigatewayv2",
         "dynamodb",
         "redshift",
+        "ecs",
+        "eks",
     )
     faults.region_not_enabled(NOT_ENABLED, services=services)
     cloud.queue(cloud.register("opt-in-region", regions=(*REGIONS, NOT_ENABLED)))

@@ -222,7 +222,8 @@ def test_fleet_exists_in_every_region_as_reported(demo):
         assert running == set(account.resources[region][Service.EC2])
         assert stopped == set(account.stopped_instances[region]) != set()
         types = Counter(i["InstanceType"] for i in instances)
-        assert set(types) == {"m5.large", "c6g.xlarge", "t3.medium", "r5.2xlarge", "m7i.large"}
+        # EC2's groups, and the EKS cluster's Graviton nodes
+        assert set(types) == {"m5.large", "c6g.xlarge", "t3.medium", "r5.2xlarge", "m7i.large", "m6g.large"}
         assert {i["Architecture"] for i in instances if i["InstanceType"] == "c6g.xlarge"} == {"arm64"}
         untagged = [i for i in instances if not i.get("Tags")]
         assert len(untagged) > len(instances) / 2

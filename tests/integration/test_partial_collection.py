@@ -115,8 +115,8 @@ def test_a_metrics_failure_fails_only_the_services_that_need_metrics(account):
     with pytest.raises(IncompleteCollectionError):
         _run(settings, refuse("cloudwatch", "GetMetricData", "us-east-1", "AccessDenied"))
     status = _status(settings)
-    # EBS needs no metric: it is stored; the six others failed in that region only
-    failed = ("apigateway", "dynamodb", "ec2", "elasticache", "lambda", "rds", "redshift", "s3")
+    # EBS needs no metric: it is stored; the others failed in that region only
+    failed = ("apigateway", "dynamodb", "ec2", "ecs", "elasticache", "lambda", "rds", "redshift", "s3")
     assert sorted(status.failed) == [f"us-east-1/{s}" for s in failed]
     assert _stored(settings)[("us-east-1", "ebs")] == set(demo.resources["us-east-1"][Service.EBS])
     assert ("eu-west-1", "ec2") in _stored(settings)
@@ -137,13 +137,15 @@ def test_a_region_the_account_has_not_enabled_is_skipped_with_the_reason_not_ret
         refuse("apigatewayv2", "GetApis", "eu-west-1", "UnrecognizedClientException", 403),
         refuse("dynamodb", "ListTables", "eu-west-1", "UnrecognizedClientException", 400),
         refuse("redshift", "DescribeClusters", "eu-west-1", "InvalidClientTokenId", 403),
+        refuse("ecs", "ListClusters", "eu-west-1", "UnrecognizedClientException", 403),
+        refuse("eks", "ListClusters", "eu-west-1", "UnrecognizedClientException", 403),
     ]
     # When the hour is collected, it completes (nothing to retry) and records the skipped region
     outcome = _run(settings, *hooks)
     status = outcome.status
     assert status is not None
     assert status.complete
-    skipped = ("apigateway", "dynamodb", "ebs", "ec2", "elasticache", "lambda", "rds", "redshift", "s3")
+    skipped = ("apigateway", "dynamodb", "ebs", "ec2", "ecs", "eks", "elasticache", "lambda", "rds", "redshift", "s3")
     assert sorted(status.skipped) == [f"eu-west-1/{s}" for s in skipped]
     assert all("region not enabled" in reason for reason in status.skipped.values())
     assert {region for region, _ in _stored(settings)} == {"us-east-1"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,9 +21,15 @@ HOUR = datetime(2024, 5, 1, 10, tzinfo=UTC)
 
 
 def an_instance() -> None:
+    """An instance registered in an ECS cluster: EC2 lists the container instances to name its cluster."""
     client = boto3.client("ec2", region_name=REGION)
     image = client.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    client.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="m5.large")
+    instance = client.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="m5.large")["Instances"][0]
+    ecs = boto3.client("ecs", region_name=REGION)
+    ecs.create_cluster(clusterName="on-ec2")
+    ecs.register_container_instance(
+        cluster="on-ec2", instanceIdentityDocument=json.dumps({"instanceId": instance["InstanceId"]})
+    )
 
 
 def a_volume() -> None:
@@ -104,6 +111,47 @@ def a_warehouse() -> None:
     )
 
 
+def a_fargate_service_and_task() -> None:
+    """A Fargate service (ListServices, DescribeServices) and a task outside it (ListTasks, DescribeTasks)."""
+    ecs = boto3.client("ecs", region_name=REGION)
+    ec2 = boto3.client("ec2", region_name=REGION)
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": [ec2.describe_subnets()["Subnets"][0]["SubnetId"]],
+            "securityGroups": [ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]["GroupId"]],
+        }
+    }
+    ecs.create_cluster(clusterName="web")
+    ecs.register_task_definition(
+        family="api",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "app", "image": "nginx", "memory": 512}],
+    )
+    ecs.create_service(
+        cluster="web",
+        serviceName="api",
+        taskDefinition="api",
+        desiredCount=1,
+        launchType="FARGATE",
+        networkConfiguration=network,
+    )
+    ecs.run_task(cluster="web", taskDefinition="api", launchType="FARGATE", networkConfiguration=network)
+
+
+def a_cluster_with_fargate_pods() -> None:
+    """An EKS cluster with a Fargate profile: the slice reads ECS's Fargate workloads too."""
+    a_fargate_service_and_task()
+    eks = boto3.client("eks", region_name=REGION)
+    role = "arn:aws:iam::123456789012:role/eks"
+    eks.create_cluster(name="k8s", roleArn=role, resourcesVpcConfig={"subnetIds": []})
+    eks.create_fargate_profile(
+        fargateProfileName="batch", clusterName="k8s", podExecutionRoleArn=role, selectors=[{"namespace": "batch"}]
+    )
+
+
 SEED: dict[Service, Callable[[], None]] = {
     Service.EC2: an_instance,
     Service.EBS: a_volume,
@@ -114,6 +162,8 @@ SEED: dict[Service, Callable[[], None]] = {
     Service.APIGATEWAY: an_api,
     Service.DYNAMODB: a_table,
     Service.REDSHIFT: a_warehouse,
+    Service.ECS: a_fargate_service_and_task,
+    Service.EKS: a_cluster_with_fargate_pods,
 }
 
 

@@ -41,6 +41,8 @@ class Service(StrEnum):
     APIGATEWAY = "apigateway"
     DYNAMODB = "dynamodb"
     REDSHIFT = "redshift"
+    ECS = "ecs"
+    EKS = "eks"
 
 
 def _utc_hour(value: datetime) -> datetime:

@@ -13,7 +13,7 @@ from typing import Any
 
 from carbonmeter.emissions.flags import MEANINGS as SHARED_FLAG_MEANINGS
 from carbonmeter.models import Service, ServiceUsage
-from carbonmeter.services import apigateway, dynamodb, ebs, ec2, elasticache, lambda_, rds, redshift, s3
+from carbonmeter.services import apigateway, dynamodb, ebs, ec2, ecs, eks, elasticache, lambda_, rds, redshift, s3
 from carbonmeter.services.base import HourContext, ProviderName, Resource, ServiceCollector, ServiceSlice
 
 _REGISTERED: tuple[ServiceSlice[Any], ...] = (
@@ -26,6 +26,8 @@ _REGISTERED: tuple[ServiceSlice[Any], ...] = (
     apigateway.SLICE,
     dynamodb.SLICE,
     redshift.SLICE,
+    ecs.SLICE,
+    eks.SLICE,
 )
 
 

@@ -4,15 +4,21 @@ Architecture comes from the instance type (the hardware) when the type runs on o
 only, otherwise from the instance itself; it is reported as ``x86_64`` or ``arm64``.
 DescribeInstanceTypes also gives what the methodology needs to pick power coefficients for types
 newer than its data: the CPU manufacturer, the GPU model and whether the type is burstable.
+An instance that is capacity of a container cluster is labelled with it: an EKS worker node from the tags EKS puts
+on it, an ECS container instance from its cluster's container instances. It is metered here only; the ECS and
+EKS slices count no EC2 capacity.
 The estimate is the shared virtual-machine one (``emissions/instances.py``); Boavizta and the HTTP API cover EC2.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from statistics import fmean
 from typing import Any, Literal
+
+from botocore.exceptions import ClientError
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
@@ -27,6 +33,8 @@ PERIOD = 3600
 # DescribeInstanceTypes accepts at most this many InstanceTypes a call.
 TYPES_PER_CALL = 100
 _METRICS = (("CPUUtilization", "Average"), ("NetworkOut", "Sum"))
+
+logger = logging.getLogger(__name__)
 
 
 class Ec2Usage(ServiceUsage):
@@ -43,12 +51,22 @@ class Ec2Usage(ServiceUsage):
     cpu_manufacturer: str | None = None
     gpu_model: str | None = None
     burstable: bool = False
+    # The container cluster the instance is capacity of ("ecs" or "eks", and its name): a label only, the
+    # instance is metered here and nowhere else.
+    cluster_kind: Literal["ecs", "eks"] | None = None
+    cluster: str | None = None
 
 
 class Ec2Slice(ServiceSlice[Ec2Usage]):
     name = Service.EC2
     details_type = Ec2Usage
-    read_actions = ("ec2:DescribeInstances", "ec2:DescribeInstanceTypes")
+    read_actions = (
+        "ec2:DescribeInstances",
+        "ec2:DescribeInstanceTypes",
+        "ecs:DescribeContainerInstances",
+        "ecs:ListClusters",
+        "ecs:ListContainerInstances",
+    )
     providers = frozenset({"boavizta", "http"})
     main_part = "compute"
     data_files = ("ec2-instance-types.csv", "processors.csv", "gpu-models.csv", "burstable-embodied-hosts.csv")
@@ -58,7 +76,10 @@ class Ec2Slice(ServiceSlice[Ec2Usage]):
         ec2 = clients.client("ec2", region)
         instances = _running_instances(ec2)
         specs = describe_instance_types(ec2, {instance["InstanceType"] for instance in instances})
-        return [_resource(region, instance, specs.get(instance["InstanceType"], {})) for instance in instances]
+        ecs_clusters = _ecs_labels(clients.client("ecs", region), region) if instances else {}
+        return [
+            _resource(region, instance, specs.get(instance["InstanceType"], {}), ecs_clusters) for instance in instances
+        ]
 
     def metric_requests(self, resource: Resource, hour: datetime) -> list[MetricRequest]:
         dimensions = (("InstanceId", resource.resource_id),)
@@ -86,6 +107,8 @@ class Ec2Slice(ServiceSlice[Ec2Usage]):
             burstable=bool(attributes.get("burstable")),
             architecture=attributes["architecture"],
             cpu_utilization_pct=fmean(cpu) if cpu else None,
+            cluster_kind=attributes.get("cluster_kind"),
+            cluster=attributes.get("cluster"),
         )
         return [self.record(resource, context, details, network_out_bytes=sum(values["NetworkOut"]))]
 
@@ -170,7 +193,67 @@ def _gpu_model(gpu: Mapping[str, Any]) -> str | None:
     return name or None
 
 
-def _resource(region: str, instance: Mapping[str, Any], spec: Mapping[str, Any]) -> Resource:
+# Tags EKS puts on its worker nodes (managed node groups, Auto Mode and Karpenter); self-managed nodes carry
+# ``kubernetes.io/cluster/<name>``.
+EKS_CLUSTER_TAGS = ("eks:cluster-name", "aws:eks:cluster-name", "eks:eks-cluster-name")
+_KUBERNETES_CLUSTER_TAG = "kubernetes.io/cluster/"
+_ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException"})
+# DescribeContainerInstances takes at most this many a call.
+CONTAINER_INSTANCES_PER_CALL = 100
+
+
+def _ecs_labels(ecs: Any, region: str) -> dict[str, str]:
+    """``container_instance_clusters``, or none for a customer role that predates the ECS read actions.
+
+    The cluster is a label: a role without ``ecs:ListClusters`` still has its instances metered, unlabelled.
+    """
+    try:
+        return container_instance_clusters(ecs)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in _ACCESS_DENIED:
+            raise
+        logger.warning("EC2 instances in %s not labelled with their ECS cluster: %s", region, error)
+        return {}
+
+
+def container_instance_clusters(ecs: Any) -> dict[str, str]:
+    """The ECS cluster of each EC2 instance registered as a container instance, by instance id.
+
+    ECS tags no instance with its cluster, so the container instances are listed, cluster by cluster.
+    """
+    clusters: dict[str, str] = {}
+    for cluster_arn in (arn for page in ecs.get_paginator("list_clusters").paginate() for arn in page["clusterArns"]):
+        pages = ecs.get_paginator("list_container_instances").paginate(cluster=cluster_arn)
+        arns = [arn for page in pages for arn in page["containerInstanceArns"]]
+        for index in range(0, len(arns), CONTAINER_INSTANCES_PER_CALL):
+            batch = arns[index : index + CONTAINER_INSTANCES_PER_CALL]
+            described = ecs.describe_container_instances(cluster=cluster_arn, containerInstances=batch)
+            for container in described["containerInstances"]:
+                clusters[container["ec2InstanceId"]] = cluster_arn.rsplit("/", 1)[-1]
+    return clusters
+
+
+def eks_cluster(tags: Sequence[Mapping[str, str]]) -> str | None:
+    """The EKS cluster an instance is a worker node of, from the tags DescribeInstances returns."""
+    by_key = {tag["Key"]: tag.get("Value", "") for tag in tags}
+    for key in EKS_CLUSTER_TAGS:
+        if by_key.get(key):
+            return by_key[key]
+    owned = [key.removeprefix(_KUBERNETES_CLUSTER_TAG) for key in by_key if key.startswith(_KUBERNETES_CLUSTER_TAG)]
+    return owned[0] if len(owned) == 1 else None
+
+
+def _cluster_label(instance: Mapping[str, Any], ecs_clusters: Mapping[str, str]) -> dict[str, str]:
+    eks = eks_cluster(instance.get("Tags", []))
+    if eks:
+        return {"cluster_kind": "eks", "cluster": eks}
+    ecs = ecs_clusters.get(instance["InstanceId"])
+    return {"cluster_kind": "ecs", "cluster": ecs} if ecs else {}
+
+
+def _resource(
+    region: str, instance: Mapping[str, Any], spec: Mapping[str, Any], ecs_clusters: Mapping[str, str]
+) -> Resource:
     return Resource(
         service=Service.EC2,
         region=region,
@@ -186,6 +269,7 @@ def _resource(region: str, instance: Mapping[str, Any], spec: Mapping[str, Any])
             "burstable": spec.get("burstable", False),
             "architecture": _architecture(spec.get("supported_architectures", ()), instance.get("Architecture")),
             "platform": instance.get("PlatformDetails") or instance.get("Platform") or "Linux/UNIX",
+            **_cluster_label(instance, ecs_clusters),
         },
     )
 
