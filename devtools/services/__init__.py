@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from carbonmeter.models import Service
-from devtools.services import ebs, ec2, elasticache, lambda_, rds, s3
+from devtools.services import cloudfront, ebs, ec2, elasticache, lambda_, rds, s3
 from devtools.services.base import AccountSeeding, ClientFaults, RegionSeeding, ServiceDevtools
 
 # Seeding runs the parts in this order, each drawing from the region's random stream in turn (EBS runs within
@@ -26,6 +26,7 @@ _REGISTERED: tuple[ServiceDevtools[Any], ...] = (
     rds.DEVTOOLS,
     lambda_.DEVTOOLS,
     elasticache.DEVTOOLS,
+    cloudfront.DEVTOOLS,
 )
 
 # APIs called whatever the service: the collector's AssumeRole and metric reads, and CarbonMeter's own tables

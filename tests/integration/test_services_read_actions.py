@@ -11,9 +11,10 @@ import boto3
 import pytest
 
 from carbonmeter.aws import ApiCallCounter
-from carbonmeter.models import Service
+from carbonmeter.models import GLOBAL_REGION, Service
 from carbonmeter.services import COLLECTORS, COMMON_READ_ACTIONS, READ_ACTIONS
 from devtools.aws.iam.requests import iam_action
+from tests.support.cloudfront import distribution_config
 
 REGION = "eu-west-1"
 HOUR = datetime(2024, 5, 1, 10, tzinfo=UTC)
@@ -80,6 +81,10 @@ def a_cache_cluster() -> None:
     )
 
 
+def a_distribution() -> None:
+    boto3.client("cloudfront", region_name=REGION).create_distribution(DistributionConfig=distribution_config("site"))
+
+
 SEED: dict[Service, Callable[[], None]] = {
     Service.EC2: an_instance,
     Service.EBS: a_volume,
@@ -87,6 +92,7 @@ SEED: dict[Service, Callable[[], None]] = {
     Service.RDS: a_database,
     Service.LAMBDA: a_function,
     Service.ELASTICACHE: a_cache_cluster,
+    Service.CLOUDFRONT: a_distribution,
 }
 
 
@@ -96,8 +102,8 @@ def test_collection_calls_exactly_the_declared_actions(service: Service, clients
     SEED[service]()
     collector = COLLECTORS[service]
 
-    # When an hour of it is collected
-    records = collect(collector, REGION, HOUR)
+    # When an hour of it is collected (a global service's once, in ``global``)
+    records = collect(collector, GLOBAL_REGION if collector.is_global else REGION, HOUR)
     called = {_iam_action(call) for call in counter.calls}
 
     # Then the calls made are the declared actions, plus GetMetricData when metrics were read

@@ -38,6 +38,7 @@ class Service(StrEnum):
     RDS = "rds"
     LAMBDA = "lambda"
     ELASTICACHE = "elasticache"
+    CLOUDFRONT = "cloudfront"
 
 
 def _utc_hour(value: datetime) -> datetime:
@@ -181,6 +182,10 @@ class BackfillChunk(BaseModel):
 
     def hours(self) -> list[datetime]:
         return hours_between(self.start, self.end)
+
+
+# The pseudo-region of a global service (CloudFront): its records, roll-ups and scope are named with it.
+GLOBAL_REGION = "global"
 
 
 def scope_key(region: str, service: str) -> str:

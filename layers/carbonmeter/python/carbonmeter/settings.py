@@ -51,6 +51,9 @@ class Settings(BaseModel):
     # Secrets Manager secret (name or ARN) holding the external API's key; read at run time, never from the environment.
     http_provider_secret_id: str | None = None
     provider_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # kWh per GB CloudFront delivers, where the published figures disagree (0.001 to 0.114): unset, the
+    # methodology's default (``emissions/data/cloudfront-energy.csv``, ``docs/methodology.md``).
+    cloudfront_kwh_per_gb: float | None = Field(default=None, gt=0, le=1)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

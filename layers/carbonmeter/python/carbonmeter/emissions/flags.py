@@ -24,6 +24,9 @@ MEANINGS: dict[str, str] = {
     "storage_class_unknown": "storage class unknown: the service default",
     "region_grid_factor_fallback": "region without a grid factor: the table's fallback",
     "provider_fallback": "the chosen provider failed: builtin figures",
+    "grid_factor_world_average": "a global service: the world-average grid factor",
+    "cloudfront_kwh_per_gb_default": "CloudFront energy per GB: the default (no agreed figure)",
+    "cloudfront_kwh_per_gb_configured": "CloudFront energy per GB: the deployment's choice",
 }
 
 

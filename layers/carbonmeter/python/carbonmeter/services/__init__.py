@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from carbonmeter.models import Service, ServiceUsage
-from carbonmeter.services import ebs, ec2, elasticache, lambda_, rds, s3
+from carbonmeter.services import cloudfront, ebs, ec2, elasticache, lambda_, rds, s3
 from carbonmeter.services.base import HourContext, ProviderName, Resource, ServiceCollector, ServiceSlice
 
 _REGISTERED: tuple[ServiceSlice[Any], ...] = (
@@ -22,6 +22,7 @@ _REGISTERED: tuple[ServiceSlice[Any], ...] = (
     rds.SLICE,
     lambda_.SLICE,
     elasticache.SLICE,
+    cloudfront.SLICE,
 )
 
 
