@@ -13,6 +13,8 @@ from carbonmeter.emissions import estimate
 from carbonmeter.models import GLOBAL_REGION, HOUR, Service
 from carbonmeter.services import cloudfront
 from carbonmeter.services.base import GLOBAL_API_REGION
+from carbonmeter.settings import Settings
+from devtools.aws.pipeline import lambda_environment
 from tests.support.cloudfront import create_distribution, put_bytes
 from tests.support.connections import connection_for
 
@@ -106,3 +108,12 @@ def test_a_connection_of_cloudfront_only_collects_the_global_area_alone(clients:
     assert collection.areas(connection) == {GLOBAL_REGION: (cloudfront.SLICE,)}
     assert result.succeeded == ["global/cloudfront"]
     assert [r.resource_id for r in result.records] == [distribution]
+
+
+def test_the_local_pipeline_gives_the_handlers_the_deployments_choice_as_the_stack_does():
+    # The stack sets CARBONMETER_CLOUDFRONT_KWH_PER_GB on the calculator from -c cloudfrontKwhPerGb; the local
+    # pipeline sets it from its settings, and leaves it unset (the default) when they do not choose
+    with lambda_environment(Settings(cloudfront_kwh_per_gb=0.03)):
+        assert Settings.from_env().cloudfront_kwh_per_gb == 0.03
+    with lambda_environment(Settings()):
+        assert Settings.from_env().cloudfront_kwh_per_gb is None

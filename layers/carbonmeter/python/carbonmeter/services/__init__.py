@@ -43,6 +43,10 @@ SLICES: Mapping[Service, ServiceSlice[Any]] = _registry(_REGISTERED)
 
 COLLECTORS: Mapping[Service, ServiceCollector] = SLICES
 
+# Services collected in each region of a connection, and those collected once per connection-hour (``global``).
+REGIONAL_SERVICES: tuple[Service, ...] = tuple(service for service, piece in SLICES.items() if not piece.is_global)
+GLOBAL_SERVICES: tuple[Service, ...] = tuple(service for service, piece in SLICES.items() if piece.is_global)
+
 DETAILS_TYPES: Mapping[Service, type[ServiceUsage]] = MappingProxyType(
     {service: piece.details_type for service, piece in SLICES.items()}
 )
@@ -68,7 +72,9 @@ __all__ = [
     "COLLECTORS",
     "COMMON_READ_ACTIONS",
     "DETAILS_TYPES",
+    "GLOBAL_SERVICES",
     "READ_ACTIONS",
+    "REGIONAL_SERVICES",
     "REGION_LOOKUP_ACTIONS",
     "SLICES",
     "HourContext",
