@@ -40,9 +40,10 @@ class CloudFrontDevtools(ServiceDevtools[DistributionSpec]):
     service = Service.CLOUDFRONT
     clients = (CLOUDFRONT_API,)
     demo_fleet = (
-        DistributionSpec("site", "PriceClass_100", peak_gb_per_hour=4.0, upload_share=0.005),
-        DistributionSpec("api", "PriceClass_All", peak_gb_per_hour=1.5, upload_share=0.2),
-        DistributionSpec("media", "PriceClass_All", peak_gb_per_hour=60.0, upload_share=0.001),
+        # About 300 GB a day in all: a small company's site, its API and the media library behind its app.
+        DistributionSpec("site", "PriceClass_100", peak_gb_per_hour=2.0, upload_share=0.005),
+        DistributionSpec("api", "PriceClass_All", peak_gb_per_hour=0.5, upload_share=0.2),
+        DistributionSpec("media", "PriceClass_All", peak_gb_per_hour=20.0, upload_share=0.001),
     )
     fleet_share = 0.03
 
