@@ -36,7 +36,7 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from carbonmeter import cloudwatch, keys, report
 from carbonmeter.aws import ApiCallCounter, ClientFactory, EventHook, assume_role
 from carbonmeter.cloudwatch import MAX_QUERIES_PER_REQUEST, STATISTICS_PER_BILLED_METRIC, MetricRequest
-from carbonmeter.collection import RegionUsage, collect
+from carbonmeter.collection import RegionUsage, api_region, areas, collect
 from carbonmeter.models import Connection, UsageRecord, hour_key, previous_whole_hour
 from carbonmeter.services import COLLECTORS, READ_ACTIONS, READ_RESOURCES
 from carbonmeter.settings import Settings
@@ -249,11 +249,11 @@ class MetricPlanFigures:
 
 
 def metric_requests_by_region(clients: ClientFactory, fleet: Fleet) -> dict[str, list[MetricRequest]]:
-    """Every metric request the collector's services ask for, region by region, from a fresh discovery."""
-    collectors = [COLLECTORS[service] for service in fleet.connection.services]
+    """Every metric request the collector's services ask for, region by region (and ``global`` once, for the
+    global services), from a fresh discovery."""
     requests: dict[str, list[MetricRequest]] = {}
-    for region in fleet.connection.regions:
-        resources = [resource for collector in collectors for resource in collector.discover(clients, region)]
+    for region, collectors in areas(fleet.connection).items():
+        resources = [r for collector in collectors for r in collector.discover(clients, api_region(region))]
         requests[region] = [
             request
             for resource in resources
@@ -436,7 +436,7 @@ class FleetFigures:
 
 def measure_fleet(clients: ClientFactory, fleet: Fleet, latency_s: float, say: Say = _quiet) -> FleetFigures:
     """Collect ``fleet``'s hour from the emulator, then from its recorded answers with and without latency."""
-    workers = len(fleet.connection.regions)
+    workers = len(areas(fleet.connection))  # the regions, and ``global`` when a global service is metered
     answers = RecordedAnswers()
     say(f"  collecting from the emulator, {workers} regions in parallel, recording its answers")
     emulator = run_collection(clients, fleet, workers=workers, hooks=answers.recording_hooks(), say=say)
@@ -453,7 +453,7 @@ def measure_fleet(clients: ClientFactory, fleet: Fleet, latency_s: float, say: S
     observed = emulator.get_metric_data
     return FleetFigures(
         size=fleet.size,
-        regions=workers,
+        regions=len(fleet.connection.regions),
         datapoints_in_window=fleet.datapoints_in_window,
         resources_found=emulator.resources,
         usage_records=len(emulator.records),

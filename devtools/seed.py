@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from carbonmeter.aws import ClientFactory
-from carbonmeter.models import Service
+from carbonmeter.collection import api_region
+from carbonmeter.models import GLOBAL_REGION, Service
 from devtools.services import DEVTOOLS_SERVICES, AccountSeeding, RegionSeeding
 from devtools.services.base import ensure_role, split_count
 from devtools.services.metrics import MetricWriter
@@ -52,7 +53,8 @@ class DemoAccount:
 
     ``resources`` maps region -> service -> resource ids (EC2 instance ids of *running*
     instances, EBS volume ids including instances' root volumes, bucket names, RDS
-    DBInstanceIdentifiers, Lambda function names). Stopped instances are listed apart.
+    DBInstanceIdentifiers, Lambda function names). Stopped instances are listed apart. The global services'
+    resources (CloudFront distributions) are under the pseudo-region ``global``, one key beside ``regions``.
     """
 
     account_id: str
@@ -100,7 +102,8 @@ def seed_demo_account(
     if scale < 1:
         raise ValueError("scale must be at least 1")
     fleet = DEMO_FLEET.scaled(scale)
-    return _seed(clients, regions, dict.fromkeys(regions, fleet), hours, rng_seed)
+    # A global service's demo items are the account's, once, however many regions it has.
+    return _seed(clients, regions, dict.fromkeys(regions, fleet), fleet, hours, rng_seed)
 
 
 def seed_fleet(
@@ -120,7 +123,15 @@ def seed_fleet(
         raise ValueError("resource_count must not be negative")
     shares = split_count(resource_count, [1.0] * len(regions))
     fleets = {region: _mixed_fleet(count) for region, count in zip(regions, shares, strict=True)}
-    return _seed(clients, regions, fleets, hours, rng_seed)
+    # The global services' shares of every region's fleet are made once, together, in ``global``.
+    global_fleet = RegionFleet(
+        {
+            service: tuple(spec for region in regions for spec in fleets[region].of(service))
+            for service, part in DEVTOOLS_SERVICES.items()
+            if part.is_global
+        }
+    )
+    return _seed(clients, regions, fleets, global_fleet, hours, rng_seed)
 
 
 def _mixed_fleet(count: int) -> RegionFleet:
@@ -133,6 +144,7 @@ def _seed(
     clients: ClientFactory,
     regions: Sequence[str],
     fleets: Mapping[str, RegionFleet],
+    global_fleet: RegionFleet,
     hours: Sequence[datetime],
     rng_seed: int,
 ) -> DemoAccount:
@@ -150,6 +162,13 @@ def _seed(
         _seed_region(account, region, fleets[region], ordered_hours, random.Random(f"{rng_seed}:{region}"))
         for region in regions
     ]
+    # After every region, with a stream of its own: the regions' seeds keep their resources, ids and values.
+    if any(part.is_global for part in DEVTOOLS_SERVICES.values()):
+        seeded.append(
+            _seed_region(
+                account, GLOBAL_REGION, global_fleet, ordered_hours, random.Random(f"{rng_seed}:{GLOBAL_REGION}")
+            )
+        )
     return DemoAccount(
         account_id=account_id,
         regions=tuple(regions),
@@ -201,7 +220,10 @@ def _read_only_role(clients: ClientFactory, account_id: str, external_id: str) -
 def _seed_region(
     account: AccountSeeding, region: str, fleet: RegionFleet, hours: Sequence[datetime], rng: random.Random
 ) -> RegionSeeding:
-    """Every registered service's share of ``fleet``, in registry order, with its metrics."""
+    """Every registered service's share of ``fleet``, in registry order, with its metrics.
+
+    ``region`` ``global`` seeds the global services, every other region the regional ones.
+    """
     seeding = RegionSeeding(
         account,
         region,
@@ -209,10 +231,10 @@ def _seed_region(
         rng,
         # One business day per region: its resources peak around the same (UTC) hour.
         peak_hour=rng.uniform(0, 24),
-        metrics=MetricWriter(account.clients.client("cloudwatch", region)),
+        metrics=MetricWriter(account.clients.client("cloudwatch", api_region(region))),
     )
     for service, part in DEVTOOLS_SERVICES.items():
-        if part.attaches_to is None:
+        if part.attaches_to is None and part.is_global is (region == GLOBAL_REGION):
             _seed_service(seeding, fleet, service)
     seeding.metrics.flush()
     return seeding

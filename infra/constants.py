@@ -75,6 +75,11 @@ PROVIDER_CONTEXT_KEYS = {
     "httpProviderSecretId": "http_provider_secret_id",
     "providerTimeoutSeconds": "provider_timeout_seconds",
 }
+# `cdk deploy -c cloudfrontKwhPerGb=0.03`: coefficients a deployment chooses where the published figures disagree
+# (docs/methodology.md), CDK context key -> Settings field of the calculator. The local pipeline passes them too.
+COEFFICIENT_CONTEXT_KEYS = {
+    "cloudfrontKwhPerGb": "cloudfront_kwh_per_gb",
+}
 
 ALARM_PERIOD = Duration.minutes(5)
 # `cdk deploy -c alarmEmail=ops@example.com` subscribes that address to the alarm topic.

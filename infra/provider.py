@@ -1,4 +1,4 @@
-"""Which emissions provider the calculator uses, chosen per deployment with CDK context."""
+"""Which emissions provider the calculator uses, and the coefficients it may choose, per deployment with CDK context."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from typing import get_args
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
+from pydantic import ValidationError
 
+from carbonmeter.models import first_error_message
 from carbonmeter.settings import Settings
-from infra.constants import PROVIDER_CONTEXT_KEYS
+from infra.constants import COEFFICIENT_CONTEXT_KEYS, PROVIDER_CONTEXT_KEYS
 
 
 class ProviderConfigurationError(ValueError):
@@ -21,18 +23,20 @@ class EmissionsProviderConfig(Construct):
 
     ``builtin`` (the default) needs nothing; ``boavizta`` needs ``boaviztaUrl``; ``http`` needs
     ``httpProviderUrl`` and ``httpProviderSecretId``, the Secrets Manager secret holding the API key,
-    which the calculator alone may read.
+    which the calculator alone may read. Coefficient choices (``COEFFICIENT_CONTEXT_KEYS``) are checked
+    against their settings' bounds, so that a bad one fails the synth rather than the calculator.
     """
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
         values = {
             field: str(value)
-            for key, field in PROVIDER_CONTEXT_KEYS.items()
+            for key, field in (PROVIDER_CONTEXT_KEYS | COEFFICIENT_CONTEXT_KEYS).items()
             if (value := self.node.try_get_context(key)) is not None
         }
         self.provider = values.get("emissions_provider", "builtin")
         _check(self.provider, values)
+        _check_coefficients(values)
         self.environment = {Settings.env_name(field): value for field, value in values.items()}
         self.secret = self._secret(values.get("http_provider_secret_id"))
 
@@ -57,3 +61,11 @@ def _check(provider: str, values: dict[str, str]) -> None:
     missing = [key for key, field in PROVIDER_CONTEXT_KEYS.items() if field in needed and field not in values]
     if missing:
         raise ProviderConfigurationError(f"emissionsProvider={provider} needs -c {' -c '.join(missing)}")
+
+
+def _check_coefficients(values: dict[str, str]) -> None:
+    chosen = {field: values[field] for field in COEFFICIENT_CONTEXT_KEYS.values() if field in values}
+    try:
+        Settings.model_validate(chosen)
+    except ValidationError as exc:
+        raise ProviderConfigurationError(f"invalid coefficient context: {first_error_message(exc)}") from exc

@@ -24,11 +24,20 @@ from carbonmeter.runtime import Runtime, use_runtime, utc_now
 from carbonmeter.settings import Settings
 from devtools.aws.iam import DeployedPolicies, IamGuard, synthesized_templates
 from devtools.aws.lambda_events import LambdaContext, scheduled_event, sqs_event
+from infra.constants import COEFFICIENT_CONTEXT_KEYS
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
-# Handlers read their configuration from the environment, as in Lambda.
-_SETTINGS_FIELDS = ("connections_table", "usage_table", "emissions_table", "collect_queue_url", "calculate_queue_url")
+# Handlers read their configuration from the environment, as in Lambda: where the stack's resources are, and the
+# coefficients a deployment may choose (unset ones are left out, as the stack leaves them).
+_SETTINGS_FIELDS = (
+    "connections_table",
+    "usage_table",
+    "emissions_table",
+    "collect_queue_url",
+    "calculate_queue_url",
+    *COEFFICIENT_CONTEXT_KEYS.values(),
+)
 
 
 @dataclass
@@ -41,7 +50,11 @@ class DrainStats:
 @contextmanager
 def lambda_environment(settings: Settings) -> Iterator[None]:
     """Set what the CDK stack sets on the functions, and restore the environment after."""
-    values = {Settings.env_name(name): str(getattr(settings, name)) for name in _SETTINGS_FIELDS}
+    values = {
+        Settings.env_name(name): str(value)
+        for name in _SETTINGS_FIELDS
+        if (value := getattr(settings, name)) is not None
+    }
     values.update(
         {
             "POWERTOOLS_SERVICE_NAME": "carbonmeter",

@@ -14,7 +14,20 @@ from types import MappingProxyType
 from typing import Any
 
 from carbonmeter.models import Service
-from devtools.services import apigateway, dynamodb, ebs, ec2, ecs, eks, elasticache, lambda_, rds, redshift, s3
+from devtools.services import (
+    apigateway,
+    cloudfront,
+    dynamodb,
+    ebs,
+    ec2,
+    ecs,
+    eks,
+    elasticache,
+    lambda_,
+    rds,
+    redshift,
+    s3,
+)
 from devtools.services.base import AccountSeeding, ClientFaults, RegionSeeding, ServiceDevtools
 
 # Seeding runs the parts in this order, each drawing from the region's random stream in turn (EBS runs within
@@ -31,6 +44,7 @@ _REGISTERED: tuple[ServiceDevtools[Any], ...] = (
     redshift.DEVTOOLS,
     ecs.DEVTOOLS,
     eks.DEVTOOLS,
+    cloudfront.DEVTOOLS,
 )
 
 # APIs called whatever the service: the collector's AssumeRole and metric reads, and CarbonMeter's own tables

@@ -19,7 +19,9 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from carbonmeter.aws import ClientFactory
+from carbonmeter.collection import api_region
 from carbonmeter.models import Service
+from carbonmeter.services import SLICES
 from devtools.services.metrics import MetricWriter
 
 # An error answer: (error code, HTTP status).
@@ -60,6 +62,9 @@ class AccountSeeding:
 class RegionSeeding:
     """One region being seeded: where recipes create resources, publish metrics and list what they made.
 
+    ``region`` may be ``global``, where the global services' parts are seeded once per account; their clients
+    are then those of ``GLOBAL_API_REGION``, as the collector's are.
+
     Recipes run in the registry's order, each drawing from ``rng`` in turn, and every call they make draws from
     moto's id generator; the same seeds give the same resources, ids and values only while that order and each
     recipe's draws and calls stay as they are.
@@ -79,7 +84,7 @@ class RegionSeeding:
     running_instances: list[tuple[str, str]] = field(default_factory=list)
 
     def client(self, name: str) -> Any:
-        return self.account.clients.client(name, self.region)
+        return self.account.clients.client(name, api_region(self.region))
 
 
 SpecT = TypeVar("SpecT")
@@ -112,6 +117,11 @@ class ServiceDevtools(ABC, Generic[SpecT]):
         missing = [name for name in _REQUIRED if not hasattr(cls, name)]
         if missing:
             raise TypeError(f"service devtools {cls.__name__} does not set {', '.join(missing)}")
+
+    @property
+    def is_global(self) -> bool:
+        """Whether its slice is global (seeded once per account, in ``global``) rather than in every region."""
+        return SLICES[self.service].is_global
 
     def prepare_account(self, account: AccountSeeding) -> None:
         """Create what the service needs account-wide before any region is seeded (most need nothing)."""

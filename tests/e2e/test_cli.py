@@ -31,7 +31,7 @@ def test_estimate_json_covers_every_resource_with_figures_and_call_counts(local_
     document = json.loads(capsys.readouterr().out)
     # Then every resource of every service and region is there, for both hours
     resources = document["resources"]
-    for region in cloud.account.regions:
+    for region in cloud.account.resources:  # the regions, and ``global`` (CloudFront)
         for service in Service:
             found = {r["resource_id"] for r in resources if r["region"] == region and r["service"] == service}
             assert found == set(cloud.account.resources[region][service]), (region, service)
@@ -64,10 +64,11 @@ def test_estimate_json_covers_every_resource_with_figures_and_call_counts(local_
     assert document["window"]["hours"] == 2
     # And every AWS call is counted, in the operator's section; GetMetricData stays at its minimum: the demo
     # fleet is far below 500 queries and each metric is read once over the whole window, so one request per
-    # region and period group (hourly metrics, S3's daily one), whatever the number of hours
+    # region and period group (hourly metrics, S3's daily one), whatever the number of hours, and one for the
+    # global services
     calls = document["operations"]["api_calls"]
     assert calls["sts:AssumeRole"] == 1
-    assert calls["monitoring:GetMetricData"] == len(cloud.account.regions) * 2
+    assert calls["monitoring:GetMetricData"] == len(cloud.account.regions) * 2 + 1
     assert document["operations"]["metrics_requested"] > 0
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from carbonmeter import report
 from carbonmeter.emissions.methodology import METHODOLOGY_VERSION
-from carbonmeter.models import Service
-from carbonmeter.services import SLICES
+from carbonmeter.models import GLOBAL_REGION
+from carbonmeter.services import GLOBAL_SERVICES, REGIONAL_SERVICES, SLICES
 from devtools import demo
 from tests.support.report_text import ESTIMATES
 
@@ -29,8 +29,9 @@ def test_demo_runs_every_hour_and_reports_each_region_and_service(capsys):
     # Then each hour went through the three functions without a failure
     assert len(re.findall(r"collected 1, calculated 1, failed 0", err)) == 3
     # And the report has a row per region and service with non-zero energy, each figure with its range, and a total
-    for region in demo.DEFAULT_REGIONS:
-        for service in Service:
+    areas = dict.fromkeys(demo.DEFAULT_REGIONS, REGIONAL_SERVICES) | {GLOBAL_REGION: GLOBAL_SERVICES}
+    for region, services in areas.items():
+        for service in services:
             row = re.search(rf"^{region}\s+{service.value}\s+{ESTIMATES}$", out, re.MULTILINE)
             assert row, f"no row for {region} {service}"
             figures = _estimates(row)
@@ -56,7 +57,11 @@ def test_demo_runs_every_hour_and_reports_each_region_and_service(capsys):
     assert re.search(r"^\d+ of \d+\s+lambda\s+utilisation_default_50pct\s", analyst, re.MULTILINE)
     # And, apart, what the API calls were and what the metrics would cost
     assert "monitoring:GetMetricData" not in analyst
-    assert re.search(r"^monitoring:GetMetricData\s+18$", operator, re.MULTILINE)  # 3 hours x 3 regions x 2 groups
+    # 3 hours x (3 regions x 2 period groups + the global services' one)
+    assert re.search(r"^monitoring:GetMetricData\s+21$", operator, re.MULTILINE)
+    # And the global services' edge and network are reported apart from the data centres
+    assert re.search(rf"^data centre\s+{ESTIMATES}$", analyst, re.MULTILINE)
+    assert re.search(rf"^edge and network\s+{ESTIMATES}$", analyst, re.MULTILINE)
     assert re.search(r"CloudWatch metrics requested: [\d,]+ \(GetMetricData bills these: USD \d+\.\d{4}", out)
     # And every call the functions made was authorized against their deployed policies, none refused
     assert re.search(r"^IAM: [1-9][\d,]* calls by the functions authorized .*, 0 refused$", out, re.MULTILINE)

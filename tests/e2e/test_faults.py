@@ -29,10 +29,11 @@ from botocore.awsrequest import AWSPreparedRequest
 
 from carbonmeter import keys
 from carbonmeter.aws import ClientFactory, EventHook
-from carbonmeter.models import HOUR, CollectJob, Connection, HourStatus, Service, UsageRecord, previous_whole_hour
+from carbonmeter.models import HOUR, CollectJob, Connection, HourStatus, UsageRecord, previous_whole_hour
 from carbonmeter.pipeline import IncompleteCollectionError, collect_connection_hour
 from carbonmeter.runtime import Runtime, use_runtime
 from carbonmeter.scheduling import enqueue
+from carbonmeter.services import GLOBAL_SERVICES, REGIONAL_SERVICES
 from carbonmeter.settings import Settings
 from carbonmeter.store import EmissionStore, StatusStore, UsageStore
 from devtools.aws.pipeline import DrainStats, LocalPipeline, lambda_environment
@@ -278,7 +279,8 @@ def test_a_fault_outlasting_botocore_retries_is_retried_by_sqs_and_the_retry_com
         assert status.failed
         assert all(scope.startswith("eu-west-1/") for scope in status.failed)
         assert all("Throttling" in error for error in status.failed.values())
-        assert {f"us-east-1/{service}" for service in Service} <= set(status.succeeded)
+        assert {f"us-east-1/{service}" for service in REGIONAL_SERVICES} <= set(status.succeeded)
+        assert {f"global/{service}" for service in GLOBAL_SERVICES} <= set(status.succeeded)
         stored_regions = {record.region for record in _usage_of(cloud, job.connection_id)}
         assert "us-east-1" in stored_regions
         assert "Throttling" in (cloud.connection(job.connection_id).last_error or "")
@@ -382,7 +384,7 @@ def test_assume_role_refused_for_a_wrong_external_id_is_not_retried_and_the_job_
     assert "AccessDenied" in error
     assert "rotated-away-external-id" not in error
     status = cloud.status("wrong-external-id")
-    assert len(status.failed) == len(REGIONS) * len(Service)
+    assert len(status.failed) == len(REGIONS) * len(REGIONAL_SERVICES) + len(GLOBAL_SERVICES)
     assert _usage_of(cloud, "wrong-external-id") == []
     # And the healthy connection's hour is the fault-free one
     assert cloud.ledger("healthy-neighbour") == cloud.baseline
@@ -417,8 +419,8 @@ NOT_ENABLED = "me-south-1"
 
 
 def test_a_region_not_enabled_is_skipped_with_its_reason_and_the_other_regions_are_stored(cloud):
-    # Given a connection listing a region its account has not enabled (EC2, CloudWatch, RDS, Lambda, ElastiCache and
-    # DynamoDB refuse it)
+    # Given a connection listing a region its account has not enabled (each regional service's API refuses it;
+    # CloudFront, global, is never called there)
     faults = Faults()
     services = (
         "ec2",
@@ -443,8 +445,10 @@ def test_a_region_not_enabled_is_skipped_with_its_reason_and_the_other_regions_a
     assert (collected.succeeded, collected.failed) == (1, 0)
     status = cloud.status("opt-in-region")
     assert status.complete
-    assert set(status.skipped) == {f"{NOT_ENABLED}/{service}" for service in Service}
+    assert set(status.skipped) == {f"{NOT_ENABLED}/{service}" for service in REGIONAL_SERVICES}
     assert all("not enabled" in reason for reason in status.skipped.values())
+    # And the global services were collected once, as for any connection
+    assert {f"global/{service}" for service in GLOBAL_SERVICES} <= set(status.succeeded)
     # And the enabled regions' records are the fault-free ones
     assert cloud.ledger("opt-in-region") == cloud.baseline
 

@@ -8,7 +8,8 @@ import pytest
 
 from carbonmeter.emissions import METHODOLOGY_VERSION
 from carbonmeter.metrics import COLLECTOR_COUNT_METRICS, MetricName
-from carbonmeter.models import ALL_REGIONS, HOUR, CollectJob, Service, hour_key
+from carbonmeter.models import ALL_REGIONS, GLOBAL_REGION, HOUR, CollectJob, Service, hour_key
+from carbonmeter.services import GLOBAL_SERVICES, REGIONAL_SERVICES
 from carbonmeter.store import ConnectionStore, EmissionStore, StatusStore, UsageStore
 from tests.support.aws_hooks import deny_assume_role
 from tests.support.local_cloud import CONNECTION, register
@@ -39,7 +40,8 @@ def test_every_seeded_resource_gets_emissions_every_hour(local_cloud, handlers_o
     emissions = EmissionStore(cloud.clients, cloud.settings.emissions_table)
     for hour in cloud.hours:
         records = emissions.read_hour(CONNECTION, hour)
-        for region in cloud.account.regions:
+        # (the regions, and ``global`` for the global services: CloudFront)
+        for region in cloud.account.resources:
             for service in Service:
                 expected = set(cloud.account.resources[region][service])
                 found = {r.resource_id for r in records if r.region == region and r.service == service}
@@ -54,7 +56,8 @@ def test_every_seeded_resource_gets_emissions_every_hour(local_cloud, handlers_o
                 assert bounds.low <= getattr(record, figure) <= bounds.high, (record.resource_id, figure)
     # And roll-ups per region and service add up to the resource records
     rollups = emissions.rollups(CONNECTION, cloud.hours[0], cloud.hours[-1] + HOUR)
-    assert len(rollups) == len(cloud.hours) * len(cloud.account.regions) * len(Service)
+    scopes = len(cloud.account.regions) * len(REGIONAL_SERVICES) + len(GLOBAL_SERVICES)
+    assert len(rollups) == len(cloud.hours) * scopes
     first = emissions.read_hour(CONNECTION, cloud.hours[0])
     first_rollups = [r for r in rollups if r.hour == cloud.hours[0]]
     assert sum(r.energy_kwh for r in first_rollups) == pytest.approx(sum(r.energy_kwh for r in first))
@@ -129,7 +132,8 @@ def test_collector_publishes_its_counts_as_embedded_metrics(local_cloud, handler
     stored = UsageStore(cloud.clients, cloud.settings.usage_table).read_hour(CONNECTION, cloud.hours[0])
     figure = {name: value[0] if isinstance(value, list) else value for name, value in collector.items()}
     assert figure["UsageRecordsWritten"] == len(stored)
-    assert figure["GetMetricDataRequests"] == 2 * len(cloud.account.regions)
+    # two period groups per region (hourly, S3's daily), and the global services' hourly one
+    assert figure["GetMetricDataRequests"] == 2 * len(cloud.account.regions) + 1
     assert figure["MetricsRequested"] > 0
     assert figure["ApiCalls"] > figure["GetMetricDataRequests"]
     # And it emits every metric the stack's dashboard graphs for it, under the names infra/ uses
@@ -159,7 +163,7 @@ def test_a_connection_of_every_enabled_region_collects_a_region_enabled_later(lo
     assert second_status.complete
     assert not any(scope.startswith(opt_in) for scope in first_status.succeeded)
     # And the second hour collects it too, without the connection being edited
-    assert {f"{opt_in}/{service}" for service in Service} <= set(second_status.succeeded)
+    assert {f"{opt_in}/{service}" for service in REGIONAL_SERVICES} <= set(second_status.succeeded)
     assert volume not in {r.resource_id for r in emissions.read_hour(CONNECTION, first)}
     second_records = emissions.read_hour(CONNECTION, second)
     assert {r.region for r in second_records if r.resource_id == volume} == {opt_in}
@@ -176,3 +180,6 @@ def test_a_connection_of_every_enabled_region_collects_a_region_enabled_later(lo
         }
         assert len(keys) == len(set(keys))
         assert {key[:3] for key in keys} == expected
+        # And the global services' resources once each, however many regions the account enables
+        edge = [r.resource_id for r in emissions.read_hour(CONNECTION, hour) if r.region == GLOBAL_REGION]
+        assert sorted(edge) == sorted(cloud.account.resources[GLOBAL_REGION][Service.CLOUDFRONT])

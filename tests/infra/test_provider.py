@@ -68,3 +68,15 @@ def test_http_grants_reading_its_api_key_secret_and_only_that():
 def test_an_incomplete_provider_context_fails_the_synth_naming_what_is_missing(context, message):
     with pytest.raises(ProviderConfigurationError, match=message):
         _configure(**context)
+
+
+def test_a_chosen_cloudfront_energy_per_gb_reaches_the_calculator_alone():
+    config, _ = _configure(cloudfrontKwhPerGb="0.03")
+    assert config.provider == "builtin"
+    assert config.environment == {"CARBONMETER_CLOUDFRONT_KWH_PER_GB": "0.03"}
+
+
+@pytest.mark.parametrize("value", ["0", "5", "plenty"])
+def test_an_impossible_cloudfront_energy_per_gb_fails_the_synth(value):
+    with pytest.raises(ProviderConfigurationError, match="cloudfront_kwh_per_gb"):
+        _configure(cloudfrontKwhPerGb=value)

@@ -18,7 +18,7 @@ from moto import mock_aws
 
 from carbonmeter import keys
 from carbonmeter.aws import ApiCallCounter, ClientFactory
-from carbonmeter.collection import collect_region
+from carbonmeter.collection import api_region, collect_region
 from carbonmeter.models import UsageRecord
 from carbonmeter.services import ServiceCollector
 from carbonmeter.settings import Settings
@@ -76,10 +76,10 @@ def clients(aws: None, settings: Settings, counter: ApiCallCounter) -> ClientFac
 
 @pytest.fixture
 def collect(clients: ClientFactory) -> Callable[[ServiceCollector, str, datetime], list[UsageRecord]]:
-    """Runs one service's collection for one region-hour the way the collector Lambda does."""
+    """Runs one service's collection for one region-hour (or ``global``) the way the collector Lambda does."""
 
     def run(collector: ServiceCollector, region: str, hour: datetime) -> list[UsageRecord]:
-        usage = collect_region(clients, region, [collector], connection_for(region), [hour])
+        usage = collect_region(clients, region, [collector], connection_for(api_region(region)), [hour])
         return sorted(usage.records, key=keys.resource_key)
 
     return run

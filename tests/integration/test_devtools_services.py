@@ -15,7 +15,8 @@ import pytest
 from botocore.retries.standard import ThrottledRetryableChecker
 
 from carbonmeter.aws import ClientFactory
-from carbonmeter.collection import REGION_NOT_ENABLED_CODES
+from carbonmeter.collection import REGION_NOT_ENABLED_CODES, api_region
+from carbonmeter.models import GLOBAL_REGION
 from carbonmeter.services import COMMON_READ_ACTIONS, SLICES
 from devtools.aws.server import embedded_aws
 from devtools.faults import REGION_NOT_ENABLED, THROTTLING, Faults, instant_backoff, protocol_of, service_id
@@ -107,15 +108,17 @@ def test_its_recipe_seeds_on_moto_what_its_slice_discovers_even_while_its_apis_t
     with embedded_aws(REGION), instant_backoff():
         # Standard retries: adaptive mode's client-side rate limiter would sleep after each throttle.
         clients = ClientFactory(hooks=faults.hooks(), retry_mode="standard")
-        # When the part (after the service it attaches to, if any) seeds its demo fleet in one region
-        seeding = _seeding(clients)
+        # When the part (after the service it attaches to, if any) seeds its demo fleet in one region (a global
+        # part in ``global``, as seeding and the collector do)
+        area = GLOBAL_REGION if part.is_global else REGION
+        seeding = _seeding(clients, area)
         host = DEVTOOLS_SERVICES[part.attaches_to] if part.attaches_to else None
         if host:
             host.create(seeding, host.demo_fleet)
         part.create(seeding, part.demo_fleet)
         part.publish(seeding, part.demo_fleet)
         seeding.metrics.flush()
-        found = {resource.resource_id for resource in SLICES[part.service].discover(clients, REGION)}
+        found = {resource.resource_id for resource in SLICES[part.service].discover(clients, api_region(area))}
     # Then its slice discovers exactly what the recipe says it made, and metric-bearing services published
     assert set(seeding.resources[part.service]) == found != set()
     assert (seeding.metrics.written > 0) is (part.fleet_share > 0)
@@ -126,9 +129,9 @@ def test_its_recipe_seeds_on_moto_what_its_slice_discovers_even_while_its_apis_t
     assert all(faults.injected_into(client) > 0 for client in called)
 
 
-def _seeding(clients: ClientFactory) -> RegionSeeding:
+def _seeding(clients: ClientFactory, area: str) -> RegionSeeding:
     account = AccountSeeding(clients, clients.client("sts").get_caller_identity()["Account"])
     for other in DEVTOOLS_SERVICES.values():
         other.prepare_account(account)
-    metrics = MetricWriter(clients.client("cloudwatch", REGION))
-    return RegionSeeding(account, REGION, HOURS, random.Random(1), peak_hour=12.0, metrics=metrics)
+    metrics = MetricWriter(clients.client("cloudwatch", api_region(area)))
+    return RegionSeeding(account, area, HOURS, random.Random(1), peak_hour=12.0, metrics=metrics)

@@ -9,7 +9,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from carbonmeter.aws import ClientFactory
-from carbonmeter.models import CollectJob, Connection, Service
+from carbonmeter.models import GLOBAL_REGION, CollectJob, Connection, Service
 from carbonmeter.pipeline import IncompleteCollectionError, collect_connection_hour
 from carbonmeter.scheduling import settled_end
 from carbonmeter.settings import Settings
@@ -22,11 +22,12 @@ REGIONS = ("us-east-1", "eu-west-1")
 HOUR = settled_end(datetime.now(UTC), Settings()) - timedelta(hours=1)
 
 
-def refuse(service: str, operation: str, region: str, code: str, status: int = 403):
-    """A hook failing every ``operation`` call to ``region`` (not retried: the answer is final)."""
+def refuse(service: str, operation: str, region: str | None, code: str, status: int = 403):
+    """A hook failing every ``operation`` call to ``region`` (None: a global API's, whose URL names no region;
+    not retried: the answer is final)."""
 
     def handler(model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-        if model.name != operation or f".{region}." not in params.get("url", ""):
+        if model.name != operation or (region is not None and f".{region}." not in params.get("url", "")):
             return None
         return AWSResponse(params["url"], status, {}, None), {
             "Error": {"Code": code, "Message": f"injected {code}"},
@@ -115,9 +116,10 @@ def test_a_metrics_failure_fails_only_the_services_that_need_metrics(account):
     with pytest.raises(IncompleteCollectionError):
         _run(settings, refuse("cloudwatch", "GetMetricData", "us-east-1", "AccessDenied"))
     status = _status(settings)
-    # EBS needs no metric: it is stored; the others failed in that region only
+    # EBS needs no metric: it is stored; the others failed in that region only, and CloudFront, whose metrics are
+    # read in us-east-1, failed with them
     failed = ("apigateway", "dynamodb", "ec2", "ecs", "elasticache", "lambda", "rds", "redshift", "s3")
-    assert sorted(status.failed) == [f"us-east-1/{s}" for s in failed]
+    assert sorted(status.failed) == ["global/cloudfront", *(f"us-east-1/{s}" for s in failed)]
     assert _stored(settings)[("us-east-1", "ebs")] == set(demo.resources["us-east-1"][Service.EBS])
     assert ("eu-west-1", "ec2") in _stored(settings)
 
@@ -148,4 +150,25 @@ def test_a_region_the_account_has_not_enabled_is_skipped_with_the_reason_not_ret
     skipped = ("apigateway", "dynamodb", "ebs", "ec2", "ecs", "eks", "elasticache", "lambda", "rds", "redshift", "s3")
     assert sorted(status.skipped) == [f"eu-west-1/{s}" for s in skipped]
     assert all("region not enabled" in reason for reason in status.skipped.values())
-    assert {region for region, _ in _stored(settings)} == {"us-east-1"}
+    # And the global services, read in us-east-1 whatever regions the connection lists, are not touched
+    assert {region for region, _ in _stored(settings)} == {"us-east-1", GLOBAL_REGION}
+    assert "global/cloudfront" in status.succeeded
+
+
+def test_a_failing_global_service_marks_the_hour_partial_like_a_failed_region(account):
+    settings, demo = account
+    # When CloudFront's API (global: one endpoint, signed for us-east-1) refuses us
+    with pytest.raises(IncompleteCollectionError, match="global/cloudfront failed: AccessDenied"):
+        _run(settings, refuse("cloudfront", "ListDistributions", None, "AccessDenied"))
+    # Then every regional scope is stored, the global one is missing, and the hour is to be retried
+    stored = _stored(settings)
+    assert (GLOBAL_REGION, "cloudfront") not in stored
+    for region in REGIONS:
+        assert stored[(region, "ec2")] == set(demo.resources[region][Service.EC2])
+    status = _status(settings)
+    assert not status.complete
+    assert list(status.failed) == ["global/cloudfront"]
+    # And the retry completes it with each distribution once
+    _run(settings)
+    assert _status(settings).complete
+    assert _stored(settings)[(GLOBAL_REGION, "cloudfront")] == set(demo.resources[GLOBAL_REGION][Service.CLOUDFRONT])

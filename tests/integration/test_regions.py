@@ -10,8 +10,9 @@ import pytest
 
 from carbonmeter.aws import ClientFactory, EventHook
 from carbonmeter.collection import collect
-from carbonmeter.models import ALL_REGIONS, Service
+from carbonmeter.models import ALL_REGIONS, GLOBAL_REGION, Service
 from carbonmeter.regions import RegionDiscoveryError, enabled_regions
+from carbonmeter.services import GLOBAL_SERVICES, REGIONAL_SERVICES
 from devtools.aws.server import embedded_aws
 from tests.support.aws_hooks import refuse_when
 from tests.support.connections import connection_for
@@ -83,7 +84,10 @@ def test_when_neither_api_answers_every_scope_of_the_hour_fails_with_both_reason
     # And a collection of the connection records every service as failed, to be retried, rather than nothing
     connection = connection_for(ALL_REGIONS)
     result = collect(clients, connection, [HOUR], workers=4)
-    assert set(result.failed) == {f"{ALL_REGIONS}/{service}" for service in Service}
+    # (the global services included: nothing of the connection is collected)
+    assert set(result.failed) == {f"{ALL_REGIONS}/{service}" for service in REGIONAL_SERVICES} | {
+        f"{GLOBAL_REGION}/{service}" for service in GLOBAL_SERVICES
+    }
     assert "UnauthorizedOperation" in result.failed[f"{ALL_REGIONS}/{Service.EC2}"]
     assert result.records == []
     assert result.succeeded == []

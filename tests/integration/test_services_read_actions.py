@@ -12,9 +12,10 @@ import boto3
 import pytest
 
 from carbonmeter.aws import ApiCallCounter
-from carbonmeter.models import Service
+from carbonmeter.models import GLOBAL_REGION, Service
 from carbonmeter.services import COLLECTORS, COMMON_READ_ACTIONS, READ_ACTIONS
 from devtools.aws.iam.requests import iam_action
+from tests.support.cloudfront import distribution_config
 
 REGION = "eu-west-1"
 HOUR = datetime(2024, 5, 1, 10, tzinfo=UTC)
@@ -152,6 +153,10 @@ def a_cluster_with_fargate_pods() -> None:
     )
 
 
+def a_distribution() -> None:
+    boto3.client("cloudfront", region_name=REGION).create_distribution(DistributionConfig=distribution_config("site"))
+
+
 SEED: dict[Service, Callable[[], None]] = {
     Service.EC2: an_instance,
     Service.EBS: a_volume,
@@ -164,6 +169,7 @@ SEED: dict[Service, Callable[[], None]] = {
     Service.REDSHIFT: a_warehouse,
     Service.ECS: a_fargate_service_and_task,
     Service.EKS: a_cluster_with_fargate_pods,
+    Service.CLOUDFRONT: a_distribution,
 }
 
 
@@ -173,8 +179,8 @@ def test_collection_calls_exactly_the_declared_actions(service: Service, clients
     SEED[service]()
     collector = COLLECTORS[service]
 
-    # When an hour of it is collected
-    records = collect(collector, REGION, HOUR)
+    # When an hour of it is collected (a global service's once, in ``global``)
+    records = collect(collector, GLOBAL_REGION if collector.is_global else REGION, HOUR)
     called = {_iam_action(call) for call in counter.calls}
 
     # Then the calls made are the declared actions, plus GetMetricData when metrics were read

@@ -306,3 +306,25 @@ def test_rollups_stored_before_they_kept_flags_and_grid_factors_still_report():
     assert report.document(found)["totals"]["energy_kwh"] == pytest.approx(1.0)
     assert "g CO2e per kWh: us-east-1 not stored" in report.text(found, "t")
     assert report.document(found)["flags"] == []
+
+
+def test_edge_and_network_is_shown_apart_from_the_data_centres():
+    # Given a regional resource and a CloudFront distribution (region ``global``) in the same hour
+    server = emission_record("i-1")
+    edge = emission_record("E1", scale=3.0).model_copy(update={"region": "global", "service": Service.CLOUDFRONT})
+    text = report.group_table(report.by_region_service(rollup([edge, server])))
+    rows = [line.split("  ")[0].strip() for line in text.splitlines()[2:]]
+    # Then the data-centre rows come first, the edge row after, then each scope's subtotal and the total
+    assert rows == ["us-east-1", "global", "data centre", "edge and network", "TOTAL"]
+    assert re.search(r"^edge and network\s+3\.00 \[\s*1\.50,\s*6\.00\] kWh", text, re.MULTILINE)
+    assert re.search(r"^data centre\s+1\.00 \[\s*0\.5", text, re.MULTILINE)
+    # And the JSON labels each resource's and each service row's scope
+    document = report.estimate_document([server, edge], ApiCallCounter(), HOUR, HOUR + timedelta(hours=1))
+    assert {(r["resource_id"], r["scope"]) for r in document["resources"]} == {
+        ("i-1", "data centre"),
+        ("E1", "edge and network"),
+    }
+    assert {(r["region"], r["scope"]) for r in document["services"]} == {
+        ("us-east-1", "data centre"),
+        ("global", "edge and network"),
+    }

@@ -1,5 +1,10 @@
 """Collecting one connection's usage: every region in parallel, every service in each.
 
+Global services (CloudFront: ``ServiceSlice.is_global``) are collected once per connection-hour, whatever
+regions the connection lists, as one more area beside the regions: the pseudo-region ``global``, whose APIs and
+metrics are read in ``GLOBAL_API_REGION``. Its scopes (``global/<service>``) succeed, fail and are retried as a
+region's do.
+
 Failures are kept to the smallest scope they touch, a region's share of one service:
 a service whose discovery fails, or whose metrics cannot be read, fails alone and the
 rest of the region is still collected. A region the account has not enabled is skipped,
@@ -19,9 +24,10 @@ from botocore.exceptions import ClientError
 from carbonmeter import cloudwatch
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
-from carbonmeter.models import Service, UsageRecord, scope_key
+from carbonmeter.models import GLOBAL_REGION, Service, UsageRecord, scope_key
 from carbonmeter.regions import collection_regions
 from carbonmeter.services import COLLECTORS, HourContext, Resource, ServiceCollector
+from carbonmeter.services.base import GLOBAL_API_REGION
 
 # What AWS answers, service by service, when credentials are used in a region the account has not opted into
 # (S3 says InvalidToken).
@@ -82,6 +88,32 @@ class CollectionResult:
         self.skipped.update({scope_key(region.region, s): reason for s, reason in region.skipped.items()})
 
 
+def areas(
+    connection: CollectionTarget, regions: Sequence[str] | None = None
+) -> dict[str, tuple[ServiceCollector, ...]]:
+    """What is collected where: each region (``regions``, resolved from the connection's, else its own) with the
+    regional services, then ``global`` with the global ones, once; an area with no service is left out."""
+    collectors = [COLLECTORS[service] for service in connection.services]
+    regional = tuple(collector for collector in collectors if not collector.is_global)
+    global_ = tuple(collector for collector in collectors if collector.is_global)
+    found = dict.fromkeys(connection.regions if regions is None else regions, regional) if regional else {}
+    if global_:
+        found[GLOBAL_REGION] = global_
+    return found
+
+
+def scopes(connection: CollectionTarget) -> list[str]:
+    """Every ``region/service`` scope a collection of ``connection`` covers, the global ones included."""
+    return [
+        scope_key(area, collector.name) for area, collectors in areas(connection).items() for collector in collectors
+    ]
+
+
+def api_region(area: str) -> str:
+    """Where an area's APIs are called: the region itself, or ``GLOBAL_API_REGION`` for ``global``."""
+    return GLOBAL_API_REGION if area == GLOBAL_REGION else area
+
+
 def collect(
     clients: ClientFactory,
     connection: CollectionTarget,
@@ -90,18 +122,21 @@ def collect(
     workers: int,
     progress: Callable[[RegionUsage], None] | None = None,
 ) -> CollectionResult:
-    """Usage of every resource of ``connection`` for each of ``hours``, region by region in parallel.
+    """Usage of every resource of ``connection`` for each of ``hours``, area by area (``areas``) in parallel.
 
     ``clients`` must carry the connection's (assumed) credentials.
     """
-    collectors = [COLLECTORS[service] for service in connection.services]
     try:
         regions = collection_regions(clients, connection)
     except Exception as error:  # without its regions nothing of the connection can be collected: all of it failed
         return all_failed(connection, describe_error(error))
+    planned = areas(connection, regions)
     result = CollectionResult()
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(regions)))) as pool:
-        futures = [pool.submit(collect_region, clients, region, collectors, connection, hours) for region in regions]
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(planned)))) as pool:
+        futures = [
+            pool.submit(collect_region, clients, area, collectors, connection, hours)
+            for area, collectors in planned.items()
+        ]
         for future in as_completed(futures):
             region = future.result()
             if progress is not None:
@@ -112,9 +147,9 @@ def collect(
 
 
 def all_failed(connection: CollectionTarget, reason: str) -> CollectionResult:
-    """Every scope of ``connection`` failed for ``reason`` (its role could not be assumed, or its regions known)."""
-    scopes = [scope_key(region, service) for region in connection.regions for service in connection.services]
-    return CollectionResult(failed=dict.fromkeys(scopes, reason))
+    """Every scope of ``connection``, the global ones included, failed for ``reason`` (its role could not be
+    assumed, or its regions known)."""
+    return CollectionResult(failed=dict.fromkeys(scopes(connection), reason))
 
 
 def collect_region(
@@ -124,9 +159,12 @@ def collect_region(
     connection: CollectionTarget,
     hours: Sequence[datetime],
 ) -> RegionUsage:
-    """Discover once, then read every metric of every hour with batched GetMetricData."""
+    """Discover once, then read every metric of every hour with batched GetMetricData.
+
+    ``region`` is a region or ``global`` (then the APIs are called in ``GLOBAL_API_REGION``).
+    """
     outcome = RegionUsage(region)
-    discovered = _discover(clients, region, collectors, outcome)
+    discovered = _discover(clients, api_region(region), collectors, outcome)
     requests = {
         service: [
             request
@@ -136,7 +174,7 @@ def collect_region(
         ]
         for service, resources in discovered.items()
     }
-    values = _fetch(clients, region, requests, outcome)
+    values = _fetch(clients, api_region(region), requests, outcome)
     for service, resources in discovered.items():
         if service in outcome.failed or service in outcome.skipped:
             continue

@@ -43,6 +43,7 @@ class Service(StrEnum):
     REDSHIFT = "redshift"
     ECS = "ecs"
     EKS = "eks"
+    CLOUDFRONT = "cloudfront"
 
 
 def _utc_hour(value: datetime) -> datetime:
@@ -188,6 +189,10 @@ class BackfillChunk(BaseModel):
 
     def hours(self) -> list[datetime]:
         return hours_between(self.start, self.end)
+
+
+# The pseudo-region of a global service (CloudFront): its records, roll-ups and scope are named with it.
+GLOBAL_REGION = "global"
 
 
 def scope_key(region: str, service: str) -> str:

@@ -20,7 +20,7 @@ from typing import Any, Literal, NamedTuple, Protocol
 from carbonmeter import __version__
 from carbonmeter.aws import ApiCallCounter
 from carbonmeter.cloudwatch import USD_PER_1000_METRICS
-from carbonmeter.models import HOUR, EmissionRecord, Rollup, Service, hour_key
+from carbonmeter.models import GLOBAL_REGION, HOUR, EmissionRecord, Rollup, Service, hour_key
 from carbonmeter.periods import FIGURES as PERIOD_FIGURES
 from carbonmeter.periods import Figure, Footprint
 from carbonmeter.services import SLICES, flag_meaning
@@ -252,6 +252,16 @@ def groups_of(resources: Mapping[ResourceKey, Totals]) -> dict[GroupKey, Totals]
     return dict(sorted(totals.items()))
 
 
+# What a figure covers: the regions' data centres, or the global services' edge delivery and its network
+# (CloudFront, region ``global``), which a reader should see apart.
+SCOPE_DATA_CENTRE = "data centre"
+SCOPE_EDGE_NETWORK = "edge and network"
+
+
+def scope_of(region: str) -> str:
+    return SCOPE_EDGE_NETWORK if region == GLOBAL_REGION else SCOPE_DATA_CENTRE
+
+
 def grand_total(totals: Iterable[Totals]) -> Totals:
     total = Totals()
     for t in totals:
@@ -358,7 +368,7 @@ def document(found: Report) -> dict[str, Any]:
             "embodied_excludes": found.embodied_excludes,
         },
         "services": [
-            {"region": region, "service": service, "resources": t.resources, **t.figures()}
+            {"region": region, "service": service, "scope": scope_of(region), "resources": t.resources, **t.figures()}
             for (region, service), t in found.groups.items()
         ],
         "flags": [
@@ -376,6 +386,7 @@ def _resource_json(key: ResourceKey, t: Totals) -> dict[str, Any]:
         "region": region,
         "resource_id": resource_id,
         "resource_type": resource_type,
+        "scope": scope_of(region),
         "hours": t.hours,
         **t.figures(),
         "flags": sorted(t.flagged),
@@ -554,9 +565,17 @@ def _is_number(text: str) -> bool:
 
 
 def group_table(totals: Mapping[GroupKey, Totals]) -> str:
-    """Per region and service, as ``report`` and the demo print it."""
+    """Per region and service, as ``report`` and the demo print it: the data centres' rows first, then edge and
+    network (the global services), each scope's subtotal when there are both, and the total."""
     # No resource count here, to keep the table within a terminal; the JSON and the flags' notes have it.
-    rows: list[list[Any]] = [[region, service, *t.estimates()] for (region, service), t in totals.items()]
+    scopes: dict[str, dict[GroupKey, Totals]] = {SCOPE_DATA_CENTRE: {}, SCOPE_EDGE_NETWORK: {}}
+    for (region, service), t in totals.items():
+        scopes[scope_of(region)][(region, service)] = t
+    rows: list[list[Any]] = [
+        [region, service, *t.estimates()] for group in scopes.values() for (region, service), t in group.items()
+    ]
+    if all(scopes.values()):
+        rows.extend([scope, "", *grand_total(group.values()).estimates()] for scope, group in scopes.items())
     rows.append(["TOTAL", "", *grand_total(totals.values()).estimates()])
     return table(["region", "service", *FIGURE_COLUMNS], rows)
 

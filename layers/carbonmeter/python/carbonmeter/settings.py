@@ -57,6 +57,9 @@ class Settings(BaseModel):
     # The deployed collector function (stack output CollectorFunctionName): the CLI asks it to check a connection's
     # role, which trusts only the collector's role. Unset (a local CarbonMeter, a trial), the CLI checks itself.
     collector_function_name: str | None = None
+    # kWh per GB CloudFront delivers, where the published figures disagree (0.001 to 0.114): unset, the
+    # methodology's default (``emissions/data/cloudfront-energy.csv``, ``docs/methodology.md``).
+    cloudfront_kwh_per_gb: float | None = Field(default=None, gt=0, le=1)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

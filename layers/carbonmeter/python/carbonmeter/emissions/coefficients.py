@@ -10,7 +10,7 @@ import csv
 import json
 import statistics
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
@@ -181,6 +181,14 @@ class Constants:
 
 
 @dataclass(frozen=True)
+class DeploymentChoices:
+    """Coefficients a deployment chooses (``Settings``) where the published figures disagree; None: the data's."""
+
+    # kWh per GB CloudFront delivers (edge and network); the default and its range: ``cloudfront-energy.csv``.
+    cloudfront_kwh_per_gb: float | None = None
+
+
+@dataclass(frozen=True)
 class Coefficients:
     """Everything the estimator needs, read-only."""
 
@@ -199,6 +207,7 @@ class Coefficients:
     family_hosts: Mapping[str, EmbodiedHost]
     burstable_hosts: Mapping[str, str]
     family_manufacturers: Mapping[str, str]
+    choices: DeploymentChoices = DeploymentChoices()
 
     def instance_type(self, name: str) -> InstanceType | None:
         return self.instance_types.get(name)
@@ -429,6 +438,11 @@ def _storage_class(row: Mapping[str, str]) -> StorageClass:
         media=row["media"],
         replication_factor=float(row["replication_factor"]),
     )
+
+
+def with_choices(choices: DeploymentChoices) -> Coefficients:
+    """The bundled coefficients with a deployment's choices: the data files are still parsed once per process."""
+    return replace(load_coefficients(), choices=choices)
 
 
 @cache

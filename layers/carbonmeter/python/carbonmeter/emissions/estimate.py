@@ -1,7 +1,8 @@
 """Turn one hour of a resource's usage into energy and carbon, and roll the results up per service.
 
 Each service's own formulas live in its slice (``carbonmeter/services/<service>.py``), which gives the compute,
-memory, storage and embodied parts; the rest is the same for every service and is done here: the network, the
+memory, storage and embodied parts (a network service, CloudFront, a network part of its own too); the rest is
+the same for every service and is done here: the network added from ``network_out_bytes``, the
 PUE bounds and the grid factor, then the roll-ups.
 
 Every figure is carried as a low / central / high band (``uncertainty.Band``); the record's flat fields are the
@@ -23,6 +24,7 @@ from carbonmeter.emissions.parts import (
     BURSTABLE_BASELINE_UNKNOWN,
     CAPACITY_UNKNOWN,
     GPU_UTILISATION_DEFAULT,
+    GRID_FACTOR_WORLD_AVERAGE,
     INSTANCE_TYPE_NOT_IN_DATA,
     REGION_GRID_FACTOR_FALLBACK,
     STORAGE_CLASS_UNKNOWN,
@@ -31,7 +33,7 @@ from carbonmeter.emissions.parts import (
     network,
 )
 from carbonmeter.emissions.uncertainty import Band, total
-from carbonmeter.models import EmissionRecord, Range, Rollup, Service, UsageRecord
+from carbonmeter.models import GLOBAL_REGION, EmissionRecord, Range, Rollup, Service, UsageRecord
 
 __all__ = [
     "AURORA_SERVERLESS_ACU",
@@ -40,6 +42,7 @@ __all__ = [
     "CAPACITY_UNKNOWN",
     "GPU_MODEL_UNKNOWN",
     "GPU_UTILISATION_DEFAULT",
+    "GRID_FACTOR_WORLD_AVERAGE",
     "INSTANCE_TYPE_NOT_IN_DATA",
     "MICROARCHITECTURE_UNKNOWN",
     "REGION_GRID_FACTOR_FALLBACK",
@@ -63,10 +66,13 @@ def estimate(usage: UsageRecord, coefficients: Coefficients | None = None) -> Em
     c = coefficients or load_coefficients()
     k = c.constants
     parts = _service_parts(usage, c)
-    parts.network = network(c, usage.network_out_bytes)
+    # Added to the slice's own network part (CloudFront's edge delivery), zero for most services.
+    parts.network = parts.network + network(c, usage.network_out_bytes)
     grid_t_per_kwh, own_factor = c.grid_factor(usage.region)
     if not own_factor:
         parts.flag(REGION_GRID_FACTOR_FALLBACK)
+    if usage.region == GLOBAL_REGION:
+        parts.flag(GRID_FACTOR_WORLD_AVERAGE)
     grid_kg_per_kwh = grid_t_per_kwh * m.KG_PER_TONNE
     grid_low_t, grid_high_t = c.grid_factor_bounds(usage.region)
 

@@ -24,4 +24,5 @@ MEANINGS: dict[str, str] = {
     "storage_class_unknown": "storage class unknown: the service default",
     "region_grid_factor_fallback": "region without a grid factor: the table's fallback",
     "provider_fallback": "the chosen provider failed: builtin figures",
+    "grid_factor_world_average": "a global service: the world-average grid factor",
 }

@@ -25,6 +25,8 @@ BURSTABLE_BASELINE_UNKNOWN = "burstable_baseline_unknown"
 GPU_UTILISATION_DEFAULT = "gpu_utilisation_default_50pct"
 STORAGE_CLASS_UNKNOWN = "storage_class_unknown"
 AURORA_SERVERLESS_ACU = "aurora_serverless_acu_mapping"
+# The record is a global service's (region ``global``): its grid factor is the world average, not a region's.
+GRID_FACTOR_WORLD_AVERAGE = "grid_factor_world_average"
 
 
 @dataclass

@@ -13,7 +13,20 @@ from typing import Any
 
 from carbonmeter.emissions.flags import MEANINGS as SHARED_FLAG_MEANINGS
 from carbonmeter.models import Service, ServiceUsage
-from carbonmeter.services import apigateway, dynamodb, ebs, ec2, ecs, eks, elasticache, lambda_, rds, redshift, s3
+from carbonmeter.services import (
+    apigateway,
+    cloudfront,
+    dynamodb,
+    ebs,
+    ec2,
+    ecs,
+    eks,
+    elasticache,
+    lambda_,
+    rds,
+    redshift,
+    s3,
+)
 from carbonmeter.services.base import HourContext, ProviderName, Resource, ServiceCollector, ServiceSlice
 
 _REGISTERED: tuple[ServiceSlice[Any], ...] = (
@@ -28,6 +41,7 @@ _REGISTERED: tuple[ServiceSlice[Any], ...] = (
     redshift.SLICE,
     ecs.SLICE,
     eks.SLICE,
+    cloudfront.SLICE,
 )
 
 
@@ -47,6 +61,10 @@ def _registry(slices: tuple[ServiceSlice[Any], ...]) -> Mapping[Service, Service
 SLICES: Mapping[Service, ServiceSlice[Any]] = _registry(_REGISTERED)
 
 COLLECTORS: Mapping[Service, ServiceCollector] = SLICES
+
+# Services collected in each region of a connection, and those collected once per connection-hour (``global``).
+REGIONAL_SERVICES: tuple[Service, ...] = tuple(service for service, piece in SLICES.items() if not piece.is_global)
+GLOBAL_SERVICES: tuple[Service, ...] = tuple(service for service, piece in SLICES.items() if piece.is_global)
 
 DETAILS_TYPES: Mapping[Service, type[ServiceUsage]] = MappingProxyType(
     {service: piece.details_type for service, piece in SLICES.items()}
@@ -117,8 +135,10 @@ __all__ = [
     "COMMON_READ_ACTIONS",
     "DETAILS_TYPES",
     "FLAG_MEANINGS",
+    "GLOBAL_SERVICES",
     "READ_ACTIONS",
     "READ_RESOURCES",
+    "REGIONAL_SERVICES",
     "REGION_LOOKUP_ACTIONS",
     "SLICES",
     "HourContext",

@@ -37,10 +37,14 @@ class Resource:
 # Services report sizes in GiB; usage records hold decimal GB.
 GB_PER_GIB = 1.073741824
 
+# Where a global service's APIs and CloudWatch metrics are read (CloudFront publishes its metrics there only,
+# under the dimension Region=Global); its resources and scope are named ``GLOBAL_REGION`` instead.
+GLOBAL_API_REGION = "us-east-1"
+
 # The emissions providers other than the builtin one (which estimates every service), by name.
 ProviderName = Literal["boavizta", "http"]
 # The part an external API's single energy figure goes to when it gives no breakdown.
-MainPart = Literal["compute", "storage"]
+MainPart = Literal["compute", "storage", "network"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ class ServiceCollector(Protocol):
     name: Service
     # IAM actions the customer role must allow for this service (discovery and metrics).
     read_actions: tuple[str, ...]
+    # Collected once per connection-hour (in ``GLOBAL_API_REGION``, named ``GLOBAL_REGION``), not per region.
+    is_global: bool
 
     def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
         """Every resource of this service in ``region``, via the service's own APIs."""
@@ -121,6 +127,11 @@ class ServiceSlice(ABC, Generic[DetailsT]):
     # The resources (ARN patterns) a read action is limited to, for an action that would read more than the slice
     # needs on "*" (API Gateway's GET also reads API keys' values); every action not named here is on "*".
     read_resources: Mapping[str, tuple[str, ...]] = MappingProxyType({})
+
+    # A global service (CloudFront) has no regions: the collector runs it once per connection-hour, whatever
+    # regions the connection lists, calling ``discover`` with ``GLOBAL_API_REGION``; its resources carry
+    # ``GLOBAL_REGION``, and so do its records and its scope.
+    is_global: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

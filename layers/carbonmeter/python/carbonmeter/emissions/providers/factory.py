@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from carbonmeter.aws import ClientFactory
+from carbonmeter.emissions.coefficients import DeploymentChoices, with_choices
 from carbonmeter.emissions.providers.api_key import SecretsManagerKey
 from carbonmeter.emissions.providers.base import EmissionsProvider
 from carbonmeter.emissions.providers.boavizta import BoaviztaProvider
@@ -20,15 +21,19 @@ def provider_for(settings: Settings, clients: ClientFactory) -> EmissionsProvide
     the settings it needs is a ``ConfigurationError``: a deployment must not silently run builtin instead.
     Nothing is called (not even Secrets Manager) until the first ``estimate``.
     """
+    # Every provider's builtin part (fallback, services it does not cover) uses the deployment's coefficients.
+    builtin = BuiltinProvider(with_choices(DeploymentChoices(cloudfront_kwh_per_gb=settings.cloudfront_kwh_per_gb)))
     if settings.emissions_provider == "builtin":
-        return BuiltinProvider()
+        return builtin
     if settings.emissions_provider == "boavizta":
         url = _required(settings.boavizta_url, "boavizta_url", "boavizta")
-        return FallbackProvider(BoaviztaProvider(url, settings.provider_timeout_seconds, retrying_session()))
+        boavizta = BoaviztaProvider(url, settings.provider_timeout_seconds, retrying_session(), builtin=builtin)
+        return FallbackProvider(boavizta, builtin)
     url = _required(settings.http_provider_url, "http_provider_url", "http")
     secret_id = _required(settings.http_provider_secret_id, "http_provider_secret_id", "http")
     key = SecretsManagerKey(clients, secret_id)
-    return FallbackProvider(HttpProvider(url, key, settings.provider_timeout_seconds, retrying_session()))
+    http = HttpProvider(url, key, settings.provider_timeout_seconds, retrying_session(), builtin=builtin)
+    return FallbackProvider(http, builtin)
 
 
 def _required(value: str | None, field: str, provider: str) -> str:

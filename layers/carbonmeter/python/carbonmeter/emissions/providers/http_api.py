@@ -168,8 +168,11 @@ def http_record(usage: UsageRecord, item: EstimateItem, methodology_version: str
 
 def _single_part(service: Service, energy_kwh: float) -> EnergyBreakdown:
     # Without a breakdown, the energy is the service's main part, as its slice says (storage for volumes, buckets).
-    if SLICES[service].main_part == "storage":
+    main_part = SLICES[service].main_part
+    if main_part == "storage":
         return EnergyBreakdown(storage_kwh=energy_kwh)
+    if main_part == "network":
+        return EnergyBreakdown(network_kwh=energy_kwh)
     return EnergyBreakdown(compute_kwh=energy_kwh)
 
 
