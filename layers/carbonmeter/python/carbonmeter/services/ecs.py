@@ -133,11 +133,7 @@ class EcsSlice(ServiceSlice[EcsUsage]):
             return [*requests, running_tasks_request(attributes["dimensions"], hour)]
         # Without Container Insights: the account's Fargate vCPUs, and what the region's insights workloads
         # explain of it (the same queries as theirs, so CloudWatch is asked once).
-        return [
-            *requests,
-            *usage_requests(hour),
-            *(running_tasks_request(peer.dimensions, hour) for peer in attributes["measured_peers"]),
-        ]
+        return [*requests, *unexplained_usage_requests(attributes["measured_peers"], hour)]
 
     def usage(
         self,
@@ -521,6 +517,12 @@ def _task_hours(
         unexplained = max(0.0, account - measured_vcpus(attributes["measured_peers"], metrics, hour))
         return unexplained * attributes["usage_share"] / size.vcpus, "fargate_usage"
     return attributes["running"], "running_count"
+
+
+def unexplained_usage_requests(measured_peers: Iterable[MeasuredPeer], hour: datetime) -> list[MetricRequest]:
+    """The account's Fargate vCPUs, and the running tasks of the workloads Container Insights measures: what
+    shares out the vCPUs those do not explain (ECS's workloads without insights, EKS's Fargate pods)."""
+    return [*usage_requests(hour), *(running_tasks_request(peer.dimensions, hour) for peer in measured_peers)]
 
 
 def running_tasks_request(dimensions: tuple[tuple[str, str], ...], hour: datetime) -> MetricRequest:

@@ -119,10 +119,7 @@ class EksSlice(ServiceSlice[EksUsage]):
         if not attributes["fargate_profiles"] or attributes["ecs_shares_all"]:
             return []
         # The same queries as ECS's, so CloudWatch is asked once for the region.
-        return [
-            *ecs.usage_requests(hour),
-            *(ecs.running_tasks_request(peer.dimensions, hour) for peer in attributes["measured_peers"]),
-        ]
+        return ecs.unexplained_usage_requests(attributes["measured_peers"], hour)
 
     def usage(
         self,
