@@ -125,7 +125,9 @@ def test_the_demo_account_is_collected_and_what_commands_store_stays(running_loc
         running_local, tmp_path, "report", "--connection-id", "demo", "--last", "3", "--format", "json"
     )
     assert report.returncode == 0, report.stderr
-    assert sum(row["energy_kwh"] for row in json.loads(report.stdout)) > 0
+    reported = json.loads(report.stdout)
+    assert reported["totals"]["energy_kwh"] > 0
+    assert {row["service"] for row in reported["services"]} >= {"ec2", "s3"}
     # When one command registers a connection (the check assumes the demo role on the local CarbonMeter)
     role = f"arn:aws:iam::{demo['account_id']}:role/CarbonMeterReadOnly"
     added = _carbonmeter(
