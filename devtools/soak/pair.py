@@ -29,8 +29,8 @@ def run_soak(options: SoakOptions, now: datetime) -> tuple[RunResult, RunResult,
 
     The reference runs every seeded hour; only the hours the soak ran are compared. Each runs in a fresh
     process of its own: the embedded AWS's ids are seeded, but what moto draws depends on what the process did
-    before (its first EC2 backend of an account loads the default images, drawing ids for their snapshots), so
-    two runs get the same resource ids only from the same start.
+    before (a first run in a process draws tens of thousands of ids more, for volumes and snapshots of moto's
+    default images), so two runs get the same resource ids only from the same start.
     """
     seeded = soak_hours(options, now)
     with (
