@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -31,6 +30,7 @@ from carbonmeter.store import EmissionStore
 from devtools.aws.pipeline import LocalPipeline, lambda_environment
 from devtools.aws.resources import create_resources
 from devtools.aws.server import embedded_aws
+from devtools.generated import GeneratedSection
 from devtools.progress import say
 from devtools.seed import DemoAccount, seed_demo_account
 
@@ -43,6 +43,7 @@ README = Path(__file__).parents[1] / "README.md"
 README_END = datetime(2026, 12, 1, 9, tzinfo=UTC)
 SAMPLE_BEGIN = "<!-- demo sample: written by `python -m devtools.demo --readme`; do not edit by hand -->"
 SAMPLE_END = "<!-- end of demo sample -->"
+_SAMPLE = GeneratedSection(SAMPLE_BEGIN, SAMPLE_END, fence="text")
 # Where the sample's text starts in the demo's output: the report, after the registration line.
 _REPORT_START = "CarbonMeter demo report"
 
@@ -102,16 +103,11 @@ def readme_sample() -> str:
 
 def readme_sample_in(readme: str) -> str:
     """The sample as the README holds it (inside a fenced block between the markers)."""
-    match = re.search(rf"^{re.escape(SAMPLE_BEGIN)}\n```text\n(.*?)^```\n{re.escape(SAMPLE_END)}$", readme, re.S | re.M)
-    if match is None:
-        raise ValueError(f"README.md has no demo sample between {SAMPLE_BEGIN!r} and {SAMPLE_END!r}")
-    return match.group(1)
+    return _SAMPLE.read(readme)
 
 
 def write_readme_sample(path: Path, sample: str) -> None:
-    readme = path.read_text(encoding="utf-8")
-    old = readme_sample_in(readme)
-    path.write_text(readme.replace(f"```text\n{old}```", f"```text\n{sample}```", 1), encoding="utf-8")
+    _SAMPLE.write(path, sample)
 
 
 def last_hours(count: int) -> list[datetime]:

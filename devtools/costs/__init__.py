@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from devtools.generated import GeneratedSection
 from infra.constants import CALCULATOR, COLLECTOR, SCHEDULER
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
@@ -27,6 +27,7 @@ CUSTOMER = "customer's account"
 # docs/deploy.md holds the table between these lines.
 TABLE_BEGIN = "<!-- cost table: written by `python -m devtools.costs --write docs/deploy.md`; do not edit by hand -->"
 TABLE_END = "<!-- end of cost table -->"
+_TABLE = GeneratedSection(TABLE_BEGIN, TABLE_END)
 _KB_PER_GB = 1_000_000
 _MB_PER_GB = 1024
 _SQS_QUEUES_PER_CONNECTION_HOUR = 2  # the collect and the calculate job
@@ -200,13 +201,8 @@ def _usd(value: float) -> str:
 
 def table_in(document: str) -> str:
     """The table as docs/deploy.md holds it, between the two marker lines."""
-    match = re.search(rf"^{re.escape(TABLE_BEGIN)}\n(.*?)^{re.escape(TABLE_END)}$", document, re.S | re.M)
-    if match is None:
-        raise ValueError(f"no cost table between {TABLE_BEGIN!r} and {TABLE_END!r}")
-    return match.group(1)
+    return _TABLE.read(document)
 
 
 def write_table(path: Path, table: str) -> None:
-    document = path.read_text(encoding="utf-8")
-    old = table_in(document)
-    path.write_text(document.replace(f"{TABLE_BEGIN}\n{old}", f"{TABLE_BEGIN}\n{table}", 1), encoding="utf-8")
+    _TABLE.write(path, table)
