@@ -89,6 +89,17 @@ def storage(c: Coefficients, storage_gb: float, hours: float, media: str, replic
     return Band.exact(central).scaled(1.0 - band, 1.0 + band)
 
 
+def class_storage(
+    c: Coefficients, parts: Parts, service: str, storage_class: str | None, storage_gb: float, hours: float
+) -> Band:
+    """``storage_gb`` kept for ``hours`` on the media and replication of ``service``'s ``storage_class``
+    (``storage-classes.csv``); a class the table does not know takes the service's default, flagged on ``parts``."""
+    found, known = c.storage_class(service, storage_class)
+    if not known:
+        parts.flag(STORAGE_CLASS_UNKNOWN)
+    return storage(c, storage_gb, hours, found.media, found.replication_factor)
+
+
 def network(c: Coefficients, network_out_bytes: float) -> Band:
     k = c.constants
     central = m.network_kwh(network_out_bytes, k.network_kwh_per_gb, k.pue)

@@ -24,11 +24,7 @@ from typing import Any, Literal
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
 from carbonmeter.emissions.coefficients import Coefficients
-from carbonmeter.emissions.parts import (
-    STORAGE_CLASS_UNKNOWN,
-    Parts,
-    storage,
-)
+from carbonmeter.emissions.parts import Parts, class_storage
 from carbonmeter.models import HOUR, Service, ServiceUsage, UsageRecord
 from carbonmeter.services.base import HourContext, Resource, ServiceSlice
 
@@ -112,11 +108,8 @@ class DynamoDbSlice(ServiceSlice[DynamoDbUsage]):
     def estimate(self, usage: UsageRecord, details: DynamoDbUsage, c: Coefficients) -> Parts:
         parts = Parts()
         # The record's type is the table class (TableClassSummary).
-        storage_class, known = c.storage_class(Service.DYNAMODB.value, usage.resource_type)
-        if not known:
-            parts.flag(STORAGE_CLASS_UNKNOWN)
-        parts.storage = storage(
-            c, details.storage_gb, usage.hours, storage_class.media, storage_class.replication_factor
+        parts.storage = class_storage(
+            c, parts, Service.DYNAMODB.value, usage.resource_type, details.storage_gb, usage.hours
         )
         parts.flag(DYNAMODB_SIZE_AT_COLLECTION)
         parts.flag(DYNAMODB_REQUESTS_NOT_METERED)

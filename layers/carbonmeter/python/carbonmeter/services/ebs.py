@@ -13,7 +13,7 @@ from typing import Any, Literal
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
 from carbonmeter.emissions.coefficients import Coefficients
-from carbonmeter.emissions.parts import STORAGE_CLASS_UNKNOWN, Parts, storage
+from carbonmeter.emissions.parts import Parts, class_storage
 from carbonmeter.models import Service, ServiceUsage, UsageRecord
 from carbonmeter.services.base import GB_PER_GIB, HourContext, Resource, ServiceSlice
 
@@ -54,14 +54,8 @@ class EbsSlice(ServiceSlice[EbsUsage]):
     def estimate(self, usage: UsageRecord, details: EbsUsage, c: Coefficients) -> Parts:
         parts = Parts()
         known_type = (Service.EBS.value, usage.resource_type) in c.storage_classes
-        storage_class, known = c.storage_class(
-            Service.EBS.value, usage.resource_type if known_type else details.storage_type
-        )
-        if not known:
-            parts.flag(STORAGE_CLASS_UNKNOWN)
-        parts.storage = storage(
-            c, details.storage_gb, usage.hours, storage_class.media, storage_class.replication_factor
-        )
+        volume_type = usage.resource_type if known_type else details.storage_type
+        parts.storage = class_storage(c, parts, Service.EBS.value, volume_type, details.storage_gb, usage.hours)
         return parts
 
 

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
 from carbonmeter.emissions.coefficients import Coefficients
-from carbonmeter.emissions.parts import STORAGE_CLASS_UNKNOWN, Parts, storage
+from carbonmeter.emissions.parts import Parts, class_storage
 from carbonmeter.models import Service, ServiceUsage, UsageRecord
 from carbonmeter.services.base import HourContext, Resource, ServiceSlice
 
@@ -88,12 +88,7 @@ class S3Slice(ServiceSlice[S3Usage]):
     def estimate(self, usage: UsageRecord, details: S3Usage, c: Coefficients) -> Parts:
         parts = Parts()
         # The record's type is the storage class (StorageType dimension).
-        storage_class, known = c.storage_class(Service.S3.value, usage.resource_type)
-        if not known:
-            parts.flag(STORAGE_CLASS_UNKNOWN)
-        parts.storage = storage(
-            c, details.storage_gb, usage.hours, storage_class.media, storage_class.replication_factor
-        )
+        parts.storage = class_storage(c, parts, Service.S3.value, usage.resource_type, details.storage_gb, usage.hours)
         return parts
 
 
