@@ -31,6 +31,7 @@ from devtools.aws.pipeline import LocalPipeline, lambda_environment
 from devtools.aws.resources import create_resources
 from devtools.aws.server import embedded_aws
 from devtools.generated import GeneratedSection
+from devtools.insights import InsightContext, insights_text
 from devtools.progress import say
 from devtools.seed import DemoAccount, seed_demo_account
 
@@ -193,6 +194,8 @@ def _print_report(settings: Settings, clients: ClientFactory, hours: Sequence[da
     rollups = EmissionStore(clients, settings.emissions_table).rollups(CONNECTION_ID, start, end)
     title = f"CarbonMeter demo report: connection {CONNECTION_ID!r}"
     print(f"\n{report.text(report.from_rollups(rollups, start, end), title)}")
+    if insights := insights_text(InsightContext(settings, clients, CONNECTION_ID, start, end)):
+        print(f"\n{insights}")
     heading = "For the operator: the AWS API calls the pipeline made (customer account and CarbonMeter's own)"
     print(f"\n{report.operations_text(runtime().clients.counter, heading)}")
 
