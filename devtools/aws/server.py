@@ -29,6 +29,7 @@ from carbonmeter.settings import Settings
 from devtools.aws.account_regions import account_regions
 from devtools.aws.apigateway import api_listings_paged
 from devtools.aws.ecs_running import ecs_services_run_their_desired_count
+from devtools.aws.elasticache_serverless import elasticache_serverless
 from devtools.aws.redshift_serverless import redshift_serverless
 from devtools.aws.table_sizes import table_sizes_as_seeded
 
@@ -87,6 +88,7 @@ def embedded_aws(region: str = "us-east-1", port: int = 0) -> Iterator[str]:
             api_listings_paged(),
             table_sizes_as_seeded(),
             redshift_serverless(),
+            elasticache_serverless(),
             ecs_services_run_their_desired_count(),
         ):
             yield endpoint
