@@ -188,3 +188,18 @@ def test_a_region_without_redshift_serverless_is_not_asked(clients: ClientFactor
 
     assert [r.resource_id for r in redshift.SLICE.discover(clients, "me-south-1")] == ["reports"]
     assert "redshift-serverless:ListWorkgroups" not in counter.calls
+
+
+def test_a_cluster_and_a_workgroup_of_the_same_name_are_two_records(collect):
+    # Clusters and workgroups are named in separate namespaces: one name can be both in a region.
+    create_cluster("eu-west-1", "analytics", "dc2.large")
+    create_workgroup("eu-west-1", "analytics", "sales")
+    node_cpu("eu-west-1", "analytics", "Shared", (0, 50.0))
+    put("eu-west-1", "AWS/Redshift-Serverless", "ComputeCapacity", {"Workgroup": "analytics"}, ((0, 8.0),))
+
+    records = collect(redshift.SLICE, "eu-west-1", HOUR)
+
+    by_type = {record.resource_type: record for record in records if record.resource_id == "analytics"}
+    assert set(by_type) == {"dc2.large", "serverless"}
+    assert by_type["dc2.large"].details.cpu_utilization_pct == 50.0
+    assert by_type["serverless"].details.capacity_rpu == 8.0
