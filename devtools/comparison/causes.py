@@ -88,11 +88,6 @@ CCF_BURSTABLE_SCALING = Cause(
     "ccf-burstable",
     "CCF scales burstable vCPUs by baseline / 50 % even with a measured load (builtin only without one)",
 )
-GPU_UTILISATION = Cause(
-    "gpu-utilisation",
-    "GPU load: builtin keeps GPUs at the 50 % default (CloudWatch has no GPU metric); CCF's single utilisation "
-    "moves them with the CPU load",
-)
 CPU_COEFFICIENTS = Cause(
     "cpu-coefficients",
     "CPU without CCF coefficients: CCF's AWS averages (0.74 / 3.5 W) against the vendor's nearest generation",
@@ -128,10 +123,6 @@ def _ccf_note(note: str) -> Callable[[Row], bool]:
     return lambda row: note in row.ccf.notes
 
 
-def _gpus_away_from_default(row: Row) -> bool:
-    return _has_gpus(row) and row.case.load_pct != load_coefficients().constants.default_utilisation_pct
-
-
 def _always(_: Row) -> bool:
     return True
 
@@ -153,7 +144,6 @@ RULES: dict[tuple[str, str], tuple[Rule, ...]] = {
     (CCF, ENERGY.key): (
         (CCF_TYPE_UNKNOWN, _ccf_note(CCF_NOT_IN_TABLE)),
         (CCF_BURSTABLE_SCALING, _ccf_note(CCF_BURSTABLE)),
-        (GPU_UTILISATION, _gpus_away_from_default),
         (CPU_COEFFICIENTS, _ccf_note(CCF_CPU_AVERAGES)),
     ),
     (CCF, EMBODIED.key): (

@@ -1,7 +1,9 @@
 """Cloud Carbon Footprint's formula on CCF's own tables and values: a reference for the comparison only.
 
 CCF's values come from CarbonMeter's data files, with ``data/ccf-reference.csv`` giving back CCF's values where
-CarbonMeter corrected them.
+CarbonMeter corrected them. Where CCF's methodology is silent this follows CCF's code (commit ``b7a049c``); the one
+place it departs on purpose is the CPU load: CCF's billing-data path fixes it at 50 %, this takes the row's
+measured load, as CCF's methodology does where utilisation is measured (``docs/comparison.md``).
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ class CcfConstants:
     memory_kwh_per_gib_hour: float
     server_life_hours: float
     replication_factor: float = 1.0
+    # CCF's code runs GPUs at AVG_CPU_UTILIZATION_2020 whatever the CPU does (AWSComputeEstimatesBuilder).
+    gpu_utilisation_pct: float = 50.0
 
     @classmethod
     def of(cls, c: Coefficients) -> CcfConstants:
         k = c.constants
-        return cls(k.pue, k.memory_kwh_per_gib_hour, k.server_life_hours)
+        return cls(k.pue, k.memory_kwh_per_gib_hour, k.server_life_hours, gpu_utilisation_pct=k.default_utilisation_pct)
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ def ccf_formula(inputs: CcfInputs, utilisation_pct: float, constants: CcfConstan
     """Cloud Carbon Footprint's published formula for one instance (a reference, not CarbonMeter's method).
 
     compute (kWh)  = vCPU-hours x (min + u x (max - min)) W / 1000, and GPU-hours likewise with the GPU's watts
+                     at CCF's fixed GPU load (50 %), not at ``utilisation_pct``
     memory (kWh)   = GB-hours above the per-chip baseline x 0.000392 kWh/GB-hour
     energy         = (compute + memory) x PUE x replication factor
     operational    = energy x the region's grid factor
@@ -75,7 +80,7 @@ def ccf_formula(inputs: CcfInputs, utilisation_pct: float, constants: CcfConstan
     gpu = m.compute_kwh(
         inputs.gpu_min_watts,
         inputs.gpu_max_watts,
-        utilisation_pct,
+        k.gpu_utilisation_pct,
         inputs.gpus * inputs.hours,
         k.pue,
         k.replication_factor,

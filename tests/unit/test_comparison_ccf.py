@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 
@@ -17,6 +18,7 @@ from devtools.comparison.ccf import (
     CcfInputs,
     ccf_figures,
     ccf_formula,
+    ccf_inputs,
     ccf_reference,
     ccf_uncorrected,
 )
@@ -94,6 +96,20 @@ def test_gpus_follow_the_same_formula_per_gpu_hour() -> None:
     got = ccf_formula(inputs, 50, CcfConstants(pue=1.135, memory_kwh_per_gib_hour=0.000392, server_life_hours=35040))
 
     assert got.energy_kwh == pytest.approx(39.5 / 1000 * 1.135, rel=REL)
+
+
+def test_gpus_stay_at_fifty_percent_whatever_the_cpu_load() -> None:
+    # CCF's code (packages/aws/src/lib/AWSComputeEstimatesBuilder.ts) runs GPU-hours at AVG_CPU_UTILIZATION_2020:
+    # g4dn.xlarge's T4 (8 / 71 W) draws 39.5 W at 10 % and at 90 % CPU; only its vCPUs move with the load.
+    c, reference, constants = load_coefficients(), ccf_reference(), CcfConstants.of(load_coefficients())
+    for load in (10.0, 90.0):
+        inputs = ccf_inputs(usage(resource_type="g4dn.xlarge", vcpus=4, memory_gib=16), c, reference)
+        without_gpu = replace(inputs, gpus=0.0)
+
+        gpu_kwh = ccf_formula(inputs, load, constants).energy_kwh - ccf_formula(without_gpu, load, constants).energy_kwh
+
+        assert (inputs.gpus, inputs.gpu_min_watts, inputs.gpu_max_watts) == (1.0, 8.0, 71.0)
+        assert gpu_kwh == pytest.approx(39.5 / 1000 * 1.135, rel=REL)
 
 
 def test_m5_large_from_ccf_tables_matches_the_methodology_worked_example() -> None:
