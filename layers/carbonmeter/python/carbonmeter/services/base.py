@@ -42,7 +42,7 @@ GB_PER_GIB = 1.073741824
 GLOBAL_API_REGION = "us-east-1"
 
 # The emissions providers other than the builtin one (which estimates every service), by name.
-ProviderName = Literal["boavizta", "http"]
+ProviderName = Literal["boavizta", "http", "oxygenit"]
 # The part an external API's single energy figure goes to when it gives no breakdown.
 MainPart = Literal["compute", "storage", "network"]
 
