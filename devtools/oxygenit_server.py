@@ -30,14 +30,26 @@ from werkzeug.serving import BaseWSGIServer, make_server
 # The providers the documentation lists for v1.1.x (outscale since 1.1.1).
 PROVIDERS = ("aws", "gcp", "azure", "scaleway", "outscale")
 # Invented figures per instance type: idle and full-load watts, embodied grams CO2e per hour.
+# (The types and regions of the documentation's example, the tests' and the workbench's demo account.)
 INSTANCE_TYPES: dict[str, tuple[float, float, float]] = {
     "t2.medium": (8.0, 30.0, 3.0),
+    "t3.medium": (7.0, 28.0, 3.0),
     "m5.large": (20.0, 80.0, 6.0),
     "m5.xlarge": (40.0, 160.0, 12.0),
+    "m6g.large": (14.0, 55.0, 5.0),
+    "m7i.large": (18.0, 75.0, 6.0),
+    "c6g.xlarge": (22.0, 90.0, 8.0),
     "r5.large": (24.0, 90.0, 7.0),
+    "r5.2xlarge": (70.0, 250.0, 20.0),
 }
 # Invented grid intensities, g CO2e per kWh.
-REGION_GRAMS_PER_KWH = {"eu-west-1": 300.0, "eu-west-3": 60.0, "us-east-1": 400.0, "ap-northeast-3": 500.0}
+REGION_GRAMS_PER_KWH = {
+    "us-east-1": 400.0,
+    "eu-west-1": 300.0,
+    "eu-west-3": 60.0,
+    "ap-northeast-3": 500.0,
+    "ap-southeast-2": 600.0,
+}
 STORAGE_WH_PER_GB = 0.001
 TRANSFER_WH_PER_GB = 1.0
 _BYTES_PER_GB = 1e9
