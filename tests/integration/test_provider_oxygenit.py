@@ -279,6 +279,29 @@ def test_the_key_comes_from_secrets_manager_in_the_configured_header(api: tuple[
 
 
 @pytest.mark.usefixtures("aws_credentials")
+def test_a_rotated_key_is_read_again_on_the_first_refusal(api: tuple[OxygenItStandIn, str]) -> None:
+    stand_in, url = api
+    with mock_aws():
+        # Given a provider that has read and cached the key
+        secrets = boto3.client("secretsmanager", region_name="us-east-1")
+        secrets.create_secret(Name=SECRET_NAME, SecretString=API_KEY)
+        settings = Settings(emissions_provider="oxygenit", oxygenit_url=url, oxygenit_secret_id=SECRET_NAME)
+        clients = ClientFactory(settings=settings)
+        emissions_provider = provider_for(settings, clients)
+        assert [r.provider for r in emissions_provider.estimate([instance()])] == ["oxygenit"]
+
+        # When the key is rotated, in the secret and at the API, well within the cache's lifetime
+        secrets.put_secret_value(SecretId=SECRET_NAME, SecretString="oxygenit-rotated-key")
+        stand_in.key = "oxygenit-rotated-key"
+        records = emissions_provider.estimate([instance()])
+
+    # Then the refused request was sent again with the new key, and nothing fell back
+    assert [r.provider for r in records] == ["oxygenit"]
+    assert [entry["key"] for entry in stand_in.received[2:]] == [API_KEY, *["oxygenit-rotated-key"] * 2]
+    assert clients.counter.calls == {"secretsmanager:GetSecretValue": 2}
+
+
+@pytest.mark.usefixtures("aws_credentials")
 def test_a_missing_secret_falls_back_flagged(api: tuple[OxygenItStandIn, str]) -> None:
     stand_in, url = api
     with mock_aws():
