@@ -58,7 +58,7 @@ class HourContext:
 
 @dataclass(frozen=True)
 class InstanceView:
-    """A usage record seen as EC2 instances, for providers that model instances only (Boavizta)."""
+    """A usage record seen as EC2 instances, for providers that model instances only (Boavizta, OxygenIT)."""
 
     instance_type: str
     copies: int
@@ -161,7 +161,7 @@ class ServiceSlice(ABC, Generic[DetailsT]):
         """Compute, memory, storage and embodied parts of one usage record (network is added for every service)."""
 
     def instance(self, usage: UsageRecord, details: DetailsT) -> InstanceView | None:
-        """The record as EC2 instances, for a slice that Boavizta covers; None for the others."""
+        """The record as EC2 instances, for a slice that Boavizta or OxygenIT covers; None for the others."""
         return None
 
     def parts(self, usage: UsageRecord, c: Coefficients) -> Parts:
