@@ -74,6 +74,15 @@ PROVIDER_CONTEXT_KEYS = {
     "httpProviderUrl": "http_provider_url",
     "httpProviderSecretId": "http_provider_secret_id",
     "providerTimeoutSeconds": "provider_timeout_seconds",
+    "oxygenitUrl": "oxygenit_url",
+    "oxygenitSecretId": "oxygenit_secret_id",
+    "oxygenitKeyHeader": "oxygenit_key_header",
+    "oxygenitEnergyField": "oxygenit_energy_field",
+    "oxygenitEnergyUnit": "oxygenit_energy_unit",
+    "oxygenitOperationalField": "oxygenit_operational_field",
+    "oxygenitOperationalUnit": "oxygenit_operational_unit",
+    "oxygenitEmbodiedField": "oxygenit_embodied_field",
+    "oxygenitEmbodiedUnit": "oxygenit_embodied_unit",
 }
 # `cdk deploy -c cloudfrontKwhPerGb=0.03`: coefficients a deployment chooses where the published figures disagree
 # (docs/methodology.md), CDK context key -> Settings field of the calculator. The local pipeline passes them too.

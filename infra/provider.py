@@ -13,6 +13,9 @@ from carbonmeter.models import first_error_message
 from carbonmeter.settings import Settings
 from infra.constants import COEFFICIENT_CONTEXT_KEYS, PROVIDER_CONTEXT_KEYS
 
+# The setting naming the Secrets Manager secret that holds each keyed provider's API key.
+_SECRET_FIELDS = {"http": "http_provider_secret_id", "oxygenit": "oxygenit_secret_id"}
+
 
 class ProviderConfigurationError(ValueError):
     """The provider context does not describe a usable provider."""
@@ -23,8 +26,10 @@ class EmissionsProviderConfig(Construct):
 
     ``builtin`` (the default) needs nothing; ``boavizta`` needs ``boaviztaUrl``; ``http`` needs
     ``httpProviderUrl`` and ``httpProviderSecretId``, the Secrets Manager secret holding the API key,
-    which the calculator alone may read. Coefficient choices (``COEFFICIENT_CONTEXT_KEYS``) are checked
-    against their settings' bounds, so that a bad one fails the synth rather than the calculator.
+    which the calculator alone may read; ``oxygenit`` likewise needs ``oxygenitUrl`` and ``oxygenitSecretId``
+    (its other ``oxygenit*`` keys have defaults). Coefficient choices (``COEFFICIENT_CONTEXT_KEYS``) and the
+    ``oxygenit*`` choices are checked against their settings' bounds, so that a bad one fails the synth rather
+    than the calculator.
     """
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
@@ -38,10 +43,10 @@ class EmissionsProviderConfig(Construct):
         _check(self.provider, values)
         _check_coefficients(values)
         self.environment = {Settings.env_name(field): value for field, value in values.items()}
-        self.secret = self._secret(values.get("http_provider_secret_id"))
+        self.secret = self._secret(values.get(_SECRET_FIELDS.get(self.provider, "")))
 
     def _secret(self, secret_id: str | None) -> secretsmanager.ISecret | None:
-        if self.provider != "http" or secret_id is None:
+        if secret_id is None:
             return None
         if secret_id.startswith("arn:"):
             return secretsmanager.Secret.from_secret_complete_arn(self, "ApiKey", secret_id)
@@ -57,10 +62,20 @@ def _check(provider: str, values: dict[str, str]) -> None:
     known = get_args(Settings.model_fields["emissions_provider"].annotation)
     if provider not in known:
         raise ProviderConfigurationError(f"emissionsProvider must be one of {', '.join(known)}, not {provider!r}")
-    needed = {"boavizta": ["boavizta_url"], "http": ["http_provider_url", "http_provider_secret_id"]}.get(provider, [])
+    needed = {
+        "boavizta": ["boavizta_url"],
+        "http": ["http_provider_url", "http_provider_secret_id"],
+        "oxygenit": ["oxygenit_url", "oxygenit_secret_id"],
+    }.get(provider, [])
     missing = [key for key, field in PROVIDER_CONTEXT_KEYS.items() if field in needed and field not in values]
     if missing:
         raise ProviderConfigurationError(f"emissionsProvider={provider} needs -c {' -c '.join(missing)}")
+    # The choices with bounds of their own (a unit, a header name) fail the synth rather than the calculator.
+    chosen = {field: value for field, value in values.items() if field.startswith("oxygenit_")}
+    try:
+        Settings.model_validate(chosen)
+    except ValidationError as exc:
+        raise ProviderConfigurationError(f"invalid provider context: {first_error_message(exc)}") from exc
 
 
 def _check_coefficients(values: dict[str, str]) -> None:

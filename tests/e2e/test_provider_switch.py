@@ -1,4 +1,5 @@
-"""Switching the emissions provider, end to end: the deployed pipeline and the CLI, with a real Boavizta API server."""
+"""Switching the emissions provider, end to end: the deployed pipeline and the CLI, with a real Boavizta API server
+and the OxygenIT stand-in."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from carbonmeter.models import HOUR, EmissionRecord, Service, hour_key
 from carbonmeter.runtime import Runtime, use_runtime
 from carbonmeter.store import EmissionStore
 from devtools.boavizta_server import running_boavizta
+from devtools.oxygenit_server import OxygenItStandIn, running_oxygenit
 from functions.calculator import handler as calculator
 from tests.support.local_cloud import CONNECTION, estimate_args, register
 
 # What Boavizta models; the other services stay with the builtin methodology by design (docs/providers.md).
 BOAVIZTA_SERVICES = {Service.EC2, Service.RDS}
+# What OxygenIT is asked about (its documented AWS model is instances): the same two.
+OXYGENIT_SERVICES = {Service.EC2, Service.RDS}
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +101,23 @@ def test_the_cli_provider_option_changes_the_figures_and_names_the_provider(
     assert {p for r in documents["builtin"]["resources"] for p in r["providers"]} == {"builtin"}
     builtin_total, boavizta_total = (documents[p]["totals"]["energy_kwh"] for p in ("builtin", "boavizta"))
     assert boavizta_total != pytest.approx(builtin_total, rel=1e-3)
+
+
+def test_the_cli_can_choose_oxygenit_whose_stand_in_accepts_every_request_it_sends(local_cloud, capsys, monkeypatch):
+    # Given a seeded account, the OxygenIT stand-in and its key in the account's Secrets Manager
+    cloud = local_cloud(hours=1)
+    stand_in = OxygenItStandIn(key="local-oxygenit-key")
+    cloud.clients.client("secretsmanager").create_secret(Name="carbonmeter/oxygenit", SecretString=stand_in.key)
+    with running_oxygenit(stand_in) as url:
+        monkeypatch.setenv("CARBONMETER_OXYGENIT_URL", url)
+        monkeypatch.setenv("CARBONMETER_OXYGENIT_SECRET_ID", "carbonmeter/oxygenit")
+        # When the hour is estimated with --provider oxygenit
+        assert cli.main(estimate_args(cloud, "--format", "json", "--provider", "oxygenit")) == 0
+    document = json.loads(capsys.readouterr().out)
+    # Then every instance and database names OxygenIT, every other resource builtin
+    for resource in document["resources"]:
+        expected = ["oxygenit"] if resource["service"] in OXYGENIT_SERVICES else ["builtin"]
+        assert resource["providers"] == expected, resource
+    # And the stand-in refused nothing it was sent: every request had the documented shape
+    assert stand_in.received
+    assert stand_in.rejected == []

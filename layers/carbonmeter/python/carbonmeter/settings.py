@@ -45,12 +45,24 @@ class Settings(BaseModel):
     role_session_name: str = "CarbonMeterCollector"
     # Where the calculator gets its coefficients: the project's own data (offline), a Boavizta
     # API server, or a generic external emissions API; the last two fall back to builtin.
-    emissions_provider: Literal["builtin", "boavizta", "http"] = "builtin"
+    emissions_provider: Literal["builtin", "boavizta", "http", "oxygenit"] = "builtin"
     boavizta_url: str | None = None
     http_provider_url: str | None = None
     # Secrets Manager secret (name or ARN) holding the external API's key; read at run time, never from the environment.
     http_provider_secret_id: str | None = None
     provider_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # The OxygenIT API (ScaleDynamics): its base URL, the secret holding its key and the header that carries it.
+    oxygenit_url: str | None = None
+    oxygenit_secret_id: str | None = None
+    oxygenit_key_header: str = Field(default="x-api-key", pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+    # Where OxygenIT's answers hold their figures (dotted paths) and in which units: its public documentation does
+    # not give the response body, so these defaults are assumed until checked against a live answer (providers.md).
+    oxygenit_energy_field: str = Field(default="energy", min_length=1)
+    oxygenit_energy_unit: Literal["Wh", "kWh"] = "Wh"
+    oxygenit_operational_field: str = Field(default="co2eq", min_length=1)
+    oxygenit_operational_unit: Literal["g", "kg"] = "g"
+    oxygenit_embodied_field: str = Field(default="co2eq", min_length=1)
+    oxygenit_embodied_unit: Literal["g", "kg"] = "g"
     # Sends every AWS call to this endpoint instead of AWS: a local CarbonMeter (`make local`). Its calls are
     # signed with placeholder credentials, so none of the caller's own ever reach it. Never set in Lambda.
     endpoint_url: str | None = None

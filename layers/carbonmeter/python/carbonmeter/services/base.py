@@ -42,7 +42,7 @@ GB_PER_GIB = 1.073741824
 GLOBAL_API_REGION = "us-east-1"
 
 # The emissions providers other than the builtin one (which estimates every service), by name.
-ProviderName = Literal["boavizta", "http"]
+ProviderName = Literal["boavizta", "http", "oxygenit"]
 # The part an external API's single energy figure goes to when it gives no breakdown.
 MainPart = Literal["compute", "storage", "network"]
 
@@ -58,7 +58,7 @@ class HourContext:
 
 @dataclass(frozen=True)
 class InstanceView:
-    """A usage record seen as EC2 instances, for providers that model instances only (Boavizta)."""
+    """A usage record seen as EC2 instances, for providers that model instances only (Boavizta, OxygenIT)."""
 
     instance_type: str
     copies: int
@@ -161,7 +161,7 @@ class ServiceSlice(ABC, Generic[DetailsT]):
         """Compute, memory, storage and embodied parts of one usage record (network is added for every service)."""
 
     def instance(self, usage: UsageRecord, details: DetailsT) -> InstanceView | None:
-        """The record as EC2 instances, for a slice that Boavizta covers; None for the others."""
+        """The record as EC2 instances, for a slice that Boavizta or OxygenIT covers; None for the others."""
         return None
 
     def parts(self, usage: UsageRecord, c: Coefficients) -> Parts:

@@ -67,7 +67,7 @@ class Ec2Slice(ServiceSlice[Ec2Usage]):
         "ecs:ListClusters",
         "ecs:ListContainerInstances",
     )
-    providers = frozenset({"boavizta", "http"})
+    providers = frozenset({"boavizta", "http", "oxygenit"})
     main_part = "compute"
     data_files = ("ec2-instance-types.csv", "processors.csv", "gpu-models.csv", "burstable-embodied-hosts.csv")
     embodied_not_modelled = None

@@ -63,7 +63,7 @@ class RdsSlice(ServiceSlice[RdsUsage]):
     name = Service.RDS
     details_type = RdsUsage
     read_actions = ("ec2:DescribeInstanceTypes", "rds:DescribeDBInstances")
-    providers = frozenset({"boavizta", "http"})
+    providers = frozenset({"boavizta", "http", "oxygenit"})
     main_part = "compute"
     data_files = ("ec2-instance-types.csv", "rds-instance-vcpus.csv", "storage-classes.csv")
     embodied_not_modelled = None

@@ -1,4 +1,4 @@
-"""Where the calculator gets its figures: the builtin methodology, a Boavizta API server or an external API.
+"""Where the calculator gets its figures: the builtin methodology, a Boavizta API server, an external API or OxygenIT.
 
 ``provider_for(settings, clients).estimate(usages)`` is the whole interface; see ``docs/providers.md``.
 """
@@ -17,9 +17,10 @@ from carbonmeter.emissions.providers.builtin import BuiltinProvider
 from carbonmeter.emissions.providers.factory import provider_for
 from carbonmeter.emissions.providers.fallback import FallbackProvider
 from carbonmeter.emissions.providers.http_api import HttpProvider
+from carbonmeter.emissions.providers.oxygenit import OxygenItProvider
 from carbonmeter.emissions.providers.transport import retrying_session
 
-PROVIDER_NAMES = ("builtin", "boavizta", "http")
+PROVIDER_NAMES = ("builtin", "boavizta", "http", "oxygenit")
 
 __all__ = [
     "FALLBACK_FLAG_PREFIX",
@@ -30,6 +31,7 @@ __all__ = [
     "EmissionsProvider",
     "FallbackProvider",
     "HttpProvider",
+    "OxygenItProvider",
     "PartialProvider",
     "ProviderError",
     "SecretsManagerKey",

@@ -10,6 +10,7 @@ from carbonmeter.emissions.providers.boavizta import BoaviztaProvider
 from carbonmeter.emissions.providers.builtin import BuiltinProvider
 from carbonmeter.emissions.providers.fallback import FallbackProvider
 from carbonmeter.emissions.providers.http_api import HttpProvider
+from carbonmeter.emissions.providers.oxygenit import OxygenItProvider, ResponseMapping
 from carbonmeter.emissions.providers.transport import retrying_session
 from carbonmeter.settings import ConfigurationError, Settings
 
@@ -17,7 +18,7 @@ from carbonmeter.settings import ConfigurationError, Settings
 def provider_for(settings: Settings, clients: ClientFactory) -> EmissionsProvider:
     """The provider named by ``settings.emissions_provider``.
 
-    ``boavizta`` and ``http`` come wrapped in a ``FallbackProvider`` (builtin). A provider chosen without
+    ``boavizta``, ``http`` and ``oxygenit`` come wrapped in a ``FallbackProvider`` (builtin). A provider chosen without
     the settings it needs is a ``ConfigurationError``: a deployment must not silently run builtin instead.
     Nothing is called (not even Secrets Manager) until the first ``estimate``.
     """
@@ -29,11 +30,27 @@ def provider_for(settings: Settings, clients: ClientFactory) -> EmissionsProvide
         url = _required(settings.boavizta_url, "boavizta_url", "boavizta")
         boavizta = BoaviztaProvider(url, settings.provider_timeout_seconds, retrying_session(), builtin=builtin)
         return FallbackProvider(boavizta, builtin)
+    if settings.emissions_provider == "oxygenit":
+        return FallbackProvider(_oxygenit(settings, clients, builtin), builtin)
     url = _required(settings.http_provider_url, "http_provider_url", "http")
     secret_id = _required(settings.http_provider_secret_id, "http_provider_secret_id", "http")
     key = SecretsManagerKey(clients, secret_id)
     http = HttpProvider(url, key, settings.provider_timeout_seconds, retrying_session(), builtin=builtin)
     return FallbackProvider(http, builtin)
+
+
+def _oxygenit(settings: Settings, clients: ClientFactory, builtin: BuiltinProvider) -> OxygenItProvider:
+    url = _required(settings.oxygenit_url, "oxygenit_url", "oxygenit")
+    secret_id = _required(settings.oxygenit_secret_id, "oxygenit_secret_id", "oxygenit")
+    return OxygenItProvider(
+        url,
+        SecretsManagerKey(clients, secret_id),
+        settings.provider_timeout_seconds,
+        retrying_session(),
+        builtin=builtin,
+        key_header=settings.oxygenit_key_header,
+        mapping=ResponseMapping.from_settings(settings),
+    )
 
 
 def _required(value: str | None, field: str, provider: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 import requests
@@ -14,17 +14,12 @@ from carbonmeter.emissions.providers.base import (
     REASON_BAD_RESPONSE,
     REASON_MISSING,
     REASON_REJECTED,
-    REASON_SECRET_UNAVAILABLE,
-    REASON_SERVER_ERROR,
-    REASON_TIMEOUT,
-    REASON_UNREACHABLE,
     Outcome,
     ProviderError,
     Unestimated,
-    strict,
 )
 from carbonmeter.emissions.providers.builtin import BuiltinProvider
-from carbonmeter.emissions.providers.transport import retrying_session, transport_error
+from carbonmeter.emissions.providers.keyed_api import KeyedApiProvider
 from carbonmeter.models import LEGACY_FLAT_DEFAULTS, EmissionRecord, Range, Service, UsageRecord
 from carbonmeter.services import SLICES, covered_by
 
@@ -34,9 +29,6 @@ COVERED_SERVICES = covered_by(NAME)
 ESTIMATES_PATH = "/v1/estimates"
 # Items per request; the contract asks servers to accept at least this many.
 BATCH_SIZE = 100
-REASON_UNAUTHORIZED = "unauthorized"
-_BATCH_BREAKING = frozenset({REASON_TIMEOUT, REASON_UNREACHABLE, REASON_UNAUTHORIZED})
-
 logger = logging.getLogger(__name__)
 
 
@@ -176,14 +168,16 @@ def _single_part(service: Service, energy_kwh: float) -> EnergyBreakdown:
     return EnergyBreakdown(compute_kwh=energy_kwh)
 
 
-class HttpProvider:
+class HttpProvider(KeyedApiProvider):
     """The services of its contract from an external emissions API (``docs/providers.md``); others from builtin.
 
     A service whose slice does not declare ``http`` is not in the API's contract: sending it would only earn a
     refusal and a fallback flag, so its records get the builtin figures directly, unflagged, as Boavizta's do.
+    Items go out ``batch_size`` to a request, with the key as a bearer token.
     """
 
     name = NAME
+    covered = COVERED_SERVICES
 
     def __init__(
         self,
@@ -194,68 +188,17 @@ class HttpProvider:
         batch_size: int = BATCH_SIZE,
         builtin: BuiltinProvider | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
+        super().__init__(base_url, api_key_source, timeout, session, builtin)
         self.batch_size = batch_size
-        self._api_key = api_key_source
-        self._session = session or retrying_session()
-        self._builtin = builtin or BuiltinProvider()
 
-    def estimate(self, usages: Sequence[UsageRecord]) -> list[EmissionRecord]:
-        """Every record, or ``ProviderError`` for the first one the API cannot estimate (no fallback)."""
-        return strict(self, usages)
+    def chunks(self, usages: list[UsageRecord]) -> list[list[UsageRecord]]:
+        return [usages[start : start + self.batch_size] for start in range(0, len(usages), self.batch_size)]
 
-    def try_estimate(self, usages: Sequence[UsageRecord]) -> list[Outcome]:
-        usages = list(usages)
-        sent = [index for index, usage in enumerate(usages) if usage.service in COVERED_SERVICES]
-        kept = [index for index, usage in enumerate(usages) if usage.service not in COVERED_SERVICES]
-        outcomes: dict[int, Outcome] = dict(zip(kept, self._builtin.estimate([usages[i] for i in kept]), strict=True))
-        outcomes.update(zip(sent, self._try_covered([usages[i] for i in sent]), strict=True))
-        return [outcomes[index] for index in range(len(usages))]
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
 
-    def _try_covered(self, usages: list[UsageRecord]) -> list[Outcome]:
-        if not usages:
-            return []
-        key = self._key(self._api_key)
-        outcomes: list[Outcome] = []
-        broken: ProviderError | None = None
-        for start in range(0, len(usages), self.batch_size):
-            batch = usages[start : start + self.batch_size]
-            if broken is not None:
-                outcomes.extend(Unestimated(usage, broken.reason) for usage in batch)
-                continue
-            try:
-                batch_outcomes, key = self._estimate_batch_with_current_key(batch, key)
-                outcomes.extend(batch_outcomes)
-            except ProviderError as exc:
-                outcomes.extend(Unestimated(usage, exc.reason) for usage in batch)
-                if exc.reason in _BATCH_BREAKING:
-                    broken = exc
-        return outcomes
-
-    def _estimate_batch_with_current_key(self, batch: list[UsageRecord], key: str) -> tuple[list[Outcome], str]:
-        """The batch's outcomes and the key that worked; a refused key is read again once, for a rotated secret."""
-        try:
-            return self._estimate_batch(batch, key), key
-        except ProviderError as exc:
-            if exc.reason != REASON_UNAUTHORIZED:
-                raise
-            fresh = self._key(self._api_key.refreshed)
-            if fresh == key:
-                raise
-            logger.info("emissions API refused the cached key; retrying with the key as stored now")
-            return self._estimate_batch(batch, fresh), fresh
-
-    @staticmethod
-    def _key(read: Callable[[], str]) -> str:
-        try:
-            return read()
-        except Exception as exc:
-            # Only the exception's type: the text of a secrets error is not ours to vouch for.
-            raise ProviderError(REASON_SECRET_UNAVAILABLE, type(exc).__name__) from None
-
-    def _estimate_batch(self, batch: list[UsageRecord], key: str) -> list[Outcome]:
-        response = self._post(estimates_request(batch), key)
+    def estimate_chunk(self, chunk: list[UsageRecord], key: str) -> list[Outcome]:
+        response = self.post(ESTIMATES_PATH, estimates_request(chunk), key)
         try:
             body = _EstimatesResponse.model_validate_json(response.content)
         except ValidationError:
@@ -263,7 +206,7 @@ class HttpProvider:
         methodology = body.methodology_version or NAME
         items = items_by_id(body.items)
         outcomes: list[Outcome] = []
-        for index, usage in enumerate(batch):
+        for index, usage in enumerate(chunk):
             item = items.get(str(index))
             if item is None:
                 outcomes.append(Unestimated(usage, REASON_MISSING))
@@ -272,24 +215,6 @@ class HttpProvider:
             else:
                 outcomes.append(http_record(usage, item, methodology))
         return outcomes
-
-    def _post(self, body: dict[str, Any], key: str) -> requests.Response:
-        try:
-            response = self._session.post(
-                self.base_url + ESTIMATES_PATH,
-                json=body,
-                headers={"Authorization": f"Bearer {key}"},
-                timeout=(self.timeout, self.timeout),
-            )
-        except requests.RequestException as exc:
-            raise transport_error(exc) from None
-        if response.status_code in (401, 403):
-            raise ProviderError(REASON_UNAUTHORIZED, f"HTTP {response.status_code}")
-        if 400 <= response.status_code < 500:
-            raise ProviderError(REASON_REJECTED, f"HTTP {response.status_code}")
-        if response.status_code >= 500:
-            raise ProviderError(REASON_SERVER_ERROR, f"HTTP {response.status_code}")
-        return response
 
 
 def items_by_id(raw_items: list[dict[str, Any]]) -> dict[str, EstimateItem | str]:
