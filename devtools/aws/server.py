@@ -30,6 +30,7 @@ from devtools.aws.account_regions import account_regions
 from devtools.aws.apigateway import api_listings_paged
 from devtools.aws.ecs_running import ecs_services_run_their_desired_count
 from devtools.aws.redshift_serverless import redshift_serverless
+from devtools.aws.sustainability import sustainability_stand_in
 from devtools.aws.table_sizes import table_sizes_as_seeded
 
 DEFAULT_ACCOUNT_ID = "123456789012"
@@ -88,6 +89,7 @@ def embedded_aws(region: str = "us-east-1", port: int = 0) -> Iterator[str]:
             table_sizes_as_seeded(),
             redshift_serverless(),
             ecs_services_run_their_desired_count(),
+            sustainability_stand_in(),
         ):
             yield endpoint
     finally:
