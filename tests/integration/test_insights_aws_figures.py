@@ -188,7 +188,7 @@ def _october() -> AwsCarbonMonth:
     return AwsCarbonMonth(connection_id="acme", month="2026-10", model_version="v3.0.0", lines=lines, fetched_at=NOW)
 
 
-def test_the_stored_month_reads_back_beside_carbonmeters(deployed):
+def test_the_stored_month_reads_back_beside_carbonmeters(deployed, capsys, monkeypatch):
     settings = deployed.settings
     AwsCarbonStore(deployed, settings.usage_table).put(_october())
 
@@ -197,11 +197,45 @@ def test_the_stored_month_reads_back_beside_carbonmeters(deployed):
     assert found.model_version == "v3.0.0"
     assert found.scopes[0].aws_kg == pytest.approx(8.0)
     assert found.hours_in_month == 744
+    # and the CLI prints it with the known causes of the difference
+    _point_the_cli_at(deployed, monkeypatch)
+    assert cli.main(["reconcile", "--connection-id", "acme", "--month", "2026-10"]) == 0
+    printed = capsys.readouterr().out
+    assert "0 of 744 hour(s) of the month calculated" in printed
+    assert "Known causes of the difference:" in printed
+    assert "market-based" in printed
+
+
+def test_the_cli_lists_the_unmetered_services_by_spend(deployed, capsys, monkeypatch):
+    _queue(
+        {
+            "ResultsByTime": [
+                _day(date(2026, 11, 29), ("Amazon Simple Storage Service", "us-east-1", 3.0), ("Tax", "NoRegion", 1.0))
+            ]
+        }
+    )
+    collect_costs(
+        CostJob(connection_id="acme", first_day=date(2026, 11, 29), end_day=date(2026, 11, 30)),
+        deployed,
+        deployed.settings,
+        NOW,
+    )
+    _point_the_cli_at(deployed, monkeypatch)
+
+    assert cli.main(["costs", "--connection-id", "acme", "--start", "2026-11-29", "--end", "2026-11-30"]) == 0
+    printed = capsys.readouterr().out
+    assert "USD 3.00 (75% of the spend)" in printed
+    assert "Not metered by CarbonMeter" in printed
+    assert "Tax" in printed.split("Not metered by CarbonMeter")[1]
+
+
+def _point_the_cli_at(deployed, monkeypatch) -> None:
+    for field in ("connections_table", "usage_table", "emissions_table"):
+        monkeypatch.setenv(Settings.env_name(field), getattr(deployed.settings, field))
 
 
 def test_the_cli_says_in_one_line_when_no_month_is_stored(deployed, capsys, monkeypatch):
-    for field in ("connections_table", "usage_table", "emissions_table"):
-        monkeypatch.setenv(Settings.env_name(field), getattr(deployed.settings, field))
+    _point_the_cli_at(deployed, monkeypatch)
 
     assert cli.main(["reconcile", "--connection-id", "acme", "--month", "2026-09"]) == 2
     error = capsys.readouterr().err

@@ -780,6 +780,12 @@ def _day(value: str) -> date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a day (YYYY-MM-DD, e.g. 2026-11-23)") from None
 
 
+def _count(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a count (1 or more)")
+    return int(value)
+
+
 def _month_arg(value: str) -> str:
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
         raise argparse.ArgumentTypeError(f"{value!r} is not a month (YYYY-MM, e.g. 2026-10)")
@@ -800,11 +806,11 @@ def _aws_figures_commands(commands: Any) -> None:
     costs_parser.add_argument("--end", type=_day, help="end day (exclusive), e.g. 2026-12-01")
     costs_parser.add_argument(
         "--last-days",
-        type=hour_count,
+        type=_count,
         metavar="DAYS",
         help="instead of --start and --end: the DAYS before today (default 7)",
     )
-    costs_parser.add_argument("--top", type=hour_count, default=10, help="unmetered services listed (default 10)")
+    costs_parser.add_argument("--top", type=_count, default=10, help="unmetered services listed (default 10)")
     costs_parser.add_argument("--format", choices=["table", "json"], default="table", help=FORMAT_HELP)
     costs_parser.set_defaults(run=run_costs)
     about = (
