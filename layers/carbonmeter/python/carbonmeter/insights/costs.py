@@ -38,6 +38,7 @@ GROUP_BY = ({"Type": "DIMENSION", "Key": "SERVICE"}, {"Type": "DIMENSION", "Key"
 # Cost Explorer's own limits: at most two group keys; daily data for the last 13 months and the current one.
 MAX_GROUP_KEYS = 2
 HISTORY_MONTHS = 13
+assert len(GROUP_BY) <= MAX_GROUP_KEYS, "Cost Explorer refuses more group keys"
 
 
 class CostWindowError(ValueError):
@@ -82,7 +83,6 @@ def cost_request(start: date, end: date, today: date, token: str | None = None) 
         raise CostWindowError(
             f"cost window starts {start}: Cost Explorer keeps daily figures from {earliest_day(today)}"
         )
-    assert len(GROUP_BY) <= MAX_GROUP_KEYS
     request: dict[str, Any] = {
         "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
         "Granularity": "DAILY",
@@ -152,7 +152,7 @@ def collect_costs(job: CostJob, clients: ClientFactory, settings: Settings, now:
     connections = ConnectionStore(clients, settings.connections_table)
     connection = connections.get(job.connection_id)
     with failure_noted(connections, connection.connection_id, "cost job"):
-        customer = _customer(clients, connection, settings)
+        customer = customer_clients(clients, connection, settings)
         ce = customer.client("ce", CE_REGION)
         days = fetch_costs(ce, connection.connection_id, job.first_day, job.end_day, now)
         CostStore(clients, settings.usage_table).put_days(days)
@@ -169,7 +169,8 @@ def failure_noted(connections: ConnectionStore, connection_id: str, what: str) -
         raise
 
 
-def _customer(clients: ClientFactory, connection: Connection, settings: Settings) -> ClientFactory:
+def customer_clients(clients: ClientFactory, connection: Connection, settings: Settings) -> ClientFactory:
+    """Clients in the connection's account: its role, assumed with its ExternalId and the read-only session policy."""
     return assume_role(
         clients,
         connection.role_arn,

@@ -11,7 +11,7 @@ scopes (``docs/insights.md``).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from carbonmeter import keys
 from carbonmeter.aws import ClientFactory
 from carbonmeter.insights.aws_names import metered_as
-from carbonmeter.insights.costs import _customer, failure_noted
+from carbonmeter.insights.costs import customer_clients, failure_noted
 from carbonmeter.models import ReconcileJob
 from carbonmeter.periods import Granularity, GroupBy, PeriodRollup, hours_in, period_end
 from carbonmeter.report import table
@@ -189,7 +189,7 @@ def collect_aws_month(
     connections = ConnectionStore(clients, settings.connections_table)
     connection = connections.get(job.connection_id)
     with failure_noted(connections, connection.connection_id, f"reconciliation of {job.month}"):
-        customer = _customer(clients, connection, settings)
+        customer = customer_clients(clients, connection, settings)
         client = customer.client("sustainability", SUSTAINABILITY_REGION)
         found = fetch_aws_month(client, connection.connection_id, job.month, now)
         if found is not None:
@@ -200,7 +200,9 @@ def collect_aws_month(
 # The scheduler
 
 
-def monthly_jobs(connection_ids: Iterable[str], stored: Any, now: datetime) -> list[ReconcileJob]:
+def monthly_jobs(
+    connection_ids: Iterable[str], stored: Callable[[str, str], bool], now: datetime
+) -> list[ReconcileJob]:
     """The due month of every connection that has not stored it yet (``stored(connection_id, month)``)."""
     month = due_month(now)
     return [ReconcileJob(connection_id=c, month=month) for c in connection_ids if not stored(c, month)]
@@ -316,7 +318,7 @@ def _service_name(line: AwsCarbonLine) -> str:
     return str(known.service) if known else line.aws_service
 
 
-def _aws_by(aws: AwsCarbonMonth, key: Any) -> dict[str, float]:
+def _aws_by(aws: AwsCarbonMonth, key: Callable[[AwsCarbonLine], str]) -> dict[str, float]:
     grouped: dict[str, float] = defaultdict(float)
     for line in aws.lines:
         grouped[key(line)] += line.kgco2e.get(LBM, 0.0)
