@@ -156,6 +156,12 @@ def _reconciliation_lines(found: reconciliation.Reconciliation) -> str:
         f"  AWS publishes {found.month} by the 21st of the next month, so the embedded AWS answers for it",
         f"  CarbonMeter {total.carbonmeter_kg or 0:.3f} kgCO2e over {found.hours_calculated} of "
         f"{found.hours_in_month} hours; AWS (stand-in, whole month, location-based) {total.aws_kg or 0:.3f} kgCO2e",
+        f"  ratio {_ratio(total.ratio)} as calculated; per calculated hour "
+        f"{_ratio(total.ratio * found.per_hour_factor if total.ratio and found.per_hour_factor else None)}",
         "  `carbonmeter reconcile` prints the scopes, services, regions and the known causes of the difference",
     ]
     return "\n".join(text)
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"

@@ -41,7 +41,7 @@ def test_the_client_reads_the_stand_in_month_in_kilograms(sustainability) -> Non
 
     assert month is not None
     ec2 = next(line for line in month.lines if (line.aws_service, line.region) == ("AmazonEC2", "us-east-1"))
-    assert ec2.kgco2e["TOTAL_LBM_CARBON_EMISSIONS"] == pytest.approx(61.0)
+    assert ec2.kgco2e["TOTAL_LBM_CARBON_EMISSIONS"] == pytest.approx(300.0)
 
 
 def test_a_month_before_aws_publishes_any_has_no_figures(sustainability) -> None:
