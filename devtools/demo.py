@@ -32,6 +32,7 @@ from devtools.aws.resources import create_resources
 from devtools.aws.server import embedded_aws
 from devtools.generated import GeneratedSection
 from devtools.insights import InsightContext, insights_text
+from devtools.insights.aws_figures import run_aws_figures
 from devtools.progress import say
 from devtools.seed import DemoAccount, seed_demo_account
 
@@ -157,6 +158,7 @@ def demo_collected(regions: Sequence[str], hours: Sequence[datetime]) -> Iterato
             raise RuntimeError("the demo account could not be registered (the error is above)")
         pipeline = LocalPipeline(clients, settings, account_id=account.account_id)
         _run_hours(pipeline, hours)
+        run_aws_figures(pipeline, CONNECTION_ID, regions)
         yield DemoRun(settings, clients, account, tuple(hours), pipeline)
 
 

@@ -15,13 +15,16 @@ from constructs import Construct
 
 from infra.constants import (
     ALARM_PERIOD,
+    COLLECTOR,
+    DLQ_MAX_RECEIVE_COUNT,
     ERROR_RATE_PERIOD,
     ERROR_RATE_THRESHOLD_PERCENT,
+    INSIGHT_FAILURE_PERIOD,
     SCHEDULER_SILENT_HOURS,
     STALE_AFTER_HOURS,
     STALE_CONNECTIONS_PERIOD,
 )
-from infra.metrics import error_rate_percent, stale_connections
+from infra.metrics import carbonmeter_metric, error_rate_percent, stale_connections
 
 
 class Alerts(Construct):
@@ -79,6 +82,16 @@ class Alerts(Construct):
             comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
             evaluation_periods=SCHEDULER_SILENT_HOURS,
             missing=cloudwatch.TreatMissingData.BREACHING,
+        )
+
+    def alarm_on_failed_insight_jobs(self, construct_id: str, metric_name: str, what: str) -> cloudwatch.Alarm:
+        """Alarm when a day saw as many failed attempts as one job gets before its dead letter (daily jobs)."""
+        return self._alarm(
+            construct_id,
+            description=f"{what} failed {DLQ_MAX_RECEIVE_COUNT} times or more within a day",
+            metric=carbonmeter_metric(COLLECTOR, metric_name, statistic="Sum", period=INSIGHT_FAILURE_PERIOD),
+            threshold=DLQ_MAX_RECEIVE_COUNT,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         )
 
     def _alarm(

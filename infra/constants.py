@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Duration
+from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
@@ -42,6 +43,10 @@ CUSTOMER_ROLE_MAX_SESSION = Duration.hours(1)
 COLLECTOR_ROLE_NAME = "carbonmeter-collector"
 
 SCHEDULE_RATE = Duration.hours(1)
+# The insights' runs (infra/insight_schedules.py), in UTC: the day's spend once Cost Explorer has most of
+# yesterday, and AWS's monthly figures checked every day (published by the 21st of the next month).
+COST_SCHEDULE = events.Schedule.cron(minute="20", hour="6")
+RECONCILIATION_SCHEDULE = events.Schedule.cron(minute="40", hour="6")
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,8 @@ STALE_CONNECTIONS_METRIC = MetricName.STALE_CONNECTIONS
 STALE_CONNECTIONS_PERIOD = Duration.hours(1)
 # The hourly rule drifts within its hour, so one empty hour is normal and two in a row are not.
 SCHEDULER_SILENT_HOURS = 2
+# The insights' jobs run once a day per connection, so their failures are counted per day.
+INSIGHT_FAILURE_PERIOD = Duration.days(1)
 
 # What the collector emits per connection-hour (names shared with the handlers: carbonmeter.metrics), under
 # Powertools' single `service` dimension: a connection dimension would make one metric per customer.

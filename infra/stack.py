@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from carbonmeter.metrics import MetricName
 from carbonmeter.settings import Settings
 from infra.alarms import Alerts
 from infra.constants import (
@@ -31,6 +32,7 @@ from infra.constants import (
 from infra.dashboard import DashboardFunction, DashboardQueue, OperationsDashboard
 from infra.encryption import data_key
 from infra.function import CarbonMeterFunction
+from infra.insight_schedules import InsightSchedules
 from infra.layer import CarbonMeterLayer
 from infra.nag import acknowledge
 from infra.provider import EmissionsProviderConfig
@@ -132,6 +134,8 @@ class CarbonMeterStack(Stack):
         self.collect.queue.grant_send_messages(function)
         # Hours whose usage is stored but whose calculation failed for good are queued for the calculator again.
         self.calculate.queue.grant_send_messages(function)
+        # The daily cost run and the monthly reconciliation: the same grants (Scan, Query, the collect queue).
+        self.insight_schedules = InsightSchedules(self, "InsightSchedules", scheduler=function)
 
     def _wire_collector(self) -> None:
         function = self.collector.function
@@ -171,6 +175,10 @@ class CarbonMeterStack(Stack):
             )
         self.alerts.alarm_on_stale_connections("StaleConnections")
         self.alerts.alarm_when_silent("SchedulerSilent", self.scheduler.function, SCHEDULER.name)
+        self.alerts.alarm_on_failed_insight_jobs("CostJobsFailing", MetricName.COST_JOBS_FAILED, "Cost jobs")
+        self.alerts.alarm_on_failed_insight_jobs(
+            "ReconciliationJobsFailing", MetricName.RECONCILIATION_JOBS_FAILED, "Reconciliation jobs"
+        )
 
     def _add_dashboard(self) -> None:
         self.dashboard = OperationsDashboard(

@@ -31,6 +31,7 @@ from devtools.aws.apigateway import api_listings_paged
 from devtools.aws.ecs_running import ecs_services_run_their_desired_count
 from devtools.aws.elasticache_serverless import elasticache_serverless
 from devtools.aws.redshift_serverless import redshift_serverless
+from devtools.aws.sustainability import sustainability_stand_in
 from devtools.aws.table_sizes import table_sizes_as_seeded
 
 DEFAULT_ACCOUNT_ID = "123456789012"
@@ -90,6 +91,7 @@ def embedded_aws(region: str = "us-east-1", port: int = 0) -> Iterator[str]:
             redshift_serverless(),
             elasticache_serverless(),
             ecs_services_run_their_desired_count(),
+            sustainability_stand_in(),
         ):
             yield endpoint
     finally:

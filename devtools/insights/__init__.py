@@ -12,6 +12,7 @@ from datetime import datetime
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.settings import Settings
+from devtools.insights import aws_figures
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,9 @@ class InsightContext:
 InsightPart = Callable[[InsightContext], str]
 
 # One line per insight; each module lives beside this one (devtools/insights/<insight>.py).
-INSIGHT_PARTS: list[InsightPart] = []
+INSIGHT_PARTS: list[InsightPart] = [
+    aws_figures.aws_figures_part,  # cost beside carbon, and the reconciliation with AWS's figures
+]
 
 
 def insights_text(context: InsightContext) -> str:

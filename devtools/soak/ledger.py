@@ -65,6 +65,8 @@ def read_ledger(clients: ClientFactory, settings: Settings) -> Ledger:
     """Every item of the usage and emissions tables, sorted into usage, statuses, emissions and roll-ups."""
     ledger = Ledger()
     for item in _scan(clients, settings.usage_table):
+        if item["sk"].startswith((keys.COST_PREFIX, keys.AWS_CARBON_PREFIX)):
+            continue  # the insights' days of spend and months of AWS's figures: no hour's ledger
         target = ledger.statuses if item["sk"].startswith(keys.STATUS_PREFIX) else ledger.usage
         target[(item["pk"], item["sk"])] = item
     for item in _scan(clients, settings.emissions_table):

@@ -21,8 +21,10 @@ from pydantic import Json
 
 from carbonmeter.batch import FailedMessage, LoggedBatchProcessor
 from carbonmeter.connections import ACCESS_CHECKS, AccessCheckEvent, check_access
+from carbonmeter.insights.costs import collect_costs
+from carbonmeter.insights.reconciliation import collect_aws_month
 from carbonmeter.metrics import MetricName
-from carbonmeter.models import BackfillChunk, CollectJob, hour_key
+from carbonmeter.models import BackfillChunk, CollectJob, CostJob, ReconcileJob, hour_key
 from carbonmeter.pipeline import collect_connection_hour, expand_backfill_chunk, record_rejected_message
 from carbonmeter.runtime import runtime
 
@@ -34,7 +36,7 @@ copy_config_to_registered_loggers(source_logger=logger, include={"carbonmeter"})
 
 
 class CollectMessage(SqsRecordModel):
-    body: Json[CollectJob | BackfillChunk]
+    body: Json[CollectJob | BackfillChunk | CostJob | ReconcileJob]
 
 
 def _rejected(failed: FailedMessage, error: BaseException) -> None:
@@ -52,8 +54,37 @@ def record_handler(record: CollectMessage) -> None:
             queued = expand_backfill_chunk(message, runtime().clients, runtime().settings, runtime().clock())
             logger.info("expanded backfill chunk", extra={"jobs": queued})
         return
+    if isinstance(message, CostJob | ReconcileJob):
+        with logger.append_context_keys(connection_id=message.connection_id, job=message.kind):
+            _handle_insight(message)
+        return
     with logger.append_context_keys(connection_id=message.connection_id, hour=hour_key(message.hour)):
         _handle(message)
+
+
+def _handle_insight(job: CostJob | ReconcileJob) -> None:
+    rt = runtime()
+    failed, done = (
+        (MetricName.COST_JOBS_FAILED, MetricName.COST_DAYS_FETCHED)
+        if isinstance(job, CostJob)
+        else (MetricName.RECONCILIATION_JOBS_FAILED, MetricName.RECONCILIATION_MONTHS_FETCHED)
+    )
+    try:
+        if isinstance(job, CostJob):
+            fetched = len(collect_costs(job, rt.clients, rt.settings, rt.clock()))
+            logger.info(
+                "fetched daily costs",
+                extra={"days": fetched, "first_day": str(job.first_day), "end_day": str(job.end_day)},
+            )
+        else:
+            month = collect_aws_month(job, rt.clients, rt.settings, rt.clock())
+            fetched = int(month is not None)
+            logger.info("fetched AWS's carbon figures", extra={"month": job.month, "published": bool(fetched)})
+    except Exception:
+        # Retried by the queue; the alarm watches these (docs/operations.md).
+        metrics.add_metric(name=failed, unit=MetricUnit.Count, value=1)
+        raise
+    metrics.add_metric(name=done, unit=MetricUnit.Count, value=fetched)
 
 
 def _handle(job: CollectJob) -> None:

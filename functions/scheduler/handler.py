@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from carbonmeter.insights.schedule import parse_insight_event, run_insight_schedule
 from carbonmeter.metrics import MetricName
 from carbonmeter.models import hour_key
 from carbonmeter.runtime import runtime
@@ -28,6 +29,12 @@ copy_config_to_registered_loggers(source_logger=logger, include={"carbonmeter"})
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     rt = runtime()
+    if "insight" in event:
+        # The daily cost run or the monthly reconciliation (their rules' target input names which).
+        insight = run_insight_schedule(rt.clients, rt.settings, parse_insight_event(event), rt.clock())
+        metrics.add_metric(name=MetricName.INSIGHT_JOBS_QUEUED, unit=MetricUnit.Count, value=insight.jobs)
+        logger.info("queued insight jobs", extra={"insight": str(insight.insight), "jobs": insight.jobs})
+        return {"insight": str(insight.insight), "jobs": insight.jobs}
     if "connection_ids" in event:
         result = run_backfill(rt.clients, rt.settings, parse_backfill(event), rt.clock())
     else:

@@ -26,7 +26,8 @@ def test_deploy_md_lists_every_output_of_the_stack(template: Template):
 
 def test_the_scheduled_example_and_the_runbook_name_the_stacks_rule(template: Template):
     # CloudFormation names a rule <stack>-<logical id without its hash><suffix>
-    (rule_id,) = template.find_resources("AWS::Events::Rule")
+    # The hourly rule (the insights' rules have their own test, tests/infra/test_insight_schedules.py).
+    (rule_id,) = template.find_resources("AWS::Events::Rule", {"Properties": {"ScheduleExpression": "rate(1 hour)"}})
     construct_id = re.sub(r"[0-9A-F]{8}$", "", rule_id)
     (rule_arn,) = json.loads((ROOT / "events" / "scheduled-hour.json").read_text())["resources"]
     assert rule_arn.split(":rule/")[1].startswith(f"CarbonMeterStack-{construct_id}")

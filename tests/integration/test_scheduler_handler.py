@@ -77,9 +77,12 @@ def test_manual_backfill_queues_every_hour_of_the_window_in_batches_of_ten(deplo
     result = handler(event, CONTEXT)
     assert result["jobs"] == 24
     queued = _queued(deployed)
-    assert len(queued) == 24
-    assert len({(b["connection_id"], b["hour"]) for b in queued}) == 24
-    assert deployed.counter.calls["sqs:SendMessageBatch"] == 3
+    hours = [b for b in queued if "hour" in b]
+    assert len(hours) == 24
+    assert len({(b["connection_id"], b["hour"]) for b in hours}) == 24
+    # Beside the hours, one job per connection fetches the window's days of spend (docs/insights.md).
+    assert sorted(b["connection_id"] for b in queued if b.get("kind") == "cost") == ["alpha", "beta"]
+    assert deployed.counter.calls["sqs:SendMessageBatch"] == 4
 
 
 @pytest.mark.parametrize(
@@ -111,7 +114,8 @@ def test_a_long_backfill_is_queued_as_chunks_that_the_collector_expands(deployed
     with use_runtime(Runtime(settings=settings, clients=deployed)):
         # When the scheduler takes the 5-hour backfill
         assert handler(event, CONTEXT)["jobs"] == 5
-        chunks = _queued(deployed)
+        # (the window's cost job, queued beside them, is tested above)
+        chunks = [body for body in _queued(deployed) if "kind" not in body]
         # Then three chunks are queued, not five jobs
         assert [(c["start"], c["end"]) for c in chunks] == [
             (_iso(start), _iso(start + timedelta(hours=2))),

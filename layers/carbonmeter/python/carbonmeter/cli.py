@@ -8,10 +8,11 @@ import functools
 import getpass
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, NoReturn, overload
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -45,6 +46,8 @@ from carbonmeter.connections import (
     sts_external_id_problem,
 )
 from carbonmeter.emissions.providers import PROVIDER_NAMES, provider_for
+from carbonmeter.insights import costs as insight_costs
+from carbonmeter.insights import reconciliation as insight_reconciliation
 from carbonmeter.models import (
     ALL_REGIONS,
     Connection,
@@ -185,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=GroupBy.SERVICE.value,
         help="with --granularity: the series' groups (default service)",
     )
+    _aws_figures_commands(commands)
     return parser
 
 
@@ -764,3 +768,87 @@ def _missing_table(exc: MissingTableError, settings: Settings | None) -> str:
         f"{exc}{where}: {Settings.env_name(field)} chooses it; set it to the stack's {output} output, "
         f"or set {ENDPOINT_ENV} to a local CarbonMeter (make local)"
     )
+
+
+# Cost beside carbon, and the reconciliation with AWS's own figures (carbonmeter/insights/, docs/insights.md)
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a day (YYYY-MM-DD, e.g. 2026-11-23)") from None
+
+
+def _count(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a count (1 or more)")
+    return int(value)
+
+
+def _month_arg(value: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a month (YYYY-MM, e.g. 2026-10)")
+    return value
+
+
+def _aws_figures_commands(commands: Any) -> None:
+    about = (
+        "The connection's daily spend (Cost Explorer, fetched once a day) beside its stored emissions over whole "
+        "UTC days: carbon per dollar (kgCO2e/USD) per service and region, the share of the spend CarbonMeter "
+        "meters, and the services it does not meter, by spend."
+    )
+    costs_parser = commands.add_parser(
+        "costs", help="carbon per dollar by service and region; coverage", description=about
+    )
+    costs_parser.add_argument("--connection-id", required=True, help="the id it was registered with")
+    costs_parser.add_argument("--start", type=_day, help="first day, e.g. 2026-11-01 (with --end)")
+    costs_parser.add_argument("--end", type=_day, help="end day (exclusive), e.g. 2026-12-01")
+    costs_parser.add_argument(
+        "--last-days",
+        type=_count,
+        metavar="DAYS",
+        help="instead of --start and --end: the DAYS before today (default 7)",
+    )
+    costs_parser.add_argument("--top", type=_count, default=10, help="unmetered services listed (default 10)")
+    costs_parser.add_argument("--format", choices=["table", "json"], default="table", help=FORMAT_HELP)
+    costs_parser.set_defaults(run=run_costs)
+    about = (
+        "AWS's own monthly figures for the account (the AWS Sustainability API, fetched from the 21st of the next "
+        "month) beside CarbonMeter's month, for the same scopes: totals, by service and by region, with the ratio "
+        "and its known causes."
+    )
+    reconcile_parser = commands.add_parser(
+        "reconcile", help="CarbonMeter's month beside AWS's figures", description=about
+    )
+    reconcile_parser.add_argument("--connection-id", required=True, help="the id it was registered with")
+    reconcile_parser.add_argument("--month", type=_month_arg, required=True, help="the month, YYYY-MM")
+    reconcile_parser.add_argument("--format", choices=["table", "json"], default="table", help=FORMAT_HELP)
+    reconcile_parser.set_defaults(run=run_reconcile)
+
+
+def run_costs(args: argparse.Namespace, settings: Settings) -> int:
+    today = datetime.now(UTC).date()
+    if args.last_days is not None and (args.start or args.end):
+        raise CliError("give --last-days, or --start and --end, not both")
+    if (args.start is None) != (args.end is None):
+        raise CliError("give both --start and --end (or --last-days)")
+    start, end = (args.start, args.end) if args.start else (today - timedelta(days=args.last_days or 7), today)
+    try:
+        found = insight_costs.cost_insight(ClientFactory(settings=settings), settings, args.connection_id, start, end)
+    except insight_costs.CostWindowError as exc:
+        raise CliError(str(exc)) from None
+    print(found.model_dump_json(indent=2) if args.format == "json" else insight_costs.cost_text(found, top=args.top))
+    return 0
+
+
+def run_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    clients = ClientFactory(settings=settings)
+    try:
+        found = insight_reconciliation.reconcile(clients, settings, args.connection_id, args.month)
+    except insight_reconciliation.MonthError as exc:
+        raise CliError(str(exc)) from None
+    print(
+        found.model_dump_json(indent=2) if args.format == "json" else insight_reconciliation.reconciliation_text(found)
+    )
+    return 0

@@ -1,7 +1,9 @@
 """Every DynamoDB key CarbonMeter writes, built and parsed here and nowhere else.
 
 Usage table:     pk ``<connection>#<hour>``, sk ``<region>#<service>#<resource id>#<resource type>`` (usage);
-                 pk ``<connection>``,        sk ``status#<hour>`` (the hour's status).
+                 pk ``<connection>``,        sk ``status#<hour>`` (the hour's status);
+                 pk ``<connection>``,        sk ``cost#<YYYY-MM-DD>`` (a day's spend, Cost Explorer);
+                 pk ``<connection>``,        sk ``awscarbon#<YYYY-MM>`` (AWS's own figures of a month).
 Emissions table: pk ``<connection>#<hour>``, sk ``resource#<region>#<service>#<resource id>#<resource type>``;
                  pk ``<connection>``,        sk ``rollup#<hour>#<region>#<service>``;
                  pk ``<connection>``,        sk ``period#day#<YYYY-MM-DD>`` and ``period#month#<YYYY-MM>``.
@@ -10,7 +12,7 @@ Hours are ``hour_key`` strings (``2026-11-23T10:00:00Z``), which sort as the hou
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from carbonmeter.models import hour_key
@@ -84,3 +86,17 @@ def hour_of_connection_key(sk: str) -> str:
 def period_key(granularity: str, start: datetime) -> str:
     """A day's or month's roll-up in its connection's partition; keys of one granularity sort as the periods do."""
     return f"{PERIOD_PREFIX}{granularity}#{start.strftime(_PERIOD_FORMATS[granularity])}"
+
+
+COST_PREFIX = "cost#"
+AWS_CARBON_PREFIX = "awscarbon#"
+
+
+def cost_key(day: date) -> str:
+    """A day's spend per service and region, in its connection's partition of the usage table."""
+    return f"{COST_PREFIX}{day.isoformat()}"
+
+
+def aws_carbon_key(month: str) -> str:
+    """AWS's own carbon figures of a month (``YYYY-MM``), in its connection's partition of the usage table."""
+    return f"{AWS_CARBON_PREFIX}{month}"

@@ -25,6 +25,13 @@ class MetricName(StrEnum):
     ENERGY_KWH = "EnergyKwh"
     OPERATIONAL_KGCO2E = "OperationalKgCO2e"
     PROVIDER_FALLBACKS = "ProviderFallbacks"
+    # collector, one data point per insight job (carbonmeter/insights/)
+    COST_DAYS_FETCHED = "CostDaysFetched"
+    COST_JOBS_FAILED = "CostJobsFailed"
+    RECONCILIATION_MONTHS_FETCHED = "ReconciliationMonthsFetched"
+    RECONCILIATION_JOBS_FAILED = "ReconciliationJobsFailed"
+    # scheduler, one data point per insight run
+    INSIGHT_JOBS_QUEUED = "InsightJobsQueued"
 
 
 # What the collector counts per connection-hour, as the dashboard graphs it.

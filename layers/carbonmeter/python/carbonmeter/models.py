@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import cache
-from typing import Annotated, Any, Union, cast
+from typing import Annotated, Any, Literal, Union, cast
 
 from pydantic import (
     AfterValidator,
@@ -440,3 +440,43 @@ class Rollup(BaseModel):
     energy_kwh_range: Range | None = None
     operational_kgco2e_range: Range | None = None
     embodied_kgco2e_range: Range | None = None
+
+
+class CostJob(BaseModel):
+    """One connection's daily spend per service and region for the days in [first_day, end_day): a collect-queue body.
+
+    The daily run asks for the last days again every time, because AWS revises recent days (``insights/costs.py``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["cost"] = "cost"
+    connection_id: ConnectionId
+    # Not ``start``/``end``: a failed message's log line reads those as hours (carbonmeter.batch).
+    first_day: date
+    end_day: date
+
+    @model_validator(mode="after")
+    def _window(self) -> CostJob:
+        if self.end_day <= self.first_day:
+            raise ValueError("end_day must be after first_day")
+        return self
+
+
+def _month(value: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+        raise ValueError(f"{value!r} is not a month (YYYY-MM)")
+    return value
+
+
+Month = Annotated[str, AfterValidator(_month)]
+
+
+class ReconcileJob(BaseModel):
+    """Fetch AWS's own carbon figures of one connection's month (``YYYY-MM``): a collect-queue body."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["reconcile"] = "reconcile"
+    connection_id: ConnectionId
+    month: Month

@@ -404,15 +404,28 @@ def estimate_document(
 
 def operations_document(counter: ApiCallCounter) -> dict[str, Any]:
     """The operator's figures: what the run asked of AWS, and what CloudWatch bills for it."""
-    return {
+    document: dict[str, Any] = {
         "api_calls": counter.calls,
         "metrics_requested": counter.metrics_requested,
         "cloudwatch_cost_usd": cloudwatch_cost(counter.metrics_requested),
     }
+    requests = counter.calls.get(COST_EXPLORER_CALL, 0)
+    if requests:
+        document["cost_explorer_cost_usd"] = cost_explorer_cost(requests)
+    return document
 
 
 def cloudwatch_cost(metrics_requested: int) -> float:
     return metrics_requested * USD_PER_1000_METRICS / 1000
+
+
+# Cost Explorer bills every GetCostAndUsage request (the daily cost run's, carbonmeter/insights/costs.py).
+COST_EXPLORER_CALL = "ce:GetCostAndUsage"
+USD_PER_COST_EXPLORER_REQUEST = 0.01
+
+
+def cost_explorer_cost(requests: int) -> float:
+    return requests * USD_PER_COST_EXPLORER_REQUEST
 
 
 # Text
@@ -596,11 +609,18 @@ def operations_text(counter: ApiCallCounter, heading: str) -> str:
     rows: list[list[Any]] = [[op, n] for op, n in counter.calls.items()]
     rows.append(["TOTAL", counter.total_calls])
     cost = cloudwatch_cost(counter.metrics_requested)
-    return (
+    text = (
         f"{heading}\n\n{table(['API call', 'count'], rows)}\n\n"
         f"CloudWatch metrics requested: {counter.metrics_requested:,} (GetMetricData bills these: USD {cost:.4f} "
         f"on AWS at USD {USD_PER_1000_METRICS} per 1,000; describe/list calls are free)"
     )
+    requests = counter.calls.get(COST_EXPLORER_CALL, 0)
+    if requests:
+        text += (
+            f"\nCost Explorer requests: {requests:,} (GetCostAndUsage bills each: USD "
+            f"{cost_explorer_cost(requests):.2f} at USD {USD_PER_COST_EXPLORER_REQUEST} a request)"
+        )
+    return text
 
 
 def footprint_text(found: Footprint, title: str) -> str:

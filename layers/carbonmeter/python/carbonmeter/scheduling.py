@@ -219,6 +219,11 @@ def run_backfill(clients: ClientFactory, settings: Settings, request: BackfillRe
     collect_queue, _ = _queues(settings)
     messages = backfill_messages(ConnectionStore(clients, settings.connections_table), request, now, settings)
     enqueue(clients, collect_queue, messages)
+    # The insights' figures of the same window: its days of spend, and AWS's figures of its published months.
+    from carbonmeter.insights.schedule import backfill_jobs  # imports this module: imported when needed
+
+    connection_ids = sorted({message.connection_id for message in messages})
+    enqueue(clients, collect_queue, backfill_jobs(connection_ids, request.start, request.end, now))
     return summarise(messages)
 
 

@@ -77,8 +77,16 @@ COMMON_READ_ACTIONS: tuple[str, ...] = ("cloudwatch:GetMetricData",)
 # region (``carbonmeter.regions``; ec2:DescribeRegions is the fallback).
 REGION_LOOKUP_ACTIONS: tuple[str, ...] = ("account:ListRegions", "ec2:DescribeRegions")
 
+# Calls made once a day or month per connection by the insights (carbonmeter/insights/): the account's spend
+# per service and region (costs.py), and AWS's own monthly carbon figures (reconciliation.py).
+INSIGHT_READ_ACTIONS: tuple[str, ...] = ("ce:GetCostAndUsage", "sustainability:GetEstimatedCarbonEmissions")
+
 READ_ACTIONS: tuple[str, ...] = tuple(
-    sorted(set(COMMON_READ_ACTIONS).union(REGION_LOOKUP_ACTIONS, *(piece.read_actions for piece in SLICES.values())))
+    sorted(
+        set(COMMON_READ_ACTIONS).union(
+            REGION_LOOKUP_ACTIONS, INSIGHT_READ_ACTIONS, *(piece.read_actions for piece in SLICES.values())
+        )
+    )
 )
 
 
@@ -136,6 +144,7 @@ __all__ = [
     "DETAILS_TYPES",
     "FLAG_MEANINGS",
     "GLOBAL_SERVICES",
+    "INSIGHT_READ_ACTIONS",
     "READ_ACTIONS",
     "READ_RESOURCES",
     "REGIONAL_SERVICES",
