@@ -69,8 +69,9 @@ def test_policy_for_every_read_action_fits_the_sts_limit() -> None:
     # Given every action the collectors call, on the resources they are limited to
     text = session_policy(READ_ACTIONS, READ_RESOURCES)
 
-    # Then STS accepts it, with room for more services, and it grants nothing else
-    assert len(text) <= SESSION_POLICY_MAX_CHARS // 2
+    # Then STS accepts it, with room for more services (a quarter of the limit, about ten services' worth at the
+    # 40-odd characters an action takes), and it grants nothing else
+    assert len(text) <= SESSION_POLICY_MAX_CHARS * 3 // 4
     statements = json.loads(text)["Statement"]
     actions = [action for statement in statements for action in statement["Action"]]
     assert sorted(actions) == sorted(READ_ACTIONS)
