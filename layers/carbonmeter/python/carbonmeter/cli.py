@@ -209,7 +209,12 @@ def _export_command(commands: Any) -> None:
     export.add_argument(
         "--last", type=hour_count, metavar="HOURS", help="instead of --start and --end: the latest complete HOURS"
     )
-    export.add_argument("--format", choices=[f.value for f in ExportFormat], default=ExportFormat.CSV.value)
+    export.add_argument(
+        "--format",
+        choices=[f.value for f in ExportFormat],
+        default=ExportFormat.CSV.value,
+        help="csv (default: a header, then a line per row) or json (JSON Lines: an object per line)",
+    )
     export.add_argument(
         "--granularity",
         choices=[g.value for g in Granularity],
