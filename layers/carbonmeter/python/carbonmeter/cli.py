@@ -768,8 +768,13 @@ def run_export(args: argparse.Namespace, settings: Settings) -> int:
     progress = _ExportProgress()
     lines = export_lines(progress.counted(rows), ExportFormat(args.format))
     if args.output is None:
-        sys.stdout.writelines(lines)
-        sys.stdout.flush()
+        try:
+            sys.stdout.writelines(lines)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader stopped early (``| head``): it has what it asked for, and Python's exit flush must not fail.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     else:
         _write_whole(args.output, lines)
     where = args.output or "stdout"
