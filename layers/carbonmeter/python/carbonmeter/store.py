@@ -238,10 +238,14 @@ class _HourLedger:
         params["ConsistentRead"] = True
         while True:
             page = self._table.query(**params)
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
+            last, items = page.get("LastEvaluatedKey"), page.get("Items", [])
+            del page
+            yield from items
+            # Released before the next page is read, so that a long read (an export) holds one page, not two.
+            del items
+            if last is None:
                 return
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            params["ExclusiveStartKey"] = last
 
 
 class UsageStore(_HourLedger):
