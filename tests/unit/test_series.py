@@ -133,3 +133,18 @@ def test_the_footprint_by_resource_totals_its_rows_and_sums_the_hours_covered():
     assert [point.group for point in found.series] == ["ec2/us-east-1/i-1", "ec2/us-east-1/i-2"]
     assert found.totals["energy_kwh"].central == pytest.approx(2.0)
     assert (found.hours_covered, found.hours_in_range) == (2, 2)
+
+
+def test_a_day_keeps_each_flag_with_the_most_resources_flagged_in_any_one_hour():
+    # Given a flag on one resource in the first hour and on two in the second, and a service flagged once
+    rollups = [
+        _rollup(NOON, Service.EC2, 1.0, flagged_resources={"cpu_default": 1}),
+        _rollup(NOON + HOUR, Service.EC2, 1.0, flagged_resources={"cpu_default": 2, "grid_factor_world_average": 2}),
+        _rollup(NOON + HOUR, Service.S3, 1.0, flagged_resources={"cpu_default": 1}),
+    ]
+    day = day_from_hours("acme", DAY, rollups, hours=2)
+    # Then the service group keeps the most of any hour, the region group the sum of its services in that hour
+    (ec2,) = [g for g in day.of(GroupBy.SERVICE) if g.group == "ec2"]
+    assert ec2.flagged_resources == {"cpu_default": 2, "grid_factor_world_average": 2}
+    (region,) = day.of(GroupBy.REGION)
+    assert region.flagged_resources == {"cpu_default": 3, "grid_factor_world_average": 2}
