@@ -73,7 +73,7 @@ demo: install ## run the whole hourly pipeline on an embedded AWS with a seeded 
 local: install ## a local CarbonMeter with the demo account collected, up until Ctrl-C (prints the setting to export)
 	$(BIN)/python -m devtools.local
 
-benchmark: install ## GetMetricData batching and collector wall time for 100, 1,000 and 10,000 resources
+benchmark: install ## GetMetricData batching and collector wall time for 100, 1,000 and 10,000 resources; a year of roll-ups read and exported
 	$(BIN)/python -m devtools.benchmark
 
 soak: install ## 200 connections x 24 hours with random faults, checked against a fault-free run (about 85 minutes)

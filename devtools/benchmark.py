@@ -40,7 +40,7 @@ from carbonmeter.collection import RegionUsage, api_region, areas, collect
 from carbonmeter.models import Connection, UsageRecord, hour_key, previous_whole_hour
 from carbonmeter.services import COLLECTORS, READ_ACTIONS, READ_RESOURCES
 from carbonmeter.settings import Settings
-from devtools import period_reads
+from devtools import export_memory, period_reads
 from devtools.aws.server import embedded_aws
 from devtools.progress import say
 from devtools.seed import DemoAccount, seed_fleet
@@ -609,6 +609,32 @@ def year_reads_table(figures: Sequence[period_reads.PeriodReadFigures]) -> str:
     return "\n".join([heading, "", report.table(["view", "regions x services", "periods", "requests"], rows)])
 
 
+def _year_export(hour: datetime) -> export_memory.ExportFigures:
+    say("storing a year of one connection's hourly roll-ups, then exporting it by hour (tracemalloc on)")
+    return export_memory.year_export(datetime(hour.year - 1, 1, 1, tzinfo=UTC), say=say)
+
+
+def export_table(figures: export_memory.ExportFigures) -> str:
+    """Peak memory and rate of ``export --format csv --granularity hour --by service`` over a year of hours."""
+    rows = [
+        [
+            f"{figures.hours:,}",
+            figures.groups_per_hour,
+            f"{figures.rows:,}",
+            f"{figures.csv_bytes / 2**20:.1f}",
+            f"{figures.peak_mib:.1f}",
+            f"{figures.seconds:.0f}",
+            f"{figures.rows_per_second:,.0f}",
+        ]
+    ]
+    heading = (
+        "A year of hourly roll-ups exported as CSV, by hour and service, rows written as read (tracemalloc peak of "
+        "the exporting process; the embedded AWS runs apart):"
+    )
+    headers = ["hours", "groups per hour", "rows", "CSV MiB", "peak MiB", "seconds", "rows/s"]
+    return "\n".join([heading, "", report.table(headers, rows)])
+
+
 def environment_description() -> dict[str, Any]:
     return {
         "python": platform.python_version(),
@@ -659,6 +685,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="skip the DynamoDB requests of a year of roll-ups (about a minute: it stores a year of days first)",
     )
+    parser.add_argument(
+        "--no-export",
+        action="store_true",
+        help="skip the year-of-hourly export's peak memory (a few minutes: it stores a year of hours first)",
+    )
     parser.add_argument("--format", choices=("table", "json"), default="table")
     args = parser.parse_args(argv)
     if args.latency_ms < 0:
@@ -685,16 +716,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         for size in args.sizes
     ]
     year_figures = [] if args.no_year_reads else _year_reads(hour, args.regions)
+    export_figures = None if args.no_export else _year_export(hour)
     say(f"benchmark finished in {time.perf_counter() - started:.0f}s")
     if args.format == "json":
         fleets = [r.as_dict() for r in results]
         years = [dataclasses.asdict(f) for f in year_figures]
-        print(json.dumps({"parameters": parameters, "fleets": fleets, "year_reads": years}, indent=2))
+        exported = None if export_figures is None else dataclasses.asdict(export_figures)
+        document = {"parameters": parameters, "fleets": fleets, "year_reads": years, "year_export": exported}
+        print(json.dumps(document, indent=2))
     else:
         print(render_table(results, parameters))
         if year_figures:
             print()
             print(year_reads_table(year_figures))
+        if export_figures is not None:
+            print()
+            print(export_table(export_figures))
     return 0
 
 

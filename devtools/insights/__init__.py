@@ -12,7 +12,7 @@ from datetime import datetime
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.settings import Settings
-from devtools.insights import aws_figures
+from devtools.insights import aws_figures, trends
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ InsightPart = Callable[[InsightContext], str]
 
 # One line per insight; each module lives beside this one (devtools/insights/<insight>.py).
 INSIGHT_PARTS: list[InsightPart] = [
+    trends.trends_text,
     aws_figures.aws_figures_part,  # cost beside carbon, and the reconciliation with AWS's figures
 ]
 

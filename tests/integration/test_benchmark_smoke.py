@@ -11,9 +11,9 @@ import pytest
 from carbonmeter import cloudwatch
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
-from carbonmeter.models import previous_whole_hour
+from carbonmeter.models import Service, previous_whole_hour
 from carbonmeter.settings import Settings
-from devtools import benchmark
+from devtools import benchmark, export_memory
 from devtools.aws.server import embedded_aws
 
 REGIONS = ("us-east-1", "eu-west-1")
@@ -25,7 +25,7 @@ def test_benchmark_command_prints_coherent_figures_for_a_tiny_fleet(capsys: pyte
     # Given a 12-resource fleet over two regions and 5 ms on every request
     # (the year of roll-ups is left out: tests/integration/test_periods_store.py holds its request budget)
     argv = ["--sizes", str(SIZE), "--regions", ",".join(REGIONS), "--latency-ms", "5", "--format", "json"]
-    argv.append("--no-year-reads")
+    argv += ["--no-year-reads", "--no-export"]
 
     # When the benchmark command runs
     assert benchmark.main(argv) == 0
@@ -107,3 +107,15 @@ def test_plan_figures_sum_ceil_q_over_500_per_region_and_window() -> None:
     assert figures.largest_group == 1201
     assert figures.minimum_requests == math.ceil(1201 / 500) + 1 == 4
     assert figures.statistics_baseline_requests == 1211
+
+
+def test_the_export_figures_count_every_hour_of_the_window_and_a_peak() -> None:
+    # Given a day of hourly roll-ups of two groups, exported as the benchmark's year is
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    groups = (("us-east-1", Service.EC2), ("eu-west-1", Service.S3))
+    figures = export_memory.window_export(start, start + timedelta(days=1), groups)
+    # Then every stored roll-up is one row of the CSV, and the peak and size are measured
+    assert (figures.hours, figures.groups_per_hour, figures.items_stored) == (24, 2, 48)
+    assert figures.rows == 48
+    assert figures.csv_bytes > 48 * 100
+    assert figures.peak_mib > 0

@@ -4,13 +4,14 @@ connections, read reports. It presents the library's use cases; each refusal is 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import getpass
 import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, NoReturn, overload
@@ -48,6 +49,8 @@ from carbonmeter.connections import (
 from carbonmeter.emissions.providers import PROVIDER_NAMES, provider_for
 from carbonmeter.insights import costs as insight_costs
 from carbonmeter.insights import reconciliation as insight_reconciliation
+from carbonmeter.insights.export import ExportFormat, export_rows
+from carbonmeter.insights.export import lines as export_lines
 from carbonmeter.models import (
     ALL_REGIONS,
     Connection,
@@ -60,6 +63,7 @@ from carbonmeter.models import (
 from carbonmeter.periods import FootprintWindowError, Granularity, GroupBy
 from carbonmeter.regions import UnknownRegionError, parse_regions
 from carbonmeter.scheduling import CLOUDWATCH_HOURLY_RETENTION
+from carbonmeter.series import FootprintRow
 from carbonmeter.services import READ_ACTIONS, READ_RESOURCES
 from carbonmeter.settings import ConfigurationError, Settings
 from carbonmeter.store import ConnectionStore, MissingTableError, UnknownConnectionError
@@ -147,8 +151,8 @@ def _services(value: str) -> list[Service]:
 
 DESCRIPTION = (
     "CarbonMeter: estimate an AWS account's energy and carbon in-process (estimate), manage the connected "
-    "accounts of a deployed CarbonMeter (connections) and read what it stored (status, report). AWS calls use the "
-    f"usual boto3 credentials; {ENDPOINT_ENV} points them at a local CarbonMeter (make local) instead."
+    "accounts of a deployed CarbonMeter (connections) and read what it stored (status, report, export). AWS calls "
+    f"use the usual boto3 credentials; {ENDPOINT_ENV} points them at a local CarbonMeter (make local) instead."
 )
 REGIONS_HELP = (
     f"comma-separated region names, e.g. us-east-1,eu-west-1, or {ALL_REGIONS!r}: every region the account has "
@@ -186,10 +190,52 @@ def build_parser() -> argparse.ArgumentParser:
         "--group-by",
         choices=[g.value for g in GroupBy],
         default=GroupBy.SERVICE.value,
-        help="with --granularity: the series' groups (default service)",
+        help="with --granularity: the series' groups (default service; resource reads one request per hour of the "
+        "window, docs/insights.md)",
     )
     _aws_figures_commands(commands)
+    _export_command(commands)
     return parser
+
+
+def _export_command(commands: Any) -> None:
+    about = (
+        "Write a connection's stored footprint over the window, one row per period and group, with each figure's "
+        "low and high bounds, the methodology version and the flags, as CSV or JSON Lines. Rows are written as they "
+        "are read, so a year of hourly rows is never held in memory; progress goes to stderr."
+    )
+    export = commands.add_parser(
+        "export", help="a connection's stored footprint as CSV or JSON Lines", description=about
+    )
+    export.add_argument("--connection-id", required=True, help="the id it was registered with")
+    export.add_argument("--start", type=_hour, help="first hour, e.g. 2026-11-01T00:00:00Z (with --end)")
+    export.add_argument("--end", type=_hour, help="end of the window (exclusive), e.g. 2026-12-01T00:00:00Z")
+    export.add_argument(
+        "--last", type=hour_count, metavar="HOURS", help="instead of --start and --end: the latest complete HOURS"
+    )
+    export.add_argument(
+        "--format",
+        choices=[f.value for f in ExportFormat],
+        default=ExportFormat.CSV.value,
+        help="csv (default: a header, then a line per row) or json (JSON Lines: an object per line)",
+    )
+    export.add_argument(
+        "--granularity",
+        choices=[g.value for g in Granularity],
+        default=Granularity.DAY.value,
+        help="one row per hour, day or month (UTC) and group (default day); day and month windows start and end on "
+        "their periods",
+    )
+    export.add_argument(
+        "--by",
+        choices=[g.value for g in GroupBy],
+        default=GroupBy.SERVICE.value,
+        help="the rows' groups (default service; resource reads one request per hour of the window)",
+    )
+    export.add_argument(
+        "--output", metavar="FILE", help="write to FILE (replaced only once complete) instead of stdout"
+    )
+    export.set_defaults(run=run_export)
 
 
 def _estimate_command(commands: Any) -> None:
@@ -712,6 +758,66 @@ def _report_series(
         title = f"CarbonMeter report: connection {args.connection_id!r}, by {granularity} and {group_by}"
         print(report.footprint_text(found, title))
     return 0
+
+
+def run_export(args: argparse.Namespace, settings: Settings) -> int:
+    clients = ClientFactory(settings=settings)
+    now = datetime.now(UTC)
+    window = window_of(args, now)
+    granularity, by = Granularity(args.granularity), GroupBy(args.by)
+    try:
+        rows = export_rows(clients, settings, args.connection_id, window, granularity, by, now)
+    except FootprintWindowError as exc:
+        raise CliError(str(exc)) from None
+    progress = _ExportProgress()
+    lines = export_lines(progress.counted(rows), ExportFormat(args.format))
+    if args.output is None:
+        try:
+            sys.stdout.writelines(lines)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader stopped early (``| head``): it has what it asked for, and Python's exit flush must not fail.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+    else:
+        _write_whole(args.output, lines)
+    where = args.output or "stdout"
+    print(f"exported {progress.rows:,} row(s) to {where}", file=sys.stderr, flush=True)
+    return 0
+
+
+class _ExportProgress:
+    """A line on stderr at each new month the rows reach: a year of hourly rows says where it is twelve times."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self._month = ""
+
+    def counted(self, rows: Iterable[FootprintRow]) -> Iterator[FootprintRow]:
+        for row in rows:
+            month = f"{row.period_start:%Y-%m}"
+            if self.rows and month != self._month:
+                print(f"  {self.rows:,} row(s), now at {month}", file=sys.stderr, flush=True)
+            self._month = month
+            self.rows += 1
+            yield row
+
+
+def _write_whole(path: str, lines: Iterable[str]) -> None:
+    """Write beside ``path`` and move it there once complete: a failed export leaves no half file behind."""
+    partial = f"{path}.partial"
+    try:
+        with open(partial, "w", encoding="utf-8", newline="") as out:
+            out.writelines(lines)
+        os.replace(partial, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.remove(partial)
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(partial)
+        raise
 
 
 def _connections(settings: Settings) -> ConnectionStore:

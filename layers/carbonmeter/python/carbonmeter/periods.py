@@ -10,8 +10,9 @@ it was. Two calculators finishing hours of the same day at once cannot lose eith
 from __future__ import annotations
 
 import calendar
+import operator
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -34,6 +35,8 @@ class GroupBy(StrEnum):
     SERVICE = "service"
     REGION = "region"
     SERVICE_REGION = "service_region"
+    # Not a roll-up group: read from the hours' per-resource records (``carbonmeter.series``).
+    RESOURCE = "resource"
 
 
 class Figure(BaseModel):
@@ -60,8 +63,16 @@ class GroupFigures(BaseModel):
     energy_kwh: Figure = Figure()
     operational_kgco2e: Figure = Figure()
     embodied_kgco2e: Figure = Figure()
+    # How many of the group's resources carry each flag; like ``resources``, the most in any one hour. Empty in
+    # periods stored before it was kept.
+    flagged_resources: dict[str, int] = {}
 
-    def plus(self, other: GroupFigures, resources: int) -> GroupFigures:
+    def plus(
+        self, other: GroupFigures, resources: int, combine: Callable[[int, int], int] = operator.add
+    ) -> GroupFigures:
+        flags = dict(self.flagged_resources)
+        for flag, count in other.flagged_resources.items():
+            flags[flag] = combine(flags.get(flag, 0), count)
         return GroupFigures(
             group_by=self.group_by,
             group=self.group,
@@ -69,6 +80,7 @@ class GroupFigures(BaseModel):
             energy_kwh=self.energy_kwh + other.energy_kwh,
             operational_kgco2e=self.operational_kgco2e + other.operational_kgco2e,
             embodied_kgco2e=self.embodied_kgco2e + other.embodied_kgco2e,
+            flagged_resources=dict(sorted(flags.items())),
         )
 
 
@@ -120,7 +132,7 @@ def day_from_hours(connection_id: str, day: datetime, rollups: Iterable[Rollup],
         hours_covered=hours,
         hours_in_period=hours_in(day, Granularity.DAY),
         methodology_versions=tuple(sorted({rollup.methodology_version for rollup in parts})),
-        groups=_over_time(_hour_groups(rollups) for rollups in _by_hour(parts).values()),
+        groups=_over_time(hour_groups(rollups) for rollups in _by_hour(parts).values()),
     )
 
 
@@ -145,7 +157,7 @@ def _by_hour(rollups: Iterable[Rollup]) -> dict[datetime, list[Rollup]]:
     return dict(sorted(by_hour.items()))
 
 
-def _hour_groups(rollups: Iterable[Rollup]) -> tuple[GroupFigures, ...]:
+def hour_groups(rollups: Iterable[Rollup]) -> tuple[GroupFigures, ...]:
     """One hour's groups: a region's services, or a service's regions, add up, resources included."""
     totals: dict[tuple[GroupBy, str], GroupFigures] = {}
     for rollup in rollups:
@@ -155,7 +167,13 @@ def _hour_groups(rollups: Iterable[Rollup]) -> tuple[GroupFigures, ...]:
             (GroupBy.REGION, rollup.region),
             (GroupBy.SERVICE_REGION, f"{rollup.service}/{rollup.region}"),
         ):
-            part = GroupFigures(group_by=group_by, group=group, resources=rollup.resources, **figures)
+            part = GroupFigures(
+                group_by=group_by,
+                group=group,
+                resources=rollup.resources,
+                flagged_resources=dict(sorted(rollup.flagged_resources.items())),
+                **figures,
+            )
             known = totals.get((group_by, group))
             totals[(group_by, group)] = part if known is None else known.plus(part, known.resources + part.resources)
     return tuple(totals[key] for key in sorted(totals))
@@ -176,7 +194,7 @@ def _over_time(parts: Iterable[Sequence[GroupFigures]]) -> tuple[GroupFigures, .
         for group in groups:
             key = (group.group_by, group.group)
             known = totals.get(key)
-            totals[key] = group if known is None else known.plus(group, max(known.resources, group.resources))
+            totals[key] = group if known is None else known.plus(group, max(known.resources, group.resources), max)
     return tuple(totals[key] for key in sorted(totals))
 
 
@@ -271,9 +289,12 @@ def footprint(
     """The footprint over [start, end), read from the roll-ups of the granularity (hours, days or months).
 
     A day or month view reads one item per period: a year by month is a single query. Its window must start and
-    end on the periods' bounds (UTC), so that every figure is a whole period's.
+    end on the periods' bounds (UTC), so that every figure is a whole period's. By resource, see
+    ``carbonmeter.series.footprint``: resources are not in the roll-ups.
     """
-    _check_aligned(start, end, granularity)
+    if group_by is GroupBy.RESOURCE:
+        raise ValueError("resources are not in the roll-ups: carbonmeter.series.footprint reads them")
+    check_aligned(start, end, granularity)
     periods = _periods(ledger, connection_id, start, end, granularity)
     series = tuple(
         SeriesPoint(period_start=period.start, group=group.group, **{name: getattr(group, name) for name in FIGURES})
@@ -308,13 +329,13 @@ def _periods(
             hours_covered=1,
             hours_in_period=1,
             methodology_versions=tuple(sorted({r.methodology_version for r in rollups})),
-            groups=_hour_groups(rollups),
+            groups=hour_groups(rollups),
         )
         for hour, rollups in by_hour.items()
     ]
 
 
-def _check_aligned(start: datetime, end: datetime, granularity: Granularity) -> None:
+def check_aligned(start: datetime, end: datetime, granularity: Granularity) -> None:
     for name, value in (("start", start), ("end", end)):
         if period_start(value, granularity) != value:
             unit = {Granularity.HOUR: "a whole hour", Granularity.DAY: "midnight UTC"}.get(
@@ -335,8 +356,10 @@ __all__ = [
     "PeriodLedger",
     "PeriodRollup",
     "SeriesPoint",
+    "check_aligned",
     "day_from_hours",
     "footprint",
+    "hour_groups",
     "hours_in",
     "month_from_days",
     "period_end",

@@ -5,10 +5,11 @@ The CLI prints them today and the HTTP API will serve them: both are presenters 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from carbonmeter import periods, report
+from carbonmeter import periods, report, series
 from carbonmeter.aws import ClientFactory
 from carbonmeter.models import HourStatus, hours_between
 from carbonmeter.settings import Settings
@@ -61,6 +62,10 @@ def _check(
     ConnectionStore(clients, settings.connections_table).get(connection_id)
 
 
+# The same check for the insights' use cases (carbonmeter/insights/): a window that is over, a known connection.
+check_stored_window = _check
+
+
 def connection_footprint(
     clients: ClientFactory,
     settings: Settings,
@@ -70,8 +75,25 @@ def connection_footprint(
     group_by: periods.GroupBy,
     now: datetime,
 ) -> periods.Footprint:
-    """A known connection's footprint over ``window``, by period and group, from its stored roll-ups."""
+    """A known connection's footprint over ``window``, by period and group: from its stored roll-ups, or by
+    resource from its hours' records (one query per hour)."""
     start, end = window
     _check(clients, settings, connection_id, start, end, now)
     store = EmissionStore(clients, settings.emissions_table)
-    return periods.footprint(store, connection_id, start, end, granularity, group_by)
+    return series.footprint(store, connection_id, start, end, granularity, group_by)
+
+
+def connection_rows(
+    clients: ClientFactory,
+    settings: Settings,
+    connection_id: str,
+    window: tuple[datetime, datetime],
+    granularity: periods.Granularity,
+    group_by: periods.GroupBy,
+    now: datetime,
+) -> Iterator[series.FootprintRow]:
+    """The same footprint's rows, read lazily (``export``); the window and the id are checked before any row."""
+    start, end = window
+    _check(clients, settings, connection_id, start, end, now)
+    store = EmissionStore(clients, settings.emissions_table)
+    return series.rows(store, connection_id, start, end, granularity, group_by)

@@ -238,10 +238,14 @@ class _HourLedger:
         params["ConsistentRead"] = True
         while True:
             page = self._table.query(**params)
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
+            last, items = page.get("LastEvaluatedKey"), page.get("Items", [])
+            del page
+            yield from items
+            # Released before the next page is read, so that a long read (an export) holds one page, not two.
+            del items
+            if last is None:
                 return
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            params["ExclusiveStartKey"] = last
 
 
 class UsageStore(_HourLedger):
@@ -372,10 +376,14 @@ class EmissionStore(_HourLedger):
 
     def rollups(self, connection_id: str, start: datetime, end: datetime) -> list[Rollup]:
         """Roll-ups of every hour in [start, end)."""
+        return list(self.iter_rollups(connection_id, start, end))
+
+    def iter_rollups(self, connection_id: str, start: datetime, end: datetime) -> Iterator[Rollup]:
+        """Roll-ups of every hour in [start, end), in hour order, read a page (1 MB) at a time as they are taken."""
         condition = Key("pk").eq(connection_id) & Key("sk").between(keys.rollup_bound(start), keys.rollup_bound(end))
         items = self._paginate(KeyConditionExpression=condition)
         rollups = (_from_item(Rollup, item) for item in items)
-        return [rollup for rollup in rollups if start <= rollup.hour < end]
+        return (rollup for rollup in rollups if start <= rollup.hour < end)
 
     def claim_period(self, connection_id: str, granularity: Granularity, start: datetime, hour: datetime) -> Claim:
         """Take the next generation of a day or month, and count ``hour`` among its calculated hours."""
@@ -413,11 +421,17 @@ class EmissionStore(_HourLedger):
         self, connection_id: str, granularity: Granularity, start: datetime, end: datetime
     ) -> list[PeriodRollup]:
         """The days or months that start in [start, end), in order; one query (a page per MB)."""
+        return list(self.iter_periods(connection_id, granularity, start, end))
+
+    def iter_periods(
+        self, connection_id: str, granularity: Granularity, start: datetime, end: datetime
+    ) -> Iterator[PeriodRollup]:
+        """``periods``, read a page at a time as they are taken."""
         bounds = (keys.period_key(granularity, start), keys.period_key(granularity, end))
         condition = Key("pk").eq(connection_id) & Key("sk").between(*bounds)
         items = self._paginate(KeyConditionExpression=condition)
         periods = (_from_item(PeriodRollup, item) for item in items if "written_generation" in item)
-        return [period for period in periods if start <= period.start < end]
+        return (period for period in periods if start <= period.start < end)
 
 
 def _check_belongs(items: Sequence[dict[str, Any]], connection_id: str, hour: datetime) -> None:
