@@ -12,6 +12,7 @@ from datetime import datetime
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.settings import Settings
+from devtools.insights import recommendations
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,9 @@ class InsightContext:
 InsightPart = Callable[[InsightContext], str]
 
 # One line per insight; each module lives beside this one (devtools/insights/<insight>.py).
-INSIGHT_PARTS: list[InsightPart] = []
+INSIGHT_PARTS: list[InsightPart] = [
+    recommendations.recommendations_part,
+]
 
 
 def insights_text(context: InsightContext) -> str:

@@ -40,6 +40,8 @@ from carbonmeter.store import ConnectionStore, EmissionStore, UsageStore
 from carbonmeter.windows import check_window
 
 DEFAULT_DAYS = 14
+# The reads grow by one query per region-hour: a month at most keeps a run to seconds and cents.
+MAX_DAYS = 31
 # The rules, as they appear in each recommendation's ``rule``.
 IDLE_INSTANCE = "idle_instance"
 SMALLER_INSTANCE = "smaller_instance"
