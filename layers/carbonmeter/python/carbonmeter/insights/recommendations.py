@@ -14,8 +14,10 @@ from __future__ import annotations
 import csv
 import json
 import math
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -195,12 +197,7 @@ def connection_recommendations(
     before = _dynamodb_requests(clients)
     ConnectionStore(clients, settings.connections_table).get(connection_id)
     rollups = EmissionStore(clients, settings.emissions_table).rollups(connection_id, start, end)
-    store = UsageStore(clients, settings.usage_table)
-    usage = [
-        record
-        for read in read_plan(rollups)
-        for record in store.read_services(connection_id, read.hour, read.region, read.services)
-    ]
+    usage = _read_usage(clients, settings, connection_id, read_plan(rollups))
     found = recommend(usage, rollups, coefficients or load_coefficients(), load_rules())
     return Recommendations(
         connection_id=connection_id,
@@ -213,6 +210,22 @@ def connection_recommendations(
         information=found.information,
         dynamodb_requests=_dynamodb_requests(clients) - before,
     )
+
+
+def _read_usage(
+    clients: ClientFactory, settings: Settings, connection_id: str, plan: Sequence[Read]
+) -> list[UsageRecord]:
+    """The plan's queries, ``region_workers`` at a time (a boto3 resource per thread: they are not thread-safe),
+    in the plan's order."""
+    local = threading.local()
+
+    def read(query: Read) -> list[UsageRecord]:
+        if not hasattr(local, "store"):
+            local.store = UsageStore(clients, settings.usage_table)
+        return list(local.store.read_services(connection_id, query.hour, query.region, query.services))
+
+    with ThreadPoolExecutor(max_workers=settings.region_workers) as pool:
+        return [record for records in pool.map(read, plan) for record in records]
 
 
 def _dynamodb_requests(clients: ClientFactory) -> int:
