@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import textwrap
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -59,6 +60,8 @@ _BYTES_PER_MB = 1e6
 _EBS_SNAPSHOT = "snapshot"
 _S3_STANDARD = "StandardStorage"
 _VOLUME_UNATTACHED = "available"
+# Assumption lines wrap at this width in text, so that the output reads in a terminal.
+WIDTH = 118
 
 
 @dataclass(frozen=True)
@@ -622,7 +625,7 @@ def headline(found: Recommendations) -> str:
     wanted = f"{found.hours_wanted} h ({found.hours_wanted // 24} days) before {_hour(found.end)}"
     read = "all" if found.hours_read == found.hours_wanted else f"{found.hours_read} h"
     return (
-        f"kg CO2e saved a month ({found.hours_per_month:g} h) at the rate of {read} of the {wanted}; "
+        f"kg CO2e saved a month ({found.hours_per_month:g} h) at the rate of {read} of the {wanted};\n"
         "range: every coefficient at its low end, or every one at its high end"
     )
 
@@ -656,7 +659,8 @@ def _ranked(shown: Sequence[Recommendation], assumptions: bool) -> list[str]:
     lines = table[:2]
     for row, r in zip(table[2:], shown, strict=True):
         lines.append(row)
-        lines += [f"      - {line}" for line in r.assumptions]
+        lines += [textwrap.fill(line, WIDTH, initial_indent="      - ", subsequent_indent="        ")
+                  for line in r.assumptions]  # fmt: skip
     return lines
 
 
