@@ -60,3 +60,17 @@ def test_records_provisioned_size_in_decimal_gb(collect, counter: ApiCallCounter
     assert record.details.storage_gb == pytest.approx(107.3741824)
     assert counter.metrics_requested == 0
     assert "monitoring:GetMetricData" not in counter.calls
+
+
+def test_records_whether_a_volume_is_attached_to_anything(collect):
+    # Given a volume attached to nothing and one attached to an instance
+    client = boto3.client("ec2", region_name="eu-west-1")
+    loose = client.create_volume(AvailabilityZone="eu-west-1a", Size=10, VolumeType="gp3")["VolumeId"]
+    attached = client.create_volume(AvailabilityZone="eu-west-1a", Size=10, VolumeType="gp3")["VolumeId"]
+    image = client.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    instance = client.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro")["Instances"][0]
+    client.attach_volume(VolumeId=attached, InstanceId=instance["InstanceId"], Device="/dev/sdf")
+    # When the hour is collected
+    states = {record.resource_id: record.details.state for record in collect(ebs.SLICE, "eu-west-1", HOUR)}
+    # Then each record keeps the volume's state, which the recommendations read to find unattached ones
+    assert (states[loose], states[attached]) == ("available", "in-use")

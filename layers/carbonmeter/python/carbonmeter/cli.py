@@ -48,6 +48,7 @@ from carbonmeter.connections import (
 )
 from carbonmeter.emissions.providers import PROVIDER_NAMES, provider_for
 from carbonmeter.insights import costs as insight_costs
+from carbonmeter.insights import recommendations
 from carbonmeter.insights import reconciliation as insight_reconciliation
 from carbonmeter.insights.export import ExportFormat, export_rows
 from carbonmeter.insights.export import lines as export_lines
@@ -195,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _aws_figures_commands(commands)
     _export_command(commands)
+    _recommendations_command(commands)
     return parser
 
 
@@ -957,4 +959,51 @@ def run_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     print(
         found.model_dump_json(indent=2) if args.format == "json" else insight_reconciliation.reconciliation_text(found)
     )
+    return 0
+
+
+def _recommendations_command(commands: Any) -> None:
+    about = (
+        "A connection's changes that would save the most kg CO2e a month, ranked, each with its assumptions: idle or "
+        "oversized EC2 instances, their Graviton types, unattached EBS volumes, S3 data for a colder class; and, "
+        "for information only, the cleanest grid in each region's geography (docs/insights.md#recommendations)."
+    )
+    parser = commands.add_parser(
+        "recommendations", help="changes that would save the most kg CO2e a month, ranked", description=about
+    )
+    parser.add_argument("--connection-id", required=True, help="the id it was registered with")
+    parser.add_argument(
+        "--days",
+        type=day_count,
+        default=recommendations.DEFAULT_DAYS,
+        help=f"days of stored figures read (default 14, at most {recommendations.MAX_DAYS})",
+    )
+    parser.add_argument("--end", type=_hour, help="end of the days read (exclusive; default: the latest complete hour)")
+    parser.add_argument("--limit", type=day_count, metavar="N", help="the N largest changes only (default all)")
+    parser.add_argument("--format", choices=["text", "json"], default="text", help="text for people (default) or json")
+    parser.set_defaults(run=run_recommendations)
+
+
+def day_count(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number (1 or more)")
+    return int(value)
+
+
+def run_recommendations(args: argparse.Namespace, settings: Settings) -> int:
+    clients = ClientFactory(settings=settings)
+    now = datetime.now(UTC)
+    end = args.end or now.replace(minute=0, second=0, microsecond=0)
+    if args.days > recommendations.MAX_DAYS:
+        raise CliError(f"--days is at most {recommendations.MAX_DAYS}: every region-hour read is one query")
+    found = recommendations.connection_recommendations(clients, settings, args.connection_id, end, now, args.days)
+    if args.format == "json":
+        document = recommendations.document(found)
+        if args.limit:
+            document["recommendations"] = document["recommendations"][: args.limit]
+        print(json.dumps(document, indent=2))
+        return 0
+    print(f"CarbonMeter recommendations: connection {args.connection_id!r}")
+    print(recommendations.text(found, limit=args.limit))
+    print(f"\nread with {found.dynamodb_requests} DynamoDB request(s)", file=sys.stderr)
     return 0

@@ -12,6 +12,7 @@ Hours are ``hour_key`` strings (``2026-11-23T10:00:00Z``), which sort as the hou
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Protocol
 
@@ -54,6 +55,13 @@ def resource_key(record: _PerResource) -> str:
 def scope_prefix(scope: str) -> str:
     """The usage sort keys of one ``region/service`` scope."""
     return scope.replace("/", "#") + "#"
+
+
+def services_range(region: str, services: Sequence[str]) -> tuple[str, str]:
+    """The usage sort keys from the first to the last of ``services`` in ``region`` (both ends included; a
+    service whose name sorts between them falls inside too). ``$`` is the character after ``#``."""
+    names = sorted(services)
+    return f"{region}#{names[0]}#", f"{region}#{names[-1]}$"
 
 
 def emission_key(record: _PerResource) -> str:

@@ -24,6 +24,9 @@ class EbsUsage(ServiceUsage):
     service: Literal[Service.EBS] = Service.EBS
     storage_gb: float = 0.0
     storage_type: str | None = None
+    # DescribeVolumes' State ("available": attached to nothing; "in-use"): what the recommendations read to find
+    # unattached volumes. None on records stored before it was kept.
+    state: str | None = None
 
 
 class EbsSlice(ServiceSlice[EbsUsage]):
@@ -48,7 +51,11 @@ class EbsSlice(ServiceSlice[EbsUsage]):
         metrics: Mapping[MetricRequest, Sequence[float]],
         context: HourContext,
     ) -> list[UsageRecord]:
-        details = EbsUsage(storage_gb=resource.attributes["size_gib"] * GB_PER_GIB, storage_type=resource.resource_type)
+        details = EbsUsage(
+            storage_gb=resource.attributes["size_gib"] * GB_PER_GIB,
+            storage_type=resource.resource_type,
+            state=resource.attributes.get("state"),
+        )
         return [self.record(resource, context, details)]
 
     def estimate(self, usage: UsageRecord, details: EbsUsage, c: Coefficients) -> Parts:
