@@ -890,7 +890,7 @@ def _day(value: str) -> date:
 
 def _count(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a count (1 or more)")
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number (1 or more)")
     return int(value)
 
 
@@ -974,20 +974,14 @@ def _recommendations_command(commands: Any) -> None:
     parser.add_argument("--connection-id", required=True, help="the id it was registered with")
     parser.add_argument(
         "--days",
-        type=day_count,
+        type=_count,
         default=recommendations.DEFAULT_DAYS,
         help=f"days of stored figures read (default 14, at most {recommendations.MAX_DAYS})",
     )
     parser.add_argument("--end", type=_hour, help="end of the days read (exclusive; default: the latest complete hour)")
-    parser.add_argument("--limit", type=day_count, metavar="N", help="the N largest changes only (default all)")
+    parser.add_argument("--limit", type=_count, metavar="N", help="the N largest changes only (default all)")
     parser.add_argument("--format", choices=["text", "json"], default="text", help="text for people (default) or json")
     parser.set_defaults(run=run_recommendations)
-
-
-def day_count(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number (1 or more)")
-    return int(value)
 
 
 def run_recommendations(args: argparse.Namespace, settings: Settings) -> int:
