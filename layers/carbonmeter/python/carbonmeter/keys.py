@@ -4,7 +4,9 @@ Usage table:     pk ``<connection>#<hour>``, sk ``<region>#<service>#<resource i
                  pk ``<connection>``,        sk ``status#<hour>`` (the hour's status).
 Emissions table: pk ``<connection>#<hour>``, sk ``resource#<region>#<service>#<resource id>#<resource type>``;
                  pk ``<connection>``,        sk ``rollup#<hour>#<region>#<service>``;
-                 pk ``<connection>``,        sk ``period#day#<YYYY-MM-DD>`` and ``period#month#<YYYY-MM>``.
+                 pk ``<connection>``,        sk ``period#day#<YYYY-MM-DD>`` and ``period#month#<YYYY-MM>``;
+                 pk ``<connection>``,        sk ``anomalycheck#<hour>`` (the anomaly detector's view of the hour);
+                 pk ``<connection>``,        sk ``anomaly#<region>#<service>#<kind>#<direction>#<start hour>``.
 Hours are ``hour_key`` strings (``2026-11-23T10:00:00Z``), which sort as the hours do.
 """
 
@@ -19,6 +21,8 @@ STATUS_PREFIX = "status#"
 RESOURCE_PREFIX = "resource#"
 ROLLUP_PREFIX = "rollup#"
 PERIOD_PREFIX = "period#"
+ANOMALY_PREFIX = "anomaly#"
+ANOMALY_CHECK_PREFIX = "anomalycheck#"
 _PERIOD_FORMATS = {"day": "%Y-%m-%d", "month": "%Y-%m"}
 
 
@@ -84,3 +88,16 @@ def hour_of_connection_key(sk: str) -> str:
 def period_key(granularity: str, start: datetime) -> str:
     """A day's or month's roll-up in its connection's partition; keys of one granularity sort as the periods do."""
     return f"{PERIOD_PREFIX}{granularity}#{start.strftime(_PERIOD_FORMATS[granularity])}"
+
+
+def anomaly_check_key(hour: datetime) -> str:
+    return f"{ANOMALY_CHECK_PREFIX}{hour_key(hour)}"
+
+
+def anomaly_series_prefix(region: str, service: str, kind: str, direction: str) -> str:
+    """The sort keys of one series' anomalies of one kind and direction start with this; they sort by start."""
+    return f"{ANOMALY_PREFIX}{region}#{service}#{kind}#{direction}#"
+
+
+def anomaly_key(region: str, service: str, kind: str, direction: str, start: datetime) -> str:
+    return anomaly_series_prefix(region, service, kind, direction) + hour_key(start)

@@ -25,6 +25,7 @@ class MetricName(StrEnum):
     ENERGY_KWH = "EnergyKwh"
     OPERATIONAL_KGCO2E = "OperationalKgCO2e"
     PROVIDER_FALLBACKS = "ProviderFallbacks"
+    ANOMALY_ALERTS = "AnomalyAlerts"
 
 
 # What the collector counts per connection-hour, as the dashboard graphs it.

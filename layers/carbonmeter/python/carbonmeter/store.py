@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from carbonmeter import keys
 from carbonmeter.aws import ClientFactory
+from carbonmeter.insights.anomalies.records import AlertState, Anomaly, HourCheck
 from carbonmeter.models import (
     SCHEDULE_ATTRIBUTES,
     Connection,
@@ -425,3 +426,104 @@ def _check_belongs(items: Sequence[dict[str, Any]], connection_id: str, hour: da
     for item in items:
         if item["connection_id"] != connection_id or datetime.fromisoformat(item["hour"]) != hour:
             raise ValueError(f"record {item['sk']} does not belong to {connection_id} at {hour_key(hour)}")
+
+
+class AnomalyStore(_HourLedger):
+    """The anomaly detector's hour checks and the anomalies it found, in the connection's partition of emissions."""
+
+    def __init__(self, clients: ClientFactory, table_name: str) -> None:
+        super().__init__(clients, table_name)
+        self._resource = clients.resource("dynamodb")
+        self._table_name = table_name
+
+    def checks(self, connection_id: str, hours: Iterable[datetime]) -> dict[datetime, HourCheck]:
+        """The stored checks of ``hours`` (at most 100): one BatchGetItem, again only for keys it left unprocessed."""
+        wanted = sorted(set(hours))
+        if len(wanted) > _BATCH_GET_LIMIT:
+            raise ValueError(f"at most {_BATCH_GET_LIMIT} hours a read, not {len(wanted)}")
+        request: dict[str, Any] = {
+            self._table_name: {
+                "Keys": [{"pk": connection_id, "sk": keys.anomaly_check_key(hour)} for hour in wanted],
+                "ConsistentRead": True,
+            }
+        }
+        found: dict[datetime, HourCheck] = {}
+        for _ in range(_BATCH_GET_ATTEMPTS):
+            if not wanted:
+                break
+            response = self._resource.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(self._table_name, []):
+                check = _from_item(HourCheck, item)
+                found[check.hour] = check
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+        if request:
+            raise RuntimeError("DynamoDB left keys of the anomaly checks unprocessed after every attempt")
+        return found
+
+    def put_check(self, check: HourCheck) -> None:
+        self._table.put_item(Item=_to_item(check, pk=check.connection_id, sk=keys.anomaly_check_key(check.hour)))
+
+    def of_series(
+        self, connection_id: str, region: str, service: str, kind: str, direction: str, since: datetime
+    ) -> list[Anomaly]:
+        """The series' anomalies of this kind and direction that started at ``since`` or later, oldest first."""
+        prefix = keys.anomaly_series_prefix(region, service, kind, direction)
+        condition = Key("pk").eq(connection_id) & Key("sk").between(
+            keys.anomaly_key(region, service, kind, direction, since), prefix + "~"
+        )
+        return [_from_item(Anomaly, item) for item in self._paginate(KeyConditionExpression=condition)]
+
+    def put_new(self, anomaly: Anomaly) -> bool:
+        """Store ``anomaly`` unless one of the same id is stored (then False, storing nothing)."""
+        try:
+            self._table.put_item(Item=self._item(anomaly), ConditionExpression=Attr("pk").not_exists())
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def put(self, anomaly: Anomaly) -> None:
+        self._table.put_item(Item=self._item(anomaly))
+
+    def get(self, anomaly: Anomaly) -> Anomaly | None:
+        item = self._table.get_item(Key=self._key(anomaly), ConsistentRead=True).get("Item")
+        return None if item is None else _from_item(Anomaly, item)
+
+    def move_alert(self, anomaly: Anomaly, before: AlertState, after: AlertState) -> bool:
+        """Set the anomaly's alert state to ``after`` if it is ``before``: exactly one caller wins a transition."""
+        try:
+            self._table.update_item(
+                Key=self._key(anomaly),
+                UpdateExpression="SET #alert = :after",
+                ConditionExpression="#alert = :before",
+                ExpressionAttributeNames={"#alert": "alert"},
+                ExpressionAttributeValues={":after": str(after), ":before": str(before)},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def between(self, connection_id: str, start: datetime, end: datetime) -> list[Anomaly]:
+        """Every anomaly of the connection that overlaps [start, end), by start then series."""
+        anomalies = (_from_item(Anomaly, item) for item in self._query(connection_id, keys.ANOMALY_PREFIX))
+        return sorted(
+            (a for a in anomalies if a.start < end and a.end > start),
+            key=lambda a: (a.start, a.region, a.service, a.kind, a.direction),
+        )
+
+    def _key(self, anomaly: Anomaly) -> dict[str, str]:
+        sk = keys.anomaly_key(anomaly.region, anomaly.service, anomaly.kind, anomaly.direction, anomaly.start)
+        return {"pk": anomaly.connection_id, "sk": sk}
+
+    def _item(self, anomaly: Anomaly) -> dict[str, Any]:
+        return _to_item(anomaly, **self._key(anomaly))
+
+
+# BatchGetItem takes at most 100 keys; what it leaves unprocessed (throttling) is asked for again a few times.
+_BATCH_GET_LIMIT = 100
+_BATCH_GET_ATTEMPTS = 5
