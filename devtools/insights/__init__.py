@@ -37,3 +37,9 @@ def insights_text(context: InsightContext) -> str:
     if not parts:
         return ""
     return "\n\n".join(["Insights", *parts])
+
+
+# Each part's module imports InsightContext from here, so the parts are imported once it is defined.
+from devtools.insights.anomalies import anomalies_part  # noqa: E402
+
+INSIGHT_PARTS.append(anomalies_part)

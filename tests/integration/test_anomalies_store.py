@@ -13,10 +13,11 @@ from carbonmeter.aws import ClientFactory
 from carbonmeter.insights.anomalies.alerts import SnsAlerts
 from carbonmeter.insights.anomalies.detection import Direction, Kind, Thresholds
 from carbonmeter.insights.anomalies.records import AlertState
-from carbonmeter.insights.anomalies.watch import AnomalyWindowError, check_hour, list_anomalies
+from carbonmeter.insights.anomalies.watch import check_hour, list_anomalies
 from carbonmeter.models import HOUR, EmissionRecord, Rollup, Service
 from carbonmeter.settings import Settings
 from carbonmeter.store import AnomalyStore
+from carbonmeter.windows import WindowError
 from devtools.aws.resources import create_resources
 
 CONNECTION = "acme"
@@ -209,5 +210,5 @@ def test_the_listing_keeps_the_window_and_refuses_an_empty_one(store):
     _run(store, _hours(72), JUMPS)
     assert list_anomalies(store, CONNECTION, START, JUMP) == []
     assert len(list_anomalies(store, CONNECTION, JUMP + 4 * HOUR, JUMP + 5 * HOUR)) == 1
-    with pytest.raises(AnomalyWindowError, match="must end after it starts"):
+    with pytest.raises(WindowError, match="must end after it starts"):
         list_anomalies(store, CONNECTION, JUMP, JUMP)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.insights.anomalies.detection import Kind
 from carbonmeter.insights.anomalies.records import Anomaly
 from carbonmeter.models import hour_key
+from carbonmeter.report import table
 
 # SNS refuses a subject longer than this.
 SUBJECT_LIMIT = 100
@@ -59,3 +61,28 @@ def message(anomaly: Anomaly) -> str:
     """The summary, then the anomaly as JSON (a webhook reads the second part)."""
     document: dict[str, Any] = anomaly.model_dump(mode="json")
     return f"{summary(anomaly)}\n\n{json.dumps(document, indent=2, sort_keys=True)}"
+
+
+def anomalies_table(anomalies: Sequence[Anomaly]) -> str:
+    """The anomalies as a table: the series, when, which way, the figures per hour, the alert, the largest resources."""
+    rows = [
+        [
+            hour_key(a.start),
+            hour_key(a.end),
+            f"{a.service}/{a.region}",
+            a.kind,
+            a.direction,
+            _figure(a, a.expected),
+            _figure(a, a.observed),
+            f"{a.excess:+.4f} kg" if a.kind is Kind.EMISSIONS else "-",
+            a.alert,
+            ", ".join(c.resource_id for c in a.contributors) or "-",
+        ]
+        for a in anomalies
+    ]
+    headers = ["start", "end", "series", "kind", "dir", "expected/h", "observed/h", "excess", "alert", "largest"]
+    return table(headers, rows)
+
+
+def _figure(anomaly: Anomaly, value: float) -> str:
+    return f"{value:.4f} kg" if anomaly.kind is Kind.EMISSIONS else f"{value:.1f}"

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from carbonmeter.aws import ClientFactory
 from carbonmeter.insights.anomalies import detection
 from carbonmeter.insights.anomalies.alerts import AlertPublisher
 from carbonmeter.insights.anomalies.detection import Kind, Thresholds
@@ -24,7 +25,9 @@ from carbonmeter.insights.anomalies.records import (
     SeriesCheck,
 )
 from carbonmeter.models import HOUR, EmissionRecord, Rollup, hour_key
-from carbonmeter.store import AnomalyStore
+from carbonmeter.settings import Settings
+from carbonmeter.store import AnomalyStore, ConnectionStore
+from carbonmeter.windows import WindowError
 
 # How many of a series' largest resources an anomaly names.
 CONTRIBUTORS = 3
@@ -204,12 +207,17 @@ def _alert(store: AnomalyStore, anomaly: Anomaly, publisher: AlertPublisher) -> 
     return True
 
 
-class AnomalyWindowError(ValueError):
-    """A listing window that ends before it starts."""
-
-
 def list_anomalies(store: AnomalyStore, connection_id: str, start: datetime, end: datetime) -> list[Anomaly]:
-    """The connection's anomalies that overlap [start, end), by start (``carbonmeter anomalies``)."""
+    """The connection's anomalies that overlap [start, end), by start."""
     if end <= start:
-        raise AnomalyWindowError(f"the window must end after it starts ({hour_key(start)} to {hour_key(end)})")
+        raise WindowError(f"the window must end after it starts ({hour_key(start)} to {hour_key(end)})")
     return store.between(connection_id, start, end)
+
+
+def connection_anomalies(
+    clients: ClientFactory, settings: Settings, connection_id: str, start: datetime, end: datetime
+) -> list[Anomaly]:
+    """A known connection's anomalies that overlap [start, end) (``carbonmeter anomalies``; the HTTP API next)."""
+    # An unknown id is a mistake to say so, not an empty answer.
+    ConnectionStore(clients, settings.connections_table).schedule(connection_id)
+    return list_anomalies(AnomalyStore(clients, settings.emissions_table), connection_id, start, end)

@@ -1,0 +1,22 @@
+"""The demo report's anomalies part: what the detector stored over the run, one line each."""
+
+from __future__ import annotations
+
+from carbonmeter.insights.anomalies.alerts import summary
+from carbonmeter.insights.anomalies.watch import connection_anomalies
+from devtools.insights import InsightContext
+
+
+def anomalies_part(context: InsightContext) -> str:
+    found = connection_anomalies(context.clients, context.settings, context.connection_id, context.start, context.end)
+    if not found:
+        return ""
+    lines = [
+        f"Anomalies: {len(found)} (carbonmeter anomalies; docs/insights.md#anomalies)",
+        *(f"  {anomaly.kind:<9}  {summary(anomaly)}; alert {anomaly.alert}" for anomaly in found),
+    ]
+    largest = next((a for a in found if a.contributors), None)
+    if largest is not None:
+        names = ", ".join(c.resource_id for c in largest.contributors)
+        lines.append(f"  largest in {largest.service}/{largest.region}: {names}")
+    return "\n".join(lines)
