@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from carbonmeter import cli
+from carbonmeter.insights.anomalies.records import AlertState
 from carbonmeter.insights.anomalies.watch import connection_anomalies
 from carbonmeter.models import HOUR, CalculateJob, hour_key
 from carbonmeter.scheduling import enqueue
 from carbonmeter.store import UsageStore
+from devtools.aws.iam import DeployedPolicies, synthesized_templates
+from devtools.aws.pipeline import LocalPipeline
 from tests.support.local_cloud import CONNECTION, register
 from tests.support.records import ec2_usage
 
@@ -33,16 +36,26 @@ def _store_usage(cloud, hour, instances: int) -> None:
     UsageStore(cloud.clients, cloud.settings.usage_table).replace_hour(CONNECTION, hour, records)
 
 
-def _calculate(cloud, handlers_on, hours) -> None:
+def _calculate(cloud, handlers_on, hours, pipeline=None) -> int:
+    """Queue and drain the calculations of ``hours`` (one attempt each); the number of jobs that failed."""
     assert cloud.settings.calculate_queue_url
-    enqueue(
-        cloud.clients,
-        cloud.settings.calculate_queue_url,
-        [CalculateJob(connection_id=CONNECTION, hour=h) for h in hours],
-    )
+    jobs = [CalculateJob(connection_id=CONNECTION, hour=h) for h in hours]
+    enqueue(cloud.clients, cloud.settings.calculate_queue_url, jobs)
     with handlers_on(cloud):
-        drained = cloud.pipeline.drain_calculate()
-    assert drained.failed == 0
+        drained = (pipeline or cloud.pipeline).drain_calculate(max_batches=1)
+    if drained.failed:
+        cloud.clients.client("sqs").purge_queue(QueueUrl=cloud.settings.calculate_queue_url)
+    return drained.failed
+
+
+def _jump(cloud) -> tuple[datetime, datetime]:
+    """Yesterday: 2 instances an hour for four hours; today: 12, the same four hours. Returns both starts."""
+    today = cloud.hours[-1] - 6 * HOUR
+    yesterday = today - timedelta(days=1)
+    for k in range(4):
+        _store_usage(cloud, yesterday + k * HOUR, NORMAL)
+        _store_usage(cloud, today + k * HOUR, JUMPED)
+    return yesterday, today
 
 
 def _inbox(cloud) -> str:
@@ -68,15 +81,11 @@ def test_a_jump_in_instances_is_stored_alerted_once_and_listed(local_cloud, hand
     cloud = local_cloud(hours=1)
     register(cloud, CONNECTION)
     inbox = _inbox(cloud)
-    today = cloud.hours[-1] - 6 * HOUR
-    yesterday = today - timedelta(days=1)
-    for k in range(4):
-        _store_usage(cloud, yesterday + k * HOUR, NORMAL)
-        _store_usage(cloud, today + k * HOUR, JUMPED)
+    yesterday, today = _jump(cloud)
     # When the calculator (its deployed policy enforced) calculates yesterday's hours, then today's, then today's again
-    _calculate(cloud, handlers_on, [yesterday + k * HOUR for k in range(4)])
-    _calculate(cloud, handlers_on, [today + k * HOUR for k in range(4)])
-    _calculate(cloud, handlers_on, [today + k * HOUR for k in range(4)])
+    assert _calculate(cloud, handlers_on, [yesterday + k * HOUR for k in range(4)]) == 0
+    assert _calculate(cloud, handlers_on, [today + k * HOUR for k in range(4)]) == 0
+    assert _calculate(cloud, handlers_on, [today + k * HOUR for k in range(4)]) == 0
     # Then two anomalies are stored from the jump's first hour, CO2e and count, both up
     found = connection_anomalies(cloud.clients, cloud.settings, CONNECTION, yesterday, today + 4 * HOUR)
     assert sorted((a.kind, a.direction, a.start, a.end) for a in found) == [
@@ -97,6 +106,26 @@ def test_a_jump_in_instances_is_stored_alerted_once_and_listed(local_cloud, hand
     out = capsys.readouterr().out
     assert "ec2/us-east-1" in out
     assert "2 anomalies" in out
+
+
+def test_without_its_publish_grant_the_calculation_fails_and_the_alert_waits(local_cloud, handlers_on):
+    # Given the calculator deployed without sns:Publish
+    cloud = local_cloud(hours=1)
+    register(cloud, CONNECTION)
+    yesterday, today = _jump(cloud)
+    policies = DeployedPolicies.of(synthesized_templates(), cloud.settings, cloud.account.account_id)
+    refused = LocalPipeline(
+        cloud.clients, cloud.settings, cloud.account.account_id, policies=policies.without("calculator", "sns:Publish")
+    )
+    assert _calculate(cloud, handlers_on, [yesterday + k * HOUR for k in range(4)], refused) == 0
+    # When the hour that completes the anomaly is calculated
+    failed = _calculate(cloud, handlers_on, [today + k * HOUR for k in range(3)], refused)
+    # Then its calculation fails (to be retried) and both anomalies wait, pending, for the retry to publish them
+    assert failed >= 1
+    assert any(denial.action == "sns:Publish" for denial in refused.guard.denials)
+    found = connection_anomalies(cloud.clients, cloud.settings, CONNECTION, today, today + 4 * HOUR)
+    assert found
+    assert {a.alert for a in found} == {AlertState.PENDING}
 
 
 def test_the_cli_refuses_an_unknown_connection_and_an_empty_window_in_one_line(local_cloud, capsys):
