@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from carbonmeter.insights.anomalies.alerts import summary
+from carbonmeter.insights.anomalies.detection import Kind
 from carbonmeter.insights.anomalies.watch import connection_anomalies
 from devtools.insights import InsightContext
 
@@ -15,7 +16,8 @@ def anomalies_part(context: InsightContext) -> str:
         f"Anomalies: {len(found)} (carbonmeter anomalies; docs/insights.md#anomalies)",
         *(f"  {anomaly.kind:<9}  {summary(anomaly)}; alert {anomaly.alert}" for anomaly in found),
     ]
-    largest = next((a for a in found if a.contributors), None)
+    # The resources behind a change of CO2e say more than those of a count.
+    largest = next((a for a in sorted(found, key=lambda a: a.kind != Kind.EMISSIONS) if a.contributors), None)
     if largest is not None:
         names = ", ".join(c.resource_id for c in largest.contributors)
         lines.append(f"  largest in {largest.service}/{largest.region}: {names}")

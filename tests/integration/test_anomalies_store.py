@@ -14,11 +14,13 @@ from carbonmeter.insights.anomalies.alerts import SnsAlerts
 from carbonmeter.insights.anomalies.detection import Direction, Kind, Thresholds
 from carbonmeter.insights.anomalies.records import AlertState
 from carbonmeter.insights.anomalies.watch import check_hour, list_anomalies
-from carbonmeter.models import HOUR, EmissionRecord, Rollup, Service
+from carbonmeter.models import HOUR, Connection, EmissionRecord, Rollup, Service
 from carbonmeter.settings import Settings
-from carbonmeter.store import AnomalyStore
+from carbonmeter.store import AnomalyStore, ConnectionStore
 from carbonmeter.windows import WindowError
 from devtools.aws.resources import create_resources
+from devtools.insights import InsightContext
+from devtools.insights.anomalies import anomalies_part
 
 CONNECTION = "acme"
 START = datetime(2026, 11, 20, tzinfo=UTC)
@@ -212,3 +214,27 @@ def test_the_listing_keeps_the_window_and_refuses_an_empty_one(store):
     assert len(list_anomalies(store, CONNECTION, JUMP + 4 * HOUR, JUMP + 5 * HOUR)) == 1
     with pytest.raises(WindowError, match="must end after it starts"):
         list_anomalies(store, CONNECTION, JUMP, JUMP)
+
+
+def test_the_demo_reports_part_lists_each_anomaly_in_a_line(clients, settings, store):
+    # Given the jump stored for a registered connection
+    ConnectionStore(clients, settings.connections_table).put(
+        Connection(
+            connection_id=CONNECTION,
+            role_arn="arn:aws:iam::111122223333:role/CarbonMeterReadOnly",
+            external_id="x" * 32,
+            regions=("eu-west-1",),
+        )
+    )
+    _run(store, _hours(72), JUMPS)
+    # When the demo report's insights section is made, and when nothing is anomalous
+    text = anomalies_part(InsightContext(settings, clients, CONNECTION, START, START + timedelta(days=3)))
+    quiet = anomalies_part(InsightContext(settings, clients, CONNECTION, START, JUMP))
+    # Then the part has a heading, one line per anomaly and the largest resources; and nothing when there is none
+    assert text.splitlines() == [
+        "Anomalies: 1 (carbonmeter anomalies; docs/insights.md#anomalies)",
+        "  emissions  ec2 in eu-west-1 up from 2026-11-22T10:00:00Z to 2026-11-22T15:00:00Z: 2.0000 kg CO2e/h "
+        "observed, 0.8000 expected (+6.0000 kg over 5 h); alert unsent",
+        "  largest in ec2/eu-west-1: i-big, i-small",
+    ]
+    assert quiet == ""
