@@ -238,3 +238,35 @@ def test_the_demo_reports_part_lists_each_anomaly_in_a_line(clients, settings, s
         "  largest in ec2/eu-west-1: i-big, i-small",
     ]
     assert quiet == ""
+
+
+def test_a_resent_claim_still_wins_and_another_caller_loses(store):
+    # Given a pending anomaly (stored without a topic, then set pending by hand)
+    _run(store, _hours(72), JUMPS)
+    (anomaly,) = list_anomalies(store, CONNECTION, START, START + timedelta(days=3))
+    assert store.move_alert(anomaly, AlertState.UNSENT, AlertState.PENDING, "setup")
+    pending = anomaly.model_copy(update={"alert": AlertState.PENDING})
+    # When one caller claims it, and botocore resends that same call (its first reply lost)
+    assert store.move_alert(pending, AlertState.PENDING, AlertState.SENT, "claim-1")
+    assert store.move_alert(pending, AlertState.PENDING, AlertState.SENT, "claim-1")
+    # Then a second caller cannot claim it too
+    assert not store.move_alert(pending, AlertState.PENDING, AlertState.SENT, "claim-2")
+    stored = store.get(pending)
+    assert stored is not None
+    assert stored.alert is AlertState.SENT
+
+
+def test_extending_an_anomaly_keeps_its_alert_state(clients, settings, store):
+    # Given an anomaly alerted, and a calculation that read it before it was (still pending)
+    publisher = SnsAlerts(clients, settings.anomaly_topic_arn)
+    _run(store, _hours(72), JUMPS, publisher)
+    (sent,) = list_anomalies(store, CONNECTION, START, START + timedelta(days=3))
+    stale = sent.model_copy(update={"alert": AlertState.PENDING})
+    # When that calculation extends it by an hour
+    later = {"2026-11-22T15:00:00Z": sent.hours["2026-11-22T14:00:00Z"]}
+    store.extend(stale.extended(later), later)
+    # Then the hour and the end are there, and the alert is still sent
+    (extended,) = list_anomalies(store, CONNECTION, START, START + timedelta(days=3))
+    assert extended.end == sent.end + HOUR
+    assert "2026-11-22T15:00:00Z" in extended.hours
+    assert extended.alert is AlertState.SENT

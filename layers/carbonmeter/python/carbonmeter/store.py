@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from carbonmeter import keys
 from carbonmeter.aws import ClientFactory
-from carbonmeter.insights.anomalies.records import AlertState, Anomaly, HourCheck
+from carbonmeter.insights.anomalies.records import AlertState, Anomaly, HourCheck, HourFigures
 from carbonmeter.models import (
     SCHEDULE_ATTRIBUTES,
     Connection,
@@ -485,22 +485,52 @@ class AnomalyStore(_HourLedger):
             raise
         return True
 
-    def put(self, anomaly: Anomaly) -> None:
-        self._table.put_item(Item=self._item(anomaly))
+    def extend(self, anomaly: Anomaly, hours: Mapping[str, HourFigures]) -> None:
+        """Add (or replace) ``hours`` of the stored anomaly and move its end up to ``anomaly.end``.
+
+        Updates, not a put: the alert's state, which another calculation may be moving, is left as it is.
+        """
+        item = _to_item(anomaly)
+        names = {"#hours": "hours", "#end": "end"}
+        values: dict[str, Any] = {":end": item["end"]}
+        assignments = []
+        for i, key in enumerate(sorted(hours)):
+            names[f"#h{i}"] = key
+            values[f":h{i}"] = item["hours"][key]
+            assignments.append(f"#hours.#h{i} = :h{i}")
+        self._table.update_item(
+            Key=self._key(anomaly),
+            UpdateExpression="SET " + ", ".join(assignments),
+            ExpressionAttributeNames={k: v for k, v in names.items() if k != "#end"},
+            ExpressionAttributeValues={k: v for k, v in values.items() if k != ":end"},
+        )
+        # Hour keys sort as the hours do: the end only ever moves later, whichever calculation writes last.
+        with suppress(self._table.meta.client.exceptions.ConditionalCheckFailedException):
+            self._table.update_item(
+                Key=self._key(anomaly),
+                UpdateExpression="SET #end = :end",
+                ConditionExpression="#end < :end",
+                ExpressionAttributeNames={"#end": "end"},
+                ExpressionAttributeValues={":end": item["end"]},
+            )
 
     def get(self, anomaly: Anomaly) -> Anomaly | None:
         item = self._table.get_item(Key=self._key(anomaly), ConsistentRead=True).get("Item")
         return None if item is None else _from_item(Anomaly, item)
 
-    def move_alert(self, anomaly: Anomaly, before: AlertState, after: AlertState) -> bool:
-        """Set the anomaly's alert state to ``after`` if it is ``before``: exactly one caller wins a transition."""
+    def move_alert(self, anomaly: Anomaly, before: AlertState, after: AlertState, claim: str) -> bool:
+        """Set the anomaly's alert state to ``after`` if it is ``before``: exactly one caller wins a transition.
+
+        ``claim`` (unique per caller) is written with it, so that botocore resending the same call after a lost
+        reply finds its own transition done and still wins, rather than losing to itself.
+        """
         try:
             self._table.update_item(
                 Key=self._key(anomaly),
-                UpdateExpression="SET #alert = :after",
-                ConditionExpression="#alert = :before",
-                ExpressionAttributeNames={"#alert": "alert"},
-                ExpressionAttributeValues={":after": str(after), ":before": str(before)},
+                UpdateExpression="SET #alert = :after, #claim = :claim",
+                ConditionExpression="#alert = :before OR (#alert = :after AND #claim = :claim)",
+                ExpressionAttributeNames={"#alert": "alert", "#claim": "alert_claim"},
+                ExpressionAttributeValues={":after": str(after), ":before": str(before), ":claim": claim},
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":

@@ -8,6 +8,7 @@ SNS Publish. Recalculating an hour finds the anomaly it already stored and sends
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -175,7 +176,7 @@ def _store(store: AnomalyStore, found: Anomaly, thresholds: Thresholds, publishe
     if touching:
         extended = touching[-1].extended(found.hours)
         if extended != touching[-1]:
-            store.put(extended)
+            store.extend(extended, found.hours)
         return extended
     quiet = any(
         a.alert in (AlertState.PENDING, AlertState.SENT)
@@ -197,12 +198,15 @@ def _alert(store: AnomalyStore, anomaly: Anomaly, publisher: AlertPublisher) -> 
     If publishing fails the anomaly goes back to pending and the error propagates, so the calculation is retried
     and publishes it then.
     """
-    if anomaly.alert is not AlertState.PENDING or not store.move_alert(anomaly, AlertState.PENDING, AlertState.SENT):
+    claim = uuid.uuid4().hex
+    if anomaly.alert is not AlertState.PENDING:
+        return False
+    if not store.move_alert(anomaly, AlertState.PENDING, AlertState.SENT, claim):
         return False
     try:
         publisher.publish(anomaly)
     except Exception:
-        store.move_alert(anomaly, AlertState.SENT, AlertState.PENDING)
+        store.move_alert(anomaly, AlertState.SENT, AlertState.PENDING, uuid.uuid4().hex)
         raise
     return True
 
