@@ -19,6 +19,7 @@ def anomalies_part(context: InsightContext) -> str:
     # The resources behind a change of CO2e say more than those of a count.
     largest = next((a for a in sorted(found, key=lambda a: a.kind != Kind.EMISSIONS) if a.contributors), None)
     if largest is not None:
-        names = ", ".join(c.resource_id for c in largest.contributors)
-        lines.append(f"  largest in {largest.service}/{largest.region}: {names}")
+        # Types and figures, not ids: the embedded AWS draws new resource ids every run, the demo's text is fixed.
+        names = ", ".join(f"{c.resource_type} ({c.kgco2e:.4f} kg)" for c in largest.contributors)
+        lines.append(f"  largest in {largest.service}/{largest.region}, an hour: {names}")
     return "\n".join(lines)

@@ -235,7 +235,7 @@ def test_the_demo_reports_part_lists_each_anomaly_in_a_line(clients, settings, s
         "Anomalies: 1 (carbonmeter anomalies; docs/insights.md#anomalies)",
         "  emissions  ec2 in eu-west-1 up from 2026-11-22T10:00:00Z to 2026-11-22T15:00:00Z: 2.0000 kg CO2e/h "
         "observed, 0.8000 expected (+6.0000 kg over 5 h); alert unsent",
-        "  largest in ec2/eu-west-1: i-big, i-small",
+        "  largest in ec2/eu-west-1, an hour: m5.large (1.6000 kg), m5.large (0.4000 kg)",
     ]
     assert quiet == ""
 
