@@ -35,6 +35,7 @@ from devtools.insights import InsightContext, insights_text
 from devtools.insights.aws_figures import run_aws_figures
 from devtools.progress import say
 from devtools.seed import DemoAccount, seed_demo_account
+from devtools.surge import DemoSurge, demo_surge
 
 DEFAULT_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 DEFAULT_HOURS = 48
@@ -157,7 +158,7 @@ def demo_collected(regions: Sequence[str], hours: Sequence[datetime]) -> Iterato
         if registered != 0:
             raise RuntimeError("the demo account could not be registered (the error is above)")
         pipeline = LocalPipeline(clients, settings, account_id=account.account_id)
-        _run_hours(pipeline, hours)
+        _run_hours(pipeline, hours, demo_surge(regions, hours))
         run_aws_figures(pipeline, CONNECTION_ID, regions)
         yield DemoRun(settings, clients, account, tuple(hours), pipeline)
 
@@ -172,11 +173,13 @@ def run_demo(regions: Sequence[str], hours: Sequence[datetime]) -> None:
         )
 
 
-def _run_hours(pipeline: LocalPipeline, hours: Sequence[datetime]) -> None:
+def _run_hours(pipeline: LocalPipeline, hours: Sequence[datetime], surge: DemoSurge | None = None) -> None:
     started = time.monotonic()
     # On a terminal the progress line rewrites itself; in a log each hour gets its own line.
     interactive = sys.stderr.isatty()
     for done, hour in enumerate(hours, start=1):
+        if surge is not None:
+            surge.before(pipeline.clients, hour)
         collected, calculated = pipeline.run_hour(hour)
         failures = collected.failed + calculated.failed
         line = (

@@ -72,6 +72,15 @@ class Alerts(Construct):
             threshold=0,
         )
 
+    def alarm_on_failed_notifications(self, construct_id: str, topic: sns.ITopic, what: str) -> cloudwatch.Alarm:
+        """Alarm when SNS could not deliver a message of ``topic`` to a subscription (after its own retries)."""
+        return self._alarm(
+            construct_id,
+            description=f"{what} could not be delivered to a subscriber of their topic",
+            metric=topic.metric_number_of_notifications_failed(period=ALARM_PERIOD, statistic="Sum"),
+            threshold=0,
+        )
+
     def alarm_when_silent(self, construct_id: str, function: lambda_.IFunction, what: str) -> cloudwatch.Alarm:
         """Alarm when ``function`` was not invoked at all for a while: no metric is emitted then, hence BREACHING."""
         return self._alarm(

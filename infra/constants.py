@@ -95,6 +95,24 @@ COEFFICIENT_CONTEXT_KEYS = {
     "cloudfrontKwhPerGb": "cloudfront_kwh_per_gb",
 }
 
+# Anomaly alerts (docs/insights.md, "Anomalies"): the calculator publishes one message per anomaly to a topic of
+# the stack (infra/anomaly_topic.py), whose ARN it reads from this setting; the embedded AWS creates it too.
+ANOMALY_TOPIC_SETTINGS_FIELD = "anomaly_topic_arn"
+ANOMALY_TOPIC_DISPLAY_NAME = "CarbonMeter anomalies"
+# `cdk deploy -c anomalyEmail=team@example.com -c anomalyWebhookUrl=https://...` subscribes them to that topic.
+ANOMALY_EMAIL_CONTEXT_KEY = "anomalyEmail"
+ANOMALY_WEBHOOK_CONTEXT_KEY = "anomalyWebhookUrl"
+# `cdk deploy -c anomalyZThreshold=4`: the detector's thresholds, CDK context key -> Settings field of the calculator.
+ANOMALY_CONTEXT_KEYS = {
+    "anomalyDetection": "anomaly_detection",
+    "anomalyZThreshold": "anomaly_z_threshold",
+    "anomalyMinImpactKgCO2e": "anomaly_min_impact_kgco2e",
+    "anomalyMinResourceJump": "anomaly_min_resource_jump",
+    "anomalyPersistenceHours": "anomaly_persistence_hours",
+    "anomalyPersistenceMin": "anomaly_persistence_min",
+    "anomalyQuietHours": "anomaly_quiet_hours",
+}
+
 ALARM_PERIOD = Duration.minutes(5)
 # `cdk deploy -c alarmEmail=ops@example.com` subscribes that address to the alarm topic.
 ALARM_EMAIL_CONTEXT_KEY = "alarmEmail"

@@ -15,6 +15,7 @@ from constructs import Construct
 from carbonmeter.metrics import MetricName
 from carbonmeter.settings import Settings
 from infra.alarms import Alerts
+from infra.anomaly_topic import AnomalyTopic
 from infra.constants import (
     ALARM_EMAIL_CONTEXT_KEY,
     CALCULATOR,
@@ -81,6 +82,7 @@ class CarbonMeterStack(Stack):
         self._wire_collector()
         self._wire_calculator()
         self._add_alarms()
+        self._wire_anomalies()
         self._add_dashboard()
         self._add_outputs()
 
@@ -180,6 +182,22 @@ class CarbonMeterStack(Stack):
             "ReconciliationJobsFailing", MetricName.RECONCILIATION_JOBS_FAILED, "Reconciliation jobs"
         )
 
+    def _wire_anomalies(self) -> None:
+        # Under the alarm topic's key: the stack's own key when there is one, else the alarm topic's.
+        self.anomalies = AnomalyTopic(self, "Anomalies", key=self.alerts.key)
+        function = self.calculator.function
+        for name, value in self.anomalies.environment.items():
+            function.add_environment(name, value)
+        self.anomalies.grant_publish(function)
+        if not self.key:  # with the stack's key, _function has acknowledged the same grant already
+            acknowledge(
+                self.calculator.role.node.find_child("DefaultPolicy"),
+                "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+                "The CDK's grant for publishing to the encrypted anomaly topic: variants of one KMS operation, on "
+                "the alarm topic's key alone.",
+            )
+        self.alerts.alarm_on_failed_notifications("AnomalyAlertsFailed", self.anomalies.topic, "Anomaly alerts")
+
     def _add_dashboard(self) -> None:
         self.dashboard = OperationsDashboard(
             self,
@@ -201,6 +219,7 @@ class CarbonMeterStack(Stack):
             output_id = "".join(part.title() for part in field.split("_"))
             CfnOutput(self, output_id, value=value, description=Settings.env_name(field))
         CfnOutput(self, "AlarmTopicArn", value=self.alerts.topic.topic_arn)
+        CfnOutput(self, "AnomalyTopicArn", value=self.anomalies.topic.topic_arn)
         # Manual backfills are test events sent to this function (README, "Backfills and manual runs").
         CfnOutput(self, "SchedulerFunctionName", value=self.scheduler.function.function_name)
         # `carbonmeter connections test` and `add` ask it to check a role: customers' roles trust its role alone.

@@ -24,7 +24,7 @@ from carbonmeter.runtime import Runtime, use_runtime, utc_now
 from carbonmeter.settings import Settings
 from devtools.aws.iam import DeployedPolicies, IamGuard, synthesized_templates
 from devtools.aws.lambda_events import LambdaContext, scheduled_event, sqs_event
-from infra.constants import COEFFICIENT_CONTEXT_KEYS
+from infra.constants import ANOMALY_TOPIC_SETTINGS_FIELD, COEFFICIENT_CONTEXT_KEYS
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -36,6 +36,7 @@ _SETTINGS_FIELDS = (
     "emissions_table",
     "collect_queue_url",
     "calculate_queue_url",
+    ANOMALY_TOPIC_SETTINGS_FIELD,
     *COEFFICIENT_CONTEXT_KEYS.values(),
 )
 

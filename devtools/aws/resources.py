@@ -7,10 +7,18 @@ from typing import Any
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.settings import Settings
-from infra.constants import DLQ_MAX_RECEIVE_COUNT, DLQ_RETENTION, TABLES, TableSpec
+from infra.constants import (
+    ANOMALY_TOPIC_DISPLAY_NAME,
+    ANOMALY_TOPIC_SETTINGS_FIELD,
+    DLQ_MAX_RECEIVE_COUNT,
+    DLQ_RETENTION,
+    TABLES,
+    TableSpec,
+)
 
 COLLECT_QUEUE = "carbonmeter-collect"
 CALCULATE_QUEUE = "carbonmeter-calculate"
+ANOMALY_TOPIC = "carbonmeter-anomalies"
 DEAD_LETTER_SUFFIX = "-dlq"
 # As in the stack (infra/constants.py): a message that failed three receives is parked for inspection.
 MAX_RECEIVE_COUNT = DLQ_MAX_RECEIVE_COUNT
@@ -18,7 +26,7 @@ DEAD_LETTER_RETENTION_SECONDS = int(DLQ_RETENTION.to_seconds())
 
 
 def create_resources(clients: ClientFactory, settings: Settings) -> Settings:
-    """Create the tables and queues (existing ones are kept) and return ``settings`` with the queue URLs."""
+    """Create the tables, queues and anomaly topic (existing ones are kept); return ``settings`` locating them."""
     dynamodb = clients.client("dynamodb", settings.region)
     for spec in TABLES:
         _create_table(dynamodb, str(getattr(settings, spec.settings_field)), spec)
@@ -27,6 +35,7 @@ def create_resources(clients: ClientFactory, settings: Settings) -> Settings:
         update={
             "collect_queue_url": _create_queue_with_dead_letters(sqs, COLLECT_QUEUE),
             "calculate_queue_url": _create_queue_with_dead_letters(sqs, CALCULATE_QUEUE),
+            ANOMALY_TOPIC_SETTINGS_FIELD: _create_topic(clients.client("sns", settings.region)),
         }
     )
 
@@ -57,3 +66,10 @@ def _create_queue_with_dead_letters(sqs: Any, name: str) -> str:
     redrive = {"deadLetterTargetArn": dead_letters_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
     url: str = sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": json.dumps(redrive)})["QueueUrl"]
     return url
+
+
+def _create_topic(sns: Any) -> str:
+    # CreateTopic is idempotent: the same name gives the same topic.
+    attributes = {"DisplayName": ANOMALY_TOPIC_DISPLAY_NAME}
+    arn: str = sns.create_topic(Name=ANOMALY_TOPIC, Attributes=attributes)["TopicArn"]
+    return arn

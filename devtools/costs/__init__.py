@@ -125,6 +125,11 @@ def connection_month(resources: int, facts: StackFacts) -> dict[str, tuple[str, 
     writes = resources * (_units(usage_kb, 1.0) + _units(emission_kb, 1.0)) + rollups + 2
     # The calculator reads the hour's usage back: eventually consistent, half a read unit per 4 KB.
     reads = 0.5 * _units(resources * usage_kb, 4.0)
+    # The anomaly check writes its hour's check, one per roll-up series, and reads the stored checks its model
+    # needs: one BatchGetItem, strongly consistent, each item a read unit per 4 KB.
+    check_kb = rollups * _quantity("anomaly_check_kb_per_series")["value"]
+    writes += _units(check_kb, 1.0)
+    reads += _quantity("anomaly_checks_read_per_hour")["value"] * _units(check_kb, 4.0)
     requests_usd = hours * (
         writes * _price("dynamodb_write_request_unit") + reads * _price("dynamodb_read_request_unit")
     )

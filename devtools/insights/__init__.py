@@ -12,7 +12,7 @@ from datetime import datetime
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.settings import Settings
-from devtools.insights import aws_figures, recommendations, trends
+from devtools.insights import anomalies, aws_figures, recommendations, trends
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ InsightPart = Callable[[InsightContext], str]
 INSIGHT_PARTS: list[InsightPart] = [
     trends.trends_text,
     aws_figures.aws_figures_part,  # cost beside carbon, and the reconciliation with AWS's figures
+    anomalies.anomalies_part,
     recommendations.recommendations_part,
 ]
 

@@ -56,6 +56,7 @@ def _handle(job: CalculateJob) -> None:
     metrics.add_metric(name=MetricName.ENERGY_KWH, unit=MetricUnit.Count, value=outcome.energy_kwh)
     metrics.add_metric(name=MetricName.OPERATIONAL_KGCO2E, unit=MetricUnit.Count, value=outcome.operational_kgco2e)
     metrics.add_metric(name=MetricName.PROVIDER_FALLBACKS, unit=MetricUnit.Count, value=outcome.fallbacks)
+    metrics.add_metric(name=MetricName.ANOMALY_ALERTS, unit=MetricUnit.Count, value=outcome.anomaly_alerts)
     logger.info(
         "calculated connection-hour",
         extra={
@@ -64,6 +65,8 @@ def _handle(job: CalculateJob) -> None:
             "operational_kgco2e": outcome.operational_kgco2e,
             "embodied_kgco2e": outcome.embodied_kgco2e,
             "provider_fallbacks": outcome.fallbacks,
+            "anomalies": outcome.anomalies,
+            "anomaly_alerts": outcome.anomaly_alerts,
         },
     )
 

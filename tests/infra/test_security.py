@@ -138,7 +138,7 @@ def test_customer_managed_key_encrypts_tables_queues_and_topic(cmk_template: Tem
     key_arn = {"Fn::GetAtt": [key_id, "Arn"]}
     tables = cmk_template.find_resources("AWS::DynamoDB::GlobalTable").values()
     queues = cmk_template.find_resources("AWS::SQS::Queue").values()
-    (topic,) = cmk_template.find_resources("AWS::SNS::Topic").values()
+    topics = cmk_template.find_resources("AWS::SNS::Topic").values()
 
     # Then one rotating key encrypts every table, queue and the alarm topic
     cmk_template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
@@ -152,7 +152,8 @@ def test_customer_managed_key_encrypts_tables_queues_and_topic(cmk_template: Tem
         assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert len(queues) == 5
     assert all(queue["Properties"]["KmsMasterKeyId"] == key_arn for queue in queues)
-    assert topic["Properties"]["KmsMasterKeyId"] == key_arn
+    assert len(topics) == 2  # the alarm topic and the anomaly topic
+    assert all(topic["Properties"]["KmsMasterKeyId"] == key_arn for topic in topics)
 
 
 def test_customer_managed_key_encrypts_every_function_log_group(cmk_template: Template) -> None:

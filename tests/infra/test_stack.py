@@ -325,7 +325,7 @@ def test_a_message_in_a_dead_letter_queue_alarms_the_operator(template: Template
 
 
 def test_alarm_topic_is_encrypted_refuses_plain_http_and_mails_the_operator(template: Template) -> None:
-    (topic_id,) = _resource_ids(template, "AWS::SNS::Topic")
+    (topic_id,) = [i for i in _resource_ids(template, "AWS::SNS::Topic") if i.startswith("AlertsTopic")]
 
     template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
     template.has_resource_properties(

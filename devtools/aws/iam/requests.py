@@ -101,12 +101,19 @@ def _kms(params: Mapping[str, Any], region: str, account_id: str) -> Iterator[st
         yield key if key.startswith("arn:") else f"arn:aws:kms:{region}:{account_id}:key/{key}"
 
 
+def _sns(params: Mapping[str, Any], region: str, account_id: str) -> Iterator[str]:
+    topic = params.get("TopicArn") or params.get("TargetArn")
+    if topic:
+        yield topic
+
+
 _RESOURCES: Mapping[str, Callable[[Mapping[str, Any], str, str], Iterator[str]]] = {
     "dynamodb": _dynamodb,
     "sqs": _sqs,
     "sts": _sts,
     "secretsmanager": _secretsmanager,
     "kms": _kms,
+    "sns": _sns,
 }
 
 

@@ -50,6 +50,8 @@ from carbonmeter.emissions.providers import PROVIDER_NAMES, provider_for
 from carbonmeter.insights import costs as insight_costs
 from carbonmeter.insights import recommendations
 from carbonmeter.insights import reconciliation as insight_reconciliation
+from carbonmeter.insights.anomalies.alerts import anomalies_table
+from carbonmeter.insights.anomalies.watch import connection_anomalies
 from carbonmeter.insights.export import ExportFormat, export_rows
 from carbonmeter.insights.export import lines as export_lines
 from carbonmeter.models import (
@@ -168,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _estimate_command(commands)
     _connections_command(commands)
+    _anomalies_command(commands)
     status = commands.add_parser(
         "status",
         help="per hour: what a connection's collection got and what it misses",
@@ -820,6 +823,36 @@ def _write_whole(path: str, lines: Iterable[str]) -> None:
         with contextlib.suppress(OSError):
             os.remove(partial)
         raise
+
+
+def _anomalies_command(commands: Any) -> None:
+    about = (
+        "A connection's stored anomalies: runs of hours whose CO2e or count of resources, per region and service, "
+        "left the robust range of the same hour in recent weeks (or days) for most of a few hours "
+        "(docs/insights.md, 'Anomalies'). Default window: the last 7 days."
+    )
+    anomalies = commands.add_parser(
+        "anomalies", help="a connection's anomalies (CO2e and resource jumps)", description=about
+    )
+    anomalies.add_argument("--connection-id", required=True, help="the id it was registered with")
+    anomalies.add_argument("--since", type=_hour, help="first hour, e.g. 2026-11-23T00:00:00Z (default: 7 days ago)")
+    anomalies.add_argument("--until", type=_hour, help="end of the window (exclusive; default: the current hour's end)")
+    anomalies.add_argument("--format", choices=["table", "json"], default="table", help=FORMAT_HELP)
+    anomalies.set_defaults(run=run_anomalies)
+
+
+def run_anomalies(args: argparse.Namespace, settings: Settings) -> int:
+    until = args.until or datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    since = args.since or until - timedelta(days=7)
+    found = connection_anomalies(ClientFactory(settings=settings), settings, args.connection_id, since, until)
+    if args.format == "json":
+        print(json.dumps([anomaly.model_dump(mode="json") for anomaly in found], indent=2))
+        return 0
+    print(f"CarbonMeter anomalies: connection {args.connection_id!r}, {hour_key(since)} to {hour_key(until)}")
+    if found:
+        print(anomalies_table(found))
+    print(f"\n{len(found)} anomal{'y' if len(found) == 1 else 'ies'}")
+    return 0
 
 
 def _connections(settings: Settings) -> ConnectionStore:

@@ -6,7 +6,9 @@ Usage table:     pk ``<connection>#<hour>``, sk ``<region>#<service>#<resource i
                  pk ``<connection>``,        sk ``awscarbon#<YYYY-MM>`` (AWS's own figures of a month).
 Emissions table: pk ``<connection>#<hour>``, sk ``resource#<region>#<service>#<resource id>#<resource type>``;
                  pk ``<connection>``,        sk ``rollup#<hour>#<region>#<service>``;
-                 pk ``<connection>``,        sk ``period#day#<YYYY-MM-DD>`` and ``period#month#<YYYY-MM>``.
+                 pk ``<connection>``,        sk ``period#day#<YYYY-MM-DD>`` and ``period#month#<YYYY-MM>``;
+                 pk ``<connection>``,        sk ``anomalycheck#<hour>`` (the anomaly detector's view of the hour);
+                 pk ``<connection>``,        sk ``anomaly#<region>#<service>#<kind>#<direction>#<start hour>``.
 Hours are ``hour_key`` strings (``2026-11-23T10:00:00Z``), which sort as the hours do.
 """
 
@@ -22,6 +24,8 @@ STATUS_PREFIX = "status#"
 RESOURCE_PREFIX = "resource#"
 ROLLUP_PREFIX = "rollup#"
 PERIOD_PREFIX = "period#"
+ANOMALY_PREFIX = "anomaly#"
+ANOMALY_CHECK_PREFIX = "anomalycheck#"
 _PERIOD_FORMATS = {"day": "%Y-%m-%d", "month": "%Y-%m"}
 
 
@@ -108,3 +112,16 @@ def cost_key(day: date) -> str:
 def aws_carbon_key(month: str) -> str:
     """AWS's own carbon figures of a month (``YYYY-MM``), in its connection's partition of the usage table."""
     return f"{AWS_CARBON_PREFIX}{month}"
+
+
+def anomaly_check_key(hour: datetime) -> str:
+    return f"{ANOMALY_CHECK_PREFIX}{hour_key(hour)}"
+
+
+def anomaly_series_prefix(region: str, service: str, kind: str, direction: str) -> str:
+    """The sort keys of one series' anomalies of one kind and direction start with this; they sort by start."""
+    return f"{ANOMALY_PREFIX}{region}#{service}#{kind}#{direction}#"
+
+
+def anomaly_key(region: str, service: str, kind: str, direction: str, start: datetime) -> str:
+    return anomaly_series_prefix(region, service, kind, direction) + hour_key(start)

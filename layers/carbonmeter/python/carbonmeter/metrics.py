@@ -32,6 +32,7 @@ class MetricName(StrEnum):
     RECONCILIATION_JOBS_FAILED = "ReconciliationJobsFailed"
     # scheduler, one data point per insight run
     INSIGHT_JOBS_QUEUED = "InsightJobsQueued"
+    ANOMALY_ALERTS = "AnomalyAlerts"
 
 
 # What the collector counts per connection-hour, as the dashboard graphs it.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,19 +13,24 @@ from carbonmeter.aws import ApiCallCounter, ClientFactory, RoleAssumptionError, 
 from carbonmeter.batch import FailedMessage
 from carbonmeter.collection import CollectionResult, all_failed, collect, describe_error
 from carbonmeter.emissions.providers import FALLBACK_FLAG_PREFIX, EmissionsProvider, provider_for
+from carbonmeter.insights.anomalies.alerts import SnsAlerts
+from carbonmeter.insights.anomalies.detection import Thresholds
+from carbonmeter.insights.anomalies.watch import WatchOutcome, check_hour
 from carbonmeter.models import (
     HOUR,
     BackfillChunk,
     CalculateJob,
     CollectJob,
     Connection,
+    EmissionRecord,
     HourStatus,
+    Rollup,
     hour_key,
 )
 from carbonmeter.scheduling import SchedulingError, check_collectable, check_settled, enqueue
 from carbonmeter.services import READ_ACTIONS, READ_RESOURCES
 from carbonmeter.settings import Settings
-from carbonmeter.store import ConnectionStore, EmissionStore, StatusStore, UsageStore
+from carbonmeter.store import AnomalyStore, ConnectionStore, EmissionStore, StatusStore, UsageStore
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +59,9 @@ class CalculateOutcome:
     embodied_kgco2e: float
     # Records the chosen provider could not produce, estimated by the builtin methodology instead.
     fallbacks: int = 0
+    # Anomalies the hour found or continued, and the alerts it published (docs/insights.md, "Anomalies").
+    anomalies: int = 0
+    anomaly_alerts: int = 0
 
 
 def collect_connection_hour(
@@ -217,6 +225,7 @@ def _calculate(
     store = EmissionStore(clients, settings.emissions_table)
     store.replace_hour(job.connection_id, job.hour, records, rollups)
     periods.refresh_periods(store, job.connection_id, job.hour)
+    watched = _check_anomalies(job, records, rollups, clients, settings)
     return CalculateOutcome(
         connection_id=job.connection_id,
         hour=job.hour,
@@ -225,4 +234,21 @@ def _calculate(
         operational_kgco2e=sum(r.operational_kgco2e for r in records),
         embodied_kgco2e=sum(r.embodied_kgco2e for r in records),
         fallbacks=sum(1 for r in records if any(f.startswith(FALLBACK_FLAG_PREFIX) for f in r.flags)),
+        anomalies=0 if watched is None else len(watched.anomalies),
+        anomaly_alerts=0 if watched is None else watched.alerts_sent,
     )
+
+
+def _check_anomalies(
+    job: CalculateJob,
+    records: Sequence[EmissionRecord],
+    rollups: Sequence[Rollup],
+    clients: ClientFactory,
+    settings: Settings,
+) -> WatchOutcome | None:
+    """The hour's last step: judge its series against their history, store and alert what persists."""
+    if not settings.anomaly_detection:
+        return None
+    publisher = SnsAlerts(clients, settings.anomaly_topic_arn) if settings.anomaly_topic_arn else None
+    store = AnomalyStore(clients, settings.emissions_table)
+    return check_hour(store, job.connection_id, job.hour, rollups, records, Thresholds.of(settings), publisher)

@@ -72,6 +72,28 @@ class Settings(BaseModel):
     # kWh per GB CloudFront delivers, where the published figures disagree (0.001 to 0.114): unset, the
     # methodology's default (``emissions/data/cloudfront-energy.csv``, ``docs/methodology.md``).
     cloudfront_kwh_per_gb: float | None = Field(default=None, gt=0, le=1)
+    # Anomaly alerts (docs/insights.md, "Anomalies"): the calculator checks every hour it calculates, and publishes
+    # one alert per anomaly to this SNS topic (unset: anomalies are stored and listed, never published).
+    anomaly_detection: bool = True
+    anomaly_topic_arn: str | None = None
+    # An hour is flagged when its robust z-score exceeds this and it differs from the expected hour by at least
+    # the minimum impact (kg CO2e for emissions, resources for a count).
+    anomaly_z_threshold: float = Field(default=3.5, gt=0, le=100)
+    anomaly_min_impact_kgco2e: float = Field(default=0.02, ge=0)
+    anomaly_min_resource_jump: int = Field(default=2, ge=1)
+    # Persistence: at least ``anomaly_persistence_min`` of the last ``anomaly_persistence_hours`` hours flagged.
+    anomaly_persistence_hours: int = Field(default=4, ge=1, le=24)
+    anomaly_persistence_min: int = Field(default=3, ge=1, le=24)
+    # No second alert for the same series, kind and direction within this many hours of the last one.
+    anomaly_quiet_hours: int = Field(default=24, ge=0, le=24 * 30)
+    # The model: the same hour of the week over this many weeks once at least ``anomaly_min_weeks`` are stored,
+    # else the same hour of the day over this many days (at least ``anomaly_min_days`` of them).
+    anomaly_baseline_weeks: int = Field(default=8, ge=1, le=12)
+    anomaly_min_weeks: int = Field(default=3, ge=1, le=12)
+    anomaly_baseline_days: int = Field(default=7, ge=1, le=28)
+    anomaly_min_days: int = Field(default=1, ge=1, le=28)
+    # The spread never counts as less than this share of the expected value (MAD is 0 on a flat or short history).
+    anomaly_spread_floor: float = Field(default=0.1, gt=0, le=10)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from carbonmeter import keys
 from carbonmeter.aws import ClientFactory
+from carbonmeter.insights.anomalies.records import AlertState, Anomaly, HourCheck, HourFigures
 from carbonmeter.models import (
     SCHEDULE_ATTRIBUTES,
     Connection,
@@ -452,3 +453,134 @@ def _check_belongs(items: Sequence[dict[str, Any]], connection_id: str, hour: da
     for item in items:
         if item["connection_id"] != connection_id or datetime.fromisoformat(item["hour"]) != hour:
             raise ValueError(f"record {item['sk']} does not belong to {connection_id} at {hour_key(hour)}")
+
+
+class AnomalyStore(_HourLedger):
+    """The anomaly detector's hour checks and the anomalies it found, in the connection's partition of emissions."""
+
+    def __init__(self, clients: ClientFactory, table_name: str) -> None:
+        super().__init__(clients, table_name)
+        self._resource = clients.resource("dynamodb")
+        self._table_name = table_name
+
+    def checks(self, connection_id: str, hours: Iterable[datetime]) -> dict[datetime, HourCheck]:
+        """The stored checks of ``hours`` (at most 100): one BatchGetItem, again only for keys it left unprocessed."""
+        wanted = sorted(set(hours))
+        if len(wanted) > _BATCH_GET_LIMIT:
+            raise ValueError(f"at most {_BATCH_GET_LIMIT} hours a read, not {len(wanted)}")
+        request: dict[str, Any] = {
+            self._table_name: {
+                "Keys": [{"pk": connection_id, "sk": keys.anomaly_check_key(hour)} for hour in wanted],
+                "ConsistentRead": True,
+            }
+        }
+        found: dict[datetime, HourCheck] = {}
+        for _ in range(_BATCH_GET_ATTEMPTS):
+            if not wanted:
+                break
+            response = self._resource.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(self._table_name, []):
+                check = _from_item(HourCheck, item)
+                found[check.hour] = check
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+        if request:
+            raise RuntimeError("DynamoDB left keys of the anomaly checks unprocessed after every attempt")
+        return found
+
+    def put_check(self, check: HourCheck) -> None:
+        self._table.put_item(Item=_to_item(check, pk=check.connection_id, sk=keys.anomaly_check_key(check.hour)))
+
+    def of_series(
+        self, connection_id: str, region: str, service: str, kind: str, direction: str, since: datetime
+    ) -> list[Anomaly]:
+        """The series' anomalies of this kind and direction that started at ``since`` or later, oldest first."""
+        prefix = keys.anomaly_series_prefix(region, service, kind, direction)
+        condition = Key("pk").eq(connection_id) & Key("sk").between(
+            keys.anomaly_key(region, service, kind, direction, since), prefix + "~"
+        )
+        return [_from_item(Anomaly, item) for item in self._paginate(KeyConditionExpression=condition)]
+
+    def put_new(self, anomaly: Anomaly) -> bool:
+        """Store ``anomaly`` unless one of the same id is stored (then False, storing nothing)."""
+        try:
+            self._table.put_item(Item=self._item(anomaly), ConditionExpression=Attr("pk").not_exists())
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def extend(self, anomaly: Anomaly, hours: Mapping[str, HourFigures]) -> None:
+        """Add (or replace) ``hours`` of the stored anomaly and move its end up to ``anomaly.end``.
+
+        Updates, not a put: the alert's state, which another calculation may be moving, is left as it is.
+        """
+        item = _to_item(anomaly)
+        names = {"#hours": "hours", "#end": "end"}
+        values: dict[str, Any] = {":end": item["end"]}
+        assignments = []
+        for i, key in enumerate(sorted(hours)):
+            names[f"#h{i}"] = key
+            values[f":h{i}"] = item["hours"][key]
+            assignments.append(f"#hours.#h{i} = :h{i}")
+        self._table.update_item(
+            Key=self._key(anomaly),
+            UpdateExpression="SET " + ", ".join(assignments),
+            ExpressionAttributeNames={k: v for k, v in names.items() if k != "#end"},
+            ExpressionAttributeValues={k: v for k, v in values.items() if k != ":end"},
+        )
+        # Hour keys sort as the hours do: the end only ever moves later, whichever calculation writes last.
+        with suppress(self._table.meta.client.exceptions.ConditionalCheckFailedException):
+            self._table.update_item(
+                Key=self._key(anomaly),
+                UpdateExpression="SET #end = :end",
+                ConditionExpression="#end < :end",
+                ExpressionAttributeNames={"#end": "end"},
+                ExpressionAttributeValues={":end": item["end"]},
+            )
+
+    def get(self, anomaly: Anomaly) -> Anomaly | None:
+        item = self._table.get_item(Key=self._key(anomaly), ConsistentRead=True).get("Item")
+        return None if item is None else _from_item(Anomaly, item)
+
+    def move_alert(self, anomaly: Anomaly, before: AlertState, after: AlertState, claim: str) -> bool:
+        """Set the anomaly's alert state to ``after`` if it is ``before``: exactly one caller wins a transition.
+
+        ``claim`` (unique per caller) is written with it, so that botocore resending the same call after a lost
+        reply finds its own transition done and still wins, rather than losing to itself.
+        """
+        try:
+            self._table.update_item(
+                Key=self._key(anomaly),
+                UpdateExpression="SET #alert = :after, #claim = :claim",
+                ConditionExpression="#alert = :before OR (#alert = :after AND #claim = :claim)",
+                ExpressionAttributeNames={"#alert": "alert", "#claim": "alert_claim"},
+                ExpressionAttributeValues={":after": str(after), ":before": str(before), ":claim": claim},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def between(self, connection_id: str, start: datetime, end: datetime) -> list[Anomaly]:
+        """Every anomaly of the connection that overlaps [start, end), by start then series."""
+        anomalies = (_from_item(Anomaly, item) for item in self._query(connection_id, keys.ANOMALY_PREFIX))
+        return sorted(
+            (a for a in anomalies if a.start < end and a.end > start),
+            key=lambda a: (a.start, a.region, a.service, a.kind, a.direction),
+        )
+
+    def _key(self, anomaly: Anomaly) -> dict[str, str]:
+        sk = keys.anomaly_key(anomaly.region, anomaly.service, anomaly.kind, anomaly.direction, anomaly.start)
+        return {"pk": anomaly.connection_id, "sk": sk}
+
+    def _item(self, anomaly: Anomaly) -> dict[str, Any]:
+        return _to_item(anomaly, **self._key(anomaly))
+
+
+# BatchGetItem takes at most 100 keys; what it leaves unprocessed (throttling) is asked for again a few times.
+_BATCH_GET_LIMIT = 100
+_BATCH_GET_ATTEMPTS = 5
