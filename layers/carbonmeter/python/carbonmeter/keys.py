@@ -1,7 +1,8 @@
 """Every DynamoDB key CarbonMeter writes, built and parsed here and nowhere else.
 
 Usage table:     pk ``<connection>#<hour>``, sk ``<region>#<service>#<resource id>#<resource type>`` (usage);
-                 pk ``<connection>``,        sk ``status#<hour>`` (the hour's status).
+                 pk ``<connection>``,        sk ``status#<hour>`` (the hour's status);
+                 pk ``<connection>``,        sk ``inventory#<region>#<service>#<resource id>`` (every resource seen).
 Emissions table: pk ``<connection>#<hour>``, sk ``resource#<region>#<service>#<resource id>#<resource type>``;
                  pk ``<connection>``,        sk ``rollup#<hour>#<region>#<service>``;
                  pk ``<connection>``,        sk ``period#day#<YYYY-MM-DD>`` and ``period#month#<YYYY-MM>``.
@@ -19,6 +20,7 @@ STATUS_PREFIX = "status#"
 RESOURCE_PREFIX = "resource#"
 ROLLUP_PREFIX = "rollup#"
 PERIOD_PREFIX = "period#"
+INVENTORY_PREFIX = "inventory#"
 _PERIOD_FORMATS = {"day": "%Y-%m-%d", "month": "%Y-%m"}
 
 
@@ -84,3 +86,8 @@ def hour_of_connection_key(sk: str) -> str:
 def period_key(granularity: str, start: datetime) -> str:
     """A day's or month's roll-up in its connection's partition; keys of one granularity sort as the periods do."""
     return f"{PERIOD_PREFIX}{granularity}#{start.strftime(_PERIOD_FORMATS[granularity])}"
+
+
+def inventory_key(region: str, service: str, resource_id: str) -> str:
+    """A resource in its connection's inventory (the connection's own partition of the usage table)."""
+    return f"{INVENTORY_PREFIX}{region}#{service}#{resource_id}"
