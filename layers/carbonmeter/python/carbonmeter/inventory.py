@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from carbonmeter.models import HOUR, InventoryItem, Service
+from carbonmeter.services import COLLECTORS
 from carbonmeter.services.base import Resource
 
 # AWS lists a terminated EC2 instance for about an hour after its termination: a first look up to that long after
@@ -68,9 +69,14 @@ class Inventory:
         return [resource for resource in map(_resource, remembered) if _lived_within(resource, start, end)]
 
     def seen(self, resources: Iterable[Resource]) -> list[InventoryItem]:
-        """The items to store for ``resources`` listed now: new ones, changed ones and stale sightings."""
+        """The items to store for ``resources`` listed now: new ones, changed ones and stale sightings.
+
+        Every resource is remembered by its id, type and times; its attributes (its size and what its records are
+        built from) only for the slices that collect it once gone (``remembers_gone``).
+        """
         updated = []
         for resource in resources:
+            attributes = dict(resource.attributes) if COLLECTORS[resource.service].remembers_gone else {}
             stored = self.items.get(_key(resource.region, resource.service, resource.resource_id))
             item = InventoryItem(
                 connection_id=self.connection_id,
@@ -79,7 +85,7 @@ class Inventory:
                 resource_id=resource.resource_id,
                 resource_type=resource.resource_type,
                 # As the store gives it back (tuples as lists), so an unchanged resource compares equal.
-                attributes=json.loads(json.dumps(dict(resource.attributes))),
+                attributes=json.loads(json.dumps(attributes)),
                 created_at=resource.created_at,
                 ended_at=resource.ended_at,
                 first_seen=min(stored.first_seen, self.now) if stored else self.now,
