@@ -186,6 +186,9 @@ def _seed(
 # How long before the first seeded hour the fleet was made, and its stopped instances stopped.
 _MADE_BEFORE = timedelta(days=1)
 _STOPPED_BEFORE = timedelta(hours=12)
+# The demo's instance that starts within the first hour, and the one that ends within the last.
+_STARTED_AFTER = timedelta(minutes=30)
+_ENDED_AFTER = timedelta(minutes=20)
 
 
 def _existed_through(
@@ -200,6 +203,10 @@ def _existed_through(
     for seeding in seeded:
         for instance_id in seeding.stopped_instances:
             lifetimes.set_ended(seeding.region, instance_id, hours[0] - _STOPPED_BEFORE, account_id)
+        for instance_id in seeding.started_late:
+            lifetimes.set_launch_time(seeding.region, instance_id, hours[0] + _STARTED_AFTER, account_id)
+        for instance_id in seeding.ended_early:
+            lifetimes.set_ended(seeding.region, instance_id, hours[-1] + _ENDED_AFTER, account_id)
 
 
 def _validated_hours(hours: Iterable[datetime]) -> list[datetime]:

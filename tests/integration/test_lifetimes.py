@@ -16,6 +16,7 @@ from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, StatusStore, UsageStore
 from devtools.aws import lifetimes
 from devtools.aws.resources import create_resources
+from devtools.seed import seed_demo_account
 
 REGION = "eu-west-1"
 HOUR = datetime(2026, 11, 2, 10, tzinfo=UTC)
@@ -169,3 +170,28 @@ def test_an_hour_collected_when_it_ends_has_a_complete_inventory(settings: Setti
 
     assert status is not None
     assert not status.inventory_incomplete
+
+
+def test_the_demo_account_has_an_instance_starting_and_one_ending_within_the_hour_charged_by_share(aws):
+    # Given the demo account seeded for one hour in one region
+    setup = ClientFactory(settings=Settings(region="us-east-1"))
+    settings = create_resources(setup, setup.settings)
+    demo = seed_demo_account(ClientFactory(settings=settings), (REGION,), [HOUR])
+    ConnectionStore(setup, settings.connections_table).put(
+        Connection(connection_id="acme", role_arn=demo.role_arn, external_id=demo.external_id, regions=(REGION,))
+    )
+    described = [
+        instance
+        for reservation in boto3.client("ec2", region_name=REGION).describe_instances()["Reservations"]
+        for instance in reservation["Instances"]
+    ]
+    (late,) = (i["InstanceId"] for i in described if i["LaunchTime"] == HOUR + timedelta(minutes=30))
+    (ended,) = (i["InstanceId"] for i in described if i["State"]["Name"] == "terminated")
+
+    # When its hour is collected
+    charged = instance_hours(collect(settings, COLLECTED))
+
+    # Then the one started at 10:30 is charged half an hour, the one terminated at 10:20 a third, the rest whole
+    assert charged.pop(late) == pytest.approx(0.5)
+    assert charged.pop(ended) == pytest.approx(1 / 3)
+    assert set(charged.values()) == {1.0}
