@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from carbonmeter.models import HOUR, Connection, Service, hour_key
 from carbonmeter.store import ConnectionStore, StatusStore, UsageStore
 from devtools.aws import lifetimes
@@ -14,6 +16,8 @@ REGION = "eu-west-1"
 SERVICES = (Service.EC2, Service.EBS, Service.RDS, Service.S3)
 
 
+# 720 connection-hours through the collector and the calculator: several minutes.
+@pytest.mark.slow
 def test_a_30_day_backfill_over_a_fleet_made_10_days_ago_charges_nothing_before_it(local_cloud, handlers_on):
     # Given a fleet in eu-west-1 made ten days before the latest settled hour, and a connection to it
     cloud = local_cloud(hours=1)
