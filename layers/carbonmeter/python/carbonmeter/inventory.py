@@ -29,7 +29,7 @@ TERMINATED_VISIBLE = HOUR
 # which all see the same resources within minutes, do not each rewrite the whole inventory.
 REFRESH = timedelta(minutes=10)
 
-_Key = tuple[str, str, str]
+_Key = tuple[str, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,11 @@ class Inventory:
 
     @classmethod
     def of(cls, connection_id: str, items: Iterable[InventoryItem], now: datetime) -> Inventory:
-        return cls(connection_id, now, {_key(item.region, item.service, item.resource_id): item for item in items})
+        return cls(
+            connection_id,
+            now,
+            {_key(item.region, item.service, item.resource_id, item.resource_type): item for item in items},
+        )
 
     @property
     def since(self) -> datetime:
@@ -61,12 +65,18 @@ class Inventory:
             return []
         listed_ids = {resource.resource_id for resource in listed}
         start, end = min(hours), max(hours) + HOUR
-        remembered = (
+        remembered = [
             item
             for item in self.items.values()
             if item.region == region and item.service == service and item.resource_id not in listed_ids
-        )
-        return [resource for resource in map(_resource, remembered) if _lived_within(resource, start, end)]
+        ]
+        # A resource seen under several types: those of its latest sighting (an S3 bucket's storage classes), not a
+        # resized instance's older type as well.
+        latest: dict[str, datetime] = {}
+        for item in remembered:
+            latest[item.resource_id] = max(item.last_seen, latest.get(item.resource_id, item.last_seen))
+        current = (item for item in remembered if item.last_seen == latest[item.resource_id])
+        return [resource for resource in map(_resource, current) if _lived_within(resource, start, end)]
 
     def seen(self, resources: Iterable[Resource]) -> list[InventoryItem]:
         """The items to store for ``resources`` listed now: new ones, changed ones and stale sightings.
@@ -77,7 +87,9 @@ class Inventory:
         updated = []
         for resource in resources:
             attributes = dict(resource.attributes) if COLLECTORS[resource.service].remembers_gone else {}
-            stored = self.items.get(_key(resource.region, resource.service, resource.resource_id))
+            stored = self.items.get(
+                _key(resource.region, resource.service, resource.resource_id, resource.resource_type)
+            )
             item = InventoryItem(
                 connection_id=self.connection_id,
                 region=resource.region,
@@ -96,8 +108,8 @@ class Inventory:
         return updated
 
 
-def _key(region: str, service: str, resource_id: str) -> _Key:
-    return (region, str(service), resource_id)
+def _key(region: str, service: str, resource_id: str, resource_type: str) -> _Key:
+    return (region, str(service), resource_id, resource_type)
 
 
 def _resource(item: InventoryItem) -> Resource:

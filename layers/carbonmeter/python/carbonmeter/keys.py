@@ -2,7 +2,8 @@
 
 Usage table:     pk ``<connection>#<hour>``, sk ``<region>#<service>#<resource id>#<resource type>`` (usage);
                  pk ``<connection>``,        sk ``status#<hour>`` (the hour's status);
-                 pk ``<connection>``,        sk ``inventory#<region>#<service>#<resource id>`` (every resource seen).
+                 pk ``<connection>``,        sk ``inventory#<region>#<service>#<resource id>#<resource type>``
+                 (every resource seen).
 Emissions table: pk ``<connection>#<hour>``, sk ``resource#<region>#<service>#<resource id>#<resource type>``;
                  pk ``<connection>``,        sk ``rollup#<hour>#<region>#<service>``;
                  pk ``<connection>``,        sk ``period#day#<YYYY-MM-DD>`` and ``period#month#<YYYY-MM>``.
@@ -88,6 +89,7 @@ def period_key(granularity: str, start: datetime) -> str:
     return f"{PERIOD_PREFIX}{granularity}#{start.strftime(_PERIOD_FORMATS[granularity])}"
 
 
-def inventory_key(region: str, service: str, resource_id: str) -> str:
-    """A resource in its connection's inventory (the connection's own partition of the usage table)."""
-    return f"{INVENTORY_PREFIX}{region}#{service}#{resource_id}"
+def inventory_key(region: str, service: str, resource_id: str, resource_type: str) -> str:
+    """A resource in its connection's inventory (the connection's own partition of the usage table); by type too, as
+    an S3 bucket is one resource per storage class."""
+    return f"{INVENTORY_PREFIX}{region}#{service}#{resource_id}#{resource_type}"

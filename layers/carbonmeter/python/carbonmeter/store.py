@@ -360,7 +360,7 @@ class InventoryStore(_HourLedger):
             for item in items:
                 if item.connection_id != connection_id:
                     raise ValueError(f"inventory item of {item.connection_id} written for {connection_id}")
-                sk = keys.inventory_key(item.region, item.service, item.resource_id)
+                sk = keys.inventory_key(item.region, item.service, item.resource_id, item.resource_type)
                 batch.put_item(Item=_to_item(item, pk=connection_id, sk=sk))
                 written += 1
         return written
