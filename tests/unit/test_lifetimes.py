@@ -101,3 +101,20 @@ def test_an_unchanged_resource_is_rewritten_only_once_its_sighting_is_stale():
     assert Inventory.of("acme", stored, HOUR + minutes(5)).seen([resource]) == []
     (again,) = Inventory.of("acme", stored, HOUR + minutes(15)).seen([resource])
     assert (again.first_seen, again.last_seen) == (HOUR, HOUR + minutes(15))
+
+
+def test_a_gone_resource_comes_back_under_the_types_of_its_latest_sighting():
+    bucket = [Resource(Service.S3, "eu-west-1", "logs", kind) for kind in ("StandardStorage", "GlacierStorage")]
+    resized = Resource(Service.EC2, "eu-west-1", "i-1", "m5.xlarge", {"state": "running"})
+    older = Inventory.of("acme", [], HOUR).seen([*bucket, instance()])
+    later = Inventory.of("acme", older, HOUR + minutes(30)).seen([*bucket, resized])
+    inventory = Inventory.of("acme", [*older, *later], HOUR + timedelta(hours=3))
+
+    assert {r.resource_type for r in inventory.gone("eu-west-1", Service.S3, [], [HOUR])} == {
+        "StandardStorage",
+        "GlacierStorage",
+    }
+    # (i-1 was resized from m5.large to m5.xlarge: it comes back once, as last seen)
+    assert [(r.resource_id, r.resource_type) for r in inventory.gone("eu-west-1", Service.EC2, [], [HOUR])] == [
+        ("i-1", "m5.xlarge")
+    ]
