@@ -14,12 +14,13 @@ import json
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.collection import api_region
 from carbonmeter.models import GLOBAL_REGION, Service
+from devtools.aws import lifetimes
 from devtools.services import DEVTOOLS_SERVICES, AccountSeeding, RegionSeeding
 from devtools.services.base import ensure_role, split_count
 from devtools.services.metrics import MetricWriter
@@ -169,6 +170,7 @@ def _seed(
                 account, GLOBAL_REGION, global_fleet, ordered_hours, random.Random(f"{rng_seed}:{GLOBAL_REGION}")
             )
         )
+    _existed_through(account_id, regions, ordered_hours, seeded)
     return DemoAccount(
         account_id=account_id,
         regions=tuple(regions),
@@ -179,6 +181,32 @@ def _seed(
         stopped_instances={seeding.region: tuple(seeding.stopped_instances) for seeding in seeded},
         metric_datums=sum(seeding.metrics.written for seeding in seeded),
     )
+
+
+# How long before the first seeded hour the fleet was made, and its stopped instances stopped.
+_MADE_BEFORE = timedelta(days=1)
+_STOPPED_BEFORE = timedelta(hours=12)
+# The demo's instance that starts within the first hour, and the one that ends within the last.
+_STARTED_AFTER = timedelta(minutes=30)
+_ENDED_AFTER = timedelta(minutes=20)
+
+
+def _existed_through(
+    account_id: str, regions: Sequence[str], hours: Sequence[datetime], seeded: Sequence[RegionSeeding]
+) -> None:
+    """The fleet was made a day before the first seeded hour and its stopped instances stopped before it: moto
+    stamps launch, creation and stop times with the time of the call, which would put them after the hours."""
+    if not hours:
+        return
+    for region in regions:
+        lifetimes.backdate(region, hours[0] - _MADE_BEFORE, account_id)
+    for seeding in seeded:
+        for instance_id in seeding.stopped_instances:
+            lifetimes.set_ended(seeding.region, instance_id, hours[0] - _STOPPED_BEFORE, account_id)
+        for instance_id in seeding.started_late:
+            lifetimes.set_launch_time(seeding.region, instance_id, hours[0] + _STARTED_AFTER, account_id)
+        for instance_id in seeding.ended_early:
+            lifetimes.set_ended(seeding.region, instance_id, hours[-1] + _ENDED_AFTER, account_id)
 
 
 def _validated_hours(hours: Iterable[datetime]) -> list[datetime]:

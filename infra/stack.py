@@ -146,6 +146,8 @@ class CarbonMeterStack(Stack):
         self.tables.connections.grant_read_write_data(function)
         self.tables.usage.grant_read_write_data(function)
         self.calculate.queue.grant_send_messages(function)
+        # A long backfill's chunks are expanded by the collector into collect jobs on its own queue.
+        self.collect.queue.grant_send_messages(function)
         function.add_to_role_policy(
             iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[customer_role_arn_pattern()])
         )

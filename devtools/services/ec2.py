@@ -39,6 +39,10 @@ class InstanceGroup:
     count: int
     stopped: int = 0
     tagged: int = 0
+    # Of the running ones: how many start 30 minutes into the first seeded hour, and how many are terminated 20
+    # minutes into the last (``seed.py`` sets the times; their readings cover only the minutes they ran).
+    starts_late: int = 0
+    ends_early: int = 0
 
 
 class Ec2Devtools(ServiceDevtools[InstanceGroup]):
@@ -51,13 +55,22 @@ class Ec2Devtools(ServiceDevtools[InstanceGroup]):
         InstanceGroup("r5.2xlarge", 1),
         # Not in the reference coefficients: exercises the collector's fallback for unknown types.
         InstanceGroup("m7i.large", 1),
+        # An instance that starts, and one that ends, within the hour: charged the share they ran.
+        InstanceGroup("m5.large", 2, starts_late=1, ends_early=1),
     )
     fleet_share = 0.6
 
     def scaled(self, specs: Sequence[InstanceGroup], scale: int) -> tuple[InstanceGroup, ...]:
         # Larger groups rather than more of them: one RunInstances call per type, as at scale 1.
         return tuple(
-            replace(group, count=group.count * scale, stopped=group.stopped * scale, tagged=group.tagged * scale)
+            replace(
+                group,
+                count=group.count * scale,
+                stopped=group.stopped * scale,
+                tagged=group.tagged * scale,
+                starts_late=group.starts_late * scale,
+                ends_early=group.ends_early * scale,
+            )
             for group in specs
         )
 
@@ -71,9 +84,10 @@ class Ec2Devtools(ServiceDevtools[InstanceGroup]):
         _create_instances(seeding.client("ec2"), specs, seeding)
 
     def publish(self, seeding: RegionSeeding, specs: Sequence[InstanceGroup]) -> None:
-        for instance_id, _ in seeding.running_instances:
+        for instance_id in [instance_id for instance_id, _ in seeding.running_instances] + seeding.ended_early:
             profile = Profile.draw(seeding.rng, seeding.peak_hour)
-            put_instance_metrics(seeding.metrics, instance_id, profile, seeding.hours, seeding.rng)
+            samples = _samples(seeding, instance_id)
+            put_instance_metrics(seeding.metrics, instance_id, profile, seeding.hours, seeding.rng, samples)
 
 
 def _create_instances(ec2: Any, groups: Sequence[InstanceGroup], seeding: RegionSeeding) -> None:
@@ -93,15 +107,26 @@ def _create_instances(ec2: Any, groups: Sequence[InstanceGroup], seeding: Region
         )["Instances"]
         ids = [instance["InstanceId"] for instance in launched]
         zones = {instance["InstanceId"]: instance["Placement"]["AvailabilityZone"] for instance in launched}
-        seeding.resources[Service.EBS].extend(_root_volumes(launched))
+        late, ending = ids[: group.starts_late], ids[group.starts_late : group.starts_late + group.ends_early]
+        # An ended instance's root volume goes with it (DeleteOnTermination), before any collection sees it.
+        seeding.resources[Service.EBS].extend(_root_volumes(i for i in launched if i["InstanceId"] not in ending))
         stopped.extend(ids[group.count - group.stopped :])
         tagged.extend(seeding.rng.sample(ids, group.tagged))
-        running.extend((instance_id, zones[instance_id]) for instance_id in ids[: group.count - group.stopped])
+        running.extend(
+            (instance_id, zones[instance_id])
+            for instance_id in ids[: group.count - group.stopped]
+            if instance_id not in ending
+        )
+        seeding.started_late.extend(late)
+        seeding.ended_early.extend(ending)
     if stopped:
         ec2.stop_instances(InstanceIds=stopped)
+    if seeding.ended_early:
+        ec2.terminate_instances(InstanceIds=seeding.ended_early)
     if tagged:
         ec2.create_tags(Resources=tagged, Tags=[{"Key": "team", "Value": "web"}, {"Key": "env", "Value": "prod"}])
     seeding.resources[Service.EC2].extend(instance_id for instance_id, _ in running)
+    seeding.resources[Service.EC2].extend(seeding.ended_early)
     seeding.stopped_instances.extend(stopped)
     seeding.running_instances.extend(running)
 
@@ -161,17 +186,39 @@ def _root_volumes(instances: Iterable[Mapping[str, Any]]) -> list[str]:
     ]
 
 
+# Readings in the first hour of an instance started 30 minutes into it, and in the last of one ended 20 minutes in.
+LATE_START_SAMPLES = 6
+EARLY_END_SAMPLES = 4
+
+
+def _samples(seeding: RegionSeeding, instance_id: str) -> dict[datetime, int]:
+    if instance_id in seeding.started_late:
+        return {seeding.hours[0]: LATE_START_SAMPLES}
+    if instance_id in seeding.ended_early:
+        return {seeding.hours[-1]: EARLY_END_SAMPLES}
+    return {}
+
+
 def put_instance_metrics(
-    metrics: MetricWriter, instance_id: str, profile: Profile, hours: Sequence[datetime], rng: random.Random
+    metrics: MetricWriter,
+    instance_id: str,
+    profile: Profile,
+    hours: Sequence[datetime],
+    rng: random.Random,
+    samples: Mapping[datetime, int] | None = None,
 ) -> None:
+    """An hour of readings for each of ``hours``: ``SAMPLES_PER_HOUR``, or as many as ``samples`` says for an hour
+    the instance ran part of."""
     dimensions = [{"Name": "InstanceId", "Value": instance_id}]
     bytes_at_peak = rng.uniform(50e6, 5e9)
     for hour in hours:
         load = profile.load(hour)
+        count = (samples or {}).get(hour, SAMPLES_PER_HOUR)
         cpu = clamp(profile.base + profile.swing * load + rng.gauss(0, 2), 5, 80)
-        metrics.add("AWS/EC2", mean_datum("CPUUtilization", dimensions, hour, cpu, SAMPLES_PER_HOUR, "Percent", rng))
+        metrics.add("AWS/EC2", mean_datum("CPUUtilization", dimensions, hour, cpu, count, "Percent", rng))
         sent = bytes_at_peak * (0.1 + 0.9 * load) * rng.uniform(0.8, 1.2)
-        metrics.add("AWS/EC2", total_datum("NetworkOut", dimensions, hour, sent, SAMPLES_PER_HOUR, "Bytes"))
+        sent = sent if count == SAMPLES_PER_HOUR else sent * count / SAMPLES_PER_HOUR
+        metrics.add("AWS/EC2", total_datum("NetworkOut", dimensions, hour, sent, count, "Bytes"))
 
 
 DEVTOOLS = Ec2Devtools()

@@ -473,8 +473,11 @@ def test_a_lambda_timeout_mid_batch_write_is_retried_and_the_retry_completes_the
     # Given two connection-hours in one SQS batch, and the invocation timing out in the middle of the
     # second one's usage write (its first BatchWriteItem done, the second cut off)
     writes_per_job = math.ceil(len(cloud.baseline["usage"]) / ITEMS_PER_BATCH_WRITE)
+    # (each job first writes its connection's inventory, new here: one item per resource, as many as its records)
+    inventory_writes = writes_per_job
     faults = Faults()
-    faults.crash("dynamodb", "BatchWriteItem", InvocationTimeout("mid-batch"), after=writes_per_job + 1)
+    after = 2 * inventory_writes + writes_per_job + 1
+    faults.crash("dynamodb", "BatchWriteItem", InvocationTimeout("mid-batch"), after=after)
     jobs = [cloud.register("timeout-first"), cloud.register("timeout-second")]
     cloud.queue(*jobs)
     with cloud.deployed(cloud.handler_clients(*faults.hooks())) as pipeline:

@@ -11,6 +11,7 @@ from carbonmeter.metrics import COLLECTOR_COUNT_METRICS, MetricName
 from carbonmeter.models import ALL_REGIONS, GLOBAL_REGION, HOUR, CollectJob, Service, hour_key
 from carbonmeter.services import GLOBAL_SERVICES, REGIONAL_SERVICES
 from carbonmeter.store import ConnectionStore, EmissionStore, StatusStore, UsageStore
+from devtools.aws import lifetimes
 from tests.support.aws_hooks import deny_assume_role
 from tests.support.local_cloud import CONNECTION, register
 
@@ -149,6 +150,8 @@ def test_a_connection_of_every_enabled_region_collects_a_region_enabled_later(lo
     volume = cloud.clients.client("ec2", opt_in).create_volume(
         AvailabilityZone=f"{opt_in}a", Size=500, VolumeType="gp3"
     )["VolumeId"]
+    # (made before the hours: moto stamps its CreateTime with now, after them)
+    lifetimes.set_volume_created(opt_in, volume, cloud.hours[0] - HOUR, cloud.account.account_id)
     statuses = StatusStore(cloud.clients, cloud.settings.usage_table)
     emissions = EmissionStore(cloud.clients, cloud.settings.emissions_table)
     with handlers_on(cloud):

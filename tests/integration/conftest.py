@@ -10,7 +10,7 @@ raises in the caller and fails the test at teardown even if the caller swallowed
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import boto3
 import pytest
@@ -23,6 +23,7 @@ from carbonmeter.models import UsageRecord
 from carbonmeter.services import ServiceCollector
 from carbonmeter.settings import Settings
 from devtools.aws.elasticache_serverless import elasticache_serverless
+from devtools.aws.lifetimes import backdate
 from devtools.aws.redshift_serverless import redshift_serverless
 from tests.support.cloudwatch import CloudWatchLimits
 from tests.support.connections import connection_for
@@ -77,9 +78,14 @@ def clients(aws: None, settings: Settings, counter: ApiCallCounter) -> ClientFac
 
 @pytest.fixture
 def collect(clients: ClientFactory) -> Callable[[ServiceCollector, str, datetime], list[UsageRecord]]:
-    """Runs one service's collection for one region-hour (or ``global``) the way the collector Lambda does."""
+    """Runs one service's collection for one region-hour (or ``global``) the way the collector Lambda does.
+
+    Moto stamps launch and creation times with the time of the call: the resources are first made to exist since a
+    day before the hour (``tests/integration/test_lifetimes.py`` sets its own times instead).
+    """
 
     def run(collector: ServiceCollector, region: str, hour: datetime) -> list[UsageRecord]:
+        backdate(api_region(region), hour - timedelta(days=1))
         usage = collect_region(clients, region, [collector], connection_for(api_region(region)), [hour])
         return sorted(usage.records, key=keys.resource_key)
 

@@ -39,7 +39,8 @@ def test_benchmark_command_prints_coherent_figures_for_a_tiny_fleet(capsys: pyte
     assert fleet["resources_found"] > SIZE
     assert fleet["usage_records"] == fleet["resources_found"]
     assert fleet["get_metric_data_requests"] == fleet["minimum_requests"] == fleet["calls"]["monitoring:GetMetricData"]
-    assert fleet["queries_sent"] == fleet["queries"] == fleet["metrics_requested"]
+    # (EC2's CPUUtilization SampleCount is a query of its own, billed with its Average as one metric)
+    assert fleet["queries_sent"] == fleet["queries"] > fleet["metrics_requested"]
     assert 0 < fleet["largest_request"] <= cloudwatch.MAX_QUERIES_PER_REQUEST
     assert fleet["statistics_baseline_requests"] >= fleet["get_metric_data_requests"]
     assert fleet["api_calls"] == sum(fleet["calls"].values())

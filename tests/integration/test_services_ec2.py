@@ -68,8 +68,12 @@ def test_discovers_running_instances_tagged_or_not_sized_by_their_type(clients: 
     # When EC2 is discovered
     resources = {resource.resource_id: resource for resource in ec2.SLICE.discover(clients, region)}
 
-    # Then the running ones are found with what DescribeInstanceTypes says about their type
-    assert set(resources) == {general, untagged, graviton, gpu}
+    # Then all are found, the stopped one with the time it stopped (it may have run in a past hour), sized by
+    # what DescribeInstanceTypes says about their type
+    assert set(resources) == {general, untagged, graviton, gpu, stopped}
+    assert resources[stopped].attributes["state"] == "stopped"
+    assert resources[stopped].ended_at is not None
+    assert resources[general].ended_at is None
     sizes = {
         resource.resource_type: {
             key: resource.attributes[key] for key in ("vcpus", "memory_gib", "gpus", "architecture")
@@ -103,7 +107,7 @@ def test_instance_types_are_described_in_batches(
     assert all(resource.attributes["vcpus"] > 0 for resource in resources)
 
 
-def test_requests_hourly_cpu_average_and_network_out_sum(clients: ClientFactory):
+def test_requests_hourly_cpu_average_and_sample_count_and_network_out_sum(clients: ClientFactory):
     instance_id = launch("eu-west-1", "m5.large")
     (resource,) = ec2.SLICE.discover(clients, "eu-west-1")
 
@@ -113,6 +117,7 @@ def test_requests_hourly_cpu_average_and_network_out_sum(clients: ClientFactory)
     end = HOUR + timedelta(hours=1)
     assert requests == [
         MetricRequest("AWS/EC2", "CPUUtilization", dimensions, "Average", 3600, HOUR, end),
+        MetricRequest("AWS/EC2", "CPUUtilization", dimensions, "SampleCount", 3600, HOUR, end),
         MetricRequest("AWS/EC2", "NetworkOut", dimensions, "Sum", 3600, HOUR, end),
     ]
 

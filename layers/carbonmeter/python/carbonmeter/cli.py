@@ -707,6 +707,12 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
     rows = [[hour_key(hour), *_status_cells(status)] for hour, status in found.hours]
     print(report.table(["hour", "state", "attempts", "scopes ok", "missing", "skipped", "emissions"], rows))
     print(f"\n{found.complete} of {len(found.hours)} hour(s) complete")
+    partial = sum(1 for _, status in found.hours if status is not None and status.inventory_incomplete)
+    if partial:
+        print(
+            f"* {partial} hour(s) with an incomplete inventory: they ended before CarbonMeter first looked at the "
+            "account, so a resource that had ended by then is missing from them"
+        )
     return 0
 
 
@@ -716,6 +722,7 @@ def _status_cells(status: HourStatus | None) -> list[Any]:
     missing = "; ".join(f"{scope}: {error}" for scope, error in sorted(status.failed.items())) or "-"
     skipped = ", ".join(sorted(status.skipped)) or "-"
     state = "complete" if status.complete else "incomplete"
+    state += "*" if status.inventory_incomplete else ""
     return [state, status.attempts, len(status.succeeded), missing[:100], skipped, _emissions_cell(status)]
 
 

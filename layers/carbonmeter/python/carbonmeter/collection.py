@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -28,6 +28,9 @@ from carbonmeter.models import GLOBAL_REGION, Service, UsageRecord, scope_key
 from carbonmeter.regions import collection_regions
 from carbonmeter.services import COLLECTORS, HourContext, Resource, ServiceCollector
 from carbonmeter.services.base import GLOBAL_API_REGION
+
+if TYPE_CHECKING:
+    from carbonmeter.inventory import Inventory
 
 # What AWS answers, service by service, when credentials are used in a region the account has not opted into
 # (S3 says InvalidToken).
@@ -63,6 +66,8 @@ class RegionUsage:
     succeeded: list[Service] = field(default_factory=list)
     failed: dict[Service, str] = field(default_factory=dict)
     skipped: dict[Service, str] = field(default_factory=dict)
+    # The resources the APIs listed, of the services that succeeded: what the inventory remembers.
+    seen: list[Resource] = field(default_factory=list)
 
     def fail(self, service: Service, error: BaseException) -> None:
         reason = describe_error(error)
@@ -80,9 +85,11 @@ class CollectionResult:
     succeeded: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    seen: list[Resource] = field(default_factory=list)
 
     def add(self, region: RegionUsage) -> None:
         self.records.extend(region.records)
+        self.seen.extend(region.seen)
         self.succeeded.extend(scope_key(region.region, service) for service in region.succeeded)
         self.failed.update({scope_key(region.region, s): error for s, error in region.failed.items()})
         self.skipped.update({scope_key(region.region, s): reason for s, reason in region.skipped.items()})
@@ -121,10 +128,12 @@ def collect(
     *,
     workers: int,
     progress: Callable[[RegionUsage], None] | None = None,
+    inventory: Inventory | None = None,
 ) -> CollectionResult:
     """Usage of every resource of ``connection`` for each of ``hours``, area by area (``areas``) in parallel.
 
-    ``clients`` must carry the connection's (assumed) credentials.
+    ``clients`` must carry the connection's (assumed) credentials. With an ``inventory``, the resources it
+    remembers that the APIs no longer list are collected too, for the hours they lived (``Inventory.gone``).
     """
     try:
         regions = collection_regions(clients, connection)
@@ -134,7 +143,7 @@ def collect(
     result = CollectionResult()
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(planned)))) as pool:
         futures = [
-            pool.submit(collect_region, clients, area, collectors, connection, hours)
+            pool.submit(collect_region, clients, area, collectors, connection, hours, inventory=inventory)
             for area, collectors in planned.items()
         ]
         for future in as_completed(futures):
@@ -158,13 +167,19 @@ def collect_region(
     collectors: Sequence[ServiceCollector],
     connection: CollectionTarget,
     hours: Sequence[datetime],
+    *,
+    inventory: Inventory | None = None,
 ) -> RegionUsage:
     """Discover once, then read every metric of every hour with batched GetMetricData.
 
     ``region`` is a region or ``global`` (then the APIs are called in ``GLOBAL_API_REGION``).
     """
     outcome = RegionUsage(region)
-    discovered = _discover(clients, api_region(region), collectors, outcome)
+    listed = _discover(clients, api_region(region), collectors, outcome)
+    discovered = {
+        service: [*resources, *_remembered(inventory, region, service, resources, hours)]
+        for service, resources in listed.items()
+    }
     requests = {
         service: [
             request
@@ -186,7 +201,20 @@ def collect_region(
         outcome.records.extend(records)
         outcome.resources += len(resources)
         outcome.succeeded.append(service)
+        outcome.seen.extend(listed[service])
     return outcome
+
+
+def _remembered(
+    inventory: Inventory | None,
+    region: str,
+    service: Service,
+    listed: Sequence[Resource],
+    hours: Sequence[datetime],
+) -> list[Resource]:
+    if inventory is None or not COLLECTORS[service].remembers_gone:
+        return []
+    return inventory.gone(region, service, listed, hours)
 
 
 def _discover(
@@ -226,8 +254,17 @@ def _usage(
     connection: CollectionTarget,
     hour: datetime,
 ) -> list[UsageRecord]:
+    """The resource's records for the hour, their ``hours`` the share of it the resource ran or existed: none at all
+    for an hour it did not (before its creation, after its end), whatever the service (``running_share``)."""
+    collector = COLLECTORS[Service(resource.service)]
+    share = collector.running_share(resource, values, hour)
+    if share <= 0.0:
+        return []
     context = HourContext(connection_id=connection.connection_id, account_id=connection.account_id, hour=hour)
-    return COLLECTORS[Service(resource.service)].usage(resource, values, context)
+    records = collector.usage(resource, values, context)
+    if share >= 1.0:
+        return records
+    return [record.model_copy(update={"hours": record.hours * share}) for record in records]
 
 
 def describe_error(error: BaseException) -> str:

@@ -3,7 +3,9 @@
 Usage table:     pk ``<connection>#<hour>``, sk ``<region>#<service>#<resource id>#<resource type>`` (usage);
                  pk ``<connection>``,        sk ``status#<hour>`` (the hour's status);
                  pk ``<connection>``,        sk ``cost#<YYYY-MM-DD>`` (a day's spend, Cost Explorer);
-                 pk ``<connection>``,        sk ``awscarbon#<YYYY-MM>`` (AWS's own figures of a month).
+                 pk ``<connection>``,        sk ``awscarbon#<YYYY-MM>`` (AWS's own figures of a month);
+                 pk ``<connection>``,        sk ``inventory#<region>#<service>#<resource id>#<resource type>``
+                 (every resource seen).
 Emissions table: pk ``<connection>#<hour>``, sk ``resource#<region>#<service>#<resource id>#<resource type>``;
                  pk ``<connection>``,        sk ``rollup#<hour>#<region>#<service>``;
                  pk ``<connection>``,        sk ``period#day#<YYYY-MM-DD>`` and ``period#month#<YYYY-MM>``;
@@ -26,6 +28,7 @@ ROLLUP_PREFIX = "rollup#"
 PERIOD_PREFIX = "period#"
 ANOMALY_PREFIX = "anomaly#"
 ANOMALY_CHECK_PREFIX = "anomalycheck#"
+INVENTORY_PREFIX = "inventory#"
 _PERIOD_FORMATS = {"day": "%Y-%m-%d", "month": "%Y-%m"}
 
 
@@ -125,3 +128,9 @@ def anomaly_series_prefix(region: str, service: str, kind: str, direction: str) 
 
 def anomaly_key(region: str, service: str, kind: str, direction: str, start: datetime) -> str:
     return anomaly_series_prefix(region, service, kind, direction) + hour_key(start)
+
+
+def inventory_key(region: str, service: str, resource_id: str, resource_type: str) -> str:
+    """A resource in its connection's inventory (the connection's own partition of the usage table); by type too, as
+    an S3 bucket is one resource per storage class."""
+    return f"{INVENTORY_PREFIX}{region}#{service}#{resource_id}#{resource_type}"

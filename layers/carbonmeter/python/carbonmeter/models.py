@@ -219,6 +219,9 @@ class HourStatus(BaseModel):
     # When the calculator last stored the hour's emissions, and why its last attempt failed if it did.
     calculated_at: datetime | None = None
     calculation_error: str | None = None
+    # The hour ended before CarbonMeter first looked at the account (the connection's inventory): a resource that
+    # had ended by then is invisible to the describe APIs, so the hour's usage may miss some.
+    inventory_incomplete: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -480,3 +483,21 @@ class ReconcileJob(BaseModel):
     kind: Literal["reconcile"] = "reconcile"
     connection_id: ConnectionId
     month: Month
+
+
+class InventoryItem(BaseModel):
+    """One resource a connection's collections have seen, as last seen: what a later collection of an hour it lived
+    in needs once the service's APIs no longer list it (``carbonmeter/inventory.py``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    connection_id: str
+    region: str
+    service: Service
+    resource_id: str
+    resource_type: str
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime | None = None
+    ended_at: datetime | None = None
+    first_seen: datetime
+    last_seen: datetime

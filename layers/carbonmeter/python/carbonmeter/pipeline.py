@@ -16,6 +16,7 @@ from carbonmeter.emissions.providers import FALLBACK_FLAG_PREFIX, EmissionsProvi
 from carbonmeter.insights.anomalies.alerts import SnsAlerts
 from carbonmeter.insights.anomalies.detection import Thresholds
 from carbonmeter.insights.anomalies.watch import WatchOutcome, check_hour
+from carbonmeter.inventory import Inventory
 from carbonmeter.models import (
     HOUR,
     BackfillChunk,
@@ -30,7 +31,7 @@ from carbonmeter.models import (
 from carbonmeter.scheduling import SchedulingError, check_collectable, check_settled, enqueue
 from carbonmeter.services import READ_ACTIONS, READ_RESOURCES
 from carbonmeter.settings import Settings
-from carbonmeter.store import AnomalyStore, ConnectionStore, EmissionStore, StatusStore, UsageStore
+from carbonmeter.store import AnomalyStore, ConnectionStore, EmissionStore, InventoryStore, StatusStore, UsageStore
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +80,10 @@ def collect_connection_hour(
     counter = ApiCallCounter(parent=clients.counter)
     if not connection.enabled:
         return CollectOutcome(job.connection_id, job.hour, records=0, counter=counter, skipped=True)
+    now = now or datetime.now(UTC)
     with _failure_recorded(connections, job.connection_id, job.hour):
-        check_settled(f"the collect job for {hour_key(job.hour)}", job.hour + HOUR, now or datetime.now(UTC), settings)
-        return _collect(job, connection, connections, clients, settings, counter)
+        check_settled(f"the collect job for {hour_key(job.hour)}", job.hour + HOUR, now, settings)
+        return _collect(job, connection, connections, clients, settings, counter, now)
 
 
 @contextmanager
@@ -126,8 +128,11 @@ def _collect(
     clients: ClientFactory,
     settings: Settings,
     counter: ApiCallCounter,
+    now: datetime,
 ) -> CollectOutcome:
     statuses = StatusStore(clients, settings.usage_table)
+    inventories = InventoryStore(clients, settings.usage_table)
+    inventory = Inventory.of(job.connection_id, inventories.read(job.connection_id), now)
     try:
         customer = assume_role(
             clients,
@@ -139,13 +144,15 @@ def _collect(
             session_resources=READ_RESOURCES,
         )
     except RoleAssumptionError as exc:
-        _record(statuses, connection, job.hour, all_failed(connection, str(exc)))
+        _record(statuses, connection, job.hour, all_failed(connection, str(exc)), inventory)
         raise
-    result = collect(customer, connection, [job.hour], workers=settings.region_workers)
+    result = collect(customer, connection, [job.hour], workers=settings.region_workers, inventory=inventory)
+    # Remembered before the usage is stored: a retry after a failure in between still knows what was seen.
+    inventories.put(job.connection_id, inventory.seen(result.seen))
     written = UsageStore(clients, settings.usage_table).replace_hour(
         job.connection_id, job.hour, result.records, scopes=result.succeeded
     )
-    status = _record(statuses, connection, job.hour, result)
+    status = _record(statuses, connection, job.hour, result, inventory)
     if settings.calculate_queue_url:
         enqueue(clients, settings.calculate_queue_url, [CalculateJob(connection_id=job.connection_id, hour=job.hour)])
     if not status.complete:
@@ -154,8 +161,17 @@ def _collect(
     return CollectOutcome(job.connection_id, job.hour, records=written, counter=counter, status=status)
 
 
-def _record(statuses: StatusStore, connection: Connection, hour: datetime, result: CollectionResult) -> HourStatus:
-    return statuses.record(connection.connection_id, hour, result.succeeded, result.failed, result.skipped)
+def _record(
+    statuses: StatusStore, connection: Connection, hour: datetime, result: CollectionResult, inventory: Inventory
+) -> HourStatus:
+    return statuses.record(
+        connection.connection_id,
+        hour,
+        result.succeeded,
+        result.failed,
+        result.skipped,
+        inventory_incomplete=not inventory.covers(hour),
+    )
 
 
 def _summary(status: HourStatus) -> str:

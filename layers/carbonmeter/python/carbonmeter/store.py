@@ -30,6 +30,7 @@ from carbonmeter.models import (
     ConnectionSchedule,
     EmissionRecord,
     HourStatus,
+    InventoryItem,
     Rollup,
     UsageRecord,
     hour_key,
@@ -299,6 +300,7 @@ class StatusStore(_HourLedger):
         succeeded: Iterable[str],
         failed: Mapping[str, str],
         skipped: Mapping[str, str],
+        inventory_incomplete: bool = False,
     ) -> HourStatus:
         """Add one attempt to the hour's status, atomically, and return the status as it now stands.
 
@@ -313,10 +315,11 @@ class StatusStore(_HourLedger):
             ":now": _now(),
             ":failed": dict(failed),
             ":skipped": dict(skipped),
+            ":inventory": inventory_incomplete,
         }
         expression = (
             "SET connection_id = :connection, #hour = :hour, updated_at = :now, #failed = :failed, "
-            "#skipped = :skipped ADD attempts :one"
+            "#skipped = :skipped, inventory_incomplete = :inventory ADD attempts :one"
         )
         scopes = set(succeeded)
         if scopes:
@@ -358,6 +361,27 @@ class StatusStore(_HourLedger):
         condition = Key("pk").eq(connection_id) & Key("sk").between(keys.status_key(start), keys.status_key(end))
         statuses = (_from_item(HourStatus, item) for item in self._paginate(KeyConditionExpression=condition))
         return {status.hour: status for status in statuses if start <= status.hour < end}
+
+
+class InventoryStore(_HourLedger):
+    """Per connection, every resource its collections have seen (kept in the usage table, in the connection's own
+    partition, beside its statuses)."""
+
+    def read(self, connection_id: str) -> list[InventoryItem]:
+        items = self._query(connection_id, keys.INVENTORY_PREFIX)
+        return [_from_item(InventoryItem, item) for item in items]
+
+    def put(self, connection_id: str, items: Iterable[InventoryItem]) -> int:
+        """Store ``items`` (each replaces the resource's earlier item); all must be ``connection_id``'s."""
+        written = 0
+        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for item in items:
+                if item.connection_id != connection_id:
+                    raise ValueError(f"inventory item of {item.connection_id} written for {connection_id}")
+                sk = keys.inventory_key(item.region, item.service, item.resource_id, item.resource_type)
+                batch.put_item(Item=_to_item(item, pk=connection_id, sk=sk))
+                written += 1
+        return written
 
 
 def _check_in_scopes(items: Sequence[dict[str, Any]], prefixes: Sequence[str]) -> None:

@@ -20,7 +20,7 @@ from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
 from carbonmeter.emissions.coefficients import Coefficients
 from carbonmeter.emissions.parts import Parts
-from carbonmeter.models import Service, ServiceUsage, UsageRecord
+from carbonmeter.models import HOUR, Service, ServiceUsage, UsageRecord
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,22 @@ class Resource:
     resource_id: str
     resource_type: str
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    # When it came to exist (EBS CreateTime, RDS InstanceCreateTime, S3 CreationDate, EC2 LaunchTime) and when it
+    # ended (an EC2 instance's stop or termination), where the service says: no record is made for an hour
+    # outside [created_at, ended_at), and the hour it starts or ends in is charged its share (``lifetime_share``).
+    created_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+def lifetime_share(resource: Resource, hour: datetime) -> float:
+    """The share of ``hour`` (0 to 1) that falls within the resource's known lifetime; 1 when neither end is known.
+
+    The one rule of "nothing before creation, nothing after the end" for every slice: collection drops a
+    resource's records for an hour whose running share is 0 and scales ``hours`` of the others by it.
+    """
+    start = max(hour, resource.created_at) if resource.created_at else hour
+    end = min(hour + HOUR, resource.ended_at) if resource.ended_at else hour + HOUR
+    return max(0.0, (end - start) / HOUR)
 
 
 # Services report sizes in GiB; usage records hold decimal GB.
@@ -73,6 +89,8 @@ class ServiceCollector(Protocol):
     read_actions: tuple[str, ...]
     # Collected once per connection-hour (in ``GLOBAL_API_REGION``, named ``GLOBAL_REGION``), not per region.
     is_global: bool
+    # Its resources are collected from the connection's inventory once its APIs no longer list them.
+    remembers_gone: bool
 
     def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
         """Every resource of this service in ``region``, via the service's own APIs."""
@@ -89,6 +107,12 @@ class ServiceCollector(Protocol):
         context: HourContext,
     ) -> list[UsageRecord]:
         """Normalised usage records of ``resource`` for the hour."""
+        ...
+
+    def running_share(
+        self, resource: Resource, metrics: Mapping[MetricRequest, Sequence[float]], hour: datetime
+    ) -> float:
+        """The share of ``hour`` (0 to 1) the resource existed or ran: its records' ``hours``; 0 means no record."""
         ...
 
 
@@ -133,6 +157,12 @@ class ServiceSlice(ABC, Generic[DetailsT]):
     # ``GLOBAL_REGION``, and so do its records and its scope.
     is_global: bool = False
 
+    # Whether a resource the inventory remembers (``InventoryStore``) but the APIs no longer list (an EC2 instance
+    # terminated more than an hour ago, a deleted volume) is still collected for the hours it lived, from what was
+    # last seen of it. Off for slices whose resources share account-wide figures (ECS, EKS), which a remembered
+    # resource would count twice.
+    remembers_gone: bool = False
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         missing = [name for name in _REQUIRED if not hasattr(cls, name)]
@@ -155,6 +185,13 @@ class ServiceSlice(ABC, Generic[DetailsT]):
         context: HourContext,
     ) -> list[UsageRecord]:
         """Normalised usage records of ``resource`` for the hour."""
+
+    def running_share(
+        self, resource: Resource, metrics: Mapping[MetricRequest, Sequence[float]], hour: datetime
+    ) -> float:
+        """The share of ``hour`` the resource existed: its lifetime's (``lifetime_share``). A slice with better
+        evidence (EC2's CloudWatch sample count) overrides it."""
+        return lifetime_share(resource, hour)
 
     @abstractmethod
     def estimate(self, usage: UsageRecord, details: DetailsT, c: Coefficients) -> Parts:

@@ -37,6 +37,7 @@ class EbsSlice(ServiceSlice[EbsUsage]):
     main_part = "storage"
     data_files = ("storage-classes.csv",)
     embodied_not_modelled = "the methodology has no embodied figure for block storage drives"
+    remembers_gone = True
 
     def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
         pages = clients.client("ec2", region).get_paginator("describe_volumes").paginate()
@@ -77,6 +78,7 @@ def _resource(region: str, volume: Mapping[str, Any]) -> Resource:
             "state": volume.get("State"),
             "attached_to": tuple(attachment["InstanceId"] for attachment in volume.get("Attachments", [])),
         },
+        created_at=volume.get("CreateTime"),
     )
 
 

@@ -1,4 +1,5 @@
-"""EC2: running instances, sized from DescribeInstanceTypes, with hourly CPU and network metrics.
+"""EC2: the instances that can have run in the hour, sized from DescribeInstanceTypes, with hourly CPU and network
+metrics, charged the share of the hour they ran (``running_share``).
 
 Architecture comes from the instance type (the hardware) when the type runs on one family
 only, otherwise from the instance itself; it is reported as ``x86_64`` or ``arm64``.
@@ -13,8 +14,9 @@ The estimate is the shared virtual-machine one (``emissions/instances.py``); Boa
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from statistics import fmean
 from typing import Any, Literal
 
@@ -26,13 +28,22 @@ from carbonmeter.emissions.coefficients import Coefficients
 from carbonmeter.emissions.instances import Machine, add_instance
 from carbonmeter.emissions.parts import Parts
 from carbonmeter.models import HOUR, Service, ServiceUsage, UsageRecord
-from carbonmeter.services.base import HourContext, InstanceView, Resource, ServiceSlice
+from carbonmeter.services.base import HourContext, InstanceView, Resource, ServiceSlice, lifetime_share
 
 NAMESPACE = "AWS/EC2"
 PERIOD = 3600
 # DescribeInstanceTypes accepts at most this many InstanceTypes a call.
 TYPES_PER_CALL = 100
-_METRICS = (("CPUUtilization", "Average"), ("NetworkOut", "Sum"))
+# CPUUtilization's SampleCount rides in the same billed metric as its Average (up to five statistics of one metric
+# in a request are billed once): how many minutes' readings the instance gave in the hour.
+_METRICS = (("CPUUtilization", "Average"), ("CPUUtilization", "SampleCount"), ("NetworkOut", "Sum"))
+# Every state in which an instance may have run during a past hour; AWS lists terminated ones for about an hour.
+STATES = ("running", "stopping", "stopped", "shutting-down", "terminated")
+_ENDED_STATES = frozenset({"stopping", "stopped", "shutting-down", "terminated"})
+# CPUUtilization readings an hour: one per 5 minutes under basic monitoring, one a minute under detailed.
+SAMPLES_PER_HOUR = {"basic": 12, "detailed": 60}
+# StateTransitionReason of a stop or termination: "User initiated (2026-11-23 10:20:00 GMT)" (moto says UTC).
+_TRANSITION_TIME = re.compile(r"\((\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (?:GMT|UTC)\)")
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +82,11 @@ class Ec2Slice(ServiceSlice[Ec2Usage]):
     main_part = "compute"
     data_files = ("ec2-instance-types.csv", "processors.csv", "gpu-models.csv", "burstable-embodied-hosts.csv")
     embodied_not_modelled = None
+    remembers_gone = True
 
     def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
         ec2 = clients.client("ec2", region)
-        instances = _running_instances(ec2)
+        instances = _instances(ec2)
         specs = describe_instance_types(ec2, {instance["InstanceType"] for instance in instances})
         ecs_clusters = _ecs_labels(clients.client("ecs", region), region) if instances else {}
         return [
@@ -82,10 +94,39 @@ class Ec2Slice(ServiceSlice[Ec2Usage]):
         ]
 
     def metric_requests(self, resource: Resource, hour: datetime) -> list[MetricRequest]:
+        if resource.ended_at is not None and resource.ended_at <= hour:
+            return []  # stopped or terminated before the hour: its last start came before its end, so it never ran
         dimensions = (("InstanceId", resource.resource_id),)
         return [
             MetricRequest(NAMESPACE, metric, dimensions, stat, PERIOD, hour, hour + HOUR) for metric, stat in _METRICS
         ]
+
+    def running_share(
+        self, resource: Resource, metrics: Mapping[MetricRequest, Sequence[float]], hour: datetime
+    ) -> float:
+        """The share of the hour the instance ran (docs/methodology.md, "Running time in the hour").
+
+        Its lifetime in the hour, from LaunchTime and the time of its stop or termination, when that says it ran the
+        whole hour; otherwise CPUUtilization's sample count over the readings a full hour gives (12, or 60 under
+        detailed monitoring), which also sees a run before the latest LaunchTime (it resets at each start); with no
+        reading at all, the lifetime alone, and nothing for a stopped instance whose stop time cannot be read.
+        """
+        values = self._values(resource, metrics, hour)
+        samples = sum(values[("CPUUtilization", "SampleCount")])
+        known = resource.ended_at is not None or resource.attributes.get("state", "running") not in _ENDED_STATES
+        window = lifetime_share(resource, hour) if known else 0.0
+        if samples <= 0 or window >= 1.0:
+            return window
+        expected = SAMPLES_PER_HOUR[resource.attributes.get("monitoring") or "basic"]
+        return min(1.0, samples / expected)
+
+    def _values(
+        self, resource: Resource, metrics: Mapping[MetricRequest, Sequence[float]], hour: datetime
+    ) -> dict[tuple[str, str], Sequence[float]]:
+        values: dict[tuple[str, str], Sequence[float]] = dict.fromkeys(_METRICS, ())
+        for request in self.metric_requests(resource, hour):
+            values[(request.metric_name, request.stat)] = metrics.get(request, ())
+        return values
 
     def usage(
         self,
@@ -93,10 +134,8 @@ class Ec2Slice(ServiceSlice[Ec2Usage]):
         metrics: Mapping[MetricRequest, Sequence[float]],
         context: HourContext,
     ) -> list[UsageRecord]:
-        values = {
-            request.metric_name: metrics.get(request, ()) for request in self.metric_requests(resource, context.hour)
-        }
-        cpu = values["CPUUtilization"]
+        values = self._values(resource, metrics, context.hour)
+        cpu = values[("CPUUtilization", "Average")]
         attributes = resource.attributes
         details = Ec2Usage(
             vcpus=attributes.get("vcpus"),
@@ -110,7 +149,7 @@ class Ec2Slice(ServiceSlice[Ec2Usage]):
             cluster_kind=attributes.get("cluster_kind"),
             cluster=attributes.get("cluster"),
         )
-        return [self.record(resource, context, details, network_out_bytes=sum(values["NetworkOut"]))]
+        return [self.record(resource, context, details, network_out_bytes=sum(values[("NetworkOut", "Sum")]))]
 
     def estimate(self, usage: UsageRecord, details: Ec2Usage, c: Coefficients) -> Parts:
         parts = Parts()
@@ -135,9 +174,9 @@ def _machine(usage: UsageRecord, details: Ec2Usage) -> Machine:
     )
 
 
-def _running_instances(ec2: Any) -> list[dict[str, Any]]:
+def _instances(ec2: Any) -> list[dict[str, Any]]:
     pages = ec2.get_paginator("describe_instances").paginate(
-        Filters=[{"Name": "instance-state-name", "Values": ["running"]}]
+        Filters=[{"Name": "instance-state-name", "Values": list(STATES)}]
     )
     return [instance for page in pages for reservation in page["Reservations"] for instance in reservation["Instances"]]
 
@@ -270,8 +309,20 @@ def _resource(
             "architecture": _architecture(spec.get("supported_architectures", ()), instance.get("Architecture")),
             "platform": instance.get("PlatformDetails") or instance.get("Platform") or "Linux/UNIX",
             **_cluster_label(instance, ecs_clusters),
+            "state": instance.get("State", {}).get("Name", "running"),
+            "monitoring": "detailed" if instance.get("Monitoring", {}).get("State") == "enabled" else "basic",
         },
+        created_at=instance.get("LaunchTime"),
+        ended_at=ended_at(instance),
     )
+
+
+def ended_at(instance: Mapping[str, Any]) -> datetime | None:
+    """When a stopped or terminated instance stopped running: the time its StateTransitionReason gives, if any."""
+    if instance.get("State", {}).get("Name") not in _ENDED_STATES:
+        return None
+    found = _TRANSITION_TIME.search(instance.get("StateTransitionReason") or "")
+    return datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC) if found else None
 
 
 def _architecture(supported: Sequence[str], reported: str | None) -> str:

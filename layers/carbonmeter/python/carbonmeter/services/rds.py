@@ -67,6 +67,7 @@ class RdsSlice(ServiceSlice[RdsUsage]):
     main_part = "compute"
     data_files = ("ec2-instance-types.csv", "rds-instance-vcpus.csv", "storage-classes.csv")
     embodied_not_modelled = None
+    remembers_gone = True
 
     def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
         pages = clients.client("rds", region).get_paginator("describe_db_instances").paginate()
@@ -190,6 +191,7 @@ def _resource(region: str, instance: Mapping[str, Any], spec: Mapping[str, Any])
             "cpu_manufacturer": spec.get("cpu_manufacturer"),
             "burstable": spec.get("burstable", False),
         },
+        created_at=instance.get("InstanceCreateTime"),
     )
 
 

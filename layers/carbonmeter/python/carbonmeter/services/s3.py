@@ -53,13 +53,14 @@ class S3Slice(ServiceSlice[S3Usage]):
     main_part = "storage"
     data_files = ("storage-classes.csv",)
     embodied_not_modelled = "the methodology has no embodied figure for object storage drives"
+    remembers_gone = True
 
     def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
         buckets = _buckets_in(clients.client("s3", region), region)
         storage_types = _storage_types(clients.client("cloudwatch", region), buckets)
         return [
-            _resource(region, bucket, storage_type, measured=bucket in storage_types)
-            for bucket in sorted(buckets)
+            _resource(region, bucket, storage_type, measured=bucket in storage_types, created_at=created)
+            for bucket, created in sorted(buckets.items())
             for storage_type in sorted(storage_types.get(bucket, {UNMEASURED_STORAGE_TYPE}))
         ]
 
@@ -92,31 +93,33 @@ class S3Slice(ServiceSlice[S3Usage]):
         return parts
 
 
-def _buckets_in(s3: Any, region: str) -> set[str]:
+def _buckets_in(s3: Any, region: str) -> dict[str, datetime | None]:
+    """Each bucket of the region and its CreationDate."""
     # BucketRegion filters server-side, sparing a GetBucketLocation call per bucket.
     pages = s3.get_paginator("list_buckets").paginate(BucketRegion=region)
-    return {bucket["Name"] for page in pages for bucket in page.get("Buckets", [])}
+    return {bucket["Name"]: bucket.get("CreationDate") for page in pages for bucket in page.get("Buckets", [])}
 
 
-def _storage_types(cloudwatch: Any, buckets: set[str]) -> dict[str, set[str]]:
+def _storage_types(cloudwatch: Any, buckets: Mapping[str, datetime | None]) -> dict[str, set[str]]:
     found: defaultdict[str, set[str]] = defaultdict(set)
     pages = cloudwatch.get_paginator("list_metrics").paginate(Namespace=NAMESPACE, MetricName=METRIC)
     for page in pages:
         for metric in page.get("Metrics", []):
             dimensions = {dimension["Name"]: dimension["Value"] for dimension in metric.get("Dimensions", [])}
             bucket, storage_type = dimensions.get("BucketName"), dimensions.get("StorageType")
-            if bucket in buckets and storage_type:
+            if bucket is not None and bucket in buckets and storage_type:
                 found[bucket].add(storage_type)
     return dict(found)
 
 
-def _resource(region: str, bucket: str, storage_type: str, *, measured: bool) -> Resource:
+def _resource(region: str, bucket: str, storage_type: str, *, measured: bool, created_at: datetime | None) -> Resource:
     return Resource(
         service=Service.S3,
         region=region,
         resource_id=bucket,
         resource_type=storage_type,
         attributes={"measured": measured},
+        created_at=created_at,
     )
 
 
