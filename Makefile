@@ -44,8 +44,12 @@ lint: install ## ruff lint and format check
 typecheck: install ## mypy with the pydantic plugin
 	$(BIN)/mypy
 
-test: lint typecheck ## lint, type-check and run every test tier (offline)
-	$(BIN)/pytest
+# Every core runs tests (pytest-xdist): a worker per core, each a process with its own embedded AWS on ports of its
+# own; a file's tests stay on one worker, so a module's fixtures are built once.
+PYTEST_WORKERS ?= auto
+
+test: lint typecheck ## lint, type-check and run every test tier (offline), on every core
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test-unit: install ## pure logic only
 	$(BIN)/pytest tests/unit
