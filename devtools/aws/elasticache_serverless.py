@@ -28,6 +28,12 @@ def _caches(backend: ElastiCacheBackend) -> dict[str, dict[str, Any]]:
     return caches
 
 
+def set_caches_created(backend: ElastiCacheBackend, when: datetime) -> None:
+    """Every serverless cache of the backend created at ``when`` (the workbench's history: ``lifetimes``)."""
+    for cache in _caches(backend).values():
+        cache["CreateTime"] = when
+
+
 def _create(self: ElastiCacheResponse) -> ActionResult:
     name = self._get_param("ServerlessCacheName")
     caches = _caches(self.elasticache_backend)

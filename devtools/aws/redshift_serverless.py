@@ -125,10 +125,23 @@ def _create(
     return items[name]
 
 
+# The emulators of the open contexts, so that the workbench can set what AWS would have stamped (``lifetimes``).
+OPEN: list[RedshiftServerless] = []
+
+
+def set_workgroups_created(region: str, when: datetime, account_id: str) -> None:
+    """Every workgroup of the account's region, in every open emulator, created at ``when``."""
+    for emulator in OPEN:
+        with emulator._lock:
+            for workgroup in emulator.workgroups.get((account_id, region), {}).values():
+                workgroup["creationDate"] = when.timestamp()
+
+
 @contextmanager
 def redshift_serverless() -> Iterator[RedshiftServerless]:
     """Answer Redshift Serverless requests, in the embedded server and under ``mock_aws``, while open."""
     emulator = RedshiftServerless()
+    OPEN.append(emulator)
     dispatch, intercept = DomainDispatcherApplication.__call__, BotocoreStubber.process_request
 
     def serve(self: DomainDispatcherApplication, environ: dict[str, Any], start_response: Any) -> Any:
@@ -159,3 +172,4 @@ def redshift_serverless() -> Iterator[RedshiftServerless]:
     finally:
         DomainDispatcherApplication.__call__ = dispatch  # type: ignore[method-assign]
         BotocoreStubber.process_request = intercept  # type: ignore[method-assign]
+        OPEN.remove(emulator)

@@ -18,6 +18,7 @@ from carbonmeter.emissions import estimate
 from carbonmeter.models import Service
 from carbonmeter.services import COLLECTORS, ec2, ecs, eks
 from devtools.aws.ecs_running import MOTO_RUNNING_VARIABLE, ecs_services_run_their_desired_count
+from devtools.aws.lifetimes import backdate
 from tests.support.aws_hooks import refuse_when
 from tests.support.connections import connection_for
 
@@ -122,6 +123,8 @@ def running(monkeypatch: pytest.MonkeyPatch):
 
 def collect_all(clients: ClientFactory) -> list[Any]:
     collectors = [COLLECTORS[service] for service in (Service.EC2, Service.ECS, Service.EKS)]
+    # Moto stamps creation times with "now": the resources are made to exist since a day before the hour.
+    backdate(REGION, HOUR - timedelta(days=1))
     outcome = collect_region(clients, REGION, collectors, connection_for(REGION), [HOUR])
     assert not outcome.failed
     return outcome.records
@@ -227,6 +230,7 @@ def test_a_role_without_the_ecs_actions_still_meters_ec2_unlabelled(settings, aw
     clients = ClientFactory(boto3.Session(), settings=settings, hooks=[denied])
 
     # When EC2 is collected
+    backdate(REGION, HOUR - timedelta(days=1))
     outcome = collect_region(clients, REGION, [COLLECTORS[Service.EC2]], connection_for(REGION), [HOUR])
 
     # Then both instances are metered; only the ECS label, which needed the refused call, is missing

@@ -167,6 +167,7 @@ def _rest_resource(region: str, api: Mapping[str, Any], stages: Iterable[Mapping
             "cache_gb": sum(cache_size_gb(stage) for stage in cached),
             "cache_stages": len(cached),
         },
+        created_at=api.get("createdDate"),
     )
 
 
@@ -184,6 +185,7 @@ def _v2_apis(apigatewayv2: Any, region: str) -> list[Resource]:
             resource_id=api["ApiId"],
             resource_type=str(api["ProtocolType"]),
             attributes={"api_name": api.get("Name")},
+            created_at=api.get("CreatedDate"),
         )
         for page in pages
         for api in page.get("Items", [])

@@ -144,6 +144,7 @@ def _resource(region: str, table: Mapping[str, Any]) -> Resource:
                 )
             ),
         },
+        created_at=table.get("CreationDateTime"),
     )
 
 

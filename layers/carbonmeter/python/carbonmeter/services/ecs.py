@@ -275,6 +275,10 @@ class Workload:
     running: float
     # The share of its tasks Fargate runs (1 unless a capacity provider strategy mixes in EC2 capacity).
     fargate_share: float
+    # Its lifetime as the API gives it: a service's createdAt; a family's first task's start and, once every
+    # task has stopped, its last stop (``Resource.created_at``/``ended_at``).
+    created_at: datetime | None = None
+    ended_at: datetime | None = None
 
     @property
     def dimensions(self) -> tuple[tuple[str, str], ...]:
@@ -334,6 +338,7 @@ def _service_workloads(
                 size=sizes.get(service["taskDefinition"]),
                 running=float(service.get("runningCount", 0)) * share,
                 fargate_share=share,
+                created_at=service.get("createdAt"),
             )
 
 
@@ -361,7 +366,22 @@ def _task_workloads(ecs: Any, cluster_arn: str, cluster: str, insights: bool, si
             size=sizes.get(tasks[0]["taskDefinitionArn"]),
             running=float(len(tasks)),
             fargate_share=1.0,
+            created_at=_first_start(tasks),
+            ended_at=_last_stop(tasks),
         )
+
+
+def _first_start(tasks: Sequence[Mapping[str, Any]]) -> datetime | None:
+    # A task is charged from its start (its creation while it is still provisioning).
+    starts = [task.get("startedAt") or task.get("createdAt") for task in tasks]
+    return min((start for start in starts if start is not None), default=None)
+
+
+def _last_stop(tasks: Sequence[Mapping[str, Any]]) -> datetime | None:
+    # The family has ended only when every one of its tasks has.
+    stops: list[datetime | None] = [task.get("stoppedAt") for task in tasks]
+    ended = [stop for stop in stops if stop is not None]
+    return max(ended) if ended and len(ended) == len(stops) else None
 
 
 def fargate_share(service: Mapping[str, Any]) -> float:
@@ -458,6 +478,8 @@ def _resource(region: str, workload: Workload, peers: tuple[MeasuredPeer, ...], 
             "usage_share": share,
             "measured_peers": () if workload.insights else peers,
         },
+        created_at=workload.created_at,
+        ended_at=workload.ended_at,
     )
 
 

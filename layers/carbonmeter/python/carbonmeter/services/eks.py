@@ -110,6 +110,7 @@ class EksSlice(ServiceSlice[EksUsage]):
                     "ecs_shares_all": ecs_shares_all,
                     "measured_peers": peers,
                 },
+                created_at=cluster.get("createdAt"),
             )
             for cluster, profiles in clusters
         ]

@@ -170,6 +170,7 @@ def _serverless_caches(clients: ClientFactory, region: str) -> list[Resource]:
             resource_id=cache["ServerlessCacheName"],
             resource_type=SERVERLESS,
             attributes={"engine": cache.get("Engine"), "status": cache.get("Status")},
+            created_at=cache.get("CreateTime"),
         )
         for page in pages
         for cache in page.get("ServerlessCaches", [])
@@ -269,6 +270,7 @@ def _resource(region: str, cluster: Mapping[str, Any], spec: Mapping[str, Any]) 
             "cpu_manufacturer": spec.get("cpu_manufacturer"),
             "burstable": spec.get("burstable", False),
         },
+        created_at=cluster.get("CacheClusterCreateTime"),
     )
 
 

@@ -324,6 +324,7 @@ def _cluster(region: str, cluster: Mapping[str, Any]) -> Resource:
             "managed_capacity_gb": capacity_gb if managed else 0.0,
             "local_storage_gb": None if managed or not node else capacity_gb,
         },
+        created_at=cluster.get("ClusterCreateTime"),
     )
 
 
@@ -338,6 +339,7 @@ def _workgroup(region: str, workgroup: Mapping[str, Any]) -> Resource:
             "status": workgroup.get("status"),
             "base_capacity_rpu": workgroup.get("baseCapacity"),
         },
+        created_at=workgroup.get("creationDate"),
     )
 
 
