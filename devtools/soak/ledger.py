@@ -65,11 +65,15 @@ def read_ledger(clients: ClientFactory, settings: Settings) -> Ledger:
     """Every item of the usage and emissions tables, sorted into usage, statuses, emissions and roll-ups."""
     ledger = Ledger()
     for item in _scan(clients, settings.usage_table):
-        if item["sk"].startswith((keys.COST_PREFIX, keys.AWS_CARBON_PREFIX)):
-            continue  # the insights' days of spend and months of AWS's figures: no hour's ledger
+        if item["sk"].startswith((keys.COST_PREFIX, keys.AWS_CARBON_PREFIX, keys.INVENTORY_PREFIX)):
+            # the insights' days of spend and months of AWS's figures, and the inventory (stamped with the time a
+            # resource was seen, which differs between two runs): no hour's ledger
+            continue
         target = ledger.statuses if item["sk"].startswith(keys.STATUS_PREFIX) else ledger.usage
         target[(item["pk"], item["sk"])] = item
     for item in _scan(clients, settings.emissions_table):
+        if item["sk"].startswith((keys.ANOMALY_PREFIX, keys.ANOMALY_CHECK_PREFIX)):
+            continue  # the anomaly detector's own items: judged from the hours, not part of their ledger
         if item["sk"].startswith(keys.PERIOD_PREFIX):
             target = ledger.periods
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -13,6 +13,7 @@ from carbonmeter.collection import collect
 from carbonmeter.models import ALL_REGIONS, GLOBAL_REGION, Service
 from carbonmeter.regions import RegionDiscoveryError, enabled_regions
 from carbonmeter.services import GLOBAL_SERVICES, REGIONAL_SERVICES
+from devtools.aws import lifetimes
 from devtools.aws.server import embedded_aws
 from tests.support.aws_hooks import refuse_when
 from tests.support.connections import connection_for
@@ -98,6 +99,8 @@ def test_collecting_every_enabled_region_covers_each_of_them_and_no_other():
     # Given volumes in two default regions and in the opt-in region, not yet enabled
     for region in ("eu-west-1", "sa-east-1", OPT_IN):
         boto3.client("ec2", region).create_volume(AvailabilityZone=f"{region}a", Size=100, VolumeType="gp3")
+        # made a day before the hour collected (the embedded AWS stamps them with the time of the test)
+        lifetimes.backdate(region, HOUR - timedelta(days=1))
     connection = connection_for(ALL_REGIONS).model_copy(update={"services": (Service.EBS,)})
     # When the connection is collected
     result = collect(_clients(), connection, [HOUR], workers=4)
