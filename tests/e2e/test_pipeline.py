@@ -128,7 +128,9 @@ def test_collector_publishes_its_counts_as_embedded_metrics(local_cloud, handler
         cloud.pipeline.run_hour(cloud.hours[0])
     # Then the collector's EMF document carries the connection-hour's resources, calls and metrics
     documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    collector = next(d for d in documents if "UsageRecordsWritten" in d)
+    # (one document per attempt: a connection-hour retried after a failed scope publishes twice, and what is stored
+    # is the last attempt's)
+    collector = [d for d in documents if "UsageRecordsWritten" in d][-1]
     assert collector["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "CarbonMeter"
     stored = UsageStore(cloud.clients, cloud.settings.usage_table).read_hour(CONNECTION, cloud.hours[0])
     figure = {name: value[0] if isinstance(value, list) else value for name, value in collector.items()}
