@@ -28,6 +28,7 @@ from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore
 from devtools.aws.resources import create_resources
 from devtools.aws.server import embedded_aws
+from devtools.period_reads import benchmark_rollups
 
 CONNECTION = "benchmark"
 _ROLE = "arn:aws:iam::123456789012:role/CarbonMeterReadOnly"
@@ -127,7 +128,7 @@ def _store_year(
     written = 0
     with table.batch_writer() as batch:
         for hour in hours_between(start, end):
-            for rollup in _rollups(hour, groups):
+            for rollup in benchmark_rollups(hour, groups, {"cpu_default": 2}):
                 item = _item(rollup, keys.rollup_key(hour, rollup.region, rollup.service))
                 batch.put_item(Item=item)
                 written += 1
@@ -140,24 +141,6 @@ def _item(rollup: Rollup, sk: str) -> dict[str, object]:
     document = rollup.model_dump(mode="json", exclude_none=True)
     numbers = {name: Decimal(str(value)) for name, value in document.items() if isinstance(value, float)}
     return {**document, **numbers, "pk": CONNECTION, "sk": sk}
-
-
-def _rollups(hour: datetime, groups: Sequence[Group]) -> list[Rollup]:
-    return [
-        Rollup(
-            connection_id=CONNECTION,
-            hour=hour,
-            region=region,
-            service=service,
-            resources=10,
-            energy_kwh=0.25,
-            operational_kgco2e=0.1,
-            embodied_kgco2e=0.02,
-            methodology_version="benchmark",
-            flagged_resources={"cpu_default": 2},
-        )
-        for region, service in groups
-    ]
 
 
 def _measure(

@@ -8,7 +8,7 @@ DynamoDB request counted. Before the roll-ups, such a view read every one of the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -53,7 +53,12 @@ def _store_year(store: EmissionStore, start: datetime, end: datetime, regions: S
     while month < end:
         month_end = periods.period_end(month, Granularity.MONTH)
         days = [
-            periods.day_from_hours(CONNECTION, day, _rollups(day, regions), 24)
+            periods.day_from_hours(
+                CONNECTION,
+                day,
+                benchmark_rollups(day, _groups(regions)),
+                24,
+            )
             for day in (month + timedelta(days=n) for n in range((month_end - month).days))
         ]
         for day in days:
@@ -62,7 +67,14 @@ def _store_year(store: EmissionStore, start: datetime, end: datetime, regions: S
         month = month_end
 
 
-def _rollups(hour: datetime, regions: Sequence[str]) -> list[Rollup]:
+def _groups(regions: Sequence[str]) -> list[tuple[str, Service]]:
+    return [(region, service) for region in regions for service in Service]
+
+
+def benchmark_rollups(
+    hour: datetime, groups: Iterable[tuple[str, Service]], flagged_resources: Mapping[str, int] | None = None
+) -> list[Rollup]:
+    """One hour's roll-ups of the benchmark connection, the same figures for each (region, service) group."""
     return [
         Rollup(
             connection_id=CONNECTION,
@@ -74,9 +86,9 @@ def _rollups(hour: datetime, regions: Sequence[str]) -> list[Rollup]:
             operational_kgco2e=0.1,
             embodied_kgco2e=0.02,
             methodology_version="benchmark",
+            flagged_resources=dict(flagged_resources or {}),
         )
-        for region in regions
-        for service in Service
+        for region, service in groups
     ]
 
 
