@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from carbonmeter.insights.schedule import parse_insight_event, run_insight_schedule
 from carbonmeter.metrics import MetricName
 from carbonmeter.models import hour_key
-from carbonmeter.runtime import runtime
+from carbonmeter.runtime import Runtime, runtime
 from carbonmeter.scheduling import EnqueueResult, parse_backfill, run_backfill, run_hourly
 
 logger = Logger()
@@ -36,22 +36,34 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.info("queued insight jobs", extra={"insight": str(insight.insight), "jobs": insight.jobs})
         return {"insight": str(insight.insight), "jobs": insight.jobs}
     if "connection_ids" in event:
-        result = run_backfill(rt.clients, rt.settings, parse_backfill(event), rt.clock())
-    else:
-        run = run_hourly(rt.clients, rt.settings, parse(event=event, model=EventBridgeModel).time, rt.clock())
-        metrics.add_metric(name=MetricName.STALE_CONNECTIONS, unit=MetricUnit.Count, value=len(run.stale_connections))
-        metrics.add_metric(
-            name=MetricName.CALCULATIONS_REQUEUED, unit=MetricUnit.Count, value=run.calculations_requeued
+        return _backfill(rt, event)
+    return _queued(_hourly(rt, event))
+
+
+def _backfill(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
+    result = run_backfill(rt.clients, rt.settings, parse_backfill(event), rt.clock())
+    if result.hours_before_first_look:
+        logger.warning(
+            "backfill hours before CarbonMeter first looked at the account: resources that had ended by then are "
+            "missing from them",
+            extra={"hours": result.hours_before_first_look},
         )
-        if run.stale_connections:
-            logger.warning("connections without a successful hour", extra={"connection_ids": run.stale_connections})
-        result = run.collect
+    # Its hours older than the first look at the account: their status says so too.
+    return _queued(result) | {"hours_before_first_look": result.hours_before_first_look}
+
+
+def _hourly(rt: Runtime, event: dict[str, Any]) -> EnqueueResult:
+    run = run_hourly(rt.clients, rt.settings, parse(event=event, model=EventBridgeModel).time, rt.clock())
+    metrics.add_metric(name=MetricName.STALE_CONNECTIONS, unit=MetricUnit.Count, value=len(run.stale_connections))
+    metrics.add_metric(name=MetricName.CALCULATIONS_REQUEUED, unit=MetricUnit.Count, value=run.calculations_requeued)
+    if run.stale_connections:
+        logger.warning("connections without a successful hour", extra={"connection_ids": run.stale_connections})
+    return run.collect
+
+
+def _queued(result: EnqueueResult) -> dict[str, Any]:
     metrics.add_metric(name=MetricName.COLLECT_JOBS_QUEUED, unit=MetricUnit.Count, value=result.jobs)
     logger.info("queued collect jobs", extra={"jobs": result.jobs, "connections": result.connections})
-    return _response(result)
-
-
-def _response(result: EnqueueResult) -> dict[str, Any]:
     return {
         "jobs": result.jobs,
         "connections": result.connections,

@@ -172,7 +172,7 @@ def test_a_disabled_connection_is_not_re_enabled_by_adding_it_again(registry, ca
     # Given a connection with a collected hour, then disabled
     assert _add("acme") == 0
     hour = previous_whole_hour(datetime.now(UTC))
-    registry.record_success("acme", hour)
+    registry.record_success("acme", hour, inventory_since=hour)
     assert cli.main(["connections", "disable", "acme"]) == 0
     before = registry.get("acme")
     capsys.readouterr()
@@ -343,7 +343,7 @@ def _region_rows(out: str) -> dict[str, str]:
 def test_enable_and_remove(registry, capsys):
     # Given a disabled connection with a collected hour
     assert _add("acme") == 0
-    registry.record_success("acme", previous_whole_hour(datetime.now(UTC)))
+    registry.record_success("acme", previous_whole_hour(datetime.now(UTC)), inventory_since=datetime.now(UTC))
     assert cli.main(["connections", "disable", "acme"]) == 0
     capsys.readouterr()
     # When it is enabled, it is collected again with its history

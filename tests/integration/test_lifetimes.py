@@ -163,6 +163,17 @@ def test_an_hour_before_the_first_look_says_its_inventory_was_incomplete(setting
     assert status.inventory_incomplete
 
 
+def test_the_connection_keeps_its_first_look_for_the_backfill_answer(settings: Settings):
+    # Given a connection first collected at COLLECTED, then again a day later
+    collect(settings, COLLECTED)
+    collect(settings, COLLECTED + timedelta(days=1))
+
+    schedule = ConnectionStore(ClientFactory(settings=settings), settings.connections_table).schedule("acme")
+
+    # Then its first look stays the first collection's time (the inventory's oldest sighting)
+    assert schedule.inventory_since == COLLECTED
+
+
 def test_an_hour_collected_when_it_ends_has_a_complete_inventory(settings: Settings):
     collect(settings, COLLECTED)
 

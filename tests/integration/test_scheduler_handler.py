@@ -85,6 +85,23 @@ def test_manual_backfill_queues_every_hour_of_the_window_in_batches_of_ten(deplo
     assert deployed.counter.calls["sqs:SendMessageBatch"] == 4
 
 
+def test_a_backfill_answer_counts_the_hours_before_carbonmeter_first_looked_at_the_account(deployed):
+    # Given alpha first collected (its inventory begins) at 12:10 yesterday, beta never collected yet
+    now = datetime.now(UTC)
+    first_look = now.replace(minute=10, second=0, microsecond=0) - timedelta(hours=24)
+    ConnectionStore(deployed, deployed.settings.connections_table).record_success(
+        "alpha", first_look - timedelta(hours=1, minutes=10), inventory_since=first_look
+    )
+    start = first_look.replace(minute=0) - timedelta(hours=6)
+    event = {"connection_ids": ["alpha", "beta"], "start": _iso(start), "end": _iso(start + timedelta(hours=10))}
+    # When both are backfilled over the ten hours around alpha's first look
+    result = handler(event, CONTEXT)
+    # Then the answer counts alpha's hours that ended over an hour before its first look (a terminated instance
+    # stays listed about an hour): 5 of the 10; and all ten of beta's, which this backfill looks at first
+    assert result["jobs"] == 20
+    assert result["hours_before_first_look"] == 5 + 10
+
+
 @pytest.mark.parametrize(
     ("event", "reason"),
     [

@@ -120,7 +120,7 @@ def test_connection_registry_round_trip_and_status(clients):
             )
         )
     connections.set_enabled("c1", False)
-    connections.record_success("c0", HOUR)
+    connections.record_success("c0", HOUR, inventory_since=HOUR)
     connections.record_failure("c2", "AccessDenied")
 
     assert sorted(c.connection_id for c in connections.list(enabled_only=True)) == ["c0", "c2"]
@@ -130,6 +130,7 @@ def test_connection_registry_round_trip_and_status(clients):
         "secret-0",
         ("us-east-1", "eu-west-1"),
     )
+    assert connections.schedule("c0").inventory_since == HOUR
     assert connections.get("c2").last_error == "AccessDenied"
     with pytest.raises(UnknownConnectionError, match="ghost"):
         connections.get("ghost")

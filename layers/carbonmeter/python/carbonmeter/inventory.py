@@ -18,13 +18,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from carbonmeter.models import HOUR, InventoryItem, Service
+from carbonmeter.models import HOUR, InventoryItem, Service, inventory_covers
 from carbonmeter.services import COLLECTORS
 from carbonmeter.services.base import Resource
 
-# AWS lists a terminated EC2 instance for about an hour after its termination: a first look up to that long after
-# an hour's end still saw everything that ran in it.
-TERMINATED_VISIBLE = HOUR
 # An item whose only change is its last sighting is rewritten at most this often, so that the jobs of a backfill,
 # which all see the same resources within minutes, do not each rewrite the whole inventory.
 REFRESH = timedelta(minutes=10)
@@ -39,23 +36,30 @@ class Inventory:
     connection_id: str
     now: datetime
     items: dict[_Key, InventoryItem] = field(default_factory=dict)
+    # The first look the connection keeps (``ConnectionSchedule.inventory_since``): an account that had nothing
+    # to list then has no sighting that old.
+    first_look: datetime | None = None
 
     @classmethod
-    def of(cls, connection_id: str, items: Iterable[InventoryItem], now: datetime) -> Inventory:
+    def of(
+        cls, connection_id: str, items: Iterable[InventoryItem], now: datetime, first_look: datetime | None = None
+    ) -> Inventory:
         return cls(
             connection_id,
             now,
             {_key(item.region, item.service, item.resource_id, item.resource_type): item for item in items},
+            first_look,
         )
 
     @property
     def since(self) -> datetime:
         """When CarbonMeter first looked at the account: its oldest sighting, or now for a first collection."""
-        return min((item.first_seen for item in self.items.values()), default=self.now)
+        looks = [item.first_seen for item in self.items.values()]
+        return min([*looks, self.first_look] if self.first_look else looks, default=self.now)
 
     def covers(self, hour: datetime) -> bool:
-        """Whether the inventory saw every resource that can have run in ``hour`` (see ``TERMINATED_VISIBLE``)."""
-        return self.since <= hour + HOUR + TERMINATED_VISIBLE
+        """Whether the inventory saw every resource that can have run in ``hour``."""
+        return inventory_covers(self.since, hour)
 
     def gone(
         self, region: str, service: Service, listed: Sequence[Resource], hours: Sequence[datetime]

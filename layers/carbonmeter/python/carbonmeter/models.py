@@ -23,6 +23,15 @@ from pydantic import (
 )
 
 HOUR = timedelta(hours=1)
+# AWS lists a terminated EC2 instance for about an hour after its termination: a first look up to that long after
+# an hour's end still saw everything that ran in it.
+TERMINATED_VISIBLE = HOUR
+
+
+def inventory_covers(since: datetime, hour: datetime) -> bool:
+    """Whether a look at the account first taken at ``since`` saw every resource that can have run in ``hour``."""
+    return since <= hour + HOUR + TERMINATED_VISIBLE
+
 
 # A connection's regions may be this word alone: every region its account has enabled.
 ALL_REGIONS = "all"
@@ -128,6 +137,8 @@ class Connection(BaseModel):
     last_error: str | None = None
     # When the connection was registered: the scheduler collects it from that hour on.
     created_at: datetime | None = None
+    # When CarbonMeter first looked at the account: see ConnectionSchedule.
+    inventory_since: datetime | None = None
 
     @field_validator("role_arn")
     @classmethod
@@ -157,6 +168,9 @@ class ConnectionSchedule(BaseModel):
     enabled: bool = True
     created_at: datetime | None = None
     last_success_at: datetime | None = None
+    # When CarbonMeter first looked at the account (its inventory's oldest sighting), kept by each successful
+    # collection; None until the first. A backfill's answer counts the hours it cannot fully see.
+    inventory_since: datetime | None = None
 
 
 SCHEDULE_ATTRIBUTES = tuple(ConnectionSchedule.model_fields)

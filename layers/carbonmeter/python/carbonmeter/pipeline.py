@@ -132,7 +132,7 @@ def _collect(
 ) -> CollectOutcome:
     statuses = StatusStore(clients, settings.usage_table)
     inventories = InventoryStore(clients, settings.usage_table)
-    inventory = Inventory.of(job.connection_id, inventories.read(job.connection_id), now)
+    inventory = Inventory.of(job.connection_id, inventories.read(job.connection_id), now, connection.inventory_since)
     try:
         customer = assume_role(
             clients,
@@ -157,7 +157,7 @@ def _collect(
         enqueue(clients, settings.calculate_queue_url, [CalculateJob(connection_id=job.connection_id, hour=job.hour)])
     if not status.complete:
         raise IncompleteCollectionError(_summary(status))
-    connections.record_success(job.connection_id, job.hour)
+    connections.record_success(job.connection_id, job.hour, inventory.since)
     return CollectOutcome(job.connection_id, job.hour, records=written, counter=counter, status=status)
 
 

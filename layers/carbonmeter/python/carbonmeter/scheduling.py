@@ -9,7 +9,7 @@ customer's role therefore leaves no gap once it ends, within the look-back.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -26,6 +26,7 @@ from carbonmeter.models import (
     UtcHour,
     hour_key,
     hours_between,
+    inventory_covers,
 )
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, StatusStore, UnknownConnectionError
@@ -114,6 +115,8 @@ class EnqueueResult:
     connections: int
     first_hour: datetime | None
     last_hour: datetime | None
+    # Of ``jobs``, those that ended before CarbonMeter first looked at the account (backfills only).
+    hours_before_first_look: int = 0
 
 
 def due_hours(
@@ -217,14 +220,28 @@ def run_hourly(clients: ClientFactory, settings: Settings, event_time: datetime,
 def run_backfill(clients: ClientFactory, settings: Settings, request: BackfillRequest, now: datetime) -> EnqueueResult:
     """A manual backfill: queue every hour of the request, as jobs or chunks."""
     collect_queue, _ = _queues(settings)
-    messages = backfill_messages(ConnectionStore(clients, settings.connections_table), request, now, settings)
+    check_collectable("the backfill", request.start, request.end, now, settings)
+    connections = _known_connections(ConnectionStore(clients, settings.connections_table), request.connection_ids)
+    messages = _backfill_messages(connections, request, settings)
     enqueue(clients, collect_queue, messages)
     # The insights' figures of the same window: its days of spend, and AWS's figures of its published months.
     from carbonmeter.insights.schedule import backfill_jobs  # imports this module: imported when needed
 
     connection_ids = sorted({message.connection_id for message in messages})
     enqueue(clients, collect_queue, backfill_jobs(connection_ids, request.start, request.end, now))
-    return summarise(messages)
+    return replace(summarise(messages), hours_before_first_look=hours_before_first_look(connections, request, now))
+
+
+def hours_before_first_look(connections: Iterable[ConnectionSchedule], request: BackfillRequest, now: datetime) -> int:
+    """The connection-hours of ``request`` that ended before CarbonMeter first looked at their account.
+
+    A resource that had ended by then is missing from them (``inventory_covers``); a connection never collected
+    is first looked at by this backfill.
+    """
+    hours = hours_between(request.start, request.end)
+    return sum(
+        not inventory_covers(connection.inventory_since or now, hour) for connection in connections for hour in hours
+    )
 
 
 def _queues(settings: Settings) -> tuple[str, str]:
@@ -244,7 +261,12 @@ def backfill_messages(
 ) -> list[CollectJob | BackfillChunk]:
     """Jobs for a short backfill; for a long one, chunks (``backfill_chunk_hours`` each) the collector expands."""
     check_collectable("the backfill", request.start, request.end, now, settings)
-    connections = _known_connections(store, request.connection_ids)
+    return _backfill_messages(_known_connections(store, request.connection_ids), request, settings)
+
+
+def _backfill_messages(
+    connections: Sequence[ConnectionSchedule], request: BackfillRequest, settings: Settings
+) -> list[CollectJob | BackfillChunk]:
     hours = hours_between(request.start, request.end)
     if len(hours) <= settings.backfill_chunk_hours:
         return [CollectJob(connection_id=c.connection_id, hour=hour) for c in connections for hour in hours]

@@ -186,12 +186,20 @@ class ConnectionStore:
                 raise UnknownConnectionError(f"no connection named {connection_id!r}") from None
             raise
 
-    def record_success(self, connection_id: str, hour: datetime) -> None:
+    def record_success(self, connection_id: str, hour: datetime, inventory_since: datetime) -> None:
+        """Note a complete collection of ``hour``, and when the connection's inventory begins (kept once set)."""
         self._table.update_item(
             Key={"connection_id": connection_id},
-            UpdateExpression="SET last_success_at = :now, last_success_hour = :hour",
+            UpdateExpression=(
+                "SET last_success_at = :now, last_success_hour = :hour, "
+                "inventory_since = if_not_exists(inventory_since, :since)"
+            ),
             ConditionExpression=Attr("connection_id").exists(),
-            ExpressionAttributeValues={":now": _now(), ":hour": hour_key(hour)},
+            ExpressionAttributeValues={
+                ":now": _now(),
+                ":hour": hour_key(hour),
+                ":since": inventory_since.astimezone(UTC).isoformat(),
+            },
         )
 
     def record_failure(self, connection_id: str, error: str) -> None:

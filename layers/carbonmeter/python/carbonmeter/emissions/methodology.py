@@ -6,7 +6,7 @@ facility meter, i.e. already multiplied by the PUE it is given.
 
 from __future__ import annotations
 
-METHODOLOGY_VERSION = "ccf-corrected-1.2"
+METHODOLOGY_VERSION = "ccf-corrected-1.3"
 
 BYTES_PER_GB = 1e9
 GB_PER_TB = 1000.0
