@@ -64,3 +64,11 @@ def enforce_cloudwatch_limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud
         boto3.DEFAULT_SESSION.events.unregister(*limits.hook)
     if limits.violations:
         pytest.fail(f"GetMetricData limits broken: {limits.violations}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with slow end-to-end tests first, whole: a worker starts each of them at once while the other workers
+    share the rest, instead of one of them running alone at the end of the suite (pytest-xdist hands out files in
+    this order). A file stays in one piece, so its module fixtures are built once."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
