@@ -39,6 +39,7 @@ from carbonmeter.cloudwatch import MAX_QUERIES_PER_REQUEST, STATISTICS_PER_BILLE
 from carbonmeter.collection import RegionUsage, api_region, areas, collect
 from carbonmeter.models import Connection, UsageRecord, hour_key, previous_whole_hour
 from carbonmeter.services import COLLECTORS, READ_ACTIONS, READ_RESOURCES
+from carbonmeter.services.instance_types import CATALOGUE
 from carbonmeter.settings import Settings
 from devtools import export_memory, period_reads
 from devtools.aws.server import embedded_aws
@@ -338,7 +339,9 @@ def run_collection(
 
     Only ``collect()`` is timed; the role is assumed beforehand, as it is once per job.
     ``hooks`` (recording or replaying answers) run after the latency has been waited.
+    Each run starts as a cold container does, with no instance type described yet, so that runs compare alike.
     """
+    CATALOGUE.clear()
     latency = SimulatedLatency(latency_s)
     observer = GetMetricDataObserver()
     base = ClientFactory(

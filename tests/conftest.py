@@ -9,6 +9,7 @@ import boto3
 import botocore.handlers
 import pytest
 
+from carbonmeter.services.instance_types import CATALOGUE
 from tests.support.cloudwatch import CloudWatchLimits
 
 # Powertools reads these when a handler module is imported, which happens at collection time.
@@ -72,3 +73,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     this order). A file stays in one piece, so its module fixtures are built once."""
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow_files)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_instance_type_catalogue() -> Iterator[None]:
+    """Each test starts with the container's instance-type catalogue empty, as a cold Lambda does."""
+    CATALOGUE.clear()
+    yield
+    CATALOGUE.clear()

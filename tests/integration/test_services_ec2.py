@@ -13,7 +13,7 @@ from carbonmeter.aws import ApiCallCounter, ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
 from carbonmeter.emissions import estimate
 from carbonmeter.models import Service, UsageRecord
-from carbonmeter.services import ec2
+from carbonmeter.services import COLLECTORS, ec2, instance_types
 
 HOUR = datetime(2024, 5, 1, 10, tzinfo=UTC)
 
@@ -92,7 +92,7 @@ def test_instance_types_are_described_in_batches(
     aws: None, settings, counter: ApiCallCounter, monkeypatch: pytest.MonkeyPatch
 ):
     # Given five distinct instance types running, and batches shrunk from AWS's 100 to 2
-    monkeypatch.setattr(ec2, "TYPES_PER_CALL", 2)
+    monkeypatch.setattr(instance_types, "TYPES_PER_CALL", 2)
     clients = ClientFactory(boto3.Session(), settings=settings, counter=counter)
     types = ["c5.large", "m5.large", "m5.xlarge", "r5.large", "t3.micro"]
     for instance_type in [*types, "m5.large"]:
@@ -105,6 +105,28 @@ def test_instance_types_are_described_in_batches(
     assert counter.calls["ec2:DescribeInstanceTypes"] == 3
     assert sorted(resource.resource_type for resource in resources) == sorted([*types, "m5.large"])
     assert all(resource.attributes["vcpus"] > 0 for resource in resources)
+
+
+def test_a_warm_collector_asks_for_instance_types_once_for_ec2_rds_and_every_later_hour(
+    aws: None, settings, counter: ApiCallCounter
+):
+    # Given an m5.large instance and a db.m5.large database in one region
+    clients = ClientFactory(boto3.Session(), settings=settings, counter=counter)
+    launch("us-east-1", "m5.large")
+    boto3.client("rds", region_name="us-east-1").create_db_instance(
+        DBInstanceIdentifier="db", DBInstanceClass="db.m5.large", Engine="postgres", AllocatedStorage=20,
+        MasterUsername="admin", MasterUserPassword="password-1234",
+    )  # fmt: skip
+
+    # When EC2 and RDS are discovered, then both again an hour later in the same container
+    for _ in range(2):
+        instances = ec2.SLICE.discover(clients, "us-east-1")
+        databases = COLLECTORS[Service.RDS].discover(clients, "us-east-1")
+
+    # Then the type was described once in the region, and both slices sized from that answer
+    assert counter.calls["ec2:DescribeInstanceTypes"] == 1
+    assert instances[0].attributes["vcpus"] == 2
+    assert databases[0].attributes["vcpus"] == 2
 
 
 def test_requests_hourly_cpu_average_and_sample_count_and_network_out_sum(clients: ClientFactory):
@@ -214,7 +236,7 @@ def test_every_type_describe_instance_types_returns_gets_an_estimate(aws: None):
     # When each is turned into a usage record the way the collector does, and estimated
     estimates = {}
     for info in infos:
-        spec = ec2.instance_type_spec(info)
+        spec = instance_types.instance_type_spec(info)
         record = UsageRecord(
             connection_id="c",
             account_id="123456789012",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from statistics import fmean
 from typing import Any, Literal
@@ -29,11 +29,10 @@ from carbonmeter.emissions.instances import Machine, add_instance
 from carbonmeter.emissions.parts import Parts
 from carbonmeter.models import HOUR, Service, ServiceUsage, UsageRecord
 from carbonmeter.services.base import HourContext, InstanceView, Resource, ServiceSlice, lifetime_share
+from carbonmeter.services.instance_types import describe_instance_types
 
 NAMESPACE = "AWS/EC2"
 PERIOD = 3600
-# DescribeInstanceTypes accepts at most this many InstanceTypes a call.
-TYPES_PER_CALL = 100
 # CPUUtilization's SampleCount rides in the same billed metric as its Average (up to five statistics of one metric
 # in a request are billed once): how many minutes' readings the instance gave in the hour.
 _METRICS = (("CPUUtilization", "Average"), ("CPUUtilization", "SampleCount"), ("NetworkOut", "Sum"))
@@ -179,57 +178,6 @@ def _instances(ec2: Any) -> list[dict[str, Any]]:
         Filters=[{"Name": "instance-state-name", "Values": list(STATES)}]
     )
     return [instance for page in pages for reservation in page["Reservations"] for instance in reservation["Instances"]]
-
-
-def describe_instance_types(
-    ec2: Any, instance_types: Iterable[str], *, tolerate_unknown: bool = False
-) -> dict[str, dict[str, Any]]:
-    """What DescribeInstanceTypes says about each type, keyed by type name.
-
-    ``tolerate_unknown`` asks through the ``instance-type`` filter instead of ``InstanceTypes``, so names that
-    are not EC2 types (an RDS class with no EC2 twin) are skipped rather than failing the whole call.
-    """
-    ordered = sorted(instance_types)
-    specs: dict[str, dict[str, Any]] = {}
-    for index in range(0, len(ordered), TYPES_PER_CALL):
-        batch = ordered[index : index + TYPES_PER_CALL]
-        query: dict[str, Any] = (
-            {"Filters": [{"Name": "instance-type", "Values": batch}]} if tolerate_unknown else {"InstanceTypes": batch}
-        )
-        for page in ec2.get_paginator("describe_instance_types").paginate(**query):
-            for info in page["InstanceTypes"]:
-                specs[info["InstanceType"]] = instance_type_spec(info)
-    return specs
-
-
-def instance_type_spec(info: Mapping[str, Any]) -> dict[str, Any]:
-    """The parts of one DescribeInstanceTypes entry the methodology uses."""
-    gpus = info.get("GpuInfo", {}).get("Gpus", [])
-    processor = info.get("ProcessorInfo", {})
-    return {
-        "vcpus": info["VCpuInfo"]["DefaultVCpus"],
-        "memory_gib": info["MemoryInfo"]["SizeInMiB"] / 1024,
-        "gpus": sum(_gpu_count(gpu) for gpu in gpus),
-        # An instance type carries one GPU model; name it as "<Manufacturer> <Name>", e.g. "NVIDIA T4".
-        "gpu_model": _gpu_model(gpus[0]) if gpus else None,
-        "cpu_manufacturer": processor.get("Manufacturer"),
-        "clock_ghz": processor.get("SustainedClockSpeedInGhz"),
-        "burstable": bool(info.get("BurstablePerformanceSupported", False)),
-        "supported_architectures": tuple(processor.get("SupportedArchitectures", ())),
-    }
-
-
-def _gpu_count(gpu: Mapping[str, Any]) -> float:
-    """Whole GPUs, or for a fractional-GPU type (Count 0) its share of one: LogicalGpuCount x GpuPartitionSize."""
-    count = gpu.get("Count", 0)
-    if count:
-        return float(count)
-    return float(gpu.get("LogicalGpuCount", 0)) * float(gpu.get("GpuPartitionSize", 0.0))
-
-
-def _gpu_model(gpu: Mapping[str, Any]) -> str | None:
-    name = " ".join(part for part in (gpu.get("Manufacturer"), gpu.get("Name")) if part)
-    return name or None
 
 
 # Tags EKS puts on its worker nodes (managed node groups, Auto Mode and Karpenter); self-managed nodes carry

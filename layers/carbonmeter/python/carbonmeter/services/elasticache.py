@@ -31,7 +31,7 @@ from carbonmeter.emissions.instances import Machine, add_instance
 from carbonmeter.emissions.parts import Parts, memory
 from carbonmeter.models import HOUR, Service, ServiceUsage, UsageRecord
 from carbonmeter.services.base import HourContext, Resource, ServiceSlice
-from carbonmeter.services.ec2 import describe_instance_types
+from carbonmeter.services.instance_types import describe_instance_types
 
 NAMESPACE = "AWS/ElastiCache"
 PERIOD = 3600

@@ -25,7 +25,7 @@ from carbonmeter.emissions.parts import AURORA_SERVERLESS_ACU, STORAGE_CLASS_UNK
 from carbonmeter.emissions.uncertainty import Band
 from carbonmeter.models import HOUR, Service, ServiceUsage, UsageRecord
 from carbonmeter.services.base import GB_PER_GIB, HourContext, InstanceView, Resource, ServiceSlice
-from carbonmeter.services.ec2 import describe_instance_types
+from carbonmeter.services.instance_types import describe_instance_types
 
 NAMESPACE = "AWS/RDS"
 PERIOD = 3600
