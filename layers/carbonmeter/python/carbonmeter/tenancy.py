@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from carbonmeter import periods, queries
 from carbonmeter.aws import ClientFactory
@@ -41,7 +41,7 @@ from carbonmeter.scheduling import lookback_hours, missing_hours
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, StatusStore, UnknownConnectionError
 
-_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_TENANT_NAMES: TypeAdapter[str] = TypeAdapter(TenantName)
 # API Gateway's JWT authorizer passes an array claim as one string, "[acme beta]"; a test event may pass a list.
 _GROUP_SEPARATORS = re.compile(r"[\s,]+")
 
@@ -63,10 +63,18 @@ class Viewer(BaseModel):
             names = _GROUP_SEPARATORS.split(groups.strip().removeprefix("[").removesuffix("]"))
         else:
             names = groups
-        return cls(tenants=frozenset(name for name in names if _TENANT.match(name)))
+        return cls(tenants=frozenset(name for name in names if _is_tenant_name(name)))
 
     def sees(self, connection: ConnectionView) -> bool:
         return connection.tenant is not None and connection.tenant in self.tenants
+
+
+def _is_tenant_name(name: str) -> bool:
+    try:
+        _TENANT_NAMES.validate_python(name)
+    except ValidationError:
+        return False
+    return True
 
 
 class ReadLimitError(ValueError):
