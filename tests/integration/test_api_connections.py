@@ -99,6 +99,14 @@ def test_another_tenants_connection_answers_exactly_as_an_unknown_one(deployed):
     assert untenanted.json() == {"statusCode": 404, "message": "no connection named 'operator-own'"}
 
 
+def test_an_id_no_connection_can_have_is_unknown_too(deployed):
+    long_id = "a" * 3000
+    answer = get(f"/api/v1/connections/{long_id}")
+    assert answer.status == 404
+    assert answer.json()["message"] == f"no connection named {long_id!r}"
+    assert get("/api/v1/connections/acme prod").status == 404
+
+
 def test_nothing_of_another_tenants_connection_reaches_the_logs(deployed, capsys):
     capsys.readouterr()
     # When a user of acme lists, and asks for globex's connection

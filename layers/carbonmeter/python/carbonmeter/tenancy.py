@@ -13,6 +13,7 @@ seconds and Lambda's 6 MB response. Longer reads are the CLI's (``carbonmeter re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -29,6 +30,7 @@ from carbonmeter.insights.export import ExportFormat, export_rows, lines
 from carbonmeter.models import (
     HOUR,
     SCHEDULE_ATTRIBUTES,
+    ConnectionId,
     ConnectionSchedule,
     ConnectionView,
     HourStatus,
@@ -42,6 +44,7 @@ from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, StatusStore, UnknownConnectionError
 
 _TENANT_NAMES: TypeAdapter[str] = TypeAdapter(TenantName)
+_CONNECTION_IDS: TypeAdapter[str] = TypeAdapter(ConnectionId)
 # API Gateway's JWT authorizer passes an array claim as one string, "[acme beta]"; a test event may pass a list.
 _GROUP_SEPARATORS = re.compile(r"[\s,]+")
 
@@ -70,8 +73,16 @@ class Viewer(BaseModel):
 
 
 def _is_tenant_name(name: str) -> bool:
+    return _valid(_TENANT_NAMES, name)
+
+
+def _is_connection_id(value: str) -> bool:
+    return _valid(_CONNECTION_IDS, value)
+
+
+def _valid(names: TypeAdapter[str], value: str) -> bool:
     try:
-        _TENANT_NAMES.validate_python(name)
+        names.validate_python(value)
     except ValidationError:
         return False
     return True
@@ -173,10 +184,11 @@ def visible_connection(
     clients: ClientFactory, settings: Settings, viewer: Viewer, connection_id: str
 ) -> ConnectionView:
     """The connection ``connection_id`` if ``viewer`` may read it; else the very error an unknown id raises."""
-    try:
-        connection = ConnectionStore(clients, settings.connections_table).view(connection_id)
-    except UnknownConnectionError:
-        connection = None
+    connection = None
+    # An id that no connection can have is unknown too (and never sent to DynamoDB, whose keys are bounded).
+    if _is_connection_id(connection_id):
+        with contextlib.suppress(UnknownConnectionError):
+            connection = ConnectionStore(clients, settings.connections_table).view(connection_id)
     if connection is None or not viewer.sees(connection):
         # Built here, not re-raised: the message is the same whether the id is unknown or another tenant's.
         raise UnknownConnectionError(f"no connection named {connection_id!r}")
