@@ -49,7 +49,7 @@ def openapi_document() -> Response[str]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    answer = app.resolve(event, context)
+    answer = errors.within_bounds(app.resolve(event, context))
     # Lambda answers at most 6 MB: how close each answer comes to it.
     metrics.add_metric(name=MetricName.API_RESPONSE_BYTES, unit=MetricUnit.Bytes, value=len(answer.get("body") or ""))
     return answer
