@@ -107,9 +107,9 @@ class ReadLimits(BaseModel):
     resource_hours: int = 31 * 24
     # The status of every hour of the window: two months.
     status_hours: int = 62 * 24
-    # An export's file, as it travels inside Lambda's JSON response (escaped): under its 6 MB with room for the
-    # headers.
-    export_bytes: int = 5_000_000
+    # An answer's body (an export's file, a footprint's JSON) as it travels inside Lambda's JSON response
+    # (escaped): under its 6 MB with room for the headers.
+    answer_bytes: int = 5_000_000
 
 
 LIMITS = ReadLimits()
@@ -362,7 +362,7 @@ def export_file(
     visible_connection(clients, settings, viewer, connection_id)
     _check_footprint_window(window, granularity, group_by)
     rows = export_rows(clients, settings, connection_id, window, granularity, group_by, now)
-    return _bounded("".join(_within(lines(rows, export_format), LIMITS.export_bytes)), LIMITS.export_bytes)
+    return _bounded("".join(_within(lines(rows, export_format), LIMITS.answer_bytes)), LIMITS.answer_bytes)
 
 
 def _within(chunks: Iterator[str], limit: int) -> Iterator[str]:
@@ -376,14 +376,23 @@ def _within(chunks: Iterator[str], limit: int) -> Iterator[str]:
 
 
 def _bounded(body: str, limit: int) -> str:
-    # What travels is the body inside Lambda's JSON answer, where quotes and line ends take two characters.
-    if len(json.dumps(body)) > limit:
+    if not fits(body, limit):
         raise _too_large(limit)
     return body
 
 
-def _too_large(limit: int) -> ExportTooLargeError:
-    return ExportTooLargeError(
-        f"the export is larger than the API returns ({limit // 1_000_000} MB): ask a shorter range or a coarser "
-        "granularity, or run carbonmeter export, which streams any size"
+def fits(body: str, limit: int | None = None) -> bool:
+    """Whether ``body`` fits in one answer: as it travels inside Lambda's JSON response, where quotes and line ends
+    take two characters."""
+    return len(json.dumps(body)) <= (LIMITS.answer_bytes if limit is None else limit)
+
+
+def too_large_message(what: str = "the answer", instead: str = "carbonmeter report") -> str:
+    return (
+        f"{what} is larger than the API returns ({LIMITS.answer_bytes // 1_000_000} MB): ask a shorter range or a "
+        f"coarser granularity, or run {instead}, which has no such bound"
     )
+
+
+def _too_large(limit: int) -> ExportTooLargeError:
+    return ExportTooLargeError(too_large_message("the export", "carbonmeter export"))
