@@ -63,6 +63,9 @@ class WebDeployment(Construct):
                 s3deploy.Source.json_data(WEB_CONFIG_FILE, config),
             ],
             destination_bucket=bucket,
+            # Browsers check each file again on every load (an unchanged one costs a 304): after a deploy no tab
+            # mixes old and new modules. CloudFront's cache is cleared by the invalidation below.
+            cache_control=[s3deploy.CacheControl.no_cache()],
             distribution=distribution,
             distribution_paths=["/*"],
             log_group=self.log_group,

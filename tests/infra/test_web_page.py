@@ -157,6 +157,8 @@ def test_each_deploy_copies_the_page_with_its_config_and_clears_the_cache(
     assert properties["DistributionId"] == {"Ref": distribution_id}
     assert properties["DistributionPaths"] == ["/*"]
     assert properties["Prune"] is True
+    # Browsers revalidate every file, so no tab mixes the old page's modules with the new one's
+    assert properties["SystemMetadata"] == {"cache-control": "no-cache"}
     # The page and config.json, whose markers the handler fills in at deploy time
     assert len(properties["SourceObjectKeys"]) == 2
     assert config["apiBase"] == API_PREFIX
