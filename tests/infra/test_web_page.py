@@ -11,7 +11,7 @@ from typing import Any
 from aws_cdk.assertions import Template
 from aws_cdk.cx_api import CloudAssembly
 
-from infra.constants import API_PREFIX, WEB_CONFIG_FILE, WEB_INDEX
+from infra.constants import API_PREFIX, WEB_CONFIG_FILE, WEB_INDEX, web_content_security_policy
 from tests.support.templates import logical_id
 
 # CloudFront's managed policies (their ids are fixed by AWS).
@@ -199,4 +199,14 @@ def test_outputs_give_the_page_and_what_the_operator_needs_to_add_users(template
     assert outputs["UserPoolId"]["Value"] == {"Ref": logical_id(template.find_resources("AWS::Cognito::UserPool"), "")}
     assert outputs["UserPoolClientId"]["Value"] == {
         "Ref": logical_id(template.find_resources("AWS::Cognito::UserPoolClient"), "")
+    }
+
+
+def test_the_local_server_gets_the_same_csp_with_cognito_under_the_page_origin(template: Template) -> None:
+    deployed = dict(d.split(" ", 1) for d in _csp(template).split("; "))
+    local = dict(d.split(" ", 1) for d in web_content_security_policy().split("; "))
+
+    assert local["connect-src"] == "'self'"
+    assert {k: v for k, v in local.items() if k != "connect-src"} == {
+        k: v for k, v in deployed.items() if k != "connect-src"
     }
