@@ -36,15 +36,15 @@ $(BOAVIZTA_VENV)/.installed: requirements-boavizta.txt
 # The web page as the stack deploys it: web/ plus the pinned uPlot files (infra/web_assets.py).
 WEB_SOURCES := $(shell find web -type f 2>/dev/null)
 
-.build/web.complete: $(BIN)/.installed node_modules/.installed infra/web_assets.py $(WEB_SOURCES)
+.build/web/.complete: $(BIN)/.installed node_modules/.installed infra/web_assets.py $(WEB_SOURCES)
 	$(BIN)/python -m infra.web_assets
 	touch $@
 
-install: $(BIN)/.installed .build/wheels/.complete $(BOAVIZTA_VENV)/.installed node_modules/.installed .build/web.complete ## create .venv, install pinned dependencies and the project (editable), fetch the Lambda layer's wheels, set up the Boavizta test server, install the npm packages (CDK CLI, uPlot), assemble the web page
+install: $(BIN)/.installed .build/wheels/.complete $(BOAVIZTA_VENV)/.installed node_modules/.installed .build/web/.complete ## create .venv, install pinned dependencies and the project (editable), fetch the Lambda layer's wheels, set up the Boavizta test server, install the npm packages (CDK CLI, uPlot), assemble the web page
 
 layer-wheels: .build/wheels/.complete ## download the layer's dependencies built for the Lambda runtime (Python 3.14, arm64)
 
-web-assets: .build/web.complete ## assemble the web page for deployment (web/ and uPlot) into .build/web
+web-assets: .build/web/.complete ## assemble the web page for deployment (web/ and uPlot) into .build/web
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .
