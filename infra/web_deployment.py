@@ -59,7 +59,8 @@ class WebDeployment(Construct):
             self,
             "Deployment",
             sources=[
-                s3deploy.Source.asset(str(require_web_assets(page_dir))),
+                # Hidden files are never part of the page (the assembly's stamp, `make web-assets`, among them).
+                s3deploy.Source.asset(str(require_web_assets(page_dir)), exclude=[".*"]),
                 s3deploy.Source.json_data(WEB_CONFIG_FILE, config),
             ],
             destination_bucket=bucket,

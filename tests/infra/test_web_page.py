@@ -12,7 +12,7 @@ from aws_cdk.assertions import Template
 from aws_cdk.cx_api import CloudAssembly
 
 from infra.constants import API_PREFIX, WEB_CONFIG_FILE, WEB_INDEX, web_content_security_policy
-from tests.support.templates import logical_id
+from tests.support.templates import WEB_PAGE_FIXTURE, logical_id
 
 # CloudFront's managed policies (their ids are fixed by AWS).
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -210,3 +210,12 @@ def test_the_local_server_gets_the_same_csp_with_cognito_under_the_page_origin(t
     assert {k: v for k, v in local.items() if k != "connect-src"} == {
         k: v for k, v in deployed.items() if k != "connect-src"
     }
+
+
+def test_the_deployed_page_leaves_out_hidden_files(assembly: CloudAssembly) -> None:
+    # The stand-in page holds `make web-assets`' stamp, `.complete`, as an assembled page does
+    assert (WEB_PAGE_FIXTURE / ".complete").is_file()
+    (page,) = [path.parent for path in Path(assembly.directory).glob(f"asset.*/{WEB_INDEX}")]
+
+    assert (page / "css" / "page.css").is_file()
+    assert not list(page.rglob(".*"))
