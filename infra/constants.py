@@ -245,3 +245,9 @@ def web_content_security_policy(cognito_origin: str | None = None) -> str:
             "frame-ancestors 'none'",
         )
     )
+
+
+# `cdk deploy -c webDomainName=carbon.example.com -c webCertificateArn=arn:aws:acm:us-east-1:...`: serve the page
+# under the operator's own name, with an ACM certificate for it in us-east-1 (CloudFront's region for certificates).
+WEB_DOMAIN_CONTEXT_KEY = "webDomainName"
+WEB_CERTIFICATE_CONTEXT_KEY = "webCertificateArn"

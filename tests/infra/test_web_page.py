@@ -8,11 +8,23 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+from aws_cdk import App
 from aws_cdk.assertions import Template
 from aws_cdk.cx_api import CloudAssembly
 
-from infra.constants import API_PREFIX, WEB_CONFIG_FILE, WEB_INDEX, web_content_security_policy
-from tests.support.templates import WEB_PAGE_FIXTURE, logical_id
+from infra.application import CarbonMeterApp, build_app
+from infra.constants import (
+    API_PREFIX,
+    WEB_CERTIFICATE_CONTEXT_KEY,
+    WEB_CONFIG_FILE,
+    WEB_DOMAIN_CONTEXT_KEY,
+    WEB_INDEX,
+    web_content_security_policy,
+)
+from infra.nag import nag_findings
+from infra.web_distribution import WebDomainError
+from tests.support.templates import WEB_PAGE_FIXTURE, cli_context, logical_id
 
 # CloudFront's managed policies (their ids are fixed by AWS).
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -219,3 +231,37 @@ def test_the_deployed_page_leaves_out_hidden_files(assembly: CloudAssembly) -> N
 
     assert (page / "css" / "page.css").is_file()
     assert not list(page.rglob(".*"))
+
+
+CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+
+
+def _app_with(tmp_path: Path, **context: str) -> CarbonMeterApp:
+    # Asset bundling skipped: the distribution does not depend on the layer's contents
+    return build_app(
+        App(context=cli_context(**context, **{"aws:cdk:bundling-stacks": []}), outdir=str(tmp_path / "cdk.out"))
+    )
+
+
+def test_a_custom_domain_serves_the_page_under_its_name_with_modern_tls(tmp_path: Path) -> None:
+    # Given `-c webDomainName=... -c webCertificateArn=...`
+    built = _app_with(
+        tmp_path, **{WEB_DOMAIN_CONTEXT_KEY: "carbon.example.com", WEB_CERTIFICATE_CONTEXT_KEY: CERTIFICATE_ARN}
+    )
+    template = Template.from_stack(built.stack)
+    config = _distribution(template)
+
+    # Then the distribution answers to that name with its certificate and TLS 1.2 or later, and the output says so
+    assert config["Aliases"] == ["carbon.example.com"]
+    assert config["ViewerCertificate"] == {
+        "AcmCertificateArn": CERTIFICATE_ARN,
+        "MinimumProtocolVersion": "TLSv1.2_2021",
+        "SslSupportMethod": "sni-only",
+    }
+    assert template.find_outputs("WebUrl")["WebUrl"]["Value"] == "https://carbon.example.com"
+    assert nag_findings(built.app) == []
+
+
+def test_a_custom_domain_without_its_certificate_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(WebDomainError, match=f"{WEB_DOMAIN_CONTEXT_KEY} and {WEB_CERTIFICATE_CONTEXT_KEY} go together"):
+        _app_with(tmp_path, **{WEB_DOMAIN_CONTEXT_KEY: "carbon.example.com"})
