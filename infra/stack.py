@@ -226,7 +226,7 @@ class CarbonMeterStack(Stack):
     def _add_web(self) -> None:
         """The web page (docs/deploy.md, "The web page"): users, the HTTP API and its function, the page."""
         self.users = WebUserPool(self, "Users")
-        # The tables' names among its settings; it is granted reads of them alone (below).
+        # The same settings as the pipeline's functions (table and queue names); it is granted table reads alone.
         self.api_function = self._function(API)
         self._grant_api_reads()
         self.http_api = WebHttpApi(
