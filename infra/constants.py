@@ -10,6 +10,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
+from carbonmeter.http_api import API_PREFIX as API_PREFIX
 from carbonmeter.metrics import COLLECTOR_COUNT_METRICS as COLLECTOR_COUNTS
 from carbonmeter.metrics import MetricName
 
@@ -184,3 +185,69 @@ CALCULATOR = FunctionSpec(
 # timeout to itself, and concurrency (not batching) gives the throughput.
 COLLECTOR_CONSUMER = QueueConsumer(batch_size=1, max_concurrency=10)
 CALCULATOR_CONSUMER = QueueConsumer(batch_size=10, max_concurrency=5)
+
+# The web page and its HTTP API (issue 14; docs/api.md). The local server (`make dashboard`) reads the same names.
+# Every route of the API lives under API_PREFIX (named by the library, which the function reads too); CloudFront
+# sends `/api/*` to the API and the rest to the page.
+API_ROUTE = f"{API_PREFIX}/{{proxy+}}"
+# Reads of a few DynamoDB items per request; an export of a year streams a few MB, hence the timeout.
+API = FunctionSpec(
+    name="api",
+    memory_mb=512,
+    timeout=Duration.seconds(29),
+    description="The web page's HTTP API: the library's read use cases, tenant by tenant",
+)
+# The HTTP API's stage throttling (requests per second, steady and burst): a page view makes about ten requests.
+API_THROTTLE_RATE = 50
+API_THROTTLE_BURST = 100
+# The page's own files (web/), the pinned uPlot files copied beside them, and the assembled page the stack deploys
+# (`python -m infra.web_assets`, run by `make install`): the page loads uPlot from `UPLOT_PAGE_DIR` under its root.
+WEB_SOURCE_DIR = REPO_ROOT / "web"
+UPLOT_DIST_DIR = REPO_ROOT / "node_modules" / "uplot" / "dist"
+UPLOT_FILES = ("uPlot.esm.js", "uPlot.min.css")
+UPLOT_PAGE_DIR = "vendor/uplot"
+WEB_BUILD_DIR = REPO_ROOT / ".build" / "web"
+WEB_INDEX = "index.html"
+# The page reads its settings from this file, written at deploy time beside it: region, user pool id, client id,
+# API base path (the local server serves the same file with the embedded AWS's values).
+WEB_CONFIG_FILE = "config.json"
+# `cdk deploy -c webAssetsDir=path`: deploy a page assembled elsewhere instead of WEB_BUILD_DIR.
+WEB_ASSETS_CONTEXT_KEY = "webAssetsDir"
+# Users sign in with a username and password through Cognito's API (USER_PASSWORD_AUTH or SRP); tokens last an
+# hour, the refresh token a day.
+ID_TOKEN_VALIDITY = Duration.hours(1)
+ACCESS_TOKEN_VALIDITY = Duration.hours(1)
+REFRESH_TOKEN_VALIDITY = Duration.days(1)
+
+
+def web_config(*, region: str, user_pool_id: str, client_id: str) -> dict[str, str]:
+    """The page's ``config.json``: the stack writes it with deploy-time values, the local server with its own."""
+    return {"region": region, "userPoolId": user_pool_id, "clientId": client_id, "apiBase": API_PREFIX}
+
+
+def web_content_security_policy(cognito_origin: str | None = None) -> str:
+    """The page's Content-Security-Policy: its own files and API, plus the Cognito endpoint it signs in with.
+
+    No inline script or style, no other origin: uPlot is served from the page's own files. The local server sends
+    the same policy (``None``: its Cognito stand-in is under the page's own origin), so the browser tests meet what
+    CloudFront sends.
+    """
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            " ".join(("connect-src", "'self'", *([cognito_origin] if cognito_origin else []))),
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
+    )
+
+
+# `cdk deploy -c webDomainName=carbon.example.com -c webCertificateArn=arn:aws:acm:us-east-1:...`: serve the page
+# under the operator's own name, with an ACM certificate for it in us-east-1 (CloudFront's region for certificates).
+WEB_DOMAIN_CONTEXT_KEY = "webDomainName"
+WEB_CERTIFICATE_CONTEXT_KEY = "webCertificateArn"
