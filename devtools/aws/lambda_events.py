@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 
 @dataclass
@@ -69,4 +70,60 @@ def _sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[st
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,
         "awsRegion": region,
+    }
+
+
+def http_api_event(
+    method: str,
+    path: str,
+    *,
+    query: dict[str, str] | None = None,
+    claims: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    api_id: str = "local",
+    stage: str = "$default",
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """The event an API Gateway HTTP API (payload format 2.0) delivers for one request.
+
+    ``claims``: what its JWT authorizer passes on from a valid token (None: no authorizer context, as for a
+    request that never went through one). API Gateway passes an array claim (``cognito:groups``) as one string,
+    ``"[acme beta]"``: give a list and it is flattened the same way.
+    """
+    moment = (at or datetime.now(UTC)).astimezone(UTC)
+    query = dict(query or {})
+    request_headers = {"accept": "*/*", "host": f"{api_id}.execute-api.localhost", **(headers or {})}
+    context: dict[str, Any] = {
+        "accountId": "000000000000",
+        "apiId": api_id,
+        "domainName": request_headers["host"],
+        "domainPrefix": api_id,
+        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": ""},
+        "requestId": str(uuid.uuid4()),
+        "routeKey": "$default",
+        "stage": stage,
+        "time": moment.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "timeEpoch": int(moment.timestamp() * 1000),
+    }
+    if claims is not None:
+        context["authorizer"] = {"jwt": {"claims": _authorizer_claims(claims), "scopes": None}}
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": urlencode(query),
+        "headers": request_headers,
+        "requestContext": context,
+        "isBase64Encoded": False,
+    }
+    if query:
+        event["queryStringParameters"] = query
+    return event
+
+
+def _authorizer_claims(claims: dict[str, Any]) -> dict[str, str]:
+    # The authorizer passes every claim as a string; an array as its items in brackets, separated by spaces.
+    return {
+        name: f"[{' '.join(map(str, value))}]" if isinstance(value, (list, tuple)) else str(value)
+        for name, value in claims.items()
     }

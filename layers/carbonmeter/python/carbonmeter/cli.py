@@ -345,11 +345,13 @@ def _connections_command(commands: Any) -> None:
         type=_hour,
         help="first hour the hourly run collects (default: the current hour; it catches up at most its look-back)",
     )
+    add.add_argument("--tenant", help=TENANT_HELP)
     add.set_defaults(run=run_connections_add)
     listing = actions.add_parser(
         "list",
         help="list connections and their last success or error",
-        description="Every connection, its regions, its last collected hour and its last error (never an ExternalId).",
+        description="Every connection, its tenant, its regions, its last collected hour and its last error (never an "
+        "ExternalId). A connection without a tenant is shown to no HTTP API user.",
     )
     listing.add_argument("--format", choices=["table", "json"], default="table", help=FORMAT_HELP)
     listing.set_defaults(run=run_connections_list)
@@ -367,6 +369,10 @@ def _connections_command(commands: Any) -> None:
             action.set_defaults(run=run)
 
 
+TENANT_HELP = (
+    "the tenant it belongs to (letters, digits, '.', '_', '-'): the HTTP API shows it to the users of the Cognito "
+    "group of that name; without one (or replaced without one), no API user sees it, only this CLI"
+)
 CHECK_HELP = (
     "assume the connection's role with its ExternalId, as the collector does, and read once in each of its "
     f"regions; says which work (nothing is written). The deployed collector checks when {COLLECTOR_FUNCTION_ENV} "
@@ -544,6 +550,7 @@ def run_connections_add(args: argparse.Namespace, settings: Settings) -> int:
         collect_from=args.collect_from,
         replace=args.replace,
         allow_shared_role=args.allow_shared_role,
+        tenant=args.tenant,
     )
     # A generated ExternalId is new: the customer's role cannot have it yet, so there is nothing to check.
     check = None if args.no_check or args.generate_external_id else _access_checker(settings)
@@ -636,7 +643,11 @@ def _registered(result: RegistrationResult) -> str:
         verb = "saved"
     else:
         verb = "replaced (it was disabled; it is enabled again)" if result.re_enabled else "replaced"
-    return f"connection {connection.connection_id} {verb}: account {connection.account_id}, {_regions_of(connection)}"
+    tenant = f"tenant {connection.tenant}" if connection.tenant else "no tenant (no HTTP API user sees it)"
+    return (
+        f"connection {connection.connection_id} {verb}: account {connection.account_id}, {_regions_of(connection)}, "
+        f"{tenant}"
+    )
 
 
 def _regions_of(target: CollectionTarget) -> str:
@@ -651,6 +662,7 @@ def run_connections_list(args: argparse.Namespace, settings: Settings) -> int:
     rows = [
         [
             c["connection_id"],
+            c.get("tenant") or "-",
             c["account_id"],
             "yes" if c["enabled"] else "no",
             ",".join(c["regions"]),
@@ -659,7 +671,11 @@ def run_connections_list(args: argparse.Namespace, settings: Settings) -> int:
         ]
         for c in connections
     ]
-    print(report.table(["connection", "account", "enabled", "regions", "last hour collected", "last error"], rows))
+    print(
+        report.table(
+            ["connection", "tenant", "account", "enabled", "regions", "last hour collected", "last error"], rows
+        )
+    )
     return 0
 
 

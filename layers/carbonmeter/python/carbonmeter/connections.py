@@ -236,6 +236,8 @@ class RegistrationRequest:
     collect_from: datetime | None = None
     replace: bool = False
     allow_shared_role: bool = False
+    # Whose users the HTTP API shows it to; None: no API user sees it (the CLI does).
+    tenant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -358,6 +360,7 @@ def _connection(request: RegistrationRequest) -> Connection:
             external_id=request.external_id,
             regions=request.regions,
             services=request.services,
+            tenant=request.tenant,
         )
     except ValidationError as exc:
         raise RegistrationError(first_error_message(exc)) from None

@@ -33,6 +33,8 @@ class MetricName(StrEnum):
     # scheduler, one data point per insight run
     INSIGHT_JOBS_QUEUED = "InsightJobsQueued"
     ANOMALY_ALERTS = "AnomalyAlerts"
+    # HTTP API, one data point per request: the answer's body, against Lambda's 6 MB limit
+    API_RESPONSE_BYTES = "ApiResponseBytes"
 
 
 # What the collector counts per connection-hour, as the dashboard graphs it.

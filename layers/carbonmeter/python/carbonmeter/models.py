@@ -38,6 +38,9 @@ ALL_REGIONS = "all"
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 _CONNECTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# A tenant is named as a Cognito group is (the ``cognito:groups`` claim): a simple word, so no claim or log
+# line has to be escaped.
+_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class Service(StrEnum):
@@ -86,9 +89,17 @@ def _connection_id(value: str) -> str:
     return value
 
 
+def _tenant(value: str) -> str:
+    if not _TENANT.match(value):
+        raise ValueError(f"{value!r} is not a valid tenant name (letters, digits, '.', '_', '-'; at most 64)")
+    return value
+
+
 UtcHour = Annotated[datetime, AfterValidator(_utc_hour)]
 Region = Annotated[str, AfterValidator(_region)]
 ConnectionId = Annotated[str, AfterValidator(_connection_id)]
+# Who a connection belongs to: the HTTP API's users read the tenants named in their Cognito groups.
+TenantName = Annotated[str, AfterValidator(_tenant)]
 
 
 def hour_key(hour: datetime) -> str:
@@ -139,6 +150,8 @@ class Connection(BaseModel):
     created_at: datetime | None = None
     # When CarbonMeter first looked at the account: see ConnectionSchedule.
     inventory_since: datetime | None = None
+    # The tenant whose users the HTTP API shows it to; None: no API user sees it, only the operator's CLI.
+    tenant: TenantName | None = None
 
     @field_validator("role_arn")
     @classmethod
@@ -174,6 +187,27 @@ class ConnectionSchedule(BaseModel):
 
 
 SCHEDULE_ATTRIBUTES = tuple(ConnectionSchedule.model_fields)
+
+
+class ConnectionView(BaseModel):
+    """What the HTTP API reads of a connection: what its users may see, never its role or ExternalId."""
+
+    model_config = ConfigDict(frozen=True)
+
+    connection_id: ConnectionId
+    tenant: TenantName | None = None
+    regions: tuple[str, ...] = ()
+    services: tuple[Service, ...] = ()
+    enabled: bool = True
+    created_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_success_hour: str | None = None
+    last_error_at: datetime | None = None
+    last_error: str | None = None
+    inventory_since: datetime | None = None
+
+
+VIEW_ATTRIBUTES = tuple(ConnectionView.model_fields)
 
 
 class CollectJob(BaseModel):

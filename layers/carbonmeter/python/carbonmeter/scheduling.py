@@ -123,13 +123,30 @@ def due_hours(
     connection: ConnectionSchedule, statuses: Mapping[datetime, HourStatus], now: datetime, settings: Settings
 ) -> list[datetime]:
     """The hours of ``connection`` the hourly run should queue."""
-    latest = settled_end(now, settings) - HOUR
-    earliest = max(latest - (settings.lookback_hours - 1) * HOUR, _first_hour(connection, latest))
     retry_before = now - timedelta(hours=settings.retry_incomplete_after_hours)
     return [
         hour
-        for hour in hours_between(earliest, latest + HOUR)
+        for hour in lookback_hours(connection, now, settings)
         if hour not in statuses or (not statuses[hour].complete and statuses[hour].updated_at <= retry_before)
+    ]
+
+
+def lookback_hours(connection: ConnectionSchedule, now: datetime, settings: Settings) -> list[datetime]:
+    """The hours the hourly run looks after for ``connection``: its look-back window's settled hours since the
+    hour it was registered in."""
+    latest = settled_end(now, settings) - HOUR
+    earliest = max(latest - (settings.lookback_hours - 1) * HOUR, _first_hour(connection, latest))
+    return hours_between(earliest, latest + HOUR)
+
+
+def missing_hours(
+    connection: ConnectionSchedule, statuses: Mapping[datetime, HourStatus], now: datetime, settings: Settings
+) -> list[datetime]:
+    """The hours of the look-back window not collected completely (yet): what a connection's health shows."""
+    return [
+        hour
+        for hour in lookback_hours(connection, now, settings)
+        if hour not in statuses or not statuses[hour].complete
     ]
 
 

@@ -26,8 +26,10 @@ from carbonmeter.aws import ClientFactory
 from carbonmeter.insights.anomalies.records import AlertState, Anomaly, HourCheck, HourFigures
 from carbonmeter.models import (
     SCHEDULE_ATTRIBUTES,
+    VIEW_ATTRIBUTES,
     Connection,
     ConnectionSchedule,
+    ConnectionView,
     EmissionRecord,
     HourStatus,
     InventoryItem,
@@ -109,6 +111,11 @@ _SCHEDULE_PROJECTION: dict[str, Any] = {
     "ProjectionExpression": ", ".join(f"#a{i}" for i in range(len(SCHEDULE_ATTRIBUTES))),
     "ExpressionAttributeNames": {f"#a{i}": name for i, name in enumerate(SCHEDULE_ATTRIBUTES)},
 }
+# What the HTTP API reads of connections (ConnectionView): never a role or an ExternalId.
+_VIEW_PROJECTION: dict[str, Any] = {
+    "ProjectionExpression": ", ".join(f"#a{i}" for i in range(len(VIEW_ATTRIBUTES))),
+    "ExpressionAttributeNames": {f"#a{i}": name for i, name in enumerate(VIEW_ATTRIBUTES)},
+}
 
 
 class ConnectionStore:
@@ -166,6 +173,18 @@ class ConnectionStore:
         if item is None:
             raise UnknownConnectionError(f"no connection named {connection_id!r}")
         return _from_item(ConnectionSchedule, item)
+
+    def views(self) -> Iterator[ConnectionView]:
+        """Every connection as the HTTP API may show it, read without the roles and ExternalIds."""
+        return self._scan(ConnectionView, False, **_VIEW_PROJECTION)
+
+    def view(self, connection_id: str) -> ConnectionView:
+        item = self._table.get_item(Key={"connection_id": connection_id}, ConsistentRead=True, **_VIEW_PROJECTION).get(
+            "Item"
+        )
+        if item is None:
+            raise UnknownConnectionError(f"no connection named {connection_id!r}")
+        return _from_item(ConnectionView, item)
 
     def set_enabled(self, connection_id: str, enabled: bool) -> None:
         self.get(connection_id)
