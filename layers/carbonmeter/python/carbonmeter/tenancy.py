@@ -17,7 +17,6 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -124,6 +123,14 @@ class ConnectionList(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     connections: tuple[ConnectionStatus, ...]
+
+
+class AnomalyList(BaseModel):
+    """A connection's anomalies overlapping a window, as ``carbonmeter anomalies --format json`` lists them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    anomalies: tuple[Anomaly, ...]
 
 
 class HourState(BaseModel):
@@ -297,20 +304,19 @@ def _day(name: str, value: datetime) -> date:
 
 def anomalies(
     clients: ClientFactory, settings: Settings, viewer: Viewer, connection_id: str, window: tuple[datetime, datetime]
-) -> list[Anomaly]:
+) -> AnomalyList:
     """``carbonmeter anomalies`` of a visible connection: those overlapping the window."""
     visible_connection(clients, settings, viewer, connection_id)
-    return connection_anomalies(clients, settings, connection_id, *window)
+    return AnomalyList(anomalies=tuple(connection_anomalies(clients, settings, connection_id, *window)))
 
 
 def connection_recommendations(
     clients: ClientFactory, settings: Settings, viewer: Viewer, connection_id: str, days: int, now: datetime
-) -> dict[str, Any]:
-    """``carbonmeter recommendations --format json`` of a visible connection, up to the latest complete hour."""
+) -> recommendations.Recommendations:
+    """``carbonmeter recommendations`` of a visible connection, over the days up to the latest complete hour."""
     visible_connection(clients, settings, viewer, connection_id)
     end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    found = recommendations.connection_recommendations(clients, settings, connection_id, end, now, days)
-    return recommendations.document(found)
+    return recommendations.connection_recommendations(clients, settings, connection_id, end, now, days)
 
 
 def reconcile(

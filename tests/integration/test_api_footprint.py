@@ -1,0 +1,112 @@
+"""The footprint route through the real handler (moto): the CLI report's figures, and its parameters checked."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from moto import mock_aws
+
+from carbonmeter import cli
+from carbonmeter.aws import ClientFactory
+from carbonmeter.runtime import Runtime, use_runtime
+from carbonmeter.settings import Settings
+from devtools.aws.resources import create_resources
+from tests.support.api import ACME, END, GLOBEX, START, get, store_connections, store_figures, tenant_connection, window
+
+NOW = datetime(2026, 11, 30, 10, 20, tzinfo=UTC)
+PATH = "/api/v1/connections/acme-prod/footprint"
+
+
+@pytest.fixture(scope="module")
+def deployed():
+    # One store for the module: every test here reads it, none writes.
+    with pytest.MonkeyPatch.context() as env, mock_aws():
+        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                            "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/dev/null",
+                            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}.items():  # fmt: skip
+            env.setenv(name, value)
+        env.delenv("AWS_PROFILE", raising=False)
+        clients = ClientFactory(settings=Settings())
+        settings = create_resources(clients, clients.settings)
+        clients = ClientFactory(settings=settings)
+        store_connections(clients, settings, [tenant_connection("acme-prod", ACME), tenant_connection("g", GLOBEX)])
+        store_figures(clients, settings, "acme-prod")
+        with use_runtime(Runtime(settings=settings, clients=clients, clock=lambda: NOW)):
+            yield clients
+
+
+def _cli_report(capsys, granularity: str, group_by: str) -> dict:
+    capsys.readouterr()
+    code = cli.main(
+        ["report", "--connection-id", "acme-prod", "--start", window()["start"], "--end", window()["end"],
+         "--granularity", granularity, "--group-by", group_by, "--format", "json"]
+    )  # fmt: skip
+    assert code == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(("granularity", "group_by"), [("day", "service"), ("hour", "region"), ("day", "resource")])
+def test_the_footprint_is_the_cli_reports_figures_for_the_same_range(deployed, capsys, granularity, group_by):
+    answer = get(PATH, {**window(), "granularity": granularity, "group_by": group_by})
+    assert answer.status == 200
+    found = answer.json()
+    assert found == _cli_report(capsys, granularity, group_by)
+    # And it has the issue's shape: totals and each point's three figures as central, low and high
+    assert set(found) >= {"totals", "series", "hours_covered", "hours_in_range"}
+    assert set(found["totals"]) == {"energy_kwh", "operational_kgco2e", "embodied_kgco2e"}
+    assert set(found["totals"]["energy_kwh"]) == {"central", "low", "high"}
+    assert set(found["series"][0]) == {"period_start", "group", "energy_kwh", "operational_kgco2e", "embodied_kgco2e"}
+    assert found["hours_covered"] == found["hours_in_range"] == 48
+
+
+def test_the_totals_carry_their_range(deployed):
+    found = get(PATH, window()).json()
+    energy = found["totals"]["energy_kwh"]
+    assert energy["low"] < energy["central"] < energy["high"]
+    # Defaults: by day and by service
+    assert (found["granularity"], found["group_by"]) == ("day", "service")
+    assert [point["group"] for point in found["series"][:2]] == ["ebs", "ec2"]
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ({**window(), "granularity": "week"}, "granularity: Input should be 'hour', 'day' or 'month'"),
+        ({**window(), "group_by": "colour"}, "group_by: Input should be"),
+        ({"end": window()["end"]}, "start: Field required"),
+        ({**window(), "start": "yesterday"}, "start: Input should be a valid datetime"),
+        ({**window(), "start": "2026-11-01T00:30:00Z"}, "start: 2026-11-01T00:30:00+00:00 is not a whole hour"),
+        ({**window(), "start": "2026-11-01T00:00:00"}, "start: timestamp must carry a timezone"),
+        ({**window(), "start": "2026-11-01T05:00:00Z"}, "day granularity: start must be midnight UTC"),
+        (window(START, START), "end must be after start"),
+        (window(START, NOW.replace(minute=0) + timedelta(days=1)), "the window ends in the future"),
+        ({**window(START, START + timedelta(days=32)), "granularity": "hour"}, "granularity: hour covers at most 744"),
+        ({**window(START, START + timedelta(days=32)), "group_by": "resource"}, "group_by: resource covers at most"),
+    ],
+)
+def test_a_bad_parameter_answers_400_naming_it(deployed, query, problem):
+    answer = get(PATH, query)
+    assert answer.status == 400
+    assert answer.json()["statusCode"] == 400
+    assert answer.json()["message"].startswith(problem)
+
+
+def test_a_caller_without_claims_gets_401_before_anything_about_their_parameters(deployed):
+    answer = get(PATH, {**window(), "granularity": "week"}, signed_in=False)
+    assert answer.status == 401
+    assert "granularity" not in answer.body
+
+
+def test_another_tenants_footprint_is_404_as_an_unknown_connection(deployed):
+    answer = get("/api/v1/connections/acme-prod/footprint", window(), groups=[GLOBEX])
+    assert answer.status == 404
+    assert answer.json() == {"statusCode": 404, "message": "no connection named 'acme-prod'"}
+    assert "energy" not in answer.body
+
+
+def test_the_range_ends_where_it_is_asked(deployed):
+    found = get(PATH, window(START, END - timedelta(days=1))).json()
+    assert found["hours_in_range"] == 24
+    assert {point["period_start"] for point in found["series"]} == {"2026-11-01T00:00:00Z"}
