@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from carbonmeter.http_api import API_PREFIX, OPENAPI_PATH, SWAGGER_PATH
 from carbonmeter.metrics import MetricName
-from functions.api import connections, errors, footprint, insights, status
+from functions.api import connections, errors, export, footprint, insights, status
 from functions.api.auth import signed_in
 
 TITLE = "CarbonMeter"
@@ -32,7 +32,7 @@ copy_config_to_registered_loggers(source_logger=logger, include={"carbonmeter"})
 
 app = APIGatewayHttpResolver(enable_validation=True)
 app.use(middlewares=[signed_in])
-for resource in (connections, footprint, status, insights):
+for resource in (connections, footprint, status, insights, export):
     app.include_router(resource.router, prefix=API_PREFIX)
 errors.register(app)
 # Swagger UI (its script and styles served inline, from Powertools) and the document, to signed-in callers only.
