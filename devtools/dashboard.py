@@ -215,7 +215,8 @@ def _register_tenants(pipeline: LocalPipeline, local: LocalCarbonMeter, regions:
             request = RegistrationRequest(
                 connection_id=connection_id,
                 role_arn=local.account.role_arn,
-                external_id=local.account.external_id,
+                # Each connection has its own ExternalId; the demo's role trusts any (moto checks none).
+                external_id=f"carbonmeter-{tenant.tenant}-{secrets.token_hex(8)}",
                 regions=own,
                 collect_from=local.hours[0],
                 allow_shared_role=True,

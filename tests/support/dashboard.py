@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -53,9 +54,18 @@ def api_get(site: Dashboard, token: str | None, path: str, query: dict[str, str]
     return Answer(*local_request(site.url, "GET", target, headers=headers))
 
 
-def sign_in(context: BrowserContext, site: Dashboard, user: DemoUser, width: int = 1280) -> Page:
-    """A new tab signed in as ``user`` through the page's form, its overview drawn."""
+def sign_in(
+    context: BrowserContext,
+    site: Dashboard,
+    user: DemoUser,
+    width: int = 1280,
+    on_request: Callable[[str], None] | None = None,
+) -> Page:
+    """A new tab signed in as ``user`` through the page's form, its overview drawn; ``on_request`` hears every
+    URL the page asks for from the start."""
     page = context.new_page()
+    if on_request is not None:
+        page.on("request", lambda request: on_request(request.url))
     page.set_viewport_size({"width": width, "height": 900})
     page.goto(site.url)
     page.get_by_label("User name").fill(user.username)

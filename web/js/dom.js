@@ -20,9 +20,11 @@ export function clear(element) {
 }
 
 /** A table with a caption, column headings and rows of cells (strings or nodes); numeric columns right-aligned. */
-export function table(caption, headings, rows, { numeric = [] } = {}) {
-  const cell = (tag, content, index) =>
-    h(tag, { class: numeric.includes(index) ? "num" : undefined, scope: tag === "th" ? "col" : undefined }, content);
+export function table(caption, headings, rows, { numeric = [], wide = [] } = {}) {
+  // ``wide``: columns left out on a narrow screen (the figure they detail stays in another column).
+  const classes = (index) =>
+    [numeric.includes(index) ? "num" : "", wide.includes(index) ? "wide" : ""].filter(Boolean).join(" ") || undefined;
+  const cell = (tag, content, index) => h(tag, { class: classes(index), scope: tag === "th" ? "col" : undefined }, content);
   return h(
     "div",
     { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption },
@@ -45,4 +47,9 @@ export function table(caption, headings, rows, { numeric = [] } = {}) {
 export function section(title, ...children) {
   const id = `s-${title.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`;
   return h("section", { class: "card", "aria-labelledby": id }, h("h2", { id }, title), ...children);
+}
+
+/** One headline figure of a view: its label and its value as written. */
+export function stat(label, text) {
+  return h("div", { class: "total" }, h("dt", {}, label), h("dd", { class: "figure" }, h("span", { class: "central" }, text)));
 }

@@ -88,7 +88,7 @@ async function enter(session) {
   $("sign-in").hidden = true;
   $("app").hidden = false;
   $("who").hidden = false;
-  $("who-name").textContent = `Signed in as ${who["cognito:username"] || who.email || "you"}`;
+  $("who-name").replaceChildren(h("span", { class: "who-label" }, "Signed in as "), who["cognito:username"] || who.email || "you");
   let listed;
   try {
     listed = await state.api.connections();

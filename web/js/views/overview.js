@@ -1,6 +1,6 @@
 // Overview: totals with their ranges, the footprint over time with its band, by service and by region, the top
-// resources and a plain-language equivalent. One footprint request by service draws the first view (totals and
-// charts); by region and by resource follow, each one request for the whole range, never one per point.
+// resources and a plain-language equivalent. One footprint request by service and region draws the first view;
+// the top resources follow in a second one. Never a request per point.
 
 import { bandChart, periodsOf } from "../chart.js";
 import { h, section, table } from "../dom.js";
@@ -151,19 +151,21 @@ function breakdown(title, heading, groups) {
   const whole = groups.reduce((sum, group) => sum + group.co2.central, 0);
   return table(
     title,
-    [heading, "CO2e", "low – high", "energy", "share"],
+    [heading, "CO2e [low – high]", "energy", "share"],
     groups.map((group) => [
-      group.group,
-      mass(group.co2.central),
-      `${mass(group.co2.low, group.co2.central)} – ${mass(group.co2.high, group.co2.central)}`,
+      h("span", { class: "name" }, group.group),
+      h(
+        "span",
+        {},
+        mass(group.co2.central),
+        h("span", { class: "bounds" }, `${mass(group.co2.low, group.co2.central)} – ${mass(group.co2.high, group.co2.central)}`),
+      ),
       energy(group.energy.central),
       share(group.co2.central, whole),
     ]),
-    { numeric: [1, 2, 3] },
+    { numeric: [1, 2], wide: [2] },
   );
 }
-
-export const RESOURCE_WINDOW_HOURS = RESOURCE_HOURS;
 
 export function resourceStart(window) {
   const hours = window.granularity === "hour" ? RESOURCE_HOURS : RESOURCE_HOURS * 7;
@@ -172,18 +174,23 @@ export function resourceStart(window) {
 
 export async function render({ api, connection, window, container, equivalents, charts, later }) {
   const path = api.connectionPath(connection, "footprint");
-  const main = query(window, "service");
+  // By service and region: the one request gives the totals, the charts, and both breakdowns.
+  const main = query(window, "service_region");
   // What the figures on screen come from, for the browser tests to ask the API the same.
   globalThis.carbonmeter.queries = { ...globalThis.carbonmeter.queries, overview: { connection, ...main } };
   const footprint = await api.json(path, main);
-  const byService = h("div", {}, breakdown("By service", "service", groupTotals(footprint.series)));
-  const byRegion = h("div", { class: "loading" }, "Loading the regions…");
+  const part = (index) => footprint.series.map((point) => ({ ...point, group: point.group.split("/")[index] }));
   const top = h("div", { class: "loading" }, "Loading the top resources…");
   const start = resourceStart(window);
   container.append(
     totalsCard(footprint),
     chartsCard(footprint, window, charts),
-    h("div", { class: "pair" }, section("By service", byService), section("By region", byRegion)),
+    h(
+      "div",
+      { class: "pair" },
+      section("By service", breakdown("By service", "service", groupTotals(part(0)))),
+      section("By region", breakdown("By region", "region", groupTotals(part(1)))),
+    ),
     section(
       "Top resources",
       h("p", { class: "note" }, `The ${TOP} that emitted the most from ${hourText(isoHour(start))} to the end of the range.`),
@@ -191,18 +198,15 @@ export async function render({ api, connection, window, container, equivalents, 
     ),
     equivalentCard(footprint, equivalents),
   );
+  // The resources are read hour by hour on the server: they follow the first view instead of delaying it.
   later(
-    api.json(path, query(window, "region")).then((regions) => {
-      byRegion.className = "";
-      byRegion.replaceChildren(breakdown("By region", "region", groupTotals(regions.series)));
-    }),
     api.json(path, query(window, "resource", start)).then((resources) => {
       top.className = "";
       top.replaceChildren(breakdown("Top resources", "resource", groupTotals(resources.series).slice(0, TOP)));
     }),
   );
   return {
-    csv: { path: api.connectionPath(connection, "export"), query: { ...query(window, "service"), format: "csv" } },
+    csv: { path: api.connectionPath(connection, "export"), query: { ...main, format: "csv" } },
     name: `carbonmeter-${connection}-footprint-${isoHour(window.start)}.csv`,
   };
 }
