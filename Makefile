@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install layer-wheels lint typecheck test test-unit test-integration test-infra test-e2e audit demo dashboard local benchmark soak comparison synth deploy clean distclean
+.PHONY: help install layer-wheels web-assets lint typecheck test test-unit test-integration test-infra test-e2e audit demo dashboard local benchmark soak comparison synth deploy clean distclean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -42,9 +42,18 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 
-install: $(BIN)/.installed .build/wheels/.complete $(BOAVIZTA_VENV)/.installed $(CHROMIUM) ## create .venv, install pinned dependencies and the project (editable), fetch the Lambda layer's wheels, set up the Boavizta test server, install Debian's chromium for the browser tests
+# The web page as the stack deploys it: web/ plus the pinned uPlot files (infra/web_assets.py).
+WEB_SOURCES := $(shell find web -type f 2>/dev/null)
+
+.build/web/.complete: $(BIN)/.installed node_modules/.installed infra/web_assets.py $(WEB_SOURCES)
+	$(BIN)/python -m infra.web_assets
+	touch $@
+
+install: $(BIN)/.installed .build/wheels/.complete $(BOAVIZTA_VENV)/.installed node_modules/.installed .build/web/.complete $(CHROMIUM) ## create .venv, install pinned dependencies and the project (editable), fetch the Lambda layer's wheels, set up the Boavizta test server, install the npm packages (CDK CLI, uPlot), assemble the web page, install Debian's chromium for the browser tests
 
 layer-wheels: .build/wheels/.complete ## download the layer's dependencies built for the Lambda runtime (Python 3.14, arm64)
+
+web-assets: .build/web/.complete ## assemble the web page for deployment (web/ and uPlot) into .build/web
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .
@@ -83,7 +92,7 @@ audit: $(BIN)/.installed ## check pinned and installed dependencies for known vu
 demo: install ## run the whole hourly pipeline on an embedded AWS with a seeded demo account
 	$(BIN)/python -m devtools.demo
 
-dashboard: install node_modules/.installed ## the web page and its HTTP API on http://127.0.0.1:8400 (PORT overrides) over a local CarbonMeter with two demo tenants, until Ctrl-C
+dashboard: install ## the web page and its HTTP API on http://127.0.0.1:8400 (PORT overrides) over a local CarbonMeter with two demo tenants, until Ctrl-C
 	$(BIN)/python -m devtools.dashboard
 
 local: install ## a local CarbonMeter with the demo account collected, up until Ctrl-C (prints the setting to export)
@@ -98,14 +107,14 @@ soak: install ## 200 connections x 24 hours with random faults, checked against 
 comparison: install ## builtin vs Boavizta API vs Cloud Carbon Footprint's formula for 20+ instance types (docs/comparison.md)
 	$(BIN)/python -m devtools.comparison
 
-node_modules/.installed: package.json
+node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-synth: install node_modules/.installed ## synthesise both CloudFormation templates into cdk.out (no credentials needed)
+synth: install ## synthesise both CloudFormation templates into cdk.out (no credentials needed)
 	npx cdk synth --quiet
 
-deploy: install node_modules/.installed ## deploy CarbonMeterStack to the account of your current AWS credentials
+deploy: install ## deploy CarbonMeterStack to the account of your current AWS credentials
 	npx cdk deploy CarbonMeterStack
 
 # What took the network to make stays: .venv, node_modules, the layer's wheels and the Boavizta server's venv.

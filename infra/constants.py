@@ -10,6 +10,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
+from carbonmeter.http_api import API_PREFIX as API_PREFIX
 from carbonmeter.metrics import COLLECTOR_COUNT_METRICS as COLLECTOR_COUNTS
 from carbonmeter.metrics import MetricName
 
@@ -186,8 +187,8 @@ COLLECTOR_CONSUMER = QueueConsumer(batch_size=1, max_concurrency=10)
 CALCULATOR_CONSUMER = QueueConsumer(batch_size=10, max_concurrency=5)
 
 # The web page and its HTTP API (issue 14; docs/api.md). The local server (`make dashboard`) reads the same names.
-# Every route of the API lives under this prefix; CloudFront sends `/api/*` to the API and the rest to the page.
-API_PREFIX = "/api/v1"
+# Every route of the API lives under API_PREFIX (named by the library, which the function reads too); CloudFront
+# sends `/api/*` to the API and the rest to the page.
 API_ROUTE = f"{API_PREFIX}/{{proxy+}}"
 # Reads of a few DynamoDB items per request; an export of a year streams a few MB, hence the timeout.
 API = FunctionSpec(
@@ -222,3 +223,24 @@ REFRESH_TOKEN_VALIDITY = Duration.days(1)
 def web_config(*, region: str, user_pool_id: str, client_id: str) -> dict[str, str]:
     """The page's ``config.json``: the stack writes it with deploy-time values, the local server with its own."""
     return {"region": region, "userPoolId": user_pool_id, "clientId": client_id, "apiBase": API_PREFIX}
+
+
+def web_content_security_policy(cognito_origin: str) -> str:
+    """The page's Content-Security-Policy: its own files and API, plus the Cognito endpoint it signs in with.
+
+    No inline script or style, no other origin: uPlot is served from the page's own files. The local server sends
+    the same policy with the embedded AWS's address, so the browser tests meet what CloudFront sends.
+    """
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            f"connect-src 'self' {cognito_origin}",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
+    )

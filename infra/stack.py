@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Stack
@@ -18,27 +19,36 @@ from infra.alarms import Alerts
 from infra.anomaly_topic import AnomalyTopic
 from infra.constants import (
     ALARM_EMAIL_CONTEXT_KEY,
+    API,
     CALCULATOR,
     CALCULATOR_CONSUMER,
     COLLECTOR,
     COLLECTOR_CONSUMER,
     COLLECTOR_ROLE_NAME,
     CUSTOMER_ROLE_PREFIX,
+    REPO_ROOT,
     SCHEDULE_RATE,
     SCHEDULER,
     STALE_AFTER_HOURS,
+    WEB_ASSETS_CONTEXT_KEY,
+    WEB_BUILD_DIR,
     FunctionSpec,
     QueueConsumer,
 )
 from infra.dashboard import DashboardFunction, DashboardQueue, OperationsDashboard
 from infra.encryption import data_key
 from infra.function import CarbonMeterFunction
+from infra.http_api import WebHttpApi
 from infra.insight_schedules import InsightSchedules
 from infra.layer import CarbonMeterLayer
 from infra.nag import acknowledge
 from infra.provider import EmissionsProviderConfig
 from infra.queues import WorkQueue, dead_letter_queue
 from infra.tables import Tables, grant_reads
+from infra.user_pool import WebUserPool
+from infra.web_bucket import WebBucket
+from infra.web_deployment import WebDeployment
+from infra.web_distribution import WebDistribution
 
 
 def customer_role_arn_pattern(partition: str = Aws.PARTITION) -> str:
@@ -84,6 +94,7 @@ class CarbonMeterStack(Stack):
         self._add_alarms()
         self._wire_anomalies()
         self._add_dashboard()
+        self._add_web()
         self._add_outputs()
 
     def _function(
@@ -212,6 +223,53 @@ class CarbonMeterStack(Stack):
             alarms=self.alerts.alarms,
         )
 
+    def _add_web(self) -> None:
+        """The web page (docs/deploy.md, "The web page"): users, the HTTP API and its function, the page."""
+        self.users = WebUserPool(self, "Users")
+        # The tables' names among its settings; it is granted reads of them alone (below).
+        self.api_function = self._function(API)
+        self._grant_api_reads()
+        self.http_api = WebHttpApi(
+            self,
+            "HttpApi",
+            function=self.api_function.function,
+            user_pool=self.users.user_pool,
+            client=self.users.client,
+            log_key=self.key,
+        )
+        self.web_bucket = WebBucket(self, "WebBucket")
+        self.web = WebDistribution(
+            self,
+            "Web",
+            bucket=self.web_bucket.bucket,
+            api_domain=self.http_api.domain_name,
+            log_bucket=self.web_bucket.logs,
+        )
+        self.web_page = WebDeployment(
+            self,
+            "WebPage",
+            page_dir=self._page_dir(),
+            bucket=self.web_bucket.bucket,
+            distribution=self.web.distribution,
+            user_pool=self.users.user_pool,
+            client=self.users.client,
+            log_key=self.key,
+        )
+
+    def _grant_api_reads(self) -> None:
+        # Exactly the reads of the API's use cases (carbonmeter.store, queries, insights): GetItem and Scan of the
+        # connections; Query, GetItem and BatchGetItem of the usage table (hour statuses, costs, anomalies,
+        # inventory) and of the emissions table (roll-ups and records). No write: the API only presents.
+        function = self.api_function.function
+        grant_reads(self.tables.connections, function, "dynamodb:GetItem", "dynamodb:Scan")
+        for table in (self.tables.usage, self.tables.emissions):
+            grant_reads(table, function, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem")
+
+    def _page_dir(self) -> Path:
+        """The assembled page: `-c webAssetsDir=...` (relative to the repository), else `.build/web`."""
+        chosen = self.node.try_get_context(WEB_ASSETS_CONTEXT_KEY)
+        return REPO_ROOT / chosen if chosen else WEB_BUILD_DIR
+
     def _functions(self) -> tuple[CarbonMeterFunction, ...]:
         return (self.scheduler, self.collector, self.calculator)
 
@@ -238,6 +296,10 @@ class CarbonMeterStack(Stack):
             value=f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}"
             f"#dashboards/dashboard/{self.dashboard.dashboard.dashboard_name}",
         )
+        # The web page (docs/deploy.md): its address, and what an operator needs to add users to it.
+        CfnOutput(self, "WebUrl", value=self.web.url)
+        CfnOutput(self, "UserPoolId", value=self.users.user_pool.user_pool_id)
+        CfnOutput(self, "UserPoolClientId", value=self.users.client.user_pool_client_id)
 
 
 def _sqs_source(queue: WorkQueue, consumer: QueueConsumer) -> event_sources.SqsEventSource:

@@ -12,7 +12,7 @@ from aws_cdk.cx_api import CloudAssembly
 
 from infra.application import CarbonMeterApp, build_app
 from infra.constants import CUSTOMER_MANAGED_KEY_CONTEXT_KEY
-from tests.support.templates import DEPLOY_REGION, cli_context
+from tests.support.templates import DEPLOY_REGION, cli_context, logical_id
 
 
 @pytest.fixture(scope="session")
@@ -57,5 +57,6 @@ def cmk_template(cmk_app: CarbonMeterApp) -> Template:
 @pytest.fixture(scope="session")
 def layer_dir(template: Template, assembly: CloudAssembly) -> Path:
     """The bundled layer as it will be uploaded, found through the layer's asset metadata."""
-    (layer,) = template.find_resources("AWS::Lambda::LayerVersion").values()
+    layers = template.find_resources("AWS::Lambda::LayerVersion")
+    layer = layers[logical_id(layers, "CarbonMeterLayer")]
     return Path(assembly.directory) / layer["Metadata"]["aws:asset:path"]

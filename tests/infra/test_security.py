@@ -18,7 +18,14 @@ from infra.constants import CUSTOMER_MANAGED_KEY_CONTEXT_KEY, REPO_ROOT, STALE_A
 from infra.customer_role import EXTERNAL_ID_PARAMETER
 from infra.encryption import customer_managed_key_requested, stack_environment
 from infra.tables import grant_reads
-from tests.support.templates import DEPLOY_REGION, actions_of, logical_id, resources_of, role_statements
+from tests.support.templates import (
+    DEPLOY_REGION,
+    actions_of,
+    carbonmeter_functions,
+    logical_id,
+    resources_of,
+    role_statements,
+)
 
 SECURITY_DOC = REPO_ROOT / "docs" / "security.md"
 # What Checkov reported on the synthesized templates; docs/security.md answers each one.
@@ -69,7 +76,7 @@ def test_function_environments_hold_references_and_plain_settings_only(
     template: Template = request.getfixturevalue(stack)
     resources = template.to_json()["Resources"]
 
-    for name, function in template.find_resources("AWS::Lambda::Function").items():
+    for name, function in carbonmeter_functions(template).items():
         variables: dict[str, Any] = function["Properties"]["Environment"]["Variables"]
         literal = {key for key, value in variables.items() if isinstance(value, str)}
 
@@ -128,7 +135,8 @@ def test_by_default_log_groups_keep_cloudwatch_logs_encryption(template: Templat
     # CloudWatch Logs encrypts every log group at rest with keys of its own; KmsKeyId would name ours.
     log_groups = template.find_resources("AWS::Logs::LogGroup").values()
 
-    assert len(log_groups) == 3
+    # One per function, and the HTTP API's access logs
+    assert len(log_groups) == len(template.find_resources("AWS::Lambda::Function")) + 1
     assert not [group for group in log_groups if "KmsKeyId" in group["Properties"]]
 
 
@@ -162,8 +170,8 @@ def test_customer_managed_key_encrypts_every_function_log_group(cmk_template: Te
     log_groups = cmk_template.find_resources("AWS::Logs::LogGroup").values()
     functions = cmk_template.find_resources("AWS::Lambda::Function").values()
 
-    # Then each function logs to a log group under the data key
-    assert len(log_groups) == len(functions) == 3
+    # Then each function logs to a log group under the data key, and so does the HTTP API
+    assert len(log_groups) == len(functions) + 1
     assert all(group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]} for group in log_groups)
 
 

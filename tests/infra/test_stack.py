@@ -15,7 +15,14 @@ from infra.constants import (
     DLQ_MAX_RECEIVE_COUNT,
     VISIBILITY_TIMEOUT_FACTOR,
 )
-from tests.support.templates import ALARM_EMAIL, actions_of, logical_id, resources_of, role_statements
+from tests.support.templates import (
+    ALARM_EMAIL,
+    actions_of,
+    carbonmeter_functions,
+    logical_id,
+    resources_of,
+    role_statements,
+)
 
 SETTINGS_FIELDS = ("connections_table", "usage_table", "emissions_table", "collect_queue_url", "calculate_queue_url")
 DYNAMODB_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
@@ -41,15 +48,16 @@ def _grants(statements: list[dict[str, Any]], action_prefix: str) -> dict[str, s
 
 
 def test_every_function_runs_on_the_lambda_python_runtime_with_the_layer(template: Template) -> None:
-    functions = template.find_resources("AWS::Lambda::Function")
+    functions = carbonmeter_functions(template)
     layer_id = logical_id(template.find_resources("AWS::Lambda::LayerVersion"), "CarbonMeterLayer")
 
-    assert {name.split("Function")[0] for name in functions} == {"Scheduler", "Collector", "Calculator"}
+    assert {name.split("Function")[0] for name in functions} == {"Scheduler", "Collector", "Calculator", "Api"}
     for name, function in functions.items():
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.14", name
         assert properties["Architectures"] == ["arm64"], name
-        assert properties["Handler"] == "handler.handler", name
+        # The package functions.<name>, as locally: a handler imports the modules beside it
+        assert properties["Handler"] == f"functions.{name.split('Function')[0].lower()}.handler.handler", name
         assert properties["Layers"] == [{"Ref": layer_id}], name
         assert properties["TracingConfig"] == {"Mode": "Active"}, name
         assert "LogGroup" in properties["LoggingConfig"], name
@@ -62,7 +70,7 @@ def test_layer_declares_the_functions_runtime_and_architecture(template: Templat
 
 
 def test_functions_get_powertools_settings_and_every_carbonmeter_setting(template: Template) -> None:
-    for name, function in template.find_resources("AWS::Lambda::Function").items():
+    for name, function in carbonmeter_functions(template).items():
         variables = function["Properties"]["Environment"]["Variables"]
 
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "CarbonMeter", name
@@ -73,8 +81,12 @@ def test_functions_get_powertools_settings_and_every_carbonmeter_setting(templat
 
 def test_function_log_groups_expire(template: Template) -> None:
     log_groups = template.find_resources("AWS::Logs::LogGroup")
+    functions = template.find_resources("AWS::Lambda::Function").values()
+    used = {function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"] for function in functions}
 
-    assert len(log_groups) == 3
+    # One per function (the web page deployment's too), and the HTTP API's access logs
+    assert len(used) == len(functions)
+    assert used | {logical_id(log_groups, "HttpApiAccessLogs")} == log_groups.keys()
     assert all(group["Properties"]["RetentionInDays"] > 0 for group in log_groups.values())
 
 

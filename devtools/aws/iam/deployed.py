@@ -127,7 +127,9 @@ def _drop(policy: Policy, action: str) -> Policy:
 def _function_roles(stack: Template) -> Iterator[tuple[str, str]]:
     for resource in _resources(stack, "AWS::Lambda::Function"):
         properties = resource["Properties"]
-        service = properties["Environment"]["Variables"][_SERVICE_NAME]
+        service = properties.get("Environment", {}).get("Variables", {}).get(_SERVICE_NAME)
+        if service is None:  # the CDK's own handler (the web page's BucketDeployment) runs only while deploying
+            continue
         role_id = properties["Role"]["Fn::GetAtt"][0]
         yield service.split("-", 1)[1], role_id
 

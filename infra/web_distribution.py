@@ -1,0 +1,105 @@
+"""The CloudFront distribution of the web page: the page from its private bucket, ``/api/*`` from the HTTP API."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.constants import WEB_INDEX, web_content_security_policy
+from infra.nag import acknowledge
+from infra.web_bucket import DISTRIBUTION_LOG_PREFIX
+
+API_PATH_PATTERN = "/api/*"
+# Two years, with subdomains: what the HSTS preload list asks for.
+HSTS_MAX_AGE = Duration.days(730)
+
+
+def cognito_origin() -> str:
+    """The Cognito endpoint the page signs in with, in the stack's region."""
+    return f"https://cognito-idp.{Aws.REGION}.{Aws.URL_SUFFIX}"
+
+
+class WebDistribution(Construct):
+    """HTTPS only; every answer carries the security headers (CSP, HSTS, frame and content-type options, referrer).
+
+    The API behaviour caches nothing and forwards every viewer header but Host (API Gateway routes by its own host
+    name); with caching disabled that policy forwards ``Authorization``, the ID token. Tokens never travel in plain
+    HTTP: the API behaviour refuses it instead of redirecting, since a redirect would follow a request that already
+    carried the token.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, bucket: s3.IBucket, api_domain: str, log_bucket: s3.IBucket
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.headers = cloudfront.ResponseHeadersPolicy(
+            self,
+            "SecurityHeaders",
+            comment="CarbonMeter web page: CSP, HSTS, frame, content-type and referrer headers",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=web_content_security_policy(cognito_origin()), override=True
+                ),
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=HSTS_MAX_AGE, include_subdomains=True, override=True
+                ),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN, override=True
+                ),
+            ),
+        )
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment="CarbonMeter web page and API",
+            default_root_object=WEB_INDEX,
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origins.S3BucketOrigin.with_origin_access_control(bucket),
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                response_headers_policy=self.headers,
+            ),
+            additional_behaviors={
+                API_PATH_PATTERN: cloudfront.BehaviorOptions(
+                    origin=origins.HttpOrigin(api_domain, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY),
+                    viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                    # The API only reads (docs/api.md).
+                    allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+                    cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                    origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+                    response_headers_policy=self.headers,
+                ),
+            },
+            enable_logging=True,
+            log_bucket=log_bucket,
+            log_file_prefix=DISTRIBUTION_LOG_PREFIX,
+            price_class=cloudfront.PriceClass.PRICE_CLASS_100,
+        )
+        acknowledge(
+            self.distribution,
+            "AwsSolutions-CFR1",
+            "No geo restriction: the page's users are wherever the operator's customers are; sign-in guards it.",
+        )
+        acknowledge(
+            self.distribution,
+            "AwsSolutions-CFR2",
+            "No WAF: every API request needs a Cognito token, the stage is throttled, and the page is static; a web "
+            "ACL costs more per month than the rest of the web page.",
+        )
+        acknowledge(
+            self.distribution,
+            "AwsSolutions-CFR4",
+            "The default *.cloudfront.net certificate, whose TLS policy CloudFront sets; a custom domain with an ACM "
+            "certificate would set TLSv1.2_2021.",
+        )
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.distribution.distribution_domain_name}"

@@ -1,0 +1,106 @@
+"""Assembling the web page for deployment: ``web/`` plus the pinned uPlot files, and synth's refusal of a page that
+was never assembled. A stand-in page (tests/infra/fixtures/web) plays ``web/``."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from aws_cdk import App
+
+from infra.application import build_app
+from infra.constants import (
+    REPO_ROOT,
+    UPLOT_DIST_DIR,
+    UPLOT_FILES,
+    UPLOT_PAGE_DIR,
+    WEB_ASSETS_CONTEXT_KEY,
+    WEB_INDEX,
+)
+from infra.web_assets import WebAssetsError, assemble, main
+from tests.support.templates import WEB_PAGE_FIXTURE, cli_context
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Path:
+    """A copy of the stand-in page, free to change."""
+    return Path(shutil.copytree(WEB_PAGE_FIXTURE, tmp_path / "web"))
+
+
+def _files(root: Path) -> set[str]:
+    return {str(path.relative_to(root)) for path in root.rglob("*") if path.is_file()}
+
+
+def test_the_page_and_the_pinned_uplot_files_are_assembled_together(page: Path, tmp_path: Path) -> None:
+    dest = assemble(page, UPLOT_DIST_DIR, tmp_path / "build")
+
+    vendored = {f"{UPLOT_PAGE_DIR}/{name}" for name in UPLOT_FILES}
+    assert _files(dest) == _files(page) | vendored
+    assert all(filecmp.cmp(page / name, dest / name, shallow=False) for name in _files(page))
+    assert all(filecmp.cmp(UPLOT_DIST_DIR / n, dest / UPLOT_PAGE_DIR / n, shallow=False) for n in UPLOT_FILES)
+
+
+def test_assembling_again_drops_what_the_page_no_longer_has(page: Path, tmp_path: Path) -> None:
+    # Given a page assembled with a stylesheet, which is then deleted
+    dest = assemble(page, UPLOT_DIST_DIR, tmp_path / "build")
+    (page / "css" / "page.css").unlink()
+
+    # When it is assembled again
+    assemble(page, UPLOT_DIST_DIR, dest)
+
+    # Then the old stylesheet is not deployed
+    assert not (dest / "css" / "page.css").exists()
+    assert (dest / WEB_INDEX).is_file()
+
+
+def test_editor_leftovers_are_not_shipped(page: Path, tmp_path: Path) -> None:
+    (page / ".index.html.swp").write_text("swap")
+    (page / "app.js~").write_text("backup")
+
+    dest = assemble(page, UPLOT_DIST_DIR, tmp_path / "build")
+
+    assert not {".index.html.swp", "app.js~"} & _files(dest)
+
+
+def test_a_missing_page_is_refused_by_name_and_leaves_the_last_assembly(page: Path, tmp_path: Path) -> None:
+    dest = assemble(page, UPLOT_DIST_DIR, tmp_path / "build")
+
+    with pytest.raises(WebAssetsError, match=r"no page to assemble: .*index\.html does not exist"):
+        assemble(tmp_path / "nowhere", UPLOT_DIST_DIR, dest)
+
+    assert (dest / WEB_INDEX).is_file()
+
+
+def test_missing_uplot_files_name_the_command_that_installs_them(page: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "uplot"
+    empty.mkdir()
+
+    with pytest.raises(WebAssetsError, match=r"uPlot's .* missing .*run `make install`"):
+        assemble(page, empty, tmp_path / "build")
+
+
+def test_the_command_reports_a_missing_page_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--source", str(tmp_path / "web"), "--dest", str(tmp_path / "build")]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: no page to assemble")
+
+
+def test_synth_refuses_a_page_that_was_never_assembled(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    context = cli_context(**{WEB_ASSETS_CONTEXT_KEY: str(tmp_path / "empty"), "aws:cdk:bundling-stacks": []})
+
+    with pytest.raises(WebAssetsError, match=r"run `make web-assets`"):
+        build_app(App(context=context, outdir=str(tmp_path / "cdk.out")))
+
+
+def test_uplot_is_pinned_to_one_version_in_the_manifest_and_the_lock() -> None:
+    manifest = json.loads((REPO_ROOT / "package.json").read_text())
+    lock = json.loads((REPO_ROOT / "package-lock.json").read_text())
+    version = manifest["dependencies"]["uplot"]
+
+    assert version[0].isdigit(), "an exact version, no range"
+    assert lock["packages"]["node_modules/uplot"]["version"] == version
+    assert json.loads((UPLOT_DIST_DIR.parent / "package.json").read_text())["version"] == version
