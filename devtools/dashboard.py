@@ -61,6 +61,7 @@ from infra.constants import (
     WEB_CONFIG_FILE,
     WEB_SOURCE_DIR,
     web_config,
+    web_content_security_policy,
 )
 
 DEFAULT_PORT = 8400
@@ -70,12 +71,8 @@ INFO_FILE = REPO_ROOT / ".build" / "dashboard.json"
 COGNITO_PATH = "/cognito/"
 POOL_NAME = "carbonmeter-users"
 CLIENT_NAME = "carbonmeter-web"
-# The headers the deployed distribution's response-headers policy sets, so the page meets its CSP here too.
+# What the deployed distribution's response-headers policy sets beside its CSP (HSTS needs HTTPS, so not here).
 SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-        "font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-    ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
@@ -411,7 +408,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
-        for name, value in {**SECURITY_HEADERS, **(extra or {})}.items():
+        # The page meets the deployed CSP here too (its Cognito calls come to this server, the same origin).
+        csp = {"Content-Security-Policy": web_content_security_policy(self.server.app.aws_endpoint)}
+        for name, value in {**SECURITY_HEADERS, **csp, **(extra or {})}.items():
             if name.lower() not in {"content-length", "content-type"}:
                 self.send_header(name, value)
         self.end_headers()

@@ -7,6 +7,7 @@ Screenshots of every view at both widths go to ``.build/screenshots/``.
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,7 +21,16 @@ from devtools.dashboard import Dashboard, dashboard
 from devtools.demo import last_hours
 from infra.constants import REPO_ROOT
 from tests.support.browser import chromium
-from tests.support.dashboard import api_get, id_token, page_query, shown_figure, sign_in, user_of, wait_for_view
+from tests.support.dashboard import (
+    api_get,
+    id_token,
+    page_query,
+    resigned,
+    shown_figure,
+    sign_in,
+    user_of,
+    wait_for_view,
+)
 
 # A short demo keeps the module fast: one region, a few hours more than the shortest range the page offers.
 REGIONS = ("eu-west-1",)
@@ -121,6 +131,17 @@ def test_switching_the_range_changes_the_figures(alice: Page) -> None:
     assert after != before
 
 
+def test_the_overview_asks_for_the_whole_range_at_once_not_per_point(alice: Page) -> None:
+    asked: list[str] = []
+    alice.on("request", lambda request: asked.append(request.url))
+    alice.locator("#range").select_option("30d")
+    wait_for_view(alice, "overview")
+    footprints = [url for url in asked if "/footprint?" in url]
+    # One for the totals, charts and breakdowns, one for the top resources: 30 points each.
+    assert len(footprints) == 2
+    assert page_query(alice, "overview")["granularity"] == "day"
+
+
 def test_a_user_of_another_tenant_sees_none_of_its_connections(browser: BrowserContext, site: Dashboard) -> None:
     bob = user_of(site, GLOBEX)
     acme_connections = user_of(site, ACME).connection_ids
@@ -158,8 +179,18 @@ def last_hour() -> dict[str, str]:
 
 def test_the_api_refuses_a_request_without_a_valid_token(site: Dashboard) -> None:
     token = id_token(site, user_of(site, ACME))
+    assert api_get(site, resigned(token), "/connections").status == 200  # re-signed as it was: still valid
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
-    for sent in (None, "not-a-token", forged):
+    refused = (
+        None,
+        "not-a-token",
+        forged,
+        resigned(token, exp=int(time.time()) - 60),
+        resigned(token, aud="another-client"),
+        resigned(token, iss="https://cognito-idp.us-east-1.amazonaws.com/another-pool"),
+        resigned(token, token_use="access"),
+    )
+    for sent in refused:
         assert api_get(site, sent, "/connections").status == 401
 
 

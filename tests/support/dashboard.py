@@ -47,6 +47,18 @@ def id_token(site: Dashboard, user: DemoUser) -> str:
     return str(answer["AuthenticationResult"]["IdToken"])
 
 
+def resigned(token: str, **changes: Any) -> str:
+    """``token`` with some claims changed, signed again with the embedded Cognito's own key: a token whose
+    signature holds, so that only the changed claim can get it refused."""
+    from joserfc import jwt
+    from joserfc.jwk import RSAKey
+    from moto.utilities.utils import load_resource
+
+    key = RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))
+    claims = jwt.decode(token, key).claims | changes
+    return jwt.encode({"kid": "dummy", "alg": "RS256"}, claims, key)
+
+
 def api_get(site: Dashboard, token: str | None, path: str, query: dict[str, str] | None = None) -> Answer:
     """GET ``path`` (under the API's prefix, e.g. ``/connections``) on the dashboard, as the page sends it."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}

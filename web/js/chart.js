@@ -18,7 +18,7 @@ function registry() {
  * Draw ``points`` ({t: ms, central, low, high}, null figures for periods with none) into ``container``.
  * ``format`` writes a value for the axis and the legend; ``name`` keys the chart in the test hook.
  */
-export function bandChart(container, { name, title, unit, points, format, colour = "co2" }) {
+export function bandChart(container, { name, title, points, format, colour = "co2" }) {
   const colours = COLOURS[colour];
   const data = [
     points.map((point) => point.t / 1000),
@@ -26,6 +26,7 @@ export function bandChart(container, { name, title, unit, points, format, colour
     points.map((point) => point.low),
     points.map((point) => point.high),
   ];
+  const daily = points.length > 1 && points[1].t - points[0].t >= 24 * 3600 * 1000;
   const legend = (u, value) => (value === null || value === undefined ? "–" : format(value));
   const options = {
     title,
@@ -43,8 +44,9 @@ export function bandChart(container, { name, title, unit, points, format, colour
     // The band: between the high series (3) and the low series (2).
     bands: [{ series: [3, 2], fill: colours.band }],
     axes: [
-      { stroke: "#333", grid: { stroke: "#e3e3e3" } },
-      { stroke: "#333", grid: { stroke: "#e3e3e3" }, size: 64, values: (u, values) => values.map((v) => format(v)), label: unit },
+      { stroke: "#333", grid: { stroke: "#e3e3e3" }, space: 50, values: (u, splits) => splits.map((t) => timeLabel(t, daily)) },
+      // No axis label: the chart's title names the figure, and the ticks carry the unit.
+      { stroke: "#333", grid: { stroke: "#e3e3e3" }, size: 72, values: (u, values) => values.map((v) => format(v)) },
     ],
     legend: { live: true },
   };
@@ -62,6 +64,14 @@ export function bandChart(container, { name, title, unit, points, format, colour
       delete registry()[name];
     },
   };
+}
+
+/** An axis label in UTC: by day the date; by hour the hour, and under it the date at midnight. */
+function timeLabel(seconds, daily) {
+  const text = new Date(seconds * 1000).toISOString();
+  const hour = text.slice(11, 16);
+  if (daily) return text.slice(5, 10);
+  return hour === "00:00" ? `${hour}\n${text.slice(5, 10)}` : hour;
 }
 
 /** Every period of the window (null figures where the API had none), so that gaps show as gaps. */

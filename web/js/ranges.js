@@ -7,6 +7,7 @@ const DAY_MS = 24 * HOUR_MS;
 export const RANGES = [
   { id: "6h", label: "Last 6 hours", hours: 6, granularity: "hour" },
   { id: "24h", label: "Last 24 hours", hours: 24, granularity: "hour" },
+  { id: "48h", label: "Last 48 hours", hours: 48, granularity: "hour" },
   { id: "7d", label: "Last 7 days", hours: 168, granularity: "hour" },
   { id: "30d", label: "Last 30 whole days", days: 30, granularity: "day" },
   { id: "365d", label: "Last 365 whole days", days: 365, granularity: "day" },

@@ -15,7 +15,7 @@ export function costDays(window) {
 }
 
 function perDollar(kg, dollars) {
-  return dollars > 0 ? `${significant(kg / dollars)} kg/USD` : "n/a";
+  return dollars > 0 ? significant(kg / dollars) : "n/a";
 }
 
 function byService(rows) {
@@ -57,7 +57,7 @@ export async function render({ api, connection, window, container }) {
       "Carbon per dollar by service",
       table(
         "Carbon per dollar by service",
-        ["service", "CO2e", "spend", "kg CO2e per USD"],
+        ["service", "CO2e", "spend", "kg CO2e/USD"],
         services.map((s) => [s.service, mass(s.kg), usd(s.usd), perDollar(s.kg, s.usd)]),
         { numeric: [1, 2, 3] },
       ),
@@ -66,7 +66,7 @@ export async function render({ api, connection, window, container }) {
       "By service and region",
       table(
         "By service and region",
-        ["service", "region", "CO2e", "spend", "kg CO2e per USD"],
+        ["service", "region", "CO2e", "spend", "kg CO2e/USD"],
         found.rows.map((row) => [row.service, row.region, mass(row.kgco2e), usd(row.usd), perDollar(row.kgco2e, row.usd)]),
         { numeric: [2, 3, 4], wide: [2, 3] },
       ),

@@ -67,13 +67,13 @@ export async function render({ api, connection, window, container }) {
         "Recommendations",
         ["change", "where", "resource", "saving a month", "low – high", "USD a month"],
         recommendationRows(advice.recommendations),
-        { numeric: [3, 4, 5], wide: [1, 4, 5] },
+        { numeric: [3, 4, 5], wide: [1, 2, 4, 5] },
       ),
       advice.information.length ? h("h3", {}, "For information (not ranked)") : null,
       advice.information.length
         ? table("For information", ["change", "where", "resource", "saving a month", "low – high", "USD a month"], recommendationRows(advice.information), {
             numeric: [3, 4, 5],
-            wide: [1, 4, 5],
+            wide: [1, 2, 4, 5],
           })
         : null,
     ),

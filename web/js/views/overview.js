@@ -8,7 +8,8 @@ import { energy, hourText, mass, significant } from "../format.js";
 import { isoHour } from "../ranges.js";
 
 const TOP = 10;
-const RESOURCE_HOURS = 24;
+// The top resources come from each hour's records, one read per hour: the range's last hours, not all of it.
+const RESOURCE_HOURS = 6;
 
 const total = (point) => ({
   central: point.operational_kgco2e.central + point.embodied_kgco2e.central,
@@ -105,14 +106,12 @@ function chartsCard(footprint, window, charts) {
       bandChart(co2Box, {
         name: "co2",
         title: "CO2e (operational + embodied)",
-        unit: "CO2e",
         points: periodsOf(window, byPeriod(footprint.series, total)),
         format: (v) => mass(v),
       }),
       bandChart(energyBox, {
         name: "energy",
         title: "Energy",
-        unit: "energy",
         colour: "energy",
         points: periodsOf(window, byPeriod(footprint.series, (point) => point.energy_kwh)),
         format: (v) => energy(v),
@@ -168,8 +167,7 @@ function breakdown(title, heading, groups) {
 }
 
 export function resourceStart(window) {
-  const hours = window.granularity === "hour" ? RESOURCE_HOURS : RESOURCE_HOURS * 7;
-  return new Date(Math.max(window.start.getTime(), window.end.getTime() - hours * 3600 * 1000));
+  return new Date(Math.max(window.start.getTime(), window.end.getTime() - RESOURCE_HOURS * 3600 * 1000));
 }
 
 export async function render({ api, connection, window, container, equivalents, charts, later }) {
@@ -193,14 +191,14 @@ export async function render({ api, connection, window, container, equivalents, 
     ),
     section(
       "Top resources",
-      h("p", { class: "note" }, `The ${TOP} that emitted the most from ${hourText(isoHour(start))} to the end of the range.`),
+      h("p", { class: "note" }, `The ${TOP} that emitted the most in the range's last ${RESOURCE_HOURS} hours, from ${hourText(isoHour(start))}.`),
       top,
     ),
     equivalentCard(footprint, equivalents),
   );
   // The resources are read hour by hour on the server: they follow the first view instead of delaying it.
   later(
-    api.json(path, query(window, "resource", start)).then((resources) => {
+    api.json(path, { ...query(window, "resource", start), granularity: "hour" }).then((resources) => {
       top.className = "";
       top.replaceChildren(breakdown("Top resources", "resource", groupTotals(resources.series).slice(0, TOP)));
     }),

@@ -43,24 +43,26 @@ export async function render({ api, connection, window, container }) {
         }),
     ),
   );
-  const rows = answers.map(({ month, found, error }) => {
-    if (!found) return [month, "–", "–", "–", error];
+  const rows = answers.map(({ month, found }) => {
+    if (!found) return [month, "–", "–", "–"];
     const total = found.scopes[0];
-    return [
-      month,
-      kg(total.carbonmeter_kg),
-      kg(total.aws_kg),
-      ratio(total.ratio),
-      `${found.hours_calculated} of ${found.hours_in_month} hours calculated; AWS figures: ${found.model_version}`,
-    ];
+    return [month, kg(total.carbonmeter_kg), kg(total.aws_kg), ratio(total.ratio)];
   });
+  // What each month's figures cover, or why it has none, under the table (a column would crush a phone's screen).
+  const about = answers.map(({ month, found, error }) =>
+    h(
+      "li",
+      {},
+      h("strong", {}, `${month}: `),
+      found ? `${found.hours_calculated} of ${found.hours_in_month} hours calculated; AWS figures ${found.model_version}.` : error,
+    ),
+  );
   const latest = answers.find((answer) => answer.found);
   container.append(
     section(
       "CarbonMeter beside AWS, per month",
-      table("CarbonMeter beside AWS, per month", ["month", "CarbonMeter", "AWS", "ratio", "about the month"], rows, {
-        numeric: [1, 2, 3],
-      }),
+      table("CarbonMeter beside AWS, per month", ["month", "CarbonMeter", "AWS", "ratio"], rows, { numeric: [1, 2, 3] }),
+      h("ul", { class: "months" }, about),
       h(
         "p",
         { class: "note" },
