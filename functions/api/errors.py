@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -10,7 +13,7 @@ from carbonmeter.insights.costs import CostWindowError
 from carbonmeter.insights.reconciliation import MonthError
 from carbonmeter.periods import FootprintWindowError
 from carbonmeter.store import UnknownConnectionError
-from carbonmeter.tenancy import ExportTooLargeError, ReadLimitError
+from carbonmeter.tenancy import ExportTooLargeError, ReadLimitError, fits, too_large_message
 from carbonmeter.windows import WindowError
 from functions.api.auth import signed_in_first
 
@@ -40,6 +43,16 @@ def register(app: APIGatewayHttpResolver) -> None:
     @app.not_found
     def no_route(exc: NotFoundError) -> Response[object]:
         return signed_in_first(lambda: answer(404, "no such route"), app)
+
+
+def within_bounds(answer: dict[str, Any]) -> dict[str, Any]:
+    """``answer``, or 413 in its place when its body would not fit in Lambda's answer (a footprint by resource of a
+    large fleet): refused whole, never cut short."""
+    if answer.get("isBase64Encoded") or fits(answer.get("body") or ""):
+        return answer
+    status = 413
+    body = json.dumps({"statusCode": status, "message": too_large_message()})
+    return {**answer, "statusCode": status, "body": body, "headers": {"Content-Type": "application/json"}}
 
 
 def parameter_problems(exc: RequestValidationError) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, SecurityScheme
 from aws_lambda_powertools.logging.correlation_paths import API_GATEWAY_HTTP
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
@@ -23,6 +24,9 @@ from functions.api.auth import signed_in
 TITLE = "CarbonMeter"
 VERSION = "1"
 DESCRIPTION = "A connection's stored footprint, health and insights, for the tenants of the signed-in caller."
+# Every route takes the Cognito ID token as a bearer token: Swagger UI's "Authorize" sends it with each try.
+SECURITY_SCHEMES: dict[str, SecurityScheme] = {"cognito": HTTPBearer(bearerFormat="JWT", description="an ID token")}
+SECURITY: list[dict[str, list[str]]] = [{"cognito": []}]
 
 logger = Logger()
 tracer = Tracer()
@@ -36,12 +40,21 @@ for resource in (connections, footprint, status, insights, export):
     app.include_router(resource.router, prefix=API_PREFIX)
 errors.register(app)
 # Swagger UI (its script and styles served inline, from Powertools) and the document, to signed-in callers only.
-app.enable_swagger(path=SWAGGER_PATH, title=TITLE, version=VERSION, description=DESCRIPTION)
+app.enable_swagger(
+    path=SWAGGER_PATH,
+    title=TITLE,
+    version=VERSION,
+    description=DESCRIPTION,
+    security_schemes=SECURITY_SCHEMES,
+    security=SECURITY,
+)
 
 
 @app.get(OPENAPI_PATH, include_in_schema=False)
 def openapi_document() -> Response[str]:
-    document = app.get_openapi_json_schema(title=TITLE, version=VERSION, description=DESCRIPTION)
+    document = app.get_openapi_json_schema(
+        title=TITLE, version=VERSION, description=DESCRIPTION, security_schemes=SECURITY_SCHEMES, security=SECURITY
+    )
     return Response(status_code=200, content_type="application/json", body=document)
 
 
@@ -49,7 +62,7 @@ def openapi_document() -> Response[str]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    answer = app.resolve(event, context)
+    answer = errors.within_bounds(app.resolve(event, context))
     # Lambda answers at most 6 MB: how close each answer comes to it.
     metrics.add_metric(name=MetricName.API_RESPONSE_BYTES, unit=MetricUnit.Bytes, value=len(answer.get("body") or ""))
     return answer

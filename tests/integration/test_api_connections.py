@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from moto import mock_aws
 
-from carbonmeter import tenancy
+from carbonmeter import cli, tenancy
 from carbonmeter.aws import ClientFactory
 from carbonmeter.periods import Granularity, GroupBy
 from carbonmeter.runtime import Runtime, use_runtime
@@ -99,6 +99,14 @@ def test_another_tenants_connection_answers_exactly_as_an_unknown_one(deployed):
     assert untenanted.json() == {"statusCode": 404, "message": "no connection named 'operator-own'"}
 
 
+def test_an_id_no_connection_can_have_is_unknown_too(deployed):
+    long_id = "a" * 3000
+    answer = get(f"/api/v1/connections/{long_id}")
+    assert answer.status == 404
+    assert answer.json()["message"] == f"no connection named {long_id!r}"
+    assert get("/api/v1/connections/acme prod").status == 404
+
+
 def test_nothing_of_another_tenants_connection_reaches_the_logs(deployed, capsys):
     capsys.readouterr()
     # When a user of acme lists, and asks for globex's connection
@@ -154,3 +162,50 @@ def test_a_viewer_of_the_tenant_reads_it_and_the_list_leaves_others_out(deployed
     assert [c.connection_id for c in found.connections] == ["acme-dev", "acme-prod"]
     assert tenancy.visible_connection(deployed, deployed.settings, acme, "acme-dev").tenant == ACME
     assert json.loads(found.model_dump_json())["connections"][0]["tenant"] == ACME
+
+
+# --- registering a tenant's connection ---------------------------------------------------------------------------
+
+SECRET = "tohzE5mmBECZW6EcDidg9e5okelULtfbuuMzHGwBsDg"
+
+
+def _add(connection_id: str, *extra: str) -> int:
+    return cli.main(
+        ["connections", "add", "--connection-id", connection_id, "--role-arn",
+         "arn:aws:iam::111122223333:role/CarbonMeterReadOnly", "--external-id", SECRET, "--regions", "us-east-1",
+         "--no-check", *extra]
+    )  # fmt: skip
+
+
+def test_a_connection_registered_with_a_tenant_is_shown_to_that_tenants_users(deployed, capsys, monkeypatch):
+    monkeypatch.delenv(cli.EXTERNAL_ID_ENV, raising=False)
+    # When the operator registers one with --tenant
+    assert _add("initech-prod", "--tenant", "initech") == 0
+    assert "tenant initech" in capsys.readouterr().out
+    # Then the CLI lists its tenant, and the API shows it to initech's users alone
+    assert cli.main(["connections", "list"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("initech-prod"))
+    assert row.split()[1] == "initech"
+    assert _ids(get("/api/v1/connections", groups=["initech"])) == ["initech-prod"]
+    assert "initech-prod" not in _ids(get("/api/v1/connections", groups=[ACME]))
+
+
+def test_a_connection_registered_without_a_tenant_is_the_clis_alone(deployed, capsys, monkeypatch):
+    monkeypatch.delenv(cli.EXTERNAL_ID_ENV, raising=False)
+    assert _add("ops-only") == 0
+    assert "no tenant (no HTTP API user sees it)" in capsys.readouterr().out
+    assert cli.main(["connections", "list", "--format", "json"]) == 0
+    listed = {c["connection_id"]: c for c in json.loads(capsys.readouterr().out)}
+    assert listed["ops-only"].get("tenant") is None
+    assert get("/api/v1/connections/ops-only", groups=[ACME, GLOBEX]).status == 404
+
+
+def test_a_tenant_name_that_cannot_be_a_group_is_refused_on_one_line(deployed, capsys, monkeypatch):
+    monkeypatch.delenv(cli.EXTERNAL_ID_ENV, raising=False)
+    assert _add("bad", "--tenant", "acme corp") == cli.EXIT_USAGE
+    assert capsys.readouterr().err == (
+        "error: tenant: 'acme corp' is not a valid tenant name (letters, digits, '.', '_', '-'; at most 64)\n"
+    )
+    assert get("/api/v1/connections", groups=[ACME, GLOBEX]).status == 200
+    with pytest.raises(UnknownConnectionError):
+        ConnectionStore(deployed, deployed.settings.connections_table).get("bad")

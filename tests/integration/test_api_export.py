@@ -71,14 +71,14 @@ def test_the_export_is_an_attachment_named_after_its_range(deployed):
 def test_an_export_larger_than_one_answer_is_refused_whole_pointing_to_the_cli(deployed, monkeypatch):
     # Given a bound smaller than the file (the real one is 5 MB, under Lambda's 6 MB answer)
     whole = get(PATH, {**window(), "granularity": "hour"}).body
-    monkeypatch.setattr(tenancy, "LIMITS", ReadLimits(export_bytes=len(whole) - 1))
+    monkeypatch.setattr(tenancy, "LIMITS", ReadLimits(answer_bytes=len(whole) - 1))
     answer = get(PATH, {**window(), "granularity": "hour"})
     assert answer.status == 413
     assert answer.json()["statusCode"] == 413
     assert "carbonmeter export" in answer.json()["message"]
     assert "period_start" not in answer.body
     # And a file within the bound is answered whole
-    monkeypatch.setattr(tenancy, "LIMITS", ReadLimits(export_bytes=len(whole) * 2))
+    monkeypatch.setattr(tenancy, "LIMITS", ReadLimits(answer_bytes=len(whole) * 2))
     assert get(PATH, {**window(), "granularity": "hour"}).body == whole
 
 

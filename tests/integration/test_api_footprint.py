@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from moto import mock_aws
 
-from carbonmeter import cli
+from carbonmeter import cli, tenancy
 from carbonmeter.aws import ClientFactory
 from carbonmeter.runtime import Runtime, use_runtime
 from carbonmeter.settings import Settings
+from carbonmeter.tenancy import ReadLimits
 from devtools.aws.resources import create_resources
 from tests.support.api import ACME, END, GLOBEX, START, get, store_connections, store_figures, tenant_connection, window
 
@@ -110,3 +111,17 @@ def test_the_range_ends_where_it_is_asked(deployed):
     found = get(PATH, window(START, END - timedelta(days=1))).json()
     assert found["hours_in_range"] == 24
     assert {point["period_start"] for point in found["series"]} == {"2026-11-01T00:00:00Z"}
+
+
+def test_an_answer_larger_than_lambda_returns_is_refused_whole(deployed, monkeypatch):
+    # Given a bound smaller than the footprint by resource (the real one is 5 MB, under Lambda's 6 MB answer)
+    query = {**window(), "group_by": "resource"}
+    whole = get(PATH, query).body
+    monkeypatch.setattr(tenancy, "LIMITS", ReadLimits(answer_bytes=len(whole)))
+    answer = get(PATH, query)
+    assert answer.status == 413
+    assert answer.json() == {
+        "statusCode": 413,
+        "message": "the answer is larger than the API returns (0 MB): ask a shorter range or a coarser granularity, "
+        "or run carbonmeter report, which has no such bound",
+    }

@@ -14,12 +14,23 @@ from carbonmeter.insights.anomalies.detection import Direction, Kind, Method
 from carbonmeter.insights.anomalies.records import Anomaly, HourFigures
 from carbonmeter.insights.costs import CostLine, CostStore, DayCost
 from carbonmeter.insights.reconciliation import LBM, AwsCarbonLine, AwsCarbonMonth, AwsCarbonStore
-from carbonmeter.models import Service, hour_key
+from carbonmeter.models import VIEW_ATTRIBUTES, Service, hour_key
 from carbonmeter.runtime import Runtime, use_runtime
 from carbonmeter.settings import Settings
 from carbonmeter.store import AnomalyStore, StatusStore
 from devtools.aws.resources import create_resources
-from tests.support.api import ACME, END, GLOBEX, START, get, store_connections, store_figures, tenant_connection, window
+from tests.support.api import (
+    ACME,
+    END,
+    GLOBEX,
+    START,
+    TableReads,
+    get,
+    store_connections,
+    store_figures,
+    tenant_connection,
+    window,
+)
 
 NOW = datetime(2026, 11, 30, 10, 20, tzinfo=UTC)
 BASE = "/api/v1/connections/acme-prod"
@@ -156,3 +167,32 @@ def test_another_tenant_gets_404_from_every_insight(deployed, path, query):
     answer = get(f"{BASE}/{path}", query, groups=[GLOBEX])
     assert answer.status == 404
     assert answer.json() == {"statusCode": 404, "message": "no connection named 'acme-prod'"}
+
+
+def test_no_route_reads_a_connections_role_or_external_id(deployed):
+    # Given the function's reads of the connections table watched
+    settings = deployed.settings
+    reads = TableReads(settings.connections_table)
+    watched = ClientFactory(settings=settings, hooks=[reads.hook])
+    with use_runtime(Runtime(settings=settings, clients=watched, clock=lambda: NOW)):
+        # When every route answers
+        for path, query in [
+            ("/api/v1/connections", {}),
+            (BASE, {}),
+            (f"{BASE}/footprint", window()),
+            (f"{BASE}/status", window()),
+            (f"{BASE}/cost", window()),
+            (f"{BASE}/anomalies", window()),
+            (f"{BASE}/recommendations", {}),
+            (f"{BASE}/reconciliation", {"month": "2026-11"}),
+            (f"{BASE}/export", window()),
+        ]:
+            assert get(path, query).status == 200, path
+    # Then each read of a connection named the attributes it reads, none of them the role or the ExternalId
+    assert reads.requests
+    for operation, body in reads.requests:
+        assert operation in {"GetItem", "Scan"}
+        attributes = reads.attributes(body)
+        assert attributes is not None, operation
+        assert attributes <= set(VIEW_ATTRIBUTES)
+        assert not attributes & {"role_arn", "external_id", "account_id"}

@@ -64,6 +64,14 @@ def test_the_document_gives_the_enumerated_parameters_their_values(deployed):
     export = document["paths"]["/api/v1/connections/{connection_id}/export"]["get"]
     assert "format" in {parameter["name"] for parameter in export["parameters"]}
     assert set(schemas["ExportFormat"]["enum"]) == {"csv", "json"}
+    # And Swagger UI's "Authorize" sends the ID token as the API takes it
+    assert document["components"]["securitySchemes"]["cognito"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "an ID token",
+    }
+    assert document["security"] == [{"cognito": []}]
 
 
 def test_swagger_ui_is_served_to_signed_in_callers_only(deployed):

@@ -92,6 +92,30 @@ def store_figures(
         statuses.mark_calculated(connection_id, hour)
 
 
+class TableReads:
+    """A botocore hook (``ClientFactory(hooks=[reads.hook])``) keeping every DynamoDB request made to ``table``."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+
+    @property
+    def hook(self) -> tuple[str, Any]:
+        return ("before-call.dynamodb", self._seen)
+
+    def _seen(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        body = json.loads(params.get("body") or "{}")
+        if body.get("TableName") == self.table:
+            self.requests.append((model.name, body))
+
+    def attributes(self, body: dict[str, Any]) -> set[str] | None:
+        """The attributes a request reads, None when it reads whole items (no projection)."""
+        if "ProjectionExpression" not in body:
+            return None
+        names = body.get("ExpressionAttributeNames", {})
+        return {names.get(part.strip(), part.strip()) for part in body["ProjectionExpression"].split(",")}
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -134,6 +158,7 @@ __all__ = [
     "HOUR",
     "START",
     "Answer",
+    "TableReads",
     "get",
     "record",
     "store_connections",

@@ -280,7 +280,7 @@ def stored_rollups(monkeypatch: pytest.MonkeyPatch) -> None:
         def __init__(self, *_: object) -> None:
             pass
 
-        def get(self, connection_id: str) -> None:
+        def schedule(self, connection_id: str) -> None:
             assert connection_id == "acme"
 
     # The report's use case (carbonmeter.queries) reads the stores; the CLI presents what it returns.

@@ -58,8 +58,9 @@ def _check(
     clients: ClientFactory, settings: Settings, connection_id: str, start: datetime, end: datetime, now: datetime
 ) -> None:
     check_window(start, end, now)
-    # An unknown id is a mistake to say so, not an empty answer.
-    ConnectionStore(clients, settings.connections_table).get(connection_id)
+    # An unknown id is a mistake to say so, not an empty answer. Read without its role and ExternalId: the readers
+    # of figures (the HTTP API's function among them) never need them.
+    ConnectionStore(clients, settings.connections_table).schedule(connection_id)
 
 
 # The same check for the insights' use cases (carbonmeter/insights/): a window that is over, a known connection.

@@ -13,12 +13,13 @@ seconds and Lambda's 6 MB response. Longer reads are the CLI's (``carbonmeter re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from carbonmeter import periods, queries
 from carbonmeter.aws import ClientFactory
@@ -29,6 +30,7 @@ from carbonmeter.insights.export import ExportFormat, export_rows, lines
 from carbonmeter.models import (
     HOUR,
     SCHEDULE_ATTRIBUTES,
+    ConnectionId,
     ConnectionSchedule,
     ConnectionView,
     HourStatus,
@@ -41,7 +43,8 @@ from carbonmeter.scheduling import lookback_hours, missing_hours
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, StatusStore, UnknownConnectionError
 
-_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_TENANT_NAMES: TypeAdapter[str] = TypeAdapter(TenantName)
+_CONNECTION_IDS: TypeAdapter[str] = TypeAdapter(ConnectionId)
 # API Gateway's JWT authorizer passes an array claim as one string, "[acme beta]"; a test event may pass a list.
 _GROUP_SEPARATORS = re.compile(r"[\s,]+")
 
@@ -63,10 +66,26 @@ class Viewer(BaseModel):
             names = _GROUP_SEPARATORS.split(groups.strip().removeprefix("[").removesuffix("]"))
         else:
             names = groups
-        return cls(tenants=frozenset(name for name in names if _TENANT.match(name)))
+        return cls(tenants=frozenset(name for name in names if _is_tenant_name(name)))
 
     def sees(self, connection: ConnectionView) -> bool:
         return connection.tenant is not None and connection.tenant in self.tenants
+
+
+def _is_tenant_name(name: str) -> bool:
+    return _valid(_TENANT_NAMES, name)
+
+
+def _is_connection_id(value: str) -> bool:
+    return _valid(_CONNECTION_IDS, value)
+
+
+def _valid(names: TypeAdapter[str], value: str) -> bool:
+    try:
+        names.validate_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 class ReadLimitError(ValueError):
@@ -88,9 +107,9 @@ class ReadLimits(BaseModel):
     resource_hours: int = 31 * 24
     # The status of every hour of the window: two months.
     status_hours: int = 62 * 24
-    # An export's file, as it travels inside Lambda's JSON response (escaped): under its 6 MB with room for the
-    # headers.
-    export_bytes: int = 5_000_000
+    # An answer's body (an export's file, a footprint's JSON) as it travels inside Lambda's JSON response
+    # (escaped): under its 6 MB with room for the headers.
+    answer_bytes: int = 5_000_000
 
 
 LIMITS = ReadLimits()
@@ -165,10 +184,11 @@ def visible_connection(
     clients: ClientFactory, settings: Settings, viewer: Viewer, connection_id: str
 ) -> ConnectionView:
     """The connection ``connection_id`` if ``viewer`` may read it; else the very error an unknown id raises."""
-    try:
-        connection = ConnectionStore(clients, settings.connections_table).view(connection_id)
-    except UnknownConnectionError:
-        connection = None
+    connection = None
+    # An id that no connection can have is unknown too (and never sent to DynamoDB, whose keys are bounded).
+    if _is_connection_id(connection_id):
+        with contextlib.suppress(UnknownConnectionError):
+            connection = ConnectionStore(clients, settings.connections_table).view(connection_id)
     if connection is None or not viewer.sees(connection):
         # Built here, not re-raised: the message is the same whether the id is unknown or another tenant's.
         raise UnknownConnectionError(f"no connection named {connection_id!r}")
@@ -342,7 +362,7 @@ def export_file(
     visible_connection(clients, settings, viewer, connection_id)
     _check_footprint_window(window, granularity, group_by)
     rows = export_rows(clients, settings, connection_id, window, granularity, group_by, now)
-    return _bounded("".join(_within(lines(rows, export_format), LIMITS.export_bytes)), LIMITS.export_bytes)
+    return _bounded("".join(_within(lines(rows, export_format), LIMITS.answer_bytes)), LIMITS.answer_bytes)
 
 
 def _within(chunks: Iterator[str], limit: int) -> Iterator[str]:
@@ -356,14 +376,23 @@ def _within(chunks: Iterator[str], limit: int) -> Iterator[str]:
 
 
 def _bounded(body: str, limit: int) -> str:
-    # What travels is the body inside Lambda's JSON answer, where quotes and line ends take two characters.
-    if len(json.dumps(body)) > limit:
+    if not fits(body, limit):
         raise _too_large(limit)
     return body
 
 
-def _too_large(limit: int) -> ExportTooLargeError:
-    return ExportTooLargeError(
-        f"the export is larger than the API returns ({limit // 1_000_000} MB): ask a shorter range or a coarser "
-        "granularity, or run carbonmeter export, which streams any size"
+def fits(body: str, limit: int | None = None) -> bool:
+    """Whether ``body`` fits in one answer: as it travels inside Lambda's JSON response, where quotes and line ends
+    take two characters."""
+    return len(json.dumps(body)) <= (LIMITS.answer_bytes if limit is None else limit)
+
+
+def too_large_message(what: str = "the answer", instead: str = "carbonmeter report") -> str:
+    return (
+        f"{what} is larger than the API returns ({LIMITS.answer_bytes // 1_000_000} MB): ask a shorter range or a "
+        f"coarser granularity, or run {instead}, which has no such bound"
     )
+
+
+def _too_large(limit: int) -> ExportTooLargeError:
+    return ExportTooLargeError(too_large_message("the export", "carbonmeter export"))

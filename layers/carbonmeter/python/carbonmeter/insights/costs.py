@@ -257,7 +257,8 @@ def cost_insight(clients: ClientFactory, settings: Settings, connection_id: str,
     """The stored spend of [start, end) beside the stored footprint of the same days."""
     if end <= start:
         raise CostWindowError(f"cost window {start} to {end}: the end must be after the start")
-    connection = ConnectionStore(clients, settings.connections_table).get(connection_id)
+    # Its services, read without its role and ExternalId (the HTTP API's function never needs them).
+    connection = ConnectionStore(clients, settings.connections_table).view(connection_id)
     days = CostStore(clients, settings.usage_table).days(connection_id, start, end)
     first, last = (datetime(d.year, d.month, d.day, tzinfo=UTC) for d in (start, end))
     periods = EmissionStore(clients, settings.emissions_table).periods(connection_id, Granularity.DAY, first, last)

@@ -198,7 +198,7 @@ def connection_recommendations(
     start = end - timedelta(days=days)
     check_window(start, end, now)
     before = _dynamodb_requests(clients)
-    ConnectionStore(clients, settings.connections_table).get(connection_id)
+    ConnectionStore(clients, settings.connections_table).schedule(connection_id)
     rollups = EmissionStore(clients, settings.emissions_table).rollups(connection_id, start, end)
     usage = _read_usage(clients, settings, connection_id, read_plan(rollups))
     found = recommend(usage, rollups, coefficients or load_coefficients(), load_rules())

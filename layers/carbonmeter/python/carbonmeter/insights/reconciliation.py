@@ -252,7 +252,7 @@ class Reconciliation(BaseModel):
 
 def reconcile(clients: ClientFactory, settings: Settings, connection_id: str, month: str) -> Reconciliation:
     """The stored AWS month beside CarbonMeter's month for the same scopes, by service and by region."""
-    ConnectionStore(clients, settings.connections_table).get(connection_id)
+    ConnectionStore(clients, settings.connections_table).schedule(connection_id)
     aws = AwsCarbonStore(clients, settings.usage_table).get(connection_id, month)
     if aws is None:
         raise MonthError(
