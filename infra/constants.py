@@ -225,11 +225,12 @@ def web_config(*, region: str, user_pool_id: str, client_id: str) -> dict[str, s
     return {"region": region, "userPoolId": user_pool_id, "clientId": client_id, "apiBase": API_PREFIX}
 
 
-def web_content_security_policy(cognito_origin: str) -> str:
+def web_content_security_policy(cognito_origin: str | None = None) -> str:
     """The page's Content-Security-Policy: its own files and API, plus the Cognito endpoint it signs in with.
 
     No inline script or style, no other origin: uPlot is served from the page's own files. The local server sends
-    the same policy with the embedded AWS's address, so the browser tests meet what CloudFront sends.
+    the same policy (``None``: its Cognito stand-in is under the page's own origin), so the browser tests meet what
+    CloudFront sends.
     """
     return "; ".join(
         (
@@ -237,10 +238,16 @@ def web_content_security_policy(cognito_origin: str) -> str:
             "script-src 'self'",
             "style-src 'self'",
             "img-src 'self' data:",
-            f"connect-src 'self' {cognito_origin}",
+            " ".join(("connect-src", "'self'", *([cognito_origin] if cognito_origin else []))),
             "object-src 'none'",
             "base-uri 'self'",
             "form-action 'self'",
             "frame-ancestors 'none'",
         )
     )
+
+
+# `cdk deploy -c webDomainName=carbon.example.com -c webCertificateArn=arn:aws:acm:us-east-1:...`: serve the page
+# under the operator's own name, with an ACM certificate for it in us-east-1 (CloudFront's region for certificates).
+WEB_DOMAIN_CONTEXT_KEY = "webDomainName"
+WEB_CERTIFICATE_CONTEXT_KEY = "webCertificateArn"

@@ -16,7 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.constants import API_ROUTE, API_THROTTLE_BURST, API_THROTTLE_RATE, LOG_RETENTION
+from infra.constants import API_ROUTE, API_THROTTLE_BURST, API_THROTTLE_RATE, LOG_RETENTION, SERVICE_NAME_PREFIX
 
 # One JSON line per request. The route key, not the path: a path names a connection, and a log line must not tell
 # whether a connection of another tenant exists (docs/api.md).
@@ -76,6 +76,7 @@ class WebHttpApi(Construct):
         self.api = apigwv2.HttpApi(
             self,
             "Api",
+            api_name=f"{SERVICE_NAME_PREFIX}-web-api",
             description="CarbonMeter's web page API",
             create_default_stage=False,
             default_authorizer=self.authorizer,

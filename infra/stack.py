@@ -226,7 +226,7 @@ class CarbonMeterStack(Stack):
     def _add_web(self) -> None:
         """The web page (docs/deploy.md, "The web page"): users, the HTTP API and its function, the page."""
         self.users = WebUserPool(self, "Users")
-        # The tables' names among its settings; it is granted reads of them alone (below).
+        # The same settings as the pipeline's functions (table and queue names); it is granted table reads alone.
         self.api_function = self._function(API)
         self._grant_api_reads()
         self.http_api = WebHttpApi(
@@ -257,13 +257,14 @@ class CarbonMeterStack(Stack):
         )
 
     def _grant_api_reads(self) -> None:
-        # Exactly the reads of the API's use cases (carbonmeter.store, queries, insights): GetItem and Scan of the
-        # connections; Query, GetItem and BatchGetItem of the usage table (hour statuses, costs, anomalies,
-        # inventory) and of the emissions table (roll-ups and records). No write: the API only presents.
+        # Exactly the reads of the use cases behind docs/api.md's routes (carbonmeter.tenancy over store, queries,
+        # series and insights): GetItem and Scan of the connections; Query of the usage table (hour statuses, costs,
+        # usage records for recommendations) and GetItem there (AWS's monthly figure); Query of the emissions table
+        # (roll-ups, records, anomalies). No write, nor BatchGetItem (only the calculator's anomaly check uses it).
         function = self.api_function.function
         grant_reads(self.tables.connections, function, "dynamodb:GetItem", "dynamodb:Scan")
-        for table in (self.tables.usage, self.tables.emissions):
-            grant_reads(table, function, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem")
+        grant_reads(self.tables.usage, function, "dynamodb:Query", "dynamodb:GetItem")
+        grant_reads(self.tables.emissions, function, "dynamodb:Query")
 
     def _page_dir(self) -> Path:
         """The assembled page: `-c webAssetsDir=...` (relative to the repository), else `.build/web`."""

@@ -59,10 +59,14 @@ class WebDeployment(Construct):
             self,
             "Deployment",
             sources=[
-                s3deploy.Source.asset(str(require_web_assets(page_dir))),
+                # Hidden files are never part of the page (the assembly's stamp, `make web-assets`, among them).
+                s3deploy.Source.asset(str(require_web_assets(page_dir)), exclude=[".*"]),
                 s3deploy.Source.json_data(WEB_CONFIG_FILE, config),
             ],
             destination_bucket=bucket,
+            # Browsers check each file again on every load (an unchanged one costs a 304): after a deploy no tab
+            # mixes old and new modules. CloudFront's cache is cleared by the invalidation below.
+            cache_control=[s3deploy.CacheControl.no_cache()],
             distribution=distribution,
             distribution_paths=["/*"],
             log_group=self.log_group,

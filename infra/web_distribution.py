@@ -2,19 +2,51 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import Aws, Duration
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.constants import WEB_INDEX, web_content_security_policy
+from infra.constants import (
+    WEB_CERTIFICATE_CONTEXT_KEY,
+    WEB_DOMAIN_CONTEXT_KEY,
+    WEB_INDEX,
+    web_content_security_policy,
+)
 from infra.nag import acknowledge
 from infra.web_bucket import DISTRIBUTION_LOG_PREFIX
 
 API_PATH_PATTERN = "/api/*"
 # Two years, with subdomains: what the HSTS preload list asks for.
 HSTS_MAX_AGE = Duration.days(730)
+
+
+class WebDomainError(ValueError):
+    """The custom domain's context is incomplete."""
+
+
+@dataclass(frozen=True)
+class WebDomain:
+    """The operator's own name for the page, and its ACM certificate (in us-east-1)."""
+
+    name: str
+    certificate_arn: str
+
+    @classmethod
+    def from_context(cls, scope: Construct) -> WebDomain | None:
+        name = scope.node.try_get_context(WEB_DOMAIN_CONTEXT_KEY)
+        certificate = scope.node.try_get_context(WEB_CERTIFICATE_CONTEXT_KEY)
+        if not name and not certificate:
+            return None
+        if not (name and certificate):
+            raise WebDomainError(
+                f"context {WEB_DOMAIN_CONTEXT_KEY} and {WEB_CERTIFICATE_CONTEXT_KEY} go together: give both or neither"
+            )
+        return cls(str(name), str(certificate))
 
 
 def cognito_origin() -> str:
@@ -35,6 +67,8 @@ class WebDistribution(Construct):
         self, scope: Construct, construct_id: str, *, bucket: s3.IBucket, api_domain: str, log_bucket: s3.IBucket
     ) -> None:
         super().__init__(scope, construct_id)
+        # The page and the API stay one origin under a custom name too, so it needs no CORS either.
+        self.domain = WebDomain.from_context(self)
         self.headers = cloudfront.ResponseHeadersPolicy(
             self,
             "SecurityHeaders",
@@ -81,6 +115,9 @@ class WebDistribution(Construct):
             log_bucket=log_bucket,
             log_file_prefix=DISTRIBUTION_LOG_PREFIX,
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
+            domain_names=[self.domain.name] if self.domain else None,
+            certificate=self._certificate(),
+            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if self.domain else None,
         )
         acknowledge(
             self.distribution,
@@ -96,10 +133,16 @@ class WebDistribution(Construct):
         acknowledge(
             self.distribution,
             "AwsSolutions-CFR4",
-            "The default *.cloudfront.net certificate, whose TLS policy CloudFront sets; a custom domain with an ACM "
-            "certificate would set TLSv1.2_2021.",
+            "The default *.cloudfront.net certificate, whose TLS policy CloudFront sets; with a custom domain "
+            "(-c webDomainName, -c webCertificateArn) the distribution requires TLSv1.2_2021.",
         )
+
+    def _certificate(self) -> acm.ICertificate | None:
+        if self.domain is None:
+            return None
+        return acm.Certificate.from_certificate_arn(self, "Certificate", self.domain.certificate_arn)
 
     @property
     def url(self) -> str:
-        return f"https://{self.distribution.distribution_domain_name}"
+        host = self.domain.name if self.domain else self.distribution.distribution_domain_name
+        return f"https://{host}"

@@ -18,13 +18,14 @@ DYNAMODB_WRITES = {
     "dynamodb:BatchWriteItem",
     "dynamodb:TransactWriteItems",
 }
-# What the use cases behind docs/api.md's routes call (carbonmeter.store, queries, series, insights): the connection
-# (GetItem) and the list (Scan); hour statuses, costs, AWS's monthly figures and the inventory in the usage table;
-# roll-ups, records and anomalies in the emissions table.
+# What the use cases behind docs/api.md's routes call (carbonmeter.tenancy over store, queries, series, insights),
+# as every route run under the guard of the deployed policies showed: the connection (GetItem) and the list (Scan);
+# hour statuses, costs and usage records (Query) and AWS's monthly figure (GetItem) in the usage table; roll-ups,
+# records and anomalies (Query) in the emissions table.
 API_READS = {
     "TablesConnections": {"dynamodb:GetItem", "dynamodb:Scan"},
-    "TablesUsage": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"},
-    "TablesEmissions": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"},
+    "TablesUsage": {"dynamodb:Query", "dynamodb:GetItem"},
+    "TablesEmissions": {"dynamodb:Query"},
 }
 
 

@@ -8,11 +8,23 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+from aws_cdk import App
 from aws_cdk.assertions import Template
 from aws_cdk.cx_api import CloudAssembly
 
-from infra.constants import API_PREFIX, WEB_CONFIG_FILE, WEB_INDEX
-from tests.support.templates import logical_id
+from infra.application import CarbonMeterApp, build_app
+from infra.constants import (
+    API_PREFIX,
+    WEB_CERTIFICATE_CONTEXT_KEY,
+    WEB_CONFIG_FILE,
+    WEB_DOMAIN_CONTEXT_KEY,
+    WEB_INDEX,
+    web_content_security_policy,
+)
+from infra.nag import nag_findings
+from infra.web_distribution import WebDomainError
+from tests.support.templates import WEB_PAGE_FIXTURE, cli_context, logical_id
 
 # CloudFront's managed policies (their ids are fixed by AWS).
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -157,6 +169,8 @@ def test_each_deploy_copies_the_page_with_its_config_and_clears_the_cache(
     assert properties["DistributionId"] == {"Ref": distribution_id}
     assert properties["DistributionPaths"] == ["/*"]
     assert properties["Prune"] is True
+    # Browsers revalidate every file, so no tab mixes the old page's modules with the new one's
+    assert properties["SystemMetadata"] == {"cache-control": "no-cache"}
     # The page and config.json, whose markers the handler fills in at deploy time
     assert len(properties["SourceObjectKeys"]) == 2
     assert config["apiBase"] == API_PREFIX
@@ -198,3 +212,56 @@ def test_outputs_give_the_page_and_what_the_operator_needs_to_add_users(template
     assert outputs["UserPoolClientId"]["Value"] == {
         "Ref": logical_id(template.find_resources("AWS::Cognito::UserPoolClient"), "")
     }
+
+
+def test_the_local_server_gets_the_same_csp_with_cognito_under_the_page_origin(template: Template) -> None:
+    deployed = dict(d.split(" ", 1) for d in _csp(template).split("; "))
+    local = dict(d.split(" ", 1) for d in web_content_security_policy().split("; "))
+
+    assert local["connect-src"] == "'self'"
+    assert {k: v for k, v in local.items() if k != "connect-src"} == {
+        k: v for k, v in deployed.items() if k != "connect-src"
+    }
+
+
+def test_the_deployed_page_leaves_out_hidden_files(assembly: CloudAssembly) -> None:
+    # The stand-in page holds `make web-assets`' stamp, `.complete`, as an assembled page does
+    assert (WEB_PAGE_FIXTURE / ".complete").is_file()
+    (page,) = [path.parent for path in Path(assembly.directory).glob(f"asset.*/{WEB_INDEX}")]
+
+    assert (page / "css" / "page.css").is_file()
+    assert not list(page.rglob(".*"))
+
+
+CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+
+
+def _app_with(tmp_path: Path, **context: str) -> CarbonMeterApp:
+    # Asset bundling skipped: the distribution does not depend on the layer's contents
+    return build_app(
+        App(context=cli_context(**context, **{"aws:cdk:bundling-stacks": []}), outdir=str(tmp_path / "cdk.out"))
+    )
+
+
+def test_a_custom_domain_serves_the_page_under_its_name_with_modern_tls(tmp_path: Path) -> None:
+    # Given `-c webDomainName=... -c webCertificateArn=...`
+    built = _app_with(
+        tmp_path, **{WEB_DOMAIN_CONTEXT_KEY: "carbon.example.com", WEB_CERTIFICATE_CONTEXT_KEY: CERTIFICATE_ARN}
+    )
+    template = Template.from_stack(built.stack)
+    config = _distribution(template)
+
+    # Then the distribution answers to that name with its certificate and TLS 1.2 or later, and the output says so
+    assert config["Aliases"] == ["carbon.example.com"]
+    assert config["ViewerCertificate"] == {
+        "AcmCertificateArn": CERTIFICATE_ARN,
+        "MinimumProtocolVersion": "TLSv1.2_2021",
+        "SslSupportMethod": "sni-only",
+    }
+    assert template.find_outputs("WebUrl")["WebUrl"]["Value"] == "https://carbon.example.com"
+    assert nag_findings(built.app) == []
+
+
+def test_a_custom_domain_without_its_certificate_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(WebDomainError, match=f"{WEB_DOMAIN_CONTEXT_KEY} and {WEB_CERTIFICATE_CONTEXT_KEY} go together"):
+        _app_with(tmp_path, **{WEB_DOMAIN_CONTEXT_KEY: "carbon.example.com"})
