@@ -190,13 +190,9 @@ def _bind(port: int) -> _Server:
 
 
 def _api_clients(pipeline: LocalPipeline) -> ClientFactory:
-    """The API function's clients under its deployed policy (as the pipeline's functions run under theirs)."""
-    try:
-        return pipeline.clients_of(API.name)
-    except KeyError:
-        # Until the synthesized stack deploys the API function there is no policy to hold its calls to.
-        say(f"the synthesized stack has no {API.name!r} function: its calls are not checked against a policy")
-        return pipeline.clients
+    """The API function's clients under its deployed policy, as the pipeline's functions run under theirs: a call
+    the stack does not grant it fails with AccessDenied here too."""
+    return pipeline.clients_of(API.name)
 
 
 def _register_tenants(pipeline: LocalPipeline, local: LocalCarbonMeter, regions: Sequence[str]) -> None:
@@ -206,6 +202,7 @@ def _register_tenants(pipeline: LocalPipeline, local: LocalCarbonMeter, regions:
         if tenant.regions is None:
             for connection_id in tenant.connection_ids:
                 store.put(store.get(connection_id).model_copy(update={"tenant": tenant.tenant}))
+                say(f"connection {connection_id!r} now belongs to tenant {tenant.tenant!r}")
             continue
         own = tuple(regions[tenant.regions])
         for connection_id in tenant.connection_ids:
