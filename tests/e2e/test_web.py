@@ -208,6 +208,36 @@ def test_the_csv_download_equals_the_export(alice: Page, site: Dashboard) -> Non
     assert downloaded.count(b"\n") > 1
 
 
+def test_the_page_is_usable_from_the_keyboard(browser: BrowserContext, site: Dashboard) -> None:
+    alice = user_of(site, ACME)
+    page = browser.new_page()
+    try:
+        page.goto(site.url)
+        page.wait_for_selector("#username")
+        # The page puts the focus in the form, whose fields Tab then follows in reading order; Enter submits it.
+        active = "document.activeElement.id"
+        focused = [page.evaluate(active)]
+        for _ in range(2):
+            page.keyboard.press("Tab")
+            focused.append(page.evaluate(active))
+        assert focused == ["username", "password", "sign-in-button"]
+        page.focus("#username")
+        page.keyboard.type(alice.username)
+        page.keyboard.press("Tab")
+        page.keyboard.type(alice.password)
+        page.keyboard.press("Enter")
+        wait_for_view(page, "overview")
+        # A view's tab is a link: focused and followed with Enter, and its focus ring shows.
+        tab = page.get_by_role("link", name="Connection health")
+        tab.focus()
+        assert tab.evaluate("element => getComputedStyle(element).outlineStyle") != "none"
+        page.keyboard.press("Enter")
+        wait_for_view(page, "health")
+        assert page.get_by_role("link", name="Connection health").get_attribute("aria-current") == "page"
+    finally:
+        page.close()
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_every_view_draws_at_both_widths(browser: BrowserContext, site: Dashboard, width: int) -> None:
     page = sign_in(browser, site, user_of(site, ACME), width=width)
