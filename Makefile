@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install layer-wheels web-assets lint typecheck test test-unit test-integration test-infra test-e2e audit demo local benchmark soak comparison synth deploy clean distclean
+.PHONY: help install layer-wheels web-assets lint typecheck test test-unit test-integration test-infra test-e2e audit demo dashboard local benchmark soak comparison synth deploy clean distclean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -33,6 +33,15 @@ $(BOAVIZTA_VENV)/.installed: requirements-boavizta.txt
 	$(BIN)/python -m infra.wheelhouse
 	touch $@
 
+# The browser tests drive Debian's chromium through Playwright for Python (requirements-dev.txt), which never downloads
+# a browser of its own. Installed once, when missing, as root (or through sudo).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
 # The web page as the stack deploys it: web/ plus the pinned uPlot files (infra/web_assets.py).
 WEB_SOURCES := $(shell find web -type f 2>/dev/null)
 
@@ -40,7 +49,7 @@ WEB_SOURCES := $(shell find web -type f 2>/dev/null)
 	$(BIN)/python -m infra.web_assets
 	touch $@
 
-install: $(BIN)/.installed .build/wheels/.complete $(BOAVIZTA_VENV)/.installed node_modules/.installed .build/web/.complete ## create .venv, install pinned dependencies and the project (editable), fetch the Lambda layer's wheels, set up the Boavizta test server, install the npm packages (CDK CLI, uPlot), assemble the web page
+install: $(BIN)/.installed .build/wheels/.complete $(BOAVIZTA_VENV)/.installed node_modules/.installed .build/web/.complete $(CHROMIUM) ## create .venv, install pinned dependencies and the project (editable), fetch the Lambda layer's wheels, set up the Boavizta test server, install the npm packages (CDK CLI, uPlot), assemble the web page, install Debian's chromium for the browser tests
 
 layer-wheels: .build/wheels/.complete ## download the layer's dependencies built for the Lambda runtime (Python 3.14, arm64)
 
@@ -82,6 +91,9 @@ audit: $(BIN)/.installed ## check pinned and installed dependencies for known vu
 
 demo: install ## run the whole hourly pipeline on an embedded AWS with a seeded demo account
 	$(BIN)/python -m devtools.demo
+
+dashboard: install ## the web page and its HTTP API on http://127.0.0.1:8400 (PORT overrides) over a local CarbonMeter with two demo tenants, until Ctrl-C
+	$(BIN)/python -m devtools.dashboard
 
 local: install ## a local CarbonMeter with the demo account collected, up until Ctrl-C (prints the setting to export)
 	$(BIN)/python -m devtools.local

@@ -1,0 +1,257 @@
+"""The web page in a real browser (Debian's chromium, headless, through Playwright) against ``make dashboard``'s
+server: the real API handler over a local CarbonMeter with two tenants, sign-in through the embedded Cognito.
+
+Screenshots of every view at both widths go to ``.build/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page
+
+from carbonmeter.models import HOUR, hour_key
+from devtools.dashboard import Dashboard, dashboard
+from devtools.demo import last_hours
+from infra.constants import REPO_ROOT
+from tests.support.browser import chromium
+from tests.support.dashboard import (
+    api_get,
+    id_token,
+    page_query,
+    resigned,
+    shown_figure,
+    sign_in,
+    user_of,
+    wait_for_view,
+)
+
+# A short demo keeps the module fast: one region, a few hours more than the shortest range the page offers.
+REGIONS = ("eu-west-1",)
+HOURS = 8
+SCREENSHOTS = REPO_ROOT / ".build" / "screenshots"
+VIEWS = ("overview", "health", "cost", "insights", "reconciliation")
+WIDTHS = (1280, 390)
+ACME, GLOBEX = "acme", "globex"
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[Dashboard]:
+    with dashboard(REGIONS, last_hours(HOURS), port=0) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[BrowserContext]:
+    with chromium() as context:
+        yield context
+
+
+@pytest.fixture
+def alice(browser: BrowserContext, site: Dashboard) -> Iterator[Page]:
+    page = sign_in(browser, site, user_of(site, ACME))
+    yield page
+    page.close()
+
+
+def footprint_of(site: Dashboard, token: str, query: dict[str, str]) -> dict:
+    connection = query.pop("connection")
+    answer = api_get(site, token, f"/connections/{connection}/footprint", query)
+    assert answer.status == 200, answer.body
+    return answer.json()
+
+
+def test_a_signed_in_user_sees_the_overview_of_their_connection(alice: Page) -> None:
+    assert alice.get_by_role("heading", name="Totals").is_visible()
+    assert alice.locator("#connection").input_value() == "demo"
+    assert alice.get_by_role("heading", name="By service").is_visible()
+    assert alice.get_by_role("heading", name="Top resources").is_visible()
+    assert "km driven" in alice.locator(".equivalent").inner_text()
+
+
+def test_the_charts_are_drawn(alice: Page) -> None:
+    canvases = alice.locator(".chart canvas")
+    assert canvases.count() == 2
+    for index in range(canvases.count()):
+        coloured = canvases.nth(index).evaluate(
+            """canvas => {
+                const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+                let count = 0;
+                for (let i = 3; i < data.length; i += 4) if (data[i] > 0) count++;
+                return count;
+            }"""
+        )
+        # Axes, grid, the line and the band: far more than a blank canvas's none.
+        assert coloured > 2000
+
+
+def test_the_totals_on_the_page_equal_the_apis_to_the_precision_shown(alice: Page, site: Dashboard) -> None:
+    api = footprint_of(site, id_token(site, user_of(site, ACME)), page_query(alice, "overview"))
+    for name in ("energy_kwh", "operational_kgco2e", "embodied_kgco2e"):
+        for part in ("central", "low", "high"):
+            shown, precision = shown_figure(alice.locator(f"[data-figure='{name}'] [data-part='{part}']").inner_text())
+            assert abs(shown - api["totals"][name][part]) <= precision * 1.0001, (name, part)
+    assert api["totals"]["operational_kgco2e"]["central"] > 0
+
+
+def test_the_band_runs_from_low_to_high(alice: Page, site: Dashboard) -> None:
+    api = footprint_of(site, id_token(site, user_of(site, ACME)), page_query(alice, "overview"))
+    expected: dict[float, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for point in api["series"]:
+        at = _epoch(point["period_start"])
+        for i, part in enumerate(("central", "low", "high")):
+            expected[at][i] += point["operational_kgco2e"][part] + point["embodied_kgco2e"][part]
+    chart = alice.evaluate(
+        """() => { const c = window.carbonmeter.charts.co2;
+                   return { data: c.plot.data, labels: c.labels, bands: c.bands.map(b => b.series) }; }"""
+    )
+    assert chart["labels"][2:] == ["low", "high"]
+    assert chart["bands"] == [[3, 2]]  # the band fills between the high and the low series
+    drawn = {
+        t: (central, low, high) for t, central, low, high in zip(*chart["data"], strict=True) if central is not None
+    }
+    assert set(drawn) == set(expected)
+    for at, (central, low, high) in drawn.items():
+        assert [central, low, high] == pytest.approx(expected[at], rel=1e-9)
+        assert low <= central <= high
+
+
+def test_switching_the_range_changes_the_figures(alice: Page) -> None:
+    before = alice.locator("[data-figure='total_kgco2e'] [data-part='central']").inner_text()
+    alice.locator("#range").select_option("6h")
+    wait_for_view(alice, "overview")
+    after = alice.locator("[data-figure='total_kgco2e'] [data-part='central']").inner_text()
+    assert page_query(alice, "overview")["granularity"] == "hour"
+    assert after != before
+
+
+def test_the_overview_asks_for_the_whole_range_at_once_not_per_point(alice: Page) -> None:
+    asked: list[str] = []
+    alice.on("request", lambda request: asked.append(request.url))
+    alice.locator("#range").select_option("30d")
+    wait_for_view(alice, "overview")
+    footprints = [url for url in asked if "/footprint?" in url]
+    # One for the totals, charts and breakdowns, one for the top resources: 30 points each.
+    assert len(footprints) == 2
+    assert page_query(alice, "overview")["granularity"] == "day"
+
+
+def test_a_user_of_another_tenant_sees_none_of_its_connections(browser: BrowserContext, site: Dashboard) -> None:
+    bob = user_of(site, GLOBEX)
+    acme_connections = user_of(site, ACME).connection_ids
+    asked: list[str] = []
+    page = sign_in(browser, site, bob, on_request=asked.append)
+    try:
+        for view in VIEWS:
+            page.goto(f"{site.url}/#{view}")
+            wait_for_view(page, view)
+            assert page.locator("#connection option").all_inner_texts() == bob.connection_ids, view
+        listed = page.evaluate("window.carbonmeter.connections.map(c => c.connection_id)")
+    finally:
+        page.close()
+    assert listed == bob.connection_ids
+    # Every figure the page asked for was of bob's own connections.
+    named = {url.split("/connections/")[1].split("/")[0].split("?")[0] for url in asked if "/connections/" in url}
+    assert named == set(bob.connection_ids)
+    token = id_token(site, bob)
+    answer = api_get(site, token, "/connections").json()
+    assert [c["connection_id"] for c in answer["connections"]] == bob.connection_ids
+    window = last_hour()
+    for connection in acme_connections:
+        for what, query in (("", None), ("/footprint", window), ("/status", window)):
+            other = api_get(site, token, f"/connections/{connection}{what}", query)
+            missing = api_get(site, token, f"/connections/no-such{what}", query)
+            assert other.status == missing.status == 404, what
+            assert other.json()["message"].replace(connection, "X") == missing.json()["message"].replace("no-such", "X")
+
+
+def last_hour() -> dict[str, str]:
+    """A valid hour-by-hour range: the hour before the current one."""
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    return {"start": hour_key(end - HOUR), "end": hour_key(end), "granularity": "hour"}
+
+
+def test_the_api_refuses_a_request_without_a_valid_token(site: Dashboard) -> None:
+    token = id_token(site, user_of(site, ACME))
+    assert api_get(site, resigned(token), "/connections").status == 200  # re-signed as it was: still valid
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    refused = (
+        None,
+        "not-a-token",
+        forged,
+        resigned(token, exp=int(time.time()) - 60),
+        resigned(token, aud="another-client"),
+        resigned(token, iss="https://cognito-idp.us-east-1.amazonaws.com/another-pool"),
+        resigned(token, token_use="access"),
+    )
+    for sent in refused:
+        assert api_get(site, sent, "/connections").status == 401
+
+
+def test_the_csv_download_equals_the_export(alice: Page, site: Dashboard) -> None:
+    with alice.expect_download() as started:
+        alice.get_by_role("button", name="Download CSV").click()
+    downloaded = Path(started.value.path()).read_bytes()
+    query = page_query(alice, "overview")
+    connection = query.pop("connection")
+    export = api_get(
+        site, id_token(site, user_of(site, ACME)), f"/connections/{connection}/export", query | {"format": "csv"}
+    )
+    assert export.status == 200
+    assert downloaded == export.body
+    assert downloaded.count(b"\n") > 1
+
+
+def test_the_page_is_usable_from_the_keyboard(browser: BrowserContext, site: Dashboard) -> None:
+    alice = user_of(site, ACME)
+    page = browser.new_page()
+    try:
+        page.goto(site.url)
+        page.wait_for_selector("#username")
+        # The page puts the focus in the form, whose fields Tab then follows in reading order; Enter submits it.
+        active = "document.activeElement.id"
+        focused = [page.evaluate(active)]
+        for _ in range(2):
+            page.keyboard.press("Tab")
+            focused.append(page.evaluate(active))
+        assert focused == ["username", "password", "sign-in-button"]
+        page.focus("#username")
+        page.keyboard.type(alice.username)
+        page.keyboard.press("Tab")
+        page.keyboard.type(alice.password)
+        page.keyboard.press("Enter")
+        wait_for_view(page, "overview")
+        # A view's tab is a link: focused and followed with Enter, and its focus ring shows.
+        tab = page.get_by_role("link", name="Connection health")
+        tab.focus()
+        assert tab.evaluate("element => getComputedStyle(element).outlineStyle") != "none"
+        page.keyboard.press("Enter")
+        wait_for_view(page, "health")
+        assert page.get_by_role("link", name="Connection health").get_attribute("aria-current") == "page"
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_view_draws_at_both_widths(browser: BrowserContext, site: Dashboard, width: int) -> None:
+    page = sign_in(browser, site, user_of(site, ACME), width=width)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        for view in VIEWS:
+            page.goto(f"{site.url}/#{view}")
+            wait_for_view(page, view)
+            # Nothing wider than the window: no sideways scrolling of the page itself.
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, view
+            page.screenshot(path=SCREENSHOTS / f"{view}-{width}.png", full_page=True)
+    finally:
+        page.close()
+
+
+def _epoch(iso: str) -> float:
+    return math.floor(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())

@@ -1,0 +1,210 @@
+// Overview: totals with their ranges, the footprint over time with its band, by service and by region, the top
+// resources and a plain-language equivalent. One footprint request by service and region draws the first view;
+// the top resources follow in a second one. Never a request per point.
+
+import { bandChart, periodsOf } from "../chart.js";
+import { h, section, table } from "../dom.js";
+import { energy, hourText, mass, significant } from "../format.js";
+import { isoHour } from "../ranges.js";
+
+const TOP = 10;
+// The top resources come from each hour's records, one read per hour: the range's last hours, not all of it.
+const RESOURCE_HOURS = 6;
+
+const total = (point) => ({
+  central: point.operational_kgco2e.central + point.embodied_kgco2e.central,
+  low: point.operational_kgco2e.low + point.embodied_kgco2e.low,
+  high: point.operational_kgco2e.high + point.embodied_kgco2e.high,
+});
+
+function add(into, figure) {
+  into.central += figure.central;
+  into.low += figure.low;
+  into.high += figure.high;
+  return into;
+}
+
+const zero = () => ({ central: 0, low: 0, high: 0 });
+
+export function query(window, groupBy, start = window.start) {
+  return { start: isoHour(start), end: isoHour(window.end), granularity: window.granularity, group_by: groupBy };
+}
+
+function figureText(figure, writer, key) {
+  return h(
+    "span",
+    { class: "figure", dataset: { figure: key } },
+    h("span", { class: "central", dataset: { part: "central" } }, writer(figure.central)),
+    h(
+      "span",
+      { class: "bounds" },
+      " [",
+      h("span", { dataset: { part: "low" } }, writer(figure.low, figure.central)),
+      " – ",
+      h("span", { dataset: { part: "high" } }, writer(figure.high, figure.central)),
+      "]",
+    ),
+  );
+}
+
+function totalsCard(footprint) {
+  const co2 = add(add(zero(), footprint.totals.operational_kgco2e), footprint.totals.embodied_kgco2e);
+  const item = (label, figure, writer, key) =>
+    h("div", { class: "total" }, h("dt", {}, label), h("dd", {}, figureText(figure, writer, key)));
+  return section(
+    "Totals",
+    h(
+      "dl",
+      { class: "totals", id: "totals" },
+      item("Total CO2e", co2, mass, "total_kgco2e"),
+      item("Operational CO2e", footprint.totals.operational_kgco2e, mass, "operational_kgco2e"),
+      item("Embodied CO2e", footprint.totals.embodied_kgco2e, mass, "embodied_kgco2e"),
+      item("Energy", footprint.totals.energy_kwh, energy, "energy_kwh"),
+    ),
+    h(
+      "p",
+      { class: "note" },
+      `${footprint.hours_covered} of ${footprint.hours_in_range} hours of the range have figures. `,
+      "Low and high: every part at its low, or every part at its high (bounds, not a confidence interval).",
+    ),
+  );
+}
+
+function equivalentCard(footprint, equivalents) {
+  const car = equivalents.car_km;
+  const kg = footprint.totals.operational_kgco2e.central + footprint.totals.embodied_kgco2e.central;
+  const km = kg / car.kgco2e_per_km;
+  return section(
+    "In plain words",
+    h("p", { class: "equivalent" }, `About ${significant(km)} ${car.text}.`),
+    h("p", { class: "note" }, "Source: ", h("a", { href: car.url, rel: "noopener" }, car.source), ` (${car.licence}).`),
+  );
+}
+
+/** Per period: the sum over groups of a figure (``pick``), for the chart. */
+function byPeriod(series, pick) {
+  const found = new Map();
+  for (const point of series) {
+    const t = Date.parse(point.period_start);
+    found.set(t, add(found.get(t) ?? zero(), pick(point)));
+  }
+  return found;
+}
+
+function chartsCard(footprint, window, charts) {
+  const co2Box = h("div", { class: "chart", id: "chart-co2" });
+  const energyBox = h("div", { class: "chart", id: "chart-energy" });
+  const card = section(
+    "Over time",
+    h("p", { class: "note" }, `Per ${window.granularity}: the line is the central figure, the shaded band runs from low to high.`),
+    co2Box,
+    energyBox,
+  );
+  // Drawn once the card is in the page (uPlot measures its box).
+  queueMicrotask(() => {
+    charts.push(
+      bandChart(co2Box, {
+        name: "co2",
+        title: "CO2e (operational + embodied)",
+        points: periodsOf(window, byPeriod(footprint.series, total)),
+        format: (v) => mass(v),
+      }),
+      bandChart(energyBox, {
+        name: "energy",
+        title: "Energy",
+        colour: "energy",
+        points: periodsOf(window, byPeriod(footprint.series, (point) => point.energy_kwh)),
+        format: (v) => energy(v),
+      }),
+    );
+  });
+  return card;
+}
+
+/** Groups over the whole range, largest central CO2e first. */
+export function groupTotals(series) {
+  const groups = new Map();
+  for (const point of series) {
+    const entry = groups.get(point.group) ?? { group: point.group, co2: zero(), energy: zero() };
+    add(entry.co2, total(point));
+    add(entry.energy, point.energy_kwh);
+    groups.set(point.group, entry);
+  }
+  return [...groups.values()].sort((a, b) => b.co2.central - a.co2.central);
+}
+
+function share(part, whole) {
+  const percent = whole > 0 ? (100 * part) / whole : 0;
+  const bar = h("span", { class: "bar" });
+  // Through the CSSOM: the page's CSP allows no inline style attribute.
+  bar.style.width = `${Math.min(100, percent).toFixed(1)}%`;
+  return h(
+    "span",
+    { class: "share" },
+    h("span", { class: "track", "aria-hidden": "true" }, bar),
+    h("span", { class: "share-text" }, `${percent.toFixed(0)}%`),
+  );
+}
+
+function breakdown(title, heading, groups) {
+  const whole = groups.reduce((sum, group) => sum + group.co2.central, 0);
+  return table(
+    title,
+    [heading, "CO2e [low – high]", "energy", "share"],
+    groups.map((group) => [
+      h("span", { class: "name" }, group.group),
+      h(
+        "span",
+        {},
+        mass(group.co2.central),
+        h("span", { class: "bounds" }, `${mass(group.co2.low, group.co2.central)} – ${mass(group.co2.high, group.co2.central)}`),
+      ),
+      energy(group.energy.central),
+      share(group.co2.central, whole),
+    ]),
+    { numeric: [1, 2], wide: [2] },
+  );
+}
+
+export function resourceStart(window) {
+  return new Date(Math.max(window.start.getTime(), window.end.getTime() - RESOURCE_HOURS * 3600 * 1000));
+}
+
+export async function render({ api, connection, window, container, equivalents, charts, later }) {
+  const path = api.connectionPath(connection, "footprint");
+  // By service and region: the one request gives the totals, the charts, and both breakdowns.
+  const main = query(window, "service_region");
+  // What the figures on screen come from, for the browser tests to ask the API the same.
+  globalThis.carbonmeter.queries = { ...globalThis.carbonmeter.queries, overview: { connection, ...main } };
+  const footprint = await api.json(path, main);
+  const part = (index) => footprint.series.map((point) => ({ ...point, group: point.group.split("/")[index] }));
+  const top = h("div", { class: "loading" }, "Loading the top resources…");
+  const start = resourceStart(window);
+  container.append(
+    totalsCard(footprint),
+    chartsCard(footprint, window, charts),
+    h(
+      "div",
+      { class: "pair" },
+      section("By service", breakdown("By service", "service", groupTotals(part(0)))),
+      section("By region", breakdown("By region", "region", groupTotals(part(1)))),
+    ),
+    section(
+      "Top resources",
+      h("p", { class: "note" }, `The ${TOP} that emitted the most in the range's last ${RESOURCE_HOURS} hours, from ${hourText(isoHour(start))}.`),
+      top,
+    ),
+    equivalentCard(footprint, equivalents),
+  );
+  // The resources are read hour by hour on the server: they follow the first view instead of delaying it.
+  later(
+    api.json(path, { ...query(window, "resource", start), granularity: "hour" }).then((resources) => {
+      top.className = "";
+      top.replaceChildren(breakdown("Top resources", "resource", groupTotals(resources.series).slice(0, TOP)));
+    }),
+  );
+  return {
+    csv: { path: api.connectionPath(connection, "export"), query: { ...main, format: "csv" } },
+    name: `carbonmeter-${connection}-footprint-${isoHour(window.start)}.csv`,
+  };
+}
