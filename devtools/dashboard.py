@@ -47,9 +47,9 @@ from carbonmeter.store import ConnectionStore
 from devtools.aws.lambda_events import LambdaContext, http_api_event
 from devtools.aws.pipeline import LocalPipeline, lambda_environment
 from devtools.aws.server import HOST, EmbeddedAwsError
-from devtools.demo import _run_hours, demo_arguments, last_hours
+from devtools.demo import demo_arguments, last_hours, run_hours
 from devtools.insights.aws_figures import run_aws_figures
-from devtools.local import LocalCarbonMeter, _ignore_cdk_runtime_exit_error, _wait_for_stop, local_carbonmeter
+from devtools.local import LocalCarbonMeter, ignore_cdk_runtime_exit_error, local_carbonmeter, wait_for_stop
 from devtools.progress import say
 from infra.constants import (
     API,
@@ -142,8 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with dashboard(args.regions, last_hours(args.hours), args.port) as running:
             write_info(running, INFO_FILE)
             _announce(running)
-            _ignore_cdk_runtime_exit_error()
-            _wait_for_stop()
+            ignore_cdk_runtime_exit_error()
+            wait_for_stop()
     except (EmbeddedAwsError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -218,7 +218,7 @@ def _register_tenants(pipeline: LocalPipeline, local: LocalCarbonMeter, regions:
             )
             register_connection(store, request, utc_now())
             say(f"registered {connection_id!r} for tenant {tenant.tenant!r} ({', '.join(own)}); collecting it")
-        _run_hours(pipeline, local.hours)
+        run_hours(pipeline, local.hours)
         for connection_id in tenant.connection_ids:
             run_aws_figures(pipeline, connection_id, own)
 

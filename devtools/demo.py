@@ -158,7 +158,7 @@ def demo_collected(regions: Sequence[str], hours: Sequence[datetime]) -> Iterato
         if registered != 0:
             raise RuntimeError("the demo account could not be registered (the error is above)")
         pipeline = LocalPipeline(clients, settings, account_id=account.account_id)
-        _run_hours(pipeline, hours, demo_surge(regions, hours))
+        run_hours(pipeline, hours, demo_surge(regions, hours))
         run_aws_figures(pipeline, CONNECTION_ID, regions)
         yield DemoRun(settings, clients, account, tuple(hours), pipeline)
 
@@ -173,7 +173,7 @@ def run_demo(regions: Sequence[str], hours: Sequence[datetime]) -> None:
         )
 
 
-def _run_hours(pipeline: LocalPipeline, hours: Sequence[datetime], surge: DemoSurge | None = None) -> None:
+def run_hours(pipeline: LocalPipeline, hours: Sequence[datetime], surge: DemoSurge | None = None) -> None:
     started = time.monotonic()
     # On a terminal the progress line rewrites itself; in a log each hour gets its own line.
     interactive = sys.stderr.isatty()

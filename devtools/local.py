@@ -80,8 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with local_carbonmeter(args.regions, last_hours(args.hours), args.port) as local:
             _announce(local)
-            _ignore_cdk_runtime_exit_error()
-            _wait_for_stop()
+            ignore_cdk_runtime_exit_error()
+            wait_for_stop()
     except EmbeddedAwsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -99,7 +99,7 @@ def _announce(local: LocalCarbonMeter) -> None:
     print("Ctrl-C stops it (and forgets everything).", flush=True)
 
 
-def _ignore_cdk_runtime_exit_error() -> None:
+def ignore_cdk_runtime_exit_error() -> None:
     """Drop the one report of jsii's exit hook failing to stop the CDK's node process after Ctrl-C.
 
     The terminal sends Ctrl-C to the whole process group, node included, which ends at once; jsii's exit hook
@@ -116,7 +116,7 @@ def _ignore_cdk_runtime_exit_error() -> None:
     sys.unraisablehook = hook
 
 
-def _wait_for_stop() -> None:
+def wait_for_stop() -> None:
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
