@@ -142,11 +142,16 @@ def _one_query(copies: bool) -> Iterator[None]:
         _query.state = saved
 
 
-def _patched_query(original: Callable[..., Any]) -> Callable[..., Any]:
-    signature = inspect.signature(original)
+# moto's own parameters, read before anything wraps Table.query (another wrapper may take *args): a Query's index and
+# projection are found by name whichever wrapper passes them on.
+_QUERY_PARAMETERS = inspect.signature(Table.query)
+if not {"index_name", "projection_expressions"} <= set(_QUERY_PARAMETERS.parameters):  # pragma: no cover
+    raise ImportError("moto's Table.query no longer names index_name and projection_expressions: review this patch")
 
+
+def _patched_query(original: Callable[..., Any]) -> Callable[..., Any]:
     def query(table: Table, *args: Any, **kwargs: Any) -> Any:
-        asked = signature.bind(table, *args, **kwargs).arguments
+        asked = _QUERY_PARAMETERS.bind(table, *args, **kwargs).arguments
         # Only an index's projection trims the copies; a filter reads them (moto evaluates conditions on stored
         # items too); a projection expression builds new items from them, but keeps moto's copy all the same.
         copies = bool(asked.get("index_name") or asked.get("projection_expressions"))

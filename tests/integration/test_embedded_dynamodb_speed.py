@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from devtools.aws.dynamodb_speed import dynamodb_answers_fast
+from devtools.aws.server import embedded_aws
 
 TABLE = "speed"
 INDEX = "by-kind"
@@ -47,29 +48,33 @@ def _item(n: int, padding: int) -> dict[str, Any]:
     }
 
 
+def _create_table(client: Any, items: int) -> None:
+    client.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "kind")],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": INDEX,
+                "KeySchema": [
+                    {"AttributeName": "kind", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["groups"]},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for n in range(items):
+        client.put_item(TableName=TABLE, Item=_item(n, 90_000))
+
+
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
     """A table of 40 items of every attribute type, about 3.6 MB in all, on moto without the patch."""
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "kind")],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": INDEX,
-                    "KeySchema": [
-                        {"AttributeName": "kind", "KeyType": "HASH"},
-                        {"AttributeName": "sk", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["groups"]},
-                }
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        for n in range(40):
-            client.put_item(TableName=TABLE, Item=_item(n, 90_000))
+        _create_table(client, 40)
         yield client
 
 
@@ -145,6 +150,33 @@ def test_the_patched_answers_are_moto_own_byte_for_byte(dynamodb, operation, par
     # Then every page is the same bytes: items, order, LastEvaluatedKey, counts
     assert patched == unpatched
     assert b"day#" in patched[0]
+
+
+def _embedded_answers(fast: bool) -> list[list[bytes]]:
+    with embedded_aws(fast_dynamodb=fast):
+        client = boto3.client("dynamodb")
+        _create_table(client, 12)
+        return [_raw_pages(client, operation, **dict(params)) for operation, params in _EMBEDDED_READS]
+
+
+_EMBEDDED_READS = [
+    ("Query", {**_QUERY, "Limit": 5}),
+    ("Query", {"TableName": TABLE, "IndexName": INDEX, "KeyConditionExpression": "kind = :k",
+               "ExpressionAttributeValues": {":k": {"S": "day"}}}),
+    ("Query", {**_QUERY, "ProjectionExpression": "sk, kind"}),
+    ("Query", {**_QUERY, "Limit": 5}),
+]  # fmt: skip
+
+
+def test_the_embedded_server_answers_as_moto_does_on_its_own():
+    # Given an embedded AWS answering with moto's own serialisation, and one with the patch, seeded alike
+    unpatched, patched = _embedded_answers(fast=False), _embedded_answers(fast=True)
+    # Then their pages are the same bytes, the index's included, and the table's items were not trimmed by it
+    assert patched == unpatched
+    # (the projected read pages by the items' whole size, 1.1 MB, as DynamoDB does)
+    assert [len(pages) for pages in patched] == [3, 1, 2, 3]
+    assert b"padding" not in patched[1][0]
+    assert patched[3] == patched[0]
 
 
 def test_a_long_query_is_still_paged_and_the_patch_leaves_moto_as_it_was(dynamodb):
