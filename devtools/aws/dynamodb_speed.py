@@ -78,6 +78,11 @@ class _FastAttributeValues(JSONSerializer):
         if type(value) is not dict or len(value) != 1:
             raise _NotPlain
         ((kind, inner),) = value.items()
+        # Numbers, strings and maps are nearly every value of a roll-up: written without a lookup.
+        if kind == "N" or kind == "S":
+            return {kind: _string(inner)}
+        if kind == "M":
+            return {kind: self._map(inner)}
         writer = self._writers.get(kind)
         if writer is None or inner is None:
             raise _NotPlain
