@@ -41,14 +41,15 @@ def year_reads(year_start: datetime, regions: Sequence[str]) -> list[PeriodReadF
         clients = ClientFactory(boto3.Session(), settings=Settings.from_env())
         create_resources(clients, clients.settings)
         year_end = year_start.replace(year=year_start.year + 1)
-        _store_year(EmissionStore(clients, clients.settings.emissions_table), year_start, year_end, regions)
+        store_year(EmissionStore(clients, clients.settings.emissions_table), year_start, year_end, regions)
         return [_read(clients, year_start, year_end, granularity, regions) for granularity in _GRANULARITIES]
 
 
 _GRANULARITIES = (Granularity.MONTH, Granularity.DAY)
 
 
-def _store_year(store: EmissionStore, start: datetime, end: datetime, regions: Sequence[str]) -> None:
+def store_year(store: EmissionStore, start: datetime, end: datetime, regions: Sequence[str]) -> None:
+    """A year of ``CONNECTION``'s day and month roll-ups, every service in each region, as hourly runs leave it."""
     month = start
     while month < end:
         month_end = periods.period_end(month, Granularity.MONTH)

@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,6 +28,7 @@ from moto.server import ThreadedMotoServer
 from carbonmeter.settings import Settings
 from devtools.aws.account_regions import account_regions
 from devtools.aws.apigateway import api_listings_paged
+from devtools.aws.dynamodb_speed import dynamodb_answers_fast
 from devtools.aws.ecs_running import ecs_services_run_their_desired_count
 from devtools.aws.elasticache_serverless import elasticache_serverless
 from devtools.aws.redshift_serverless import redshift_serverless
@@ -62,10 +63,11 @@ class EmbeddedAwsError(RuntimeError):
 
 
 @contextmanager
-def embedded_aws(region: str = "us-east-1", port: int = 0) -> Iterator[str]:
+def embedded_aws(region: str = "us-east-1", port: int = 0, *, fast_dynamodb: bool = True) -> Iterator[str]:
     """Run an empty emulated AWS account and point boto3 at it; yields the endpoint URL.
 
-    ``port`` 0 takes any free port; another must be free, or ``EmbeddedAwsError`` says so.
+    ``port`` 0 takes any free port; another must be free, or ``EmbeddedAwsError`` says so. ``fast_dynamodb``
+    False answers DynamoDB with moto's own (slow) serialisation, for a benchmark's "before".
     """
     if port:
         _check_free(port)
@@ -85,6 +87,7 @@ def embedded_aws(region: str = "us-east-1", port: int = 0) -> Iterator[str]:
             _only_local_requests(host, port),
             _storage_metrics_as_written(),
             _queries_read_one_partition(),
+            dynamodb_answers_fast() if fast_dynamodb else nullcontext(),
             account_regions(),
             api_listings_paged(),
             table_sizes_as_seeded(),

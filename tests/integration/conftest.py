@@ -22,6 +22,7 @@ from carbonmeter.collection import api_region, collect_region
 from carbonmeter.models import UsageRecord
 from carbonmeter.services import ServiceCollector
 from carbonmeter.settings import Settings
+from devtools.aws.dynamodb_speed import dynamodb_answers_fast
 from devtools.aws.elasticache_serverless import elasticache_serverless
 from devtools.aws.lifetimes import backdate
 from devtools.aws.redshift_serverless import redshift_serverless
@@ -50,7 +51,7 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    with mock_aws(), redshift_serverless(), elasticache_serverless():
+    with mock_aws(), redshift_serverless(), elasticache_serverless(), dynamodb_answers_fast():
         yield
 
 
