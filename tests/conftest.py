@@ -11,6 +11,7 @@ import pytest
 
 from carbonmeter.services.instance_types import CATALOGUE
 from tests.support.cloudwatch import CloudWatchLimits
+from tests.support.offline import OFFLINE_ENV
 
 # Powertools reads these when a handler module is imported, which happens at collection time.
 for _name, _value in {
@@ -22,17 +23,6 @@ for _name, _value in {
     "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
 }.items():
     os.environ.setdefault(_name, _value)
-
-OFFLINE_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": "/dev/null",
-    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
 
 
 @pytest.fixture

@@ -6,15 +6,17 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from moto import mock_aws
 
 from carbonmeter import cli, tenancy
-from carbonmeter.aws import ClientFactory
-from carbonmeter.runtime import Runtime, use_runtime
-from carbonmeter.settings import Settings
 from carbonmeter.tenancy import ReadLimits
-from devtools.aws.resources import create_resources
-from tests.support.api import ACME, END, GLOBEX, START, get, store_connections, store_figures, tenant_connection, window
+from tests.support.api import (
+    END,
+    GLOBEX,
+    START,
+    api_deployment,
+    get,
+    window,
+)
 
 NOW = datetime(2026, 11, 30, 10, 20, tzinfo=UTC)
 PATH = "/api/v1/connections/acme-prod/footprint"
@@ -23,19 +25,8 @@ PATH = "/api/v1/connections/acme-prod/footprint"
 @pytest.fixture(scope="module")
 def deployed():
     # One store for the module: every test here reads it, none writes.
-    with pytest.MonkeyPatch.context() as env, mock_aws():
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/dev/null",
-                            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}.items():  # fmt: skip
-            env.setenv(name, value)
-        env.delenv("AWS_PROFILE", raising=False)
-        clients = ClientFactory(settings=Settings())
-        settings = create_resources(clients, clients.settings)
-        clients = ClientFactory(settings=settings)
-        store_connections(clients, settings, [tenant_connection("acme-prod", ACME), tenant_connection("g", GLOBEX)])
-        store_figures(clients, settings, "acme-prod")
-        with use_runtime(Runtime(settings=settings, clients=clients, clock=lambda: NOW)):
-            yield clients
+    with api_deployment(NOW) as clients:
+        yield clients
 
 
 def _cli_report(capsys, granularity: str, group_by: str) -> dict:

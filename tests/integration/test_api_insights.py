@@ -6,7 +6,6 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from moto import mock_aws
 
 from carbonmeter import cli
 from carbonmeter.aws import ClientFactory
@@ -16,19 +15,14 @@ from carbonmeter.insights.costs import CostLine, CostStore, DayCost
 from carbonmeter.insights.reconciliation import LBM, AwsCarbonLine, AwsCarbonMonth, AwsCarbonStore
 from carbonmeter.models import VIEW_ATTRIBUTES, Service, hour_key
 from carbonmeter.runtime import Runtime, use_runtime
-from carbonmeter.settings import Settings
 from carbonmeter.store import AnomalyStore, StatusStore
-from devtools.aws.resources import create_resources
 from tests.support.api import (
-    ACME,
     END,
     GLOBEX,
     START,
     TableReads,
+    api_deployment,
     get,
-    store_connections,
-    store_figures,
-    tenant_connection,
     window,
 )
 
@@ -50,17 +44,8 @@ ANOMALY = Anomaly(
 @pytest.fixture(scope="module")
 def deployed():
     # One store for the module: every test here reads it, none writes.
-    with pytest.MonkeyPatch.context() as env, mock_aws():
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/dev/null",
-                            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}.items():  # fmt: skip
-            env.setenv(name, value)
-        env.delenv("AWS_PROFILE", raising=False)
-        clients = ClientFactory(settings=Settings())
-        settings = create_resources(clients, clients.settings)
-        clients = ClientFactory(settings=settings)
-        store_connections(clients, settings, [tenant_connection("acme-prod", ACME), tenant_connection("g", GLOBEX)])
-        store_figures(clients, settings, "acme-prod")
+    with api_deployment(NOW) as clients:
+        settings = clients.settings
         # The hour after the figures: one scope failed
         StatusStore(clients, settings.usage_table).record(
             "acme-prod", END, ["us-east-1/ec2"], {"eu-west-1/ec2": "Throttling"}, {}
@@ -82,8 +67,7 @@ def deployed():
             )
         )
         AnomalyStore(clients, settings.emissions_table).put_new(ANOMALY)
-        with use_runtime(Runtime(settings=settings, clients=clients, clock=lambda: NOW)):
-            yield clients
+        yield clients
 
 
 def _cli(capsys, *args: str):

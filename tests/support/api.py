@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
+from moto import mock_aws
 
 from carbonmeter import periods
 from carbonmeter.aws import ClientFactory
 from carbonmeter.emissions.estimate import rollup
 from carbonmeter.models import HOUR, Connection, EmissionRecord, Range, Service, hours_between
+from carbonmeter.runtime import Runtime, use_runtime
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, EmissionStore, StatusStore
 from devtools.aws.lambda_events import LambdaContext, http_api_event
+from devtools.aws.resources import create_resources
 from functions.api.handler import handler
+from tests.support.offline import OFFLINE_ENV
 
 ACME, GLOBEX = "acme", "globex"
 ACCOUNT_ID = "123456789012"
@@ -34,6 +41,23 @@ def tenant_connection(connection_id: str, tenant: str | None, created_at: dateti
         tenant=tenant,
         created_at=created_at,
     )
+
+
+@contextmanager
+def api_deployment(now: datetime) -> Iterator[ClientFactory]:
+    """CarbonMeter's tables on an offline ``mock_aws``, acme-prod (tenant acme) with two days of figures beside g
+    (tenant globex), and the runtime's clock at ``now``: the store of a module whose tests only read it."""
+    with pytest.MonkeyPatch.context() as env, mock_aws():
+        for name, value in OFFLINE_ENV.items():
+            env.setenv(name, value)
+        env.delenv("AWS_PROFILE", raising=False)
+        clients = ClientFactory(settings=Settings())
+        settings = create_resources(clients, clients.settings)
+        clients = ClientFactory(settings=settings)
+        store_connections(clients, settings, [tenant_connection("acme-prod", ACME), tenant_connection("g", GLOBEX)])
+        store_figures(clients, settings, "acme-prod")
+        with use_runtime(Runtime(settings=settings, clients=clients, clock=lambda: now)):
+            yield clients
 
 
 def store_connections(clients: ClientFactory, settings: Settings, connections: Iterable[Connection]) -> None:
