@@ -14,8 +14,9 @@ export function costDays(window) {
   return { start: new Date(start), end: new Date(end) };
 }
 
-function perDollar(kg, dollars) {
-  return dollars > 0 ? significant(kg / dollars) : "n/a";
+// With no calculated hour in the days, a ratio of 0 would read as carbon-free spend: say there is no figure.
+function perDollar(kg, dollars, hasCarbon) {
+  return hasCarbon && dollars > 0 ? significant(kg / dollars) : "n/a";
 }
 
 function byService(rows) {
@@ -35,6 +36,7 @@ export async function render({ api, connection, window, container }) {
   const found = await api.json(api.connectionPath(connection, "cost"), query);
   const coverage = found.coverage;
   const services = byService(found.rows);
+  const hasCarbon = found.hours_calculated > 0;
   container.append(
     section(
       "Spend metered",
@@ -58,8 +60,8 @@ export async function render({ api, connection, window, container }) {
       table(
         "Carbon per dollar by service",
         ["service", "CO2e", "spend", "kg CO2e/USD"],
-        services.map((s) => [s.service, mass(s.kg), usd(s.usd), perDollar(s.kg, s.usd)]),
-        { numeric: [1, 2, 3] },
+        services.map((s) => [s.service, mass(s.kg), usd(s.usd), perDollar(s.kg, s.usd, hasCarbon)]),
+        { numeric: [1, 2, 3], wide: [1] },
       ),
     ),
     section(
@@ -67,7 +69,7 @@ export async function render({ api, connection, window, container }) {
       table(
         "By service and region",
         ["service", "region", "CO2e", "spend", "kg CO2e/USD"],
-        found.rows.map((row) => [row.service, row.region, mass(row.kgco2e), usd(row.usd), perDollar(row.kgco2e, row.usd)]),
+        found.rows.map((row) => [row.service, row.region, mass(row.kgco2e), usd(row.usd), perDollar(row.kgco2e, row.usd, hasCarbon)]),
         { numeric: [2, 3, 4], wide: [2, 3] },
       ),
     ),
