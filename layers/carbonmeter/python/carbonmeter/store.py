@@ -106,16 +106,17 @@ class _NamedTable:
         return named
 
 
-# Attribute names go through placeholders: some (like "enabled") could be DynamoDB reserved words one day.
-_SCHEDULE_PROJECTION: dict[str, Any] = {
-    "ProjectionExpression": ", ".join(f"#a{i}" for i in range(len(SCHEDULE_ATTRIBUTES))),
-    "ExpressionAttributeNames": {f"#a{i}": name for i, name in enumerate(SCHEDULE_ATTRIBUTES)},
-}
+def _projection(attributes: Sequence[str]) -> dict[str, Any]:
+    # Attribute names go through placeholders: some (like "enabled") could be DynamoDB reserved words one day.
+    return {
+        "ProjectionExpression": ", ".join(f"#a{i}" for i in range(len(attributes))),
+        "ExpressionAttributeNames": {f"#a{i}": name for i, name in enumerate(attributes)},
+    }
+
+
+_SCHEDULE_PROJECTION = _projection(SCHEDULE_ATTRIBUTES)
 # What the HTTP API reads of connections (ConnectionView): never a role or an ExternalId.
-_VIEW_PROJECTION: dict[str, Any] = {
-    "ProjectionExpression": ", ".join(f"#a{i}" for i in range(len(VIEW_ATTRIBUTES))),
-    "ExpressionAttributeNames": {f"#a{i}": name for i, name in enumerate(VIEW_ATTRIBUTES)},
-}
+_VIEW_PROJECTION = _projection(VIEW_ATTRIBUTES)
 
 
 class ConnectionStore:
