@@ -2,11 +2,12 @@
 
 A year of daily and monthly roll-ups (every service in each region, as ``devtools.period_reads`` stores it) is read
 through the real API function (``functions.api.handler``, the event API Gateway delivers, a signed-in user of the
-connection's tenant) by month and by day, by service, a few times each; the seconds of each answer are printed.
+connection's tenant) by month and by day, by service and region as the page's overview asks, a few times each; the seconds of each answer are printed.
 ``--moto-serialisation`` answers DynamoDB with moto's own serialisation (the embedded AWS's "before"; see
 ``devtools.aws.dynamodb_speed``). It prints figures; it is no test.
 
-    python -m devtools.api_reads [--regions us-east-1,eu-west-1,ap-southeast-2] [--repeat 3] [--moto-serialisation]
+    python -m devtools.api_reads [--regions us-east-1,eu-west-1,ap-southeast-2] [--repeat 3] [--group-by service_region]
+        [--moto-serialisation]
 """
 
 from __future__ import annotations
@@ -35,14 +36,16 @@ TENANT = "benchmark"
 YEAR_START = datetime(2025, 1, 1, tzinfo=UTC)
 YEAR_END = datetime(2026, 1, 1, tzinfo=UTC)
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
+# What the page's overview asks: one request by service and region gives its totals, charts and breakdowns.
+PAGE_GROUP_BY = "service_region"
 _CLAIMS = {"sub": "user-1", "token_use": "id", "cognito:username": "user-1", "cognito:groups": [TENANT]}
 
 
-def _answer_seconds(granularity: str) -> tuple[int, int, float]:
+def _answer_seconds(granularity: str, group_by: str) -> tuple[int, int, float]:
     event = http_api_event(
         "GET",
         f"/api/v1/connections/{CONNECTION}/footprint",
-        query={"start": _time(YEAR_START), "end": _time(YEAR_END), "granularity": granularity, "group_by": "service"},
+        query={"start": _time(YEAR_START), "end": _time(YEAR_END), "granularity": granularity, "group_by": group_by},
         claims=_CLAIMS,
     )
     started = time.perf_counter()
@@ -54,7 +57,9 @@ def _time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def year_answers(regions: Sequence[str], repeat: int, fast_dynamodb: bool) -> list[tuple[str, int, int, float]]:
+def year_answers(
+    regions: Sequence[str], repeat: int, fast_dynamodb: bool, group_by: str = PAGE_GROUP_BY
+) -> list[tuple[str, int, int, float]]:
     """(granularity, status, body bytes, seconds) of each answer, month then day, ``repeat`` times each."""
     with embedded_aws(fast_dynamodb=fast_dynamodb):
         clients = ClientFactory(boto3.Session(), settings=Settings.from_env())
@@ -73,7 +78,9 @@ def year_answers(regions: Sequence[str], repeat: int, fast_dynamodb: bool) -> li
         store_year(EmissionStore(clients, settings.emissions_table), YEAR_START, YEAR_END, regions)
         with lambda_environment(settings), use_runtime(Runtime(settings=settings, clients=clients)):
             return [
-                (granularity, *_answer_seconds(granularity)) for granularity in ("month", "day") for _ in range(repeat)
+                (granularity, *_answer_seconds(granularity, group_by))
+                for granularity in ("month", "day")
+                for _ in range(repeat)
             ]
 
 
@@ -81,10 +88,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.api_reads", description=__doc__.splitlines()[0])
     parser.add_argument("--regions", type=lambda text: tuple(text.split(",")), default=REGIONS)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--group-by", default=PAGE_GROUP_BY, choices=("service", "region", "service_region"))
     parser.add_argument("--moto-serialisation", action="store_true", help="moto's own DynamoDB answers (before)")
     args = parser.parse_args(argv)
     print("view    status  body bytes  seconds")
-    for granularity, status, size, seconds in year_answers(args.regions, args.repeat, not args.moto_serialisation):
+    for granularity, status, size, seconds in year_answers(
+        args.regions, args.repeat, not args.moto_serialisation, args.group_by
+    ):
         print(f"{'by ' + granularity:<8}{status:>6}  {size:>10,}  {seconds:>7.2f}")
     return 0
 

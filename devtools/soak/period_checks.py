@@ -17,6 +17,7 @@ from typing import Any
 from carbonmeter import periods
 from carbonmeter.models import HourStatus, Rollup
 from carbonmeter.periods import FIGURES, Granularity, PeriodRollup
+from carbonmeter.store import period_from_item
 from devtools.soak.ledger import Item, Ledger
 
 RELATIVE_TOLERANCE = 1e-9
@@ -24,7 +25,7 @@ RELATIVE_TOLERANCE = 1e-9
 
 def period_mismatches(ledger: Ledger) -> tuple[int, list[str]]:
     """(periods checked, one line per period that differs from its parts)."""
-    stored = [_model(PeriodRollup, item) for item in ledger.periods.values() if "written_generation" in item]
+    stored = [period_from_item(item) for item in ledger.periods.values() if "written_generation" in item]
     hourly = _rollups_by_day(ledger.rollups.values())
     calculated = _calculated_hours_by_day(ledger.statuses.values())
     days = {(p.connection_id, p.start): p for p in stored if p.granularity is Granularity.DAY}

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from carbonmeter.store import period_from_item, period_item
 from devtools.soak import RunResult, SoakOptions, check, render, run_soak, soak_hours
 from devtools.soak.__main__ import main as soak_main
 from devtools.soak.pair import reference_in_background
@@ -84,9 +85,19 @@ def test_the_checks_catch_a_day_that_lost_an_hour(soak_run):
     soak, reference, _ = soak_run
     broken = copy.deepcopy(soak)
     day = next(item for key, item in sorted(broken.ledger.periods.items()) if "#day#" in key[1])
-    day["hours_covered"] -= 1
-    first = day["groups"][0]
-    first["energy_kwh"]["central"] /= 2
+    period = period_from_item(day)
+    first, *others = period.groups
+    halved = first.energy_kwh.model_copy(update={"central": first.energy_kwh.central / 2})
+    day.update(
+        period_item(
+            period.model_copy(
+                update={
+                    "hours_covered": period.hours_covered - 1,
+                    "groups": (first.model_copy(update={"energy_kwh": halved}), *others),
+                }
+            )
+        )
+    )
     # Then exactly the periods' check fails: the day, and its month, which no longer adds up to its days
     failed = [c for c in check(broken, reference, CONNECTION_IDS) if not c.passed]
     assert [c.name for c in failed] == ["soak: every day and month equals its stored parts"]

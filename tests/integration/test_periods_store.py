@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from moto import mock_aws
 
-from carbonmeter import periods
+from carbonmeter import keys, periods
 from carbonmeter.aws import ClientFactory
-from carbonmeter.models import HOUR, Range, Rollup, Service
+from carbonmeter.models import HOUR, Range, Rollup, Service, hour_key
 from carbonmeter.periods import Granularity, GroupBy, PeriodRollup
 from carbonmeter.settings import Settings
-from carbonmeter.store import EmissionStore
+from carbonmeter.store import PERIOD_GROUPS, EmissionStore, _to_item
 from devtools.aws.resources import create_resources
 
 CONNECTION = "acme"
@@ -128,3 +128,38 @@ def test_a_year_by_month_by_service_reads_within_the_request_budget(clients, sto
     assert len(found.series) == 12 * len(Service)
     assert found.hours_in_range == 365 * 24
     assert found.totals["energy_kwh"].central == pytest.approx(12 * len(REGIONS) * len(Service))
+
+
+def _legacy_day_item(period: PeriodRollup, calculated: set[str]) -> dict:
+    """``period`` as stores before the compact groups wrote it: the groups as a list of nested maps."""
+    item = _to_item(period, pk=CONNECTION, sk=keys.period_key(period.granularity, period.start))
+    item.update(written_generation=1, generation=1, calculated_hours=calculated)
+    return item
+
+
+def test_a_day_stored_with_nested_groups_reads_the_same_and_its_rewrite_keeps_one_compact_attribute(clients, store):
+    # Given a day calculated today, and the same day rewritten in the shape earlier versions stored
+    hour = DAY + 3 * HOUR
+    day, _ = _calculate(store, hour, 1.5)
+    table = clients.resource("dynamodb").Table(clients.settings.emissions_table)
+    table.put_item(Item=_legacy_day_item(day, {hour_key(hour)}))
+    # When the day is read
+    (read,) = store.periods(CONNECTION, Granularity.DAY, DAY, DAY + timedelta(days=1))
+    # Then it holds exactly the figures it was written with
+    assert read == day
+    # When the next hour of the day is calculated, the day is rewritten in the compact shape only
+    _calculate(store, hour + HOUR, 2.5)
+    stored = table.get_item(Key={"pk": CONNECTION, "sk": keys.period_key(Granularity.DAY, DAY)})["Item"]
+    assert "groups" not in stored
+    assert isinstance(stored[PERIOD_GROUPS], str)
+    (rewritten,) = store.periods(CONNECTION, Granularity.DAY, DAY, DAY + timedelta(days=1))
+    assert rewritten.hours_covered == 2
+    assert len(rewritten.groups) == len(day.groups)
+
+
+def test_a_stored_period_round_trips_every_figure_exactly(store):
+    # Given hours whose figures have many significant digits
+    day, month = _calculate(store, DAY, 1 / 3)
+    # Then the day and month read back equal, float for float, what was computed
+    assert store.periods(CONNECTION, Granularity.DAY, DAY, DAY + timedelta(days=1)) == [day]
+    assert store.periods(CONNECTION, Granularity.MONTH, month.start, DAY + timedelta(days=31)) == [month]

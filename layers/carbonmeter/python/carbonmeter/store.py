@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from carbonmeter import keys
 from carbonmeter.aws import ClientFactory
@@ -37,7 +37,7 @@ from carbonmeter.models import (
     UsageRecord,
     hour_key,
 )
-from carbonmeter.periods import Claim, Granularity, PeriodRollup
+from carbonmeter.periods import Claim, Granularity, GroupFigures, PeriodRollup
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -55,9 +55,9 @@ class MissingTableError(LookupError):
         self.region = region
 
 
-def _to_item(model: BaseModel, **keys: str) -> dict[str, Any]:
+def _to_item(model: BaseModel, exclude: set[str] | None = None, **keys: str) -> dict[str, Any]:
     # DynamoDB's resource layer wants Decimal, never float; a JSON round trip converts both ways losslessly.
-    item: dict[str, Any] = json.loads(model.model_dump_json(exclude_none=True), parse_float=Decimal)
+    item: dict[str, Any] = json.loads(model.model_dump_json(exclude_none=True, exclude=exclude), parse_float=Decimal)
     item.update(keys)
     return item
 
@@ -65,6 +65,30 @@ def _to_item(model: BaseModel, **keys: str) -> dict[str, Any]:
 def _from_item(model: type[Model], item: dict[str, Any]) -> Model:
     plain = json.loads(json.dumps(item, default=_decimal_default))
     return model.model_validate(plain)
+
+
+# A period's groups are one compact JSON string, not nested maps: a day of a real account holds hundreds of groups,
+# and a year of days as maps (some 900 attribute values each) took the client seconds to parse. Periods written
+# before kept them as a list of maps under ``groups``; both shapes are read, and a rewrite removes the old one.
+PERIOD_GROUPS = "groups_json"
+_LEGACY_PERIOD_GROUPS = "groups"
+_GROUPS = TypeAdapter(tuple[GroupFigures, ...])
+
+
+def period_item(period: PeriodRollup) -> dict[str, Any]:
+    """The stored attributes of ``period`` (without its key)."""
+    item = _to_item(period, exclude={"groups"})
+    item[PERIOD_GROUPS] = _GROUPS.dump_json(period.groups, exclude_defaults=True).decode()
+    return item
+
+
+def period_from_item(item: Mapping[str, Any]) -> PeriodRollup:
+    """A stored period, in either shape."""
+    period = _from_item(PeriodRollup, {name: value for name, value in item.items() if name != PERIOD_GROUPS})
+    if PERIOD_GROUPS not in item:
+        return period
+    # Validated by the adapter, so the copy need not validate again.
+    return period.model_copy(update={"groups": _GROUPS.validate_json(item[PERIOD_GROUPS])})
 
 
 def _decimal_default(value: object) -> float | int | list[Any]:
@@ -465,16 +489,16 @@ class EmissionStore(_HourLedger):
 
     def put_period(self, period: PeriodRollup, generation: int) -> bool:
         """Write ``period`` unless a later generation already has; False when it was refused as stale."""
-        item = _to_item(period)
+        item = period_item(period)
         names = {f"#{name}": name for name in item}
         values = {f":{name}": value for name, value in item.items()}
         assignments = ", ".join(f"#{name} = :{name}" for name in item)
         try:
             self._table.update_item(
                 Key={"pk": period.connection_id, "sk": keys.period_key(period.granularity, period.start)},
-                UpdateExpression=f"SET {assignments}, #written = :generation",
+                UpdateExpression=f"SET {assignments}, #written = :generation REMOVE #legacy",
                 ConditionExpression="attribute_not_exists(#written) OR #written < :generation",
-                ExpressionAttributeNames={**names, "#written": "written_generation"},
+                ExpressionAttributeNames={**names, "#written": "written_generation", "#legacy": _LEGACY_PERIOD_GROUPS},
                 ExpressionAttributeValues={**values, ":generation": generation},
             )
         except ClientError as error:
@@ -496,7 +520,7 @@ class EmissionStore(_HourLedger):
         bounds = (keys.period_key(granularity, start), keys.period_key(granularity, end))
         condition = Key("pk").eq(connection_id) & Key("sk").between(*bounds)
         items = self._paginate(KeyConditionExpression=condition)
-        periods = (_from_item(PeriodRollup, item) for item in items if "written_generation" in item)
+        periods = (period_from_item(item) for item in items if "written_generation" in item)
         return (period for period in periods if start <= period.start < end)
 
 
