@@ -2,12 +2,12 @@
 
 A year of daily and monthly roll-ups (every service in each region, as ``devtools.period_reads`` stores it) is read
 through the real API function (``functions.api.handler``, the event API Gateway delivers, a signed-in user of the
-connection's tenant) by month and by day, by service and region as the page's overview asks, a few times each; the seconds of each answer are printed.
-``--moto-serialisation`` answers DynamoDB with moto's own serialisation (the embedded AWS's "before"; see
-``devtools.aws.dynamodb_speed``). It prints figures; it is no test.
+connection's tenant) by month and by day, by service and region as the page's overview asks, a few times each;
+the seconds of each answer are printed. ``--moto-serialisation`` answers DynamoDB with moto's own serialisation
+(the embedded AWS's "before"; see ``devtools.aws.dynamodb_speed``). It prints figures; it is no test.
 
-    python -m devtools.api_reads [--regions us-east-1,eu-west-1,ap-southeast-2] [--repeat 3] [--group-by service_region]
-        [--moto-serialisation]
+    python -m devtools.api_reads [--regions us-east-1,eu-west-1,ap-southeast-2] [--repeat 3]
+        [--group-by service_region] [--moto-serialisation]
 """
 
 from __future__ import annotations

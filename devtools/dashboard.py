@@ -53,13 +53,13 @@ from devtools.local import LocalCarbonMeter, ignore_cdk_runtime_exit_error, loca
 from devtools.progress import say
 from infra.constants import (
     API,
+    API_DOCS_DIR,
     API_PREFIX,
     REPO_ROOT,
-    UPLOT_DIST_DIR,
-    UPLOT_FILES,
-    UPLOT_PAGE_DIR,
+    VENDORED,
     WEB_CONFIG_FILE,
     WEB_SOURCE_DIR,
+    api_docs_content_security_policy,
     web_config,
     web_content_security_policy,
 )
@@ -328,10 +328,11 @@ class PageApp:
     def static_file(self, path: str) -> Path | None:
         """The file a page path names, never one outside the page's folders."""
         relative = path.lstrip("/") or "index.html"
-        vendor = f"{UPLOT_PAGE_DIR}/"
-        if relative.startswith(vendor):
-            name = relative[len(vendor) :]
-            return UPLOT_DIST_DIR / name if name in UPLOT_FILES else None
+        for package in VENDORED:
+            vendor = f"{package.page_dir}/"
+            if relative.startswith(vendor):
+                name = relative[len(vendor) :]
+                return package.dist_dir / name if name in package.files else None
         candidate = (self.web_root / relative).resolve()
         root = self.web_root.resolve()
         if root not in candidate.parents or not candidate.is_file():
@@ -405,13 +406,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
-        # The page meets the deployed CSP here too (its Cognito calls come to this server, the same origin).
-        csp = {"Content-Security-Policy": web_content_security_policy(self.server.app.aws_endpoint)}
+        csp = {"Content-Security-Policy": self._content_security_policy()}
         for name, value in {**SECURITY_HEADERS, **csp, **(extra or {})}.items():
             if name.lower() not in {"content-length", "content-type"}:
                 self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+    def _content_security_policy(self) -> str:
+        # The page meets the deployed policies here too, the API reference's under its own path as CloudFront
+        # sends it (the page's Cognito calls come to this server, the same origin).
+        if urlsplit(self.path).path.startswith(f"/{API_DOCS_DIR}/"):
+            return api_docs_content_security_policy()
+        return web_content_security_policy(self.server.app.aws_endpoint)
 
 
 if __name__ == "__main__":

@@ -200,12 +200,33 @@ API = FunctionSpec(
 # The HTTP API's stage throttling (requests per second, steady and burst): a page view makes about ten requests.
 API_THROTTLE_RATE = 50
 API_THROTTLE_BURST = 100
-# The page's own files (web/), the pinned uPlot files copied beside them, and the assembled page the stack deploys
-# (`python -m infra.web_assets`, run by `make install`): the page loads uPlot from `UPLOT_PAGE_DIR` under its root.
+
+
+@dataclass(frozen=True)
+class VendoredFiles:
+    """Files of a pinned npm package that the page serves from its own origin: its CSP allows no other."""
+
+    package: str
+    dist_dir: Path
+    files: tuple[str, ...]
+    page_dir: str
+
+
+# The page's own files (web/), the pinned packages' files copied beside them, and the assembled page the stack
+# deploys (`python -m infra.web_assets`, run by `make install`).
 WEB_SOURCE_DIR = REPO_ROOT / "web"
-UPLOT_DIST_DIR = REPO_ROOT / "node_modules" / "uplot" / "dist"
-UPLOT_FILES = ("uPlot.esm.js", "uPlot.min.css")
-UPLOT_PAGE_DIR = "vendor/uplot"
+UPLOT = VendoredFiles(
+    "uplot", REPO_ROOT / "node_modules" / "uplot" / "dist", ("uPlot.esm.js", "uPlot.min.css"), "vendor/uplot"
+)
+# The API reference (`API_DOCS_DIR`) draws the signed-in user's OpenAPI document with Swagger UI.
+SWAGGER_UI = VendoredFiles(
+    "swagger-ui-dist",
+    REPO_ROOT / "node_modules" / "swagger-ui-dist",
+    ("swagger-ui-bundle.js", "swagger-ui.css"),
+    "vendor/swagger-ui",
+)
+VENDORED = (UPLOT, SWAGGER_UI)
+API_DOCS_DIR = "api-docs"
 WEB_BUILD_DIR = REPO_ROOT / ".build" / "web"
 WEB_INDEX = "index.html"
 # The page reads its settings from this file, written at deploy time beside it: region, user pool id, client id,
@@ -232,11 +253,24 @@ def web_content_security_policy(cognito_origin: str | None = None) -> str:
     the same policy (``None``: its Cognito stand-in is under the page's own origin), so the browser tests meet what
     CloudFront sends.
     """
+    return _content_security_policy("style-src 'self'", cognito_origin)
+
+
+def api_docs_content_security_policy() -> str:
+    """The API reference's policy: the page's, but Swagger UI may set inline styles (its React components do).
+
+    Scripts stay the page's own files only; the reference signs in with no one (it reads the page's session) and
+    calls only the API under the same origin.
+    """
+    return _content_security_policy("style-src 'self' 'unsafe-inline'", None)
+
+
+def _content_security_policy(style_src: str, cognito_origin: str | None) -> str:
     return "; ".join(
         (
             "default-src 'self'",
             "script-src 'self'",
-            "style-src 'self'",
+            style_src,
             "img-src 'self' data:",
             " ".join(("connect-src", "'self'", *([cognito_origin] if cognito_origin else []))),
             "object-src 'none'",

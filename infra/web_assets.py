@@ -1,8 +1,8 @@
-"""Assemble the web page for deployment: ``web/`` plus the pinned uPlot files, into ``.build/web/``.
+"""Assemble the web page for deployment: ``web/`` plus the pinned packages' files, into ``.build/web/``.
 
-Run ``python -m infra.web_assets`` (``make web-assets``, part of ``make install``) after changing ``web/`` or
-uPlot's version; synth then deploys that folder without network or Docker. The page loads uPlot from
-``vendor/uplot/`` under its root.
+Run ``python -m infra.web_assets`` (``make web-assets``, part of ``make install``) after changing ``web/`` or a
+pinned package's version; synth then deploys that folder without network or Docker. The page loads uPlot from
+``vendor/uplot/`` under its root, and its API reference Swagger UI from ``vendor/swagger-ui/``.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-from infra.constants import UPLOT_DIST_DIR, UPLOT_FILES, UPLOT_PAGE_DIR, WEB_BUILD_DIR, WEB_INDEX, WEB_SOURCE_DIR
+from infra.constants import VENDORED, WEB_BUILD_DIR, WEB_INDEX, WEB_SOURCE_DIR, VendoredFiles
 
 WEB_ASSETS_COMMAND = "make web-assets"
 # Editors' and tools' leftovers never ship.
@@ -23,22 +24,27 @@ class WebAssetsError(RuntimeError):
     """The page cannot be assembled, or was not assembled before synth."""
 
 
-def assemble(source: Path = WEB_SOURCE_DIR, uplot: Path = UPLOT_DIST_DIR, dest: Path = WEB_BUILD_DIR) -> Path:
-    """Copy the page and uPlot's files into ``dest``, replacing what an earlier run left there."""
+def assemble(
+    source: Path = WEB_SOURCE_DIR, vendored: Sequence[VendoredFiles] = VENDORED, dest: Path = WEB_BUILD_DIR
+) -> Path:
+    """Copy the page and the pinned packages' files into ``dest``, replacing what an earlier run left there."""
     if not (source / WEB_INDEX).is_file():
         raise WebAssetsError(f"no page to assemble: {source / WEB_INDEX} does not exist")
-    missing = [name for name in UPLOT_FILES if not (uplot / name).is_file()]
-    if missing:
-        raise WebAssetsError(
-            f"uPlot's {', '.join(missing)} missing from {uplot}: run `make install` (npm ci installs the pinned uPlot)"
-        )
+    for package in vendored:
+        missing = [name for name in package.files if not (package.dist_dir / name).is_file()]
+        if missing:
+            raise WebAssetsError(
+                f"{package.package}'s {', '.join(missing)} missing from {package.dist_dir}: run `make install` "
+                "(npm ci installs the pinned packages)"
+            )
     staging = dest.with_name(dest.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(source, staging, ignore=shutil.ignore_patterns(*_IGNORED))
-    vendor = staging / UPLOT_PAGE_DIR
-    vendor.mkdir(parents=True, exist_ok=True)
-    for name in UPLOT_FILES:
-        shutil.copy2(uplot / name, vendor / name)
+    for package in vendored:
+        vendor = staging / package.page_dir
+        vendor.mkdir(parents=True, exist_ok=True)
+        for name in package.files:
+            shutil.copy2(package.dist_dir / name, vendor / name)
     # Swapped in whole, so an interrupted run never leaves a half-copied page for synth to deploy.
     shutil.rmtree(dest, ignore_errors=True)
     staging.rename(dest)

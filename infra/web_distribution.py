@@ -12,15 +12,18 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.constants import (
+    API_DOCS_DIR,
     WEB_CERTIFICATE_CONTEXT_KEY,
     WEB_DOMAIN_CONTEXT_KEY,
     WEB_INDEX,
+    api_docs_content_security_policy,
     web_content_security_policy,
 )
 from infra.nag import acknowledge
 from infra.web_bucket import DISTRIBUTION_LOG_PREFIX
 
 API_PATH_PATTERN = "/api/*"
+API_DOCS_PATH_PATTERN = f"/{API_DOCS_DIR}/*"
 # Two years, with subdomains: what the HSTS preload list asks for.
 HSTS_MAX_AGE = Duration.days(730)
 
@@ -69,38 +72,36 @@ class WebDistribution(Construct):
         super().__init__(scope, construct_id)
         # The page and the API stay one origin under a custom name too, so it needs no CORS either.
         self.domain = WebDomain.from_context(self)
-        self.headers = cloudfront.ResponseHeadersPolicy(
-            self,
+        self.headers = self._headers_policy(
             "SecurityHeaders",
-            comment="CarbonMeter web page: CSP, HSTS, frame, content-type and referrer headers",
-            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
-                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
-                    content_security_policy=web_content_security_policy(cognito_origin()), override=True
-                ),
-                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
-                    access_control_max_age=HSTS_MAX_AGE, include_subdomains=True, override=True
-                ),
-                frame_options=cloudfront.ResponseHeadersFrameOptions(
-                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
-                ),
-                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
-                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
-                    referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN, override=True
-                ),
-            ),
+            "CarbonMeter web page: CSP, HSTS, frame, content-type and referrer headers",
+            web_content_security_policy(cognito_origin()),
         )
+        # The API reference's Swagger UI sets inline styles; only its path gets a policy that allows them.
+        self.api_docs_headers = self._headers_policy(
+            "ApiDocsSecurityHeaders",
+            "CarbonMeter API reference: the page's headers, with inline styles allowed for Swagger UI",
+            api_docs_content_security_policy(),
+        )
+        page_origin = origins.S3BucketOrigin.with_origin_access_control(bucket)
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
             comment="CarbonMeter web page and API",
             default_root_object=WEB_INDEX,
             default_behavior=cloudfront.BehaviorOptions(
-                origin=origins.S3BucketOrigin.with_origin_access_control(bucket),
+                origin=page_origin,
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
                 response_headers_policy=self.headers,
             ),
             additional_behaviors={
+                API_DOCS_PATH_PATTERN: cloudfront.BehaviorOptions(
+                    origin=page_origin,
+                    viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                    cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                    response_headers_policy=self.api_docs_headers,
+                ),
                 API_PATH_PATTERN: cloudfront.BehaviorOptions(
                     origin=origins.HttpOrigin(api_domain, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY),
                     viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
@@ -135,6 +136,28 @@ class WebDistribution(Construct):
             "AwsSolutions-CFR4",
             "The default *.cloudfront.net certificate, whose TLS policy CloudFront sets; with a custom domain "
             "(-c webDomainName, -c webCertificateArn) the distribution requires TLSv1.2_2021.",
+        )
+
+    def _headers_policy(self, construct_id: str, comment: str, csp: str) -> cloudfront.ResponseHeadersPolicy:
+        return cloudfront.ResponseHeadersPolicy(
+            self,
+            construct_id,
+            comment=comment,
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=csp, override=True
+                ),
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=HSTS_MAX_AGE, include_subdomains=True, override=True
+                ),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN, override=True
+                ),
+            ),
         )
 
     def _certificate(self) -> acm.ICertificate | None:

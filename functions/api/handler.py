@@ -16,7 +16,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from carbonmeter.http_api import API_PREFIX, OPENAPI_PATH, SWAGGER_PATH
+from carbonmeter.http_api import API_PREFIX, OPENAPI_PATH
 from carbonmeter.metrics import MetricName
 from functions.api import connections, errors, export, footprint, insights, status
 from functions.api.auth import signed_in
@@ -24,7 +24,7 @@ from functions.api.auth import signed_in
 TITLE = "CarbonMeter"
 VERSION = "1"
 DESCRIPTION = "A connection's stored footprint, health and insights, for the tenants of the signed-in caller."
-# Every route takes the Cognito ID token as a bearer token: Swagger UI's "Authorize" sends it with each try.
+# Every route takes the Cognito ID token as a bearer token; the page's API reference sends it with each try.
 SECURITY_SCHEMES: dict[str, SecurityScheme] = {"cognito": HTTPBearer(bearerFormat="JWT", description="an ID token")}
 SECURITY: list[dict[str, list[str]]] = [{"cognito": []}]
 
@@ -39,17 +39,11 @@ app.use(middlewares=[signed_in])
 for resource in (connections, footprint, status, insights, export):
     app.include_router(resource.router, prefix=API_PREFIX)
 errors.register(app)
-# Swagger UI (its script and styles served inline, from Powertools) and the document, to signed-in callers only.
-app.enable_swagger(
-    path=SWAGGER_PATH,
-    title=TITLE,
-    version=VERSION,
-    description=DESCRIPTION,
-    security_schemes=SECURITY_SCHEMES,
-    security=SECURITY,
-)
 
 
+# The document only, to signed-in callers: Powertools' Swagger UI page is not served, since its inline script
+# breaks the page's CSP and a browser tab opening it could not send the token. The page's API reference
+# (web/api-docs/) draws this document with the pinned Swagger UI instead, as the signed-in user.
 @app.get(OPENAPI_PATH, include_in_schema=False)
 def openapi_document() -> Response[str]:
     document = app.get_openapi_json_schema(

@@ -255,3 +255,41 @@ def test_every_view_draws_at_both_widths(browser: BrowserContext, site: Dashboar
 
 def _epoch(iso: str) -> float:
     return math.floor(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+
+
+def test_the_api_reference_shows_the_routes_and_tries_one_as_the_signed_in_user(alice: Page, site: Dashboard) -> None:
+    # Given alice signed in on the page, when she follows the link to the API reference
+    errors: list[str] = []
+    alice.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    alice.get_by_role("link", name="API reference").click()
+    # Then Swagger UI lists the API's routes, drawn under its own policy without a refused script or style
+    footprint = alice.locator(".opblock-summary-path", has_text="/api/v1/connections/{connection_id}/footprint")
+    footprint.first.wait_for()
+    assert not [text for text in errors if "Content Security Policy" in text], errors
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    alice.screenshot(path=SCREENSHOTS / "api-reference-1280.png")
+    # And "Try it out" calls the API with her token: her own connection comes back
+    listing = alice.locator(".opblock-get", has=alice.locator(".opblock-summary-path", has_text=r"/api/v1/connections"))
+    first = listing.filter(has_not_text="{connection_id}").first
+    first.locator(".opblock-summary").click()
+    first.get_by_role("button", name="Execute").click()
+    # The server's answer, not the documented responses below it
+    live = first.locator(".live-responses-table")
+    live.wait_for()
+    assert live.locator("tr.response .response-col_status").first.inner_text().strip() == "200"
+    assert f'"connection_id": "{user_of(site, ACME).connection_ids[0]}"' in live.inner_text()
+    alice.screenshot(path=SCREENSHOTS / "api-reference-tried-1280.png")
+
+
+def test_the_api_reference_shows_nothing_of_the_api_without_a_session(browser: BrowserContext, site: Dashboard) -> None:
+    page = browser.new_page()
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    try:
+        page.goto(f"{site.url}/api-docs/index.html")
+        status = page.locator("#docs-status")
+        status.filter(has_text="Sign in on the page first").wait_for()
+        assert page.locator(".opblock").count() == 0
+        assert not [url for url in asked if "/api/v1/" in url]
+    finally:
+        page.close()

@@ -15,11 +15,13 @@ from aws_cdk.cx_api import CloudAssembly
 
 from infra.application import CarbonMeterApp, build_app
 from infra.constants import (
+    API_DOCS_DIR,
     API_PREFIX,
     WEB_CERTIFICATE_CONTEXT_KEY,
     WEB_CONFIG_FILE,
     WEB_DOMAIN_CONTEXT_KEY,
     WEB_INDEX,
+    api_docs_content_security_policy,
     web_content_security_policy,
 )
 from infra.nag import nag_findings
@@ -44,12 +46,29 @@ def _distribution(template: Template) -> dict[str, Any]:
     return config
 
 
-def _csp(template: Template) -> str:
-    ((_, policy),) = template.find_resources("AWS::CloudFront::ResponseHeadersPolicy").items()
-    joined = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]["ContentSecurityPolicy"]
+PAGE_HEADERS, API_DOCS_HEADERS = "WebSecurityHeaders", "WebApiDocsSecurityHeaders"
+
+
+def _headers_policy(template: Template, prefix: str) -> tuple[str, dict[str, Any]]:
+    policies = template.find_resources("AWS::CloudFront::ResponseHeadersPolicy")
+    policy_id = logical_id(policies, prefix)
+    config: dict[str, Any] = policies[policy_id]["Properties"]["ResponseHeadersPolicyConfig"]
+    return policy_id, config
+
+
+def _csp(template: Template, prefix: str = PAGE_HEADERS) -> str:
+    _, config = _headers_policy(template, prefix)
+    policy = config["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    if isinstance(policy, str):
+        return policy
     # Fn::Join of the text around the region: read the pseudo parameters as placeholders
-    parts = joined["ContentSecurityPolicy"]["Fn::Join"][1]
+    parts = policy["Fn::Join"][1]
     return "".join(part if isinstance(part, str) else f"<{part['Ref']}>" for part in parts)
+
+
+def _behaviour(config: dict[str, Any], pattern: str) -> dict[str, Any]:
+    (behaviour,) = [b for b in config["CacheBehaviors"] if b["PathPattern"] == pattern]
+    return behaviour
 
 
 def _page_bucket(template: Template) -> str:
@@ -108,11 +127,10 @@ def test_the_page_is_served_over_https_with_index_html_at_the_root(template: Tem
 
 def test_api_paths_go_uncached_to_the_api_with_the_viewers_authorization(template: Template) -> None:
     config = _distribution(template)
-    (behaviour,) = config["CacheBehaviors"]
+    behaviour = _behaviour(config, "/api/*")
     (api_origin,) = [o for o in config["Origins"] if o["Id"] == behaviour["TargetOriginId"]]
     api_id = logical_id(template.find_resources("AWS::ApiGatewayV2::Api"), "HttpApi")
 
-    assert behaviour["PathPattern"] == "/api/*"
     assert API_PREFIX.startswith("/api/")
     # Caching disabled with every viewer header but Host: CloudFront forwards Authorization, the ID token
     assert behaviour["CachePolicyId"] == CACHING_DISABLED
@@ -123,10 +141,10 @@ def test_api_paths_go_uncached_to_the_api_with_the_viewers_authorization(templat
     assert api_origin["DomainName"]["Fn::Join"][1][0] == {"Ref": api_id}
 
 
-def test_every_answer_carries_the_security_headers(template: Template) -> None:
-    ((policy_id, policy),) = template.find_resources("AWS::CloudFront::ResponseHeadersPolicy").items()
-    headers = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
-    config = _distribution(template)
+@pytest.mark.parametrize("prefix", [PAGE_HEADERS, API_DOCS_HEADERS])
+def test_every_answer_carries_the_security_headers(template: Template, prefix: str) -> None:
+    _, config = _headers_policy(template, prefix)
+    headers = config["SecurityHeadersConfig"]
 
     assert headers["StrictTransportSecurity"] == {
         "AccessControlMaxAgeSec": 2 * 365 * 24 * 3600,
@@ -136,8 +154,29 @@ def test_every_answer_carries_the_security_headers(template: Template) -> None:
     assert headers["FrameOptions"] == {"FrameOption": "DENY", "Override": True}
     assert headers["ContentTypeOptions"] == {"Override": True}
     assert headers["ReferrerPolicy"]["ReferrerPolicy"] == "strict-origin-when-cross-origin"
-    for behaviour in [config["DefaultCacheBehavior"], *config["CacheBehaviors"]]:
-        assert behaviour["ResponseHeadersPolicyId"] == {"Ref": policy_id}
+
+
+def test_only_the_api_reference_gets_the_policy_that_allows_inline_styles(template: Template) -> None:
+    config = _distribution(template)
+    page_policy, _ = _headers_policy(template, PAGE_HEADERS)
+    docs_policy, _ = _headers_policy(template, API_DOCS_HEADERS)
+    docs = _behaviour(config, f"/{API_DOCS_DIR}/*")
+
+    assert docs["ResponseHeadersPolicyId"] == {"Ref": docs_policy}
+    # The reference is the page's own files, from the same private bucket
+    assert docs["TargetOriginId"] == config["DefaultCacheBehavior"]["TargetOriginId"]
+    others = [config["DefaultCacheBehavior"], *(b for b in config["CacheBehaviors"] if b is not docs)]
+    assert all(behaviour["ResponseHeadersPolicyId"] == {"Ref": page_policy} for behaviour in others)
+    directives = dict(d.split(" ", 1) for d in _csp(template, API_DOCS_HEADERS).split("; "))
+    # Inline styles for Swagger UI, but still no script but the page's own files, and no other origin at all
+    assert directives["style-src"] == "'self' 'unsafe-inline'"
+    assert directives["script-src"] == "'self'"
+    assert directives["connect-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+
+
+def test_the_local_server_sends_the_api_reference_the_deployed_policy(template: Template) -> None:
+    assert _csp(template, API_DOCS_HEADERS) == api_docs_content_security_policy()
 
 
 def test_the_csp_allows_only_the_page_itself_and_the_cognito_endpoint(template: Template) -> None:

@@ -55,10 +55,15 @@ class MissingTableError(LookupError):
         self.region = region
 
 
-def _to_item(model: BaseModel, exclude: set[str] | None = None, **keys: str) -> dict[str, Any]:
+def _to_item(model: BaseModel, **keys: str) -> dict[str, Any]:
+    item = _attributes(model)
+    item.update(keys)
+    return item
+
+
+def _attributes(model: BaseModel, exclude: set[str] | None = None) -> dict[str, Any]:
     # DynamoDB's resource layer wants Decimal, never float; a JSON round trip converts both ways losslessly.
     item: dict[str, Any] = json.loads(model.model_dump_json(exclude_none=True, exclude=exclude), parse_float=Decimal)
-    item.update(keys)
     return item
 
 
@@ -77,7 +82,7 @@ _GROUPS = TypeAdapter(tuple[GroupFigures, ...])
 
 def period_item(period: PeriodRollup) -> dict[str, Any]:
     """The stored attributes of ``period`` (without its key)."""
-    item = _to_item(period, exclude={"groups"})
+    item = _attributes(period, exclude={"groups"})
     item[PERIOD_GROUPS] = _GROUPS.dump_json(period.groups, exclude_defaults=True).decode()
     return item
 
