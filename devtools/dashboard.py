@@ -322,8 +322,11 @@ class PageApp:
 
     def config(self) -> dict[str, str]:
         return web_config(
-            region=self.pool.region, user_pool_id=self.pool.user_pool_id, client_id=self.pool.client_id
-        ) | {"cognitoEndpoint": COGNITO_PATH}
+            region=self.pool.region,
+            user_pool_id=self.pool.user_pool_id,
+            client_id=self.pool.client_id,
+            cognito_endpoint=COGNITO_PATH,
+        )
 
     def static_file(self, path: str) -> Path | None:
         """The file a page path names, never one outside the page's folders."""

@@ -241,9 +241,19 @@ ACCESS_TOKEN_VALIDITY = Duration.hours(1)
 REFRESH_TOKEN_VALIDITY = Duration.days(1)
 
 
-def web_config(*, region: str, user_pool_id: str, client_id: str) -> dict[str, str]:
-    """The page's ``config.json``: the stack writes it with deploy-time values, the local server with its own."""
-    return {"region": region, "userPoolId": user_pool_id, "clientId": client_id, "apiBase": API_PREFIX}
+def web_config(*, region: str, user_pool_id: str, client_id: str, cognito_endpoint: str) -> dict[str, str]:
+    """The page's ``config.json``: the stack writes it with deploy-time values, the local server with its own.
+
+    The Cognito endpoint is given, not built by the page: its domain depends on the partition (``amazonaws.com``,
+    ``amazonaws.com.cn``), which only the stack knows.
+    """
+    return {
+        "region": region,
+        "userPoolId": user_pool_id,
+        "clientId": client_id,
+        "apiBase": API_PREFIX,
+        "cognitoEndpoint": cognito_endpoint,
+    }
 
 
 def web_content_security_policy(cognito_origin: str | None = None) -> str:

@@ -18,6 +18,7 @@ from constructs import Construct, IConstruct
 from infra.constants import LOG_RETENTION, WEB_CONFIG_FILE, web_config
 from infra.nag import acknowledge
 from infra.web_assets import require_web_assets
+from infra.web_distribution import cognito_origin
 
 # What the CDK's BucketDeployment grants its handler, with wildcards cdk-nag reports (IAM5).
 _DEPLOYMENT_ACTIONS = ("s3:GetBucket*", "s3:GetObject*", "s3:List*", "s3:Abort*", "s3:DeleteObject*")
@@ -53,7 +54,10 @@ class WebDeployment(Construct):
         )
         self.log_group.grant_write(self.role)
         config = web_config(
-            region=Aws.REGION, user_pool_id=user_pool.user_pool_id, client_id=client.user_pool_client_id
+            region=Aws.REGION,
+            user_pool_id=user_pool.user_pool_id,
+            client_id=client.user_pool_client_id,
+            cognito_endpoint=f"{cognito_origin()}/",
         )
         self.deployment = s3deploy.BucketDeployment(
             self,

@@ -213,10 +213,12 @@ def test_each_deploy_copies_the_page_with_its_config_and_clears_the_cache(
     # The page and config.json, whose markers the handler fills in at deploy time
     assert len(properties["SourceObjectKeys"]) == 2
     assert config["apiBase"] == API_PREFIX
-    assert {key: markers[config[key]] for key in ("region", "userPoolId", "clientId")} == {
+    assert {key: markers[config[key]] for key in ("region", "userPoolId", "clientId", "cognitoEndpoint")} == {
         "region": {"AWS::Region"},
         "userPoolId": {pool_id},
         "clientId": {client_id},
+        # The partition's domain, so that the page signs in in China's regions too
+        "cognitoEndpoint": {"AWS::Region", "AWS::URLSuffix"},
     }
 
 

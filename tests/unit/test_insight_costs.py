@@ -13,6 +13,7 @@ from carbonmeter.insights.costs import (
     CostWindowError,
     DayCost,
     backfill_jobs,
+    by_service,
     carbon_per_dollar,
     cost_request,
     coverage,
@@ -154,6 +155,37 @@ def test_carbon_per_dollar_divides_a_service_regions_co2e_by_its_spend_there() -
     assert rows[("s3", "eu-west-1")].kgco2e_per_usd == 0
     assert rows[("dynamodb", "us-east-1")].kgco2e_per_usd is None
     assert rows[("cloudfront", "global")].usd == pytest.approx(0.0001)
+
+
+def test_without_a_calculated_hour_no_ratio_is_given_rather_than_zero() -> None:
+    days = [_day(date(2026, 11, 29), ("Amazon Elastic Compute Cloud - Compute", "us-east-1", 8.0))]
+
+    rows = carbon_per_dollar({}, days, list(Service), has_carbon=False)
+
+    assert [(row.service, row.usd, row.kgco2e_per_usd) for row in rows] == [("ec2", 8.0, None)]
+    assert [service.kgco2e_per_usd for service in by_service(rows, has_carbon=False)] == [None]
+
+
+def test_by_service_adds_a_services_regions_and_puts_the_most_spent_first() -> None:
+    days = [
+        _day(
+            date(2026, 11, 29),
+            ("Amazon Elastic Compute Cloud - Compute", "us-east-1", 8.0),
+            ("Amazon Elastic Compute Cloud - Compute", "eu-west-1", 2.0),
+            ("Amazon Simple Storage Service", "eu-west-1", 20.0),
+        )
+    ]
+    carbon = {("ec2", "us-east-1"): 2.0, ("ec2", "eu-west-1"): 3.0, ("lambda", "us-east-1"): 0.5}
+
+    services = by_service(carbon_per_dollar(carbon, days, list(Service)))
+
+    assert [(s.service, s.kgco2e, s.usd) for s in services] == [
+        ("s3", 0.0, 20.0),
+        ("ec2", 5.0, 10.0),
+        ("lambda", 0.5, 0.0),
+    ]
+    assert services[1].kgco2e_per_usd == pytest.approx(0.5)
+    assert services[2].kgco2e_per_usd is None
 
 
 def test_aws_names_map_to_the_services_metered_and_others_to_none() -> None:

@@ -18,9 +18,10 @@ export class Challenge extends Error {
   }
 }
 
-// Cognito's regional endpoint; a local server names its own stand-in (same origin) in config.json.
+// Cognito's regional endpoint in the stack's partition, as config.json names it (a local server names its own
+// stand-in, under the same origin).
 function endpoint(config) {
-  return config.cognitoEndpoint || `https://cognito-idp.${config.region}.amazonaws.com/`;
+  return config.cognitoEndpoint;
 }
 
 async function cognito(config, operation, body) {

@@ -14,20 +14,9 @@ export function costDays(window) {
   return { start: new Date(start), end: new Date(end) };
 }
 
-// With no calculated hour in the days, a ratio of 0 would read as carbon-free spend: say there is no figure.
-function perDollar(kg, dollars, hasCarbon) {
-  return hasCarbon && dollars > 0 ? significant(kg / dollars) : "n/a";
-}
-
-function byService(rows) {
-  const services = new Map();
-  for (const row of rows) {
-    const entry = services.get(row.service) ?? { service: row.service, kg: 0, usd: 0 };
-    entry.kg += row.kgco2e;
-    entry.usd += row.usd;
-    services.set(row.service, entry);
-  }
-  return [...services.values()].sort((a, b) => b.usd - a.usd);
+// The API gives no ratio without spend, nor when no hour of the days has figures (a 0 would read as carbon-free).
+function perDollar(ratio) {
+  return ratio === null ? "n/a" : significant(ratio);
 }
 
 export async function render({ api, connection, window, container }) {
@@ -35,8 +24,6 @@ export async function render({ api, connection, window, container }) {
   const query = { start: isoHour(days.start), end: isoHour(days.end) };
   const found = await api.json(api.connectionPath(connection, "cost"), query);
   const coverage = found.coverage;
-  const services = byService(found.rows);
-  const hasCarbon = found.hours_calculated > 0;
   container.append(
     section(
       "Spend metered",
@@ -60,7 +47,7 @@ export async function render({ api, connection, window, container }) {
       table(
         "Carbon per dollar by service",
         ["service", "CO2e", "spend", "kg CO2e/USD"],
-        services.map((s) => [s.service, mass(s.kg), usd(s.usd), perDollar(s.kg, s.usd, hasCarbon)]),
+        found.services.map((s) => [s.service, mass(s.kgco2e), usd(s.usd), perDollar(s.kgco2e_per_usd)]),
         { numeric: [1, 2, 3], wide: [1] },
       ),
     ),
@@ -69,7 +56,7 @@ export async function render({ api, connection, window, container }) {
       table(
         "By service and region",
         ["service", "region", "CO2e", "spend", "kg CO2e/USD"],
-        found.rows.map((row) => [row.service, row.region, mass(row.kgco2e), usd(row.usd), perDollar(row.kgco2e, row.usd, hasCarbon)]),
+        found.rows.map((row) => [row.service, row.region, mass(row.kgco2e), usd(row.usd), perDollar(row.kgco2e_per_usd)]),
         { numeric: [2, 3, 4], wide: [2, 3] },
       ),
     ),

@@ -207,12 +207,27 @@ def backfill_jobs(connection_ids: Iterable[str], start: datetime, end: datetime,
 
 
 class CarbonPerDollar(BaseModel):
-    """One metered service in one region over the window: its CO2e, its spend, and the ratio (None without spend)."""
+    """One metered service in one region over the window: its CO2e, its spend, and the ratio.
+
+    The ratio is None without spend, and None when no hour of the window has figures: a 0 there would read as
+    carbon-free spend.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     service: str
     region: str
+    kgco2e: float
+    usd: float
+    kgco2e_per_usd: float | None
+
+
+class ServiceCarbonPerDollar(BaseModel):
+    """One metered service over the window, all its regions together (``CarbonPerDollar``'s rows added up)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    service: str
     kgco2e: float
     usd: float
     kgco2e_per_usd: float | None
@@ -250,6 +265,8 @@ class CostInsight(BaseModel):
     hours_in_window: int
     estimated_days: int
     rows: tuple[CarbonPerDollar, ...]
+    # By service, the most spent first.
+    services: tuple[ServiceCarbonPerDollar, ...]
     coverage: Coverage
 
 
@@ -267,22 +284,29 @@ def cost_insight(clients: ClientFactory, settings: Settings, connection_id: str,
         for group in period.of(GroupBy.SERVICE_REGION):
             service, region = group.group.split("/", 1)
             carbon[(service, region)] += group.operational_kgco2e.central + group.embodied_kgco2e.central
+    hours_calculated = sum(period.hours_covered for period in periods)
+    rows = carbon_per_dollar(carbon, days, connection.services, has_carbon=hours_calculated > 0)
     return CostInsight(
         connection_id=connection_id,
         start=start,
         end=end,
         days_with_costs=len(days),
         days_in_window=(end - start).days,
-        hours_calculated=sum(period.hours_covered for period in periods),
+        hours_calculated=hours_calculated,
         hours_in_window=(end - start).days * 24,
         estimated_days=sum(day.estimated for day in days),
-        rows=carbon_per_dollar(carbon, days, connection.services),
+        rows=rows,
+        services=by_service(rows, has_carbon=hours_calculated > 0),
         coverage=coverage(days, connection.services),
     )
 
 
 def carbon_per_dollar(
-    carbon: Mapping[tuple[str, str], float], days: Iterable[DayCost], metered: Iterable[Service]
+    carbon: Mapping[tuple[str, str], float],
+    days: Iterable[DayCost],
+    metered: Iterable[Service],
+    *,
+    has_carbon: bool = True,
 ) -> tuple[CarbonPerDollar, ...]:
     """Per metered service and region: CO2e, the spend AWS bills under that service there, and their ratio."""
     spend = _metered_spend(days, set(metered))
@@ -291,10 +315,33 @@ def carbon_per_dollar(
         kg, usd = carbon.get((service, region), 0.0), spend.get((service, region), 0.0)
         rows.append(
             CarbonPerDollar(
-                service=service, region=region, kgco2e=kg, usd=usd, kgco2e_per_usd=kg / usd if usd > 0 else None
+                service=service, region=region, kgco2e=kg, usd=usd, kgco2e_per_usd=_ratio(kg, usd, has_carbon)
             )
         )
     return tuple(rows)
+
+
+def by_service(rows: Iterable[CarbonPerDollar], *, has_carbon: bool = True) -> tuple[ServiceCarbonPerDollar, ...]:
+    """The rows' services, each over all its regions, the most spent first (then by name)."""
+    kg: dict[str, float] = defaultdict(float)
+    usd: dict[str, float] = defaultdict(float)
+    for row in rows:
+        kg[row.service] += row.kgco2e
+        usd[row.service] += row.usd
+    services = sorted(kg, key=lambda service: (-usd[service], service))
+    return tuple(
+        ServiceCarbonPerDollar(
+            service=service,
+            kgco2e=kg[service],
+            usd=usd[service],
+            kgco2e_per_usd=_ratio(kg[service], usd[service], has_carbon),
+        )
+        for service in services
+    )
+
+
+def _ratio(kg: float, usd: float, has_carbon: bool) -> float | None:
+    return kg / usd if usd > 0 and has_carbon else None
 
 
 def _metered_spend(days: Iterable[DayCost], metered: set[Service]) -> dict[tuple[str, str], float]:
@@ -345,13 +392,19 @@ def cost_text(insight: CostInsight, *, top: int = 10) -> str:
         f"carbon         {insight.hours_calculated} of {insight.hours_in_window} hour(s) calculated",
         "",
     ]
+    services = [
+        [service.service, f"{service.kgco2e:.3f}", f"{service.usd:.2f}", _ratio_text(service.kgco2e_per_usd)]
+        for service in insight.services
+    ]
+    if services:
+        lines += [table(["service", "kgCO2e", "USD", "kgCO2e/USD"], services), ""]
     rows = [
         [
             row.service,
             row.region,
             f"{row.kgco2e:.3f}",
             f"{row.usd:.2f}",
-            "n/a" if row.kgco2e_per_usd is None else f"{row.kgco2e_per_usd:.4f}",
+            _ratio_text(row.kgco2e_per_usd),
         ]
         for row in insight.rows
     ]
@@ -361,3 +414,7 @@ def cost_text(insight: CostInsight, *, top: int = 10) -> str:
         lines += ["", f"Not metered by CarbonMeter (by spend, top {min(top, len(unmetered))} of {len(unmetered)}):"]
         lines.append(table(["AWS service", "USD"], [[u.aws_service, f"{u.usd:.2f}"] for u in unmetered[:top]]))
     return "\n".join(lines)
+
+
+def _ratio_text(ratio: float | None) -> str:
+    return "n/a" if ratio is None else f"{ratio:.4f}"
