@@ -91,10 +91,11 @@ class CarbonMeterStack(Stack):
         self._wire_scheduler()
         self._wire_collector()
         self._wire_calculator()
+        # The web page first: its API function is alarmed on and graphed with the pipeline's.
+        self._add_web()
         self._add_alarms()
         self._wire_anomalies()
         self._add_dashboard()
-        self._add_web()
         self._add_outputs()
 
     def _function(
@@ -272,7 +273,7 @@ class CarbonMeterStack(Stack):
         return REPO_ROOT / chosen if chosen else WEB_BUILD_DIR
 
     def _functions(self) -> tuple[CarbonMeterFunction, ...]:
-        return (self.scheduler, self.collector, self.calculator)
+        return (self.scheduler, self.collector, self.calculator, self.api_function)
 
     def _add_outputs(self) -> None:
         # Described by the environment variable they set, so the operator's CLI can be configured from them.

@@ -23,7 +23,7 @@ from infra.constants import (
 from tests.support.templates import logical_id
 
 RUNBOOK = REPO_ROOT / "docs" / "operations.md"
-FUNCTIONS = ("Scheduler", "Collector", "Calculator")
+FUNCTIONS = ("Scheduler", "Collector", "Calculator", "Api")
 
 
 def _alarms(template: Template) -> dict[str, dict[str, Any]]:

@@ -61,6 +61,7 @@ from carbonmeter.models import (
     Service,
     first_error_message,
     hour_key,
+    hour_state,
     hours_between,
 )
 from carbonmeter.periods import FootprintWindowError, Granularity, GroupBy
@@ -734,11 +735,10 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
 
 def _status_cells(status: HourStatus | None) -> list[Any]:
     if status is None:
-        return ["not collected", 0, 0, "-", "-", "-"]
+        return [hour_state(status), 0, 0, "-", "-", "-"]
     missing = "; ".join(f"{scope}: {error}" for scope, error in sorted(status.failed.items())) or "-"
     skipped = ", ".join(sorted(status.skipped)) or "-"
-    state = "complete" if status.complete else "incomplete"
-    state += "*" if status.inventory_incomplete else ""
+    state = hour_state(status) + ("*" if status.inventory_incomplete else "")
     return [state, status.attempts, len(status.succeeded), missing[:100], skipped, _emissions_cell(status)]
 
 

@@ -293,6 +293,13 @@ class HourStatus(BaseModel):
         return self.calculated_at is not None and self.calculated_at >= self.updated_at
 
 
+def hour_state(status: HourStatus | None) -> str:
+    """An hour's collection in words, as ``carbonmeter status`` and the HTTP API show it."""
+    if status is None:
+        return "not collected"
+    return "complete" if status.complete else "incomplete"
+
+
 class ServiceUsage(BaseModel):
     """What one service measures of a resource-hour beyond the common core: the base of every slice's details.
 

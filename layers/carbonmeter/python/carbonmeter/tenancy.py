@@ -37,6 +37,7 @@ from carbonmeter.models import (
     Service,
     TenantName,
     hour_key,
+    hour_state,
 )
 from carbonmeter.periods import Footprint, Granularity, GroupBy
 from carbonmeter.scheduling import lookback_hours, missing_hours
@@ -292,10 +293,10 @@ def hour_states(
 
 def _hour_state(hour: datetime, status: HourStatus | None) -> HourState:
     if status is None:
-        return HourState(hour=hour, state="not collected")
+        return HourState(hour=hour, state=hour_state(status))
     return HourState(
         hour=hour,
-        state="complete" if status.complete else "incomplete",
+        state=hour_state(status),
         attempts=status.attempts,
         succeeded=tuple(sorted(status.succeeded)),
         failed=dict(sorted(status.failed.items())),
