@@ -22,7 +22,10 @@ from carbonmeter.models import CalculateJob, hour_key
 from carbonmeter.runtime import runtime
 
 logger = Logger()
-tracer = Tracer()
+# X-Ray traces the AWS calls (botocore). Powertools' default patches every library the X-Ray SDK knows (requests,
+# sqlite3, httpx, ...), importing each on every cold start although only a remote provider
+# uses one (requests), patched when that provider is built.
+tracer = Tracer(patch_modules=("botocore",))
 metrics = Metrics()
 # The library logs through the standard logging module; give its lines the same JSON and keys.
 copy_config_to_registered_loggers(source_logger=logger, include={"carbonmeter"})
@@ -46,6 +49,8 @@ def record_handler(record: CalculateMessage) -> None:
 def _provider() -> EmissionsProvider:
     # Once per container: a remote provider keeps its HTTP session and its cached API key.
     rt = runtime()
+    if rt.settings.emissions_provider != "builtin":
+        tracer.patch(modules=("requests",))  # its HTTP calls traced as the AWS calls are
     return provider_for(rt.settings, rt.clients)
 
 

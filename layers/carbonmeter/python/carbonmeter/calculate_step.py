@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 from carbonmeter import emissions, periods
 from carbonmeter.aws import ClientFactory
-from carbonmeter.collection import describe_error
 from carbonmeter.emissions.providers import FALLBACK_FLAG_PREFIX, EmissionsProvider, provider_for
+from carbonmeter.errors import describe_error
 from carbonmeter.insights.anomalies.alerts import SnsAlerts
 from carbonmeter.insights.anomalies.detection import Thresholds
 from carbonmeter.insights.anomalies.watch import WatchOutcome, check_hour

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 
 from carbonmeter.aws import ApiCallCounter, ClientFactory, RoleAssumptionError, assume_role
 from carbonmeter.batch import FailedMessage
-from carbonmeter.collection import CollectionResult, all_failed, collect, describe_error
+from carbonmeter.collection import CollectionResult, all_failed, collect
+from carbonmeter.errors import describe_error
 from carbonmeter.inventory import Inventory
 from carbonmeter.models import (
     HOUR,
