@@ -17,11 +17,17 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
+import pickle
+import subprocess
+import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import boto3
 
@@ -81,6 +87,28 @@ def records_per_second(records: Sequence[UsageRecord], provider: BuiltinProvider
     return estimated / elapsed
 
 
+def calculator_figures(records: Sequence[UsageRecord]) -> tuple[float, float]:
+    """The calculator's peak memory (MiB) and records per second, in a fresh interpreter as a container is.
+
+    Not in this process: it still holds the emulator's objects, whose garbage collection would be counted.
+    """
+    with tempfile.TemporaryDirectory(prefix="sizing-") as work:
+        path = Path(work) / "records.pickle"
+        path.write_bytes(pickle.dumps(tuple(records)))
+        code = "import sys; from devtools.lambda_sizing import _calculator_child; _calculator_child(sys.argv[1])"
+        done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    figures = json.loads(done.stdout)
+    return figures["peak_mib"], figures["records_per_second"]
+
+
+def _calculator_child(path: str) -> None:
+    records: tuple[UsageRecord, ...] = pickle.loads(Path(path).read_bytes())  # our own file, just written
+    provider = BuiltinProvider()
+    rate = records_per_second(records, provider)
+    peak = peak_mib(lambda: calculate_hour(records, provider))
+    print(json.dumps({"peak_mib": peak, "records_per_second": rate}))
+
+
 def calculate_hour(records: Sequence[UsageRecord], provider: BuiltinProvider) -> None:
     """The calculator's own work on an hour's records: estimate, then roll up (storing is DynamoDB's)."""
     emissions.rollup(provider.estimate(records))
@@ -107,10 +135,8 @@ def measure(
         say(f"[sizing] the collector's peak memory on {len(answers):,} recorded answers")
         collector = peak_mib(lambda: run_collection(clients, fleet, workers=workers, hooks=answers.replay_hooks()))
     records = recorded.records
-    provider = BuiltinProvider()
     say(f"[sizing] the calculator's peak memory and throughput on {len(records):,} usage records")
-    rate = records_per_second(records, provider)
-    calculator = peak_mib(lambda: calculate_hour(records, provider))
+    calculator, rate = calculator_figures(records)
     return SizingFigures(
         size=size,
         regions=len(regions),
