@@ -37,10 +37,11 @@ TARGET_MS: Mapping[str, float] = {"collector": 250.0, "scheduler": 250.0, "calcu
 BASELINE = "boto3"
 DEFAULT_REPEATS = 7
 # Times the import alone (the interpreter's own start is the same for every module), then reads the process's peak
-# resident memory (KiB on Linux): what the function holds before its first message.
+# resident memory (VmHWM, KiB): what the function holds before its first message. Not getrusage's ru_maxrss, which
+# Linux carries over from the parent process across exec.
 _TIMED_IMPORT = (
-    "import resource, sys, time; t = time.perf_counter(); __import__(sys.argv[1]); s = time.perf_counter() - t; "
-    "print(s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    "import re, sys, time; t = time.perf_counter(); __import__(sys.argv[1]); s = time.perf_counter() - t; "
+    "print(s, re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
 )
 # What the environment of a test run or a workstation sets that Lambda does not.
 _NOT_IN_LAMBDA = ("POWERTOOLS_TRACE_DISABLED", "AWS_SAM_LOCAL", "AWS_CHALICE_CLI_MODE")
