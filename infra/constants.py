@@ -169,7 +169,7 @@ SCHEDULER = FunctionSpec(
 )
 # Collection of one connection-hour walks every region of the customer's account.
 # Memory, measured (`python -m devtools.lambda_benchmark`, docs/benchmarks.md "Lambda sizing"): at 10,000 resources a
-# connection-hour peaks at about 81 MiB of Python allocations above the 53 MiB its handler's import holds, so
+# connection-hour peaks at about 82 MiB of Python allocations above the 53 MiB its handler's import holds, so
 # about 135 MiB of the 1,024. The size is for the CPU, which Lambda gives in proportion to memory: the collection
 # is CPU-bound (docs/benchmarks.md), so less memory would make it slower for about the same GB-seconds.
 COLLECTOR = FunctionSpec(
