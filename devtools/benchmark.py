@@ -693,6 +693,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="skip the year-of-hourly export's peak memory (a few minutes: it stores a year of hours first)",
     )
+    parser.add_argument(
+        "--no-lambda",
+        action="store_true",
+        help="skip the handlers' import times, the layer's size, peak memory and the calculator's throughput "
+        "(about three minutes; python -m devtools.lambda_benchmark runs them alone)",
+    )
     parser.add_argument("--format", choices=("table", "json"), default="table")
     args = parser.parse_args(argv)
     if args.latency_ms < 0:
@@ -720,12 +726,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     year_figures = [] if args.no_year_reads else _year_reads(hour, args.regions)
     export_figures = None if args.no_export else _year_export(hour)
+    from devtools import lambda_benchmark  # here: it imports this module
+
+    lambda_figures = None if args.no_lambda else lambda_benchmark.measure(args.regions, say=say)
     say(f"benchmark finished in {time.perf_counter() - started:.0f}s")
     if args.format == "json":
         fleets = [r.as_dict() for r in results]
         years = [dataclasses.asdict(f) for f in year_figures]
         exported = None if export_figures is None else dataclasses.asdict(export_figures)
         document = {"parameters": parameters, "fleets": fleets, "year_reads": years, "year_export": exported}
+        document["lambda"] = None if lambda_figures is None else lambda_figures.as_dict()
         print(json.dumps(document, indent=2))
     else:
         print(render_table(results, parameters))
@@ -735,6 +745,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if export_figures is not None:
             print()
             print(export_table(export_figures))
+        if lambda_figures is not None:
+            print()
+            print("\n".join(lambda_benchmark.lines(lambda_figures)))
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from functools import cache
 from typing import Any
 
@@ -15,17 +16,26 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
 from carbonmeter.batch import LoggedBatchProcessor
+from carbonmeter.calculate_step import calculate_connection_hour
 from carbonmeter.emissions.providers import EmissionsProvider, provider_for
 from carbonmeter.metrics import MetricName
 from carbonmeter.models import CalculateJob, hour_key
-from carbonmeter.pipeline import calculate_connection_hour
 from carbonmeter.runtime import runtime
 
 logger = Logger()
-tracer = Tracer()
+# X-Ray traces the AWS calls (botocore). Powertools' default patches every library the X-Ray SDK knows (requests,
+# sqlite3, httpx, ...), importing each on every cold start although only a remote provider
+# uses one (requests), patched when that provider is built.
+tracer = Tracer(patch_modules=("botocore",))
 metrics = Metrics()
 # The library logs through the standard logging module; give its lines the same JSON and keys.
 copy_config_to_registered_loggers(source_logger=logger, include={"carbonmeter"})
+
+
+# Everything imported so far lives as long as the container: moved out of the garbage collector's generations, it
+# is not scanned again by every full collection the hour's thousands of records set off (docs/benchmarks.md,
+# "Calculator throughput": about a third more records a second).
+gc.freeze()
 
 
 class CalculateMessage(SqsRecordModel):
@@ -46,6 +56,8 @@ def record_handler(record: CalculateMessage) -> None:
 def _provider() -> EmissionsProvider:
     # Once per container: a remote provider keeps its HTTP session and its cached API key.
     rt = runtime()
+    if rt.settings.emissions_provider != "builtin":
+        tracer.patch(modules=("requests",))  # its HTTP calls traced as the AWS calls are
     return provider_for(rt.settings, rt.clients)
 
 

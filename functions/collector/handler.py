@@ -20,16 +20,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
 from carbonmeter.batch import FailedMessage, LoggedBatchProcessor
-from carbonmeter.connections import ACCESS_CHECKS, AccessCheckEvent, check_access
-from carbonmeter.insights.costs import collect_costs
-from carbonmeter.insights.reconciliation import collect_aws_month
+from carbonmeter.collect_step import collect_connection_hour, expand_backfill_chunk, record_rejected_message
 from carbonmeter.metrics import MetricName
 from carbonmeter.models import BackfillChunk, CollectJob, CostJob, ReconcileJob, hour_key
-from carbonmeter.pipeline import collect_connection_hour, expand_backfill_chunk, record_rejected_message
 from carbonmeter.runtime import runtime
 
 logger = Logger()
-tracer = Tracer()
+# X-Ray traces the AWS calls (botocore). Powertools' default patches every library the X-Ray SDK knows (requests,
+# sqlite3, httpx, ...), importing each on every cold start although this function uses none of them.
+tracer = Tracer(patch_modules=("botocore",))
 metrics = Metrics()
 # The library logs through the standard logging module; give its lines the same JSON and keys.
 copy_config_to_registered_loggers(source_logger=logger, include={"carbonmeter"})
@@ -63,6 +62,11 @@ def record_handler(record: CollectMessage) -> None:
 
 
 def _handle_insight(job: CostJob | ReconcileJob) -> None:
+    # Imported here: a cost or reconciliation job comes once a day per connection, a collect job every hour, and
+    # a cold start should not pay for what its message does not need.
+    from carbonmeter.insights.costs import collect_costs
+    from carbonmeter.insights.reconciliation import collect_aws_month
+
     rt = runtime()
     failed, done = (
         (MetricName.COST_JOBS_FAILED, MetricName.COST_DAYS_FETCHED)
@@ -112,6 +116,9 @@ def _elapsed_ms(started: float) -> float:
 
 
 def _check_access(event: dict[str, Any]) -> dict[str, Any]:
+    # Imported here: access checks come when an operator adds or tests a connection, not with the hourly jobs.
+    from carbonmeter.connections import ACCESS_CHECKS, AccessCheckEvent, check_access
+
     request = parse(event=event, model=AccessCheckEvent).check_access
     rt = runtime()
     check = check_access(

@@ -11,14 +11,15 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from carbonmeter.insights.schedule import parse_insight_event, run_insight_schedule
 from carbonmeter.metrics import MetricName
 from carbonmeter.models import hour_key
 from carbonmeter.runtime import Runtime, runtime
 from carbonmeter.scheduling import EnqueueResult, parse_backfill, run_backfill, run_hourly
 
 logger = Logger()
-tracer = Tracer()
+# X-Ray traces the AWS calls (botocore). Powertools' default patches every library the X-Ray SDK knows (requests,
+# sqlite3, httpx, ...), importing each on every cold start although this function uses none of them.
+tracer = Tracer(patch_modules=("botocore",))
 metrics = Metrics()
 # The library logs through the standard logging module; give its lines the same JSON and keys.
 copy_config_to_registered_loggers(source_logger=logger, include={"carbonmeter"})
@@ -30,6 +31,10 @@ copy_config_to_registered_loggers(source_logger=logger, include={"carbonmeter"})
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     rt = runtime()
     if "insight" in event:
+        # Imported here: the insights' runs come once a day, the hourly run every hour, and the insights bring
+        # the cost and reconciliation code (and the collectors' read actions) a cold start should not pay for.
+        from carbonmeter.insights.schedule import parse_insight_event, run_insight_schedule
+
         # The daily cost run or the monthly reconciliation (their rules' target input names which).
         insight = run_insight_schedule(rt.clients, rt.settings, parse_insight_event(event), rt.clock())
         metrics.add_metric(name=MetricName.INSIGHT_JOBS_QUEUED, unit=MetricUnit.Count, value=insight.jobs)

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.base import FailureResponse
 from aws_lambda_powertools.utilities.batch.exceptions import ExceptionInfo
 
-from carbonmeter.collection import describe_error
+from carbonmeter.errors import describe_error
 from carbonmeter.models import hour_key
 
 logger = logging.getLogger(__name__)

@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from carbonmeter import cloudwatch
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
+from carbonmeter.errors import describe_error as describe_error  # its home moved; kept importable here
 from carbonmeter.models import GLOBAL_REGION, Service, UsageRecord, scope_key
 from carbonmeter.regions import collection_regions
 from carbonmeter.services import COLLECTORS, HourContext, Resource, ServiceCollector
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 REGION_NOT_ENABLED_CODES = frozenset(
     {"OptInRequired", "AuthFailure", "UnrecognizedClientException", "InvalidClientTokenId", "InvalidToken"}
 )
-_MAX_ERROR_TEXT = 300
 
 
 class CollectionTarget(Protocol):
@@ -265,16 +265,6 @@ def _usage(
     if share >= 1.0:
         return records
     return [record.model_copy(update={"hours": record.hours * share}) for record in records]
-
-
-def describe_error(error: BaseException) -> str:
-    """One line naming an error, short enough to store and show."""
-    if isinstance(error, ClientError):
-        details = error.response.get("Error", {})
-        text = f"{details.get('Code', 'Error')}: {details.get('Message', '')}".rstrip(": ")
-    else:
-        text = f"{type(error).__name__}: {error}"
-    return " ".join(text.split())[:_MAX_ERROR_TEXT]
 
 
 def _region_not_enabled(error: BaseException) -> bool:

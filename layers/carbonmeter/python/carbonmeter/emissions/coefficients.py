@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 import json
 import statistics
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
@@ -208,6 +208,9 @@ class Coefficients:
     burstable_hosts: Mapping[str, str]
     family_manufacturers: Mapping[str, str]
     choices: DeploymentChoices = DeploymentChoices()
+    # Answers worked out from the tables above, kept once per set of coefficients: the estimator asks the same
+    # questions (a type's CPU watts) for every record of an hour (``hardware.cpu_power``).
+    memo: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def instance_type(self, name: str) -> InstanceType | None:
         return self.instance_types.get(name)

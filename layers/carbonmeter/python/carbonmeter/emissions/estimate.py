@@ -12,8 +12,10 @@ central figures and its ``*_range`` fields the bounds. ``docs/methodology.md`` g
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from carbonmeter.emissions import methodology as m
 from carbonmeter.emissions.coefficients import Coefficients, load_coefficients
@@ -35,6 +37,9 @@ from carbonmeter.emissions.parts import (
 from carbonmeter.emissions.uncertainty import Band, total
 from carbonmeter.models import GLOBAL_REGION, EmissionRecord, Range, Rollup, Service, UsageRecord
 
+if TYPE_CHECKING:
+    from carbonmeter.services.base import ServiceSlice
+
 __all__ = [
     "AURORA_SERVERLESS_ACU",
     "BURSTABLE_BASELINE_SCALING",
@@ -55,10 +60,15 @@ __all__ = [
 
 
 def _service_parts(usage: UsageRecord, c: Coefficients) -> Parts:
-    # Imported here, not at the top: the slices import this package's shared pieces.
+    return _slices()[usage.service].parts(usage, c)
+
+
+@cache
+def _slices() -> Mapping[Service, ServiceSlice[Any]]:
+    # Imported on first use, not at the top: the slices import this package's shared pieces. Once, not per record.
     from carbonmeter.services import SLICES
 
-    return SLICES[usage.service].parts(usage, c)
+    return SLICES
 
 
 def estimate(usage: UsageRecord, coefficients: Coefficients | None = None) -> EmissionRecord:
@@ -68,13 +78,11 @@ def estimate(usage: UsageRecord, coefficients: Coefficients | None = None) -> Em
     parts = _service_parts(usage, c)
     # Added to the slice's own network part (CloudFront's edge delivery), zero for most services.
     parts.network = parts.network + network(c, usage.network_out_bytes)
-    grid_t_per_kwh, own_factor = c.grid_factor(usage.region)
+    grid_kg_per_kwh, own_factor, grid_low_kg, grid_high_kg = _grid(c, usage.region)
     if not own_factor:
         parts.flag(REGION_GRID_FACTOR_FALLBACK)
     if usage.region == GLOBAL_REGION:
         parts.flag(GRID_FACTOR_WORLD_AVERAGE)
-    grid_kg_per_kwh = grid_t_per_kwh * m.KG_PER_TONNE
-    grid_low_t, grid_high_t = c.grid_factor_bounds(usage.region)
 
     # The parts use the central PUE; the energy bounds take AWS's best site and the industry average.
     energy = total((parts.compute, parts.memory, parts.storage, parts.network)).scaled(
@@ -82,9 +90,10 @@ def estimate(usage: UsageRecord, coefficients: Coefficients | None = None) -> Em
     )
     operational = Band.around(
         m.operational_co2e(energy.central, grid_kg_per_kwh),
-        m.operational_co2e(energy.low, grid_low_t * m.KG_PER_TONNE),
-        m.operational_co2e(energy.high, grid_high_t * m.KG_PER_TONNE),
+        m.operational_co2e(energy.low, grid_low_kg),
+        m.operational_co2e(energy.high, grid_high_kg),
     )
+    # The bounds go in as a Range's fields: validated into Ranges with the record, in one call instead of four.
     return EmissionRecord.for_usage(
         usage,
         compute_kwh=parts.compute.central,
@@ -96,10 +105,26 @@ def estimate(usage: UsageRecord, coefficients: Coefficients | None = None) -> Em
         grid_kgco2e_per_kwh=grid_kg_per_kwh,
         methodology_version=m.METHODOLOGY_VERSION,
         flags=tuple(parts.flags),
-        energy_kwh_range=energy.as_range(),
-        operational_kgco2e_range=operational.as_range(),
-        embodied_kgco2e_range=parts.embodied.as_range(),
+        energy_kwh_range=energy.bounds(),
+        operational_kgco2e_range=operational.bounds(),
+        embodied_kgco2e_range=parts.embodied.bounds(),
     )
+
+
+def _grid(c: Coefficients, region: str) -> tuple[float, bool, float, float]:
+    """The region's grid factor (kg CO2e/kWh), whether it is its own, and its bounds: looked up once per region."""
+    key = ("grid", region)
+    found: tuple[float, bool, float, float] | None = c.memo.get(key)
+    if found is None:
+        grid_t_per_kwh, own_factor = c.grid_factor(region)
+        low_t, high_t = c.grid_factor_bounds(region)
+        found = c.memo[key] = (
+            grid_t_per_kwh * m.KG_PER_TONNE,
+            own_factor,
+            low_t * m.KG_PER_TONNE,
+            high_t * m.KG_PER_TONNE,
+        )
+    return found
 
 
 def estimate_all(usages: Iterable[UsageRecord], coefficients: Coefficients | None = None) -> list[EmissionRecord]:

@@ -50,7 +50,19 @@ def family_of(instance_type: str) -> str:
 
 
 def cpu_power(c: Coefficients, spec: InstanceType | None, instance_type: str, manufacturer: str | None) -> PowerModel:
-    """The CPU coefficients of an EC2 type (or the EC2 equivalent of an RDS class)."""
+    """The CPU coefficients of an EC2 type (or the EC2 equivalent of an RDS class).
+
+    Worked out once per type for a set of coefficients (``Coefficients.memo``): a fleet has few types and many
+    records of each. A ``PowerModel`` is immutable, so every record may share it.
+    """
+    key = ("cpu_power", spec.name if spec else None, instance_type, manufacturer)
+    found: PowerModel | None = c.memo.get(key)
+    if found is None:
+        found = c.memo[key] = _cpu_power(c, spec, instance_type, manufacturer)
+    return found
+
+
+def _cpu_power(c: Coefficients, spec: InstanceType | None, instance_type: str, manufacturer: str | None) -> PowerModel:
     names = [m for m in (spec.microarchitectures if spec else ()) if m != UNKNOWN_MICROARCHITECTURE]
     flags: list[str] = []
     if not names:
@@ -66,7 +78,15 @@ def cpu_power(c: Coefficients, spec: InstanceType | None, instance_type: str, ma
 
 
 def microarchitectures_power(c: Coefficients, names: Sequence[str], flags: list[str] | None = None) -> PowerModel:
-    """Coefficients of a list of microarchitectures, substituting those without coefficients."""
+    """Coefficients of a list of microarchitectures, substituting those without coefficients (once per list)."""
+    key = ("microarchitectures_power", tuple(names), tuple(flags or ()))
+    found: PowerModel | None = c.memo.get(key)
+    if found is None:
+        found = c.memo[key] = _microarchitectures_power(c, names, flags)
+    return found
+
+
+def _microarchitectures_power(c: Coefficients, names: Sequence[str], flags: list[str] | None) -> PowerModel:
     flags = list(flags or ())
     resolved: list[str] = []
     substituted = False
@@ -85,7 +105,14 @@ def microarchitectures_power(c: Coefficients, names: Sequence[str], flags: list[
 
 
 def unknown_cpu_power(c: Coefficients) -> PowerModel:
-    """CCF's AWS averages, bounded by the least and most power-hungry CPUs of the data."""
+    """CCF's AWS averages, bounded by the least and most power-hungry CPUs of the data (searched once)."""
+    found: PowerModel | None = c.memo.get("unknown_cpu_power")
+    if found is None:
+        found = c.memo["unknown_cpu_power"] = _unknown_cpu_power(c)
+    return found
+
+
+def _unknown_cpu_power(c: Coefficients) -> PowerModel:
     k = c.constants
     low, high = c.cpu_watts_extremes()
     return PowerModel(

@@ -73,6 +73,15 @@ def _manufacturer(c: Coefficients, family: str, reported: str | None) -> str | N
 
 
 def _sibling_family(c: Coefficients, family: str, manufacturer: str | None) -> str | None:
+    # Searched once per family and vendor for a set of coefficients (``Coefficients.memo``), not once per record.
+    key = ("sibling_family", family, manufacturer)
+    if key not in c.memo:
+        c.memo[key] = _nearest_family(c, family, manufacturer)
+    found: str | None = c.memo[key]
+    return found
+
+
+def _nearest_family(c: Coefficients, family: str, manufacturer: str | None) -> str | None:
     """The nearest family of the data with the same class letters and vendor.
 
     Nearest: the closest generation; among equally close ones the family with the same host options (m7gd ->

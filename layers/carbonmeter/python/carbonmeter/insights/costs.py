@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from carbonmeter import keys
 from carbonmeter.aws import ClientFactory, assume_role
-from carbonmeter.collection import describe_error
+from carbonmeter.errors import describe_error
 from carbonmeter.insights.aws_names import metered_as
 from carbonmeter.models import Connection, CostJob, Service
 from carbonmeter.periods import Granularity, GroupBy

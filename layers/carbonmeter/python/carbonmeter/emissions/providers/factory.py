@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from carbonmeter.aws import ClientFactory
+from typing import TYPE_CHECKING
+
 from carbonmeter.emissions.coefficients import DeploymentChoices, with_choices
-from carbonmeter.emissions.providers.api_key import SecretsManagerKey
 from carbonmeter.emissions.providers.base import EmissionsProvider
-from carbonmeter.emissions.providers.boavizta import BoaviztaProvider
 from carbonmeter.emissions.providers.builtin import BuiltinProvider
-from carbonmeter.emissions.providers.fallback import FallbackProvider
-from carbonmeter.emissions.providers.http_api import HttpProvider
-from carbonmeter.emissions.providers.oxygenit import OxygenItProvider, ResponseMapping
-from carbonmeter.emissions.providers.transport import retrying_session
 from carbonmeter.settings import ConfigurationError, Settings
+
+if TYPE_CHECKING:
+    from carbonmeter.aws import ClientFactory
+    from carbonmeter.emissions.providers.oxygenit import OxygenItProvider
 
 
 def provider_for(settings: Settings, clients: ClientFactory) -> EmissionsProvider:
@@ -26,6 +25,13 @@ def provider_for(settings: Settings, clients: ClientFactory) -> EmissionsProvide
     builtin = BuiltinProvider(with_choices(DeploymentChoices(cloudfront_kwh_per_gb=settings.cloudfront_kwh_per_gb)))
     if settings.emissions_provider == "builtin":
         return builtin
+    # Imported here, not with the module: only a deployment that chose a remote provider loads them and requests.
+    from carbonmeter.emissions.providers.api_key import SecretsManagerKey
+    from carbonmeter.emissions.providers.boavizta import BoaviztaProvider
+    from carbonmeter.emissions.providers.fallback import FallbackProvider
+    from carbonmeter.emissions.providers.http_api import HttpProvider
+    from carbonmeter.emissions.providers.transport import retrying_session
+
     if settings.emissions_provider == "boavizta":
         url = _required(settings.boavizta_url, "boavizta_url", "boavizta")
         boavizta = BoaviztaProvider(url, settings.provider_timeout_seconds, retrying_session(), builtin=builtin)
@@ -40,6 +46,10 @@ def provider_for(settings: Settings, clients: ClientFactory) -> EmissionsProvide
 
 
 def _oxygenit(settings: Settings, clients: ClientFactory, builtin: BuiltinProvider) -> OxygenItProvider:
+    from carbonmeter.emissions.providers.api_key import SecretsManagerKey
+    from carbonmeter.emissions.providers.oxygenit import OxygenItProvider, ResponseMapping
+    from carbonmeter.emissions.providers.transport import retrying_session
+
     url = _required(settings.oxygenit_url, "oxygenit_url", "oxygenit")
     secret_id = _required(settings.oxygenit_secret_id, "oxygenit_secret_id", "oxygenit")
     return OxygenItProvider(

@@ -10,7 +10,6 @@ from carbonmeter.aws import ClientFactory
 from carbonmeter.insights.anomalies.detection import Kind
 from carbonmeter.insights.anomalies.records import Anomaly
 from carbonmeter.models import hour_key
-from carbonmeter.report import table
 
 # SNS refuses a subject longer than this.
 SUBJECT_LIMIT = 100
@@ -65,6 +64,10 @@ def message(anomaly: Anomaly) -> str:
 
 def anomalies_table(anomalies: Sequence[Anomaly]) -> str:
     """The anomalies as a table: the series, when, which way, the figures per hour, the alert, the largest resources."""
+    # Imported here: the report's module brings the collectors' slices, which the calculator's cold start (that
+    # imports this module for every hour) should not load for an alert it rarely sends.
+    from carbonmeter.report import table
+
     rows = [
         [
             hour_key(a.start),
