@@ -15,10 +15,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
 from carbonmeter.batch import LoggedBatchProcessor
+from carbonmeter.calculate_step import calculate_connection_hour
 from carbonmeter.emissions.providers import EmissionsProvider, provider_for
 from carbonmeter.metrics import MetricName
 from carbonmeter.models import CalculateJob, hour_key
-from carbonmeter.pipeline import calculate_connection_hour
 from carbonmeter.runtime import runtime
 
 logger = Logger()

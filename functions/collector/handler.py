@@ -20,12 +20,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
 from carbonmeter.batch import FailedMessage, LoggedBatchProcessor
+from carbonmeter.collect_step import collect_connection_hour, expand_backfill_chunk, record_rejected_message
 from carbonmeter.connections import ACCESS_CHECKS, AccessCheckEvent, check_access
 from carbonmeter.insights.costs import collect_costs
 from carbonmeter.insights.reconciliation import collect_aws_month
 from carbonmeter.metrics import MetricName
 from carbonmeter.models import BackfillChunk, CollectJob, CostJob, ReconcileJob, hour_key
-from carbonmeter.pipeline import collect_connection_hour, expand_backfill_chunk, record_rejected_message
 from carbonmeter.runtime import runtime
 
 logger = Logger()

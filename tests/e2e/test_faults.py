@@ -29,8 +29,8 @@ from botocore.awsrequest import AWSPreparedRequest
 
 from carbonmeter import keys
 from carbonmeter.aws import ClientFactory, EventHook
+from carbonmeter.collect_step import IncompleteCollectionError, collect_connection_hour
 from carbonmeter.models import HOUR, CollectJob, Connection, HourStatus, UsageRecord, previous_whole_hour
-from carbonmeter.pipeline import IncompleteCollectionError, collect_connection_hour
 from carbonmeter.runtime import Runtime, use_runtime
 from carbonmeter.scheduling import enqueue
 from carbonmeter.services import GLOBAL_SERVICES, REGIONAL_SERVICES

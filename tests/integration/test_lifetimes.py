@@ -10,8 +10,8 @@ import boto3
 import pytest
 
 from carbonmeter.aws import ClientFactory
+from carbonmeter.collect_step import collect_connection_hour
 from carbonmeter.models import CollectJob, Connection, Service, UsageRecord
-from carbonmeter.pipeline import collect_connection_hour
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, StatusStore, UsageStore
 from devtools.aws import lifetimes

@@ -9,8 +9,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from carbonmeter.aws import ClientFactory
+from carbonmeter.collect_step import IncompleteCollectionError, collect_connection_hour
 from carbonmeter.models import GLOBAL_REGION, CollectJob, Connection, Service
-from carbonmeter.pipeline import IncompleteCollectionError, collect_connection_hour
 from carbonmeter.scheduling import settled_end
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, StatusStore, UsageStore
