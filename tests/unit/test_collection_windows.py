@@ -1,10 +1,13 @@
 """Collection windows: UTC-aligned windows of 1, 3, 6, 12 or 24 hours, queued once they have settled whole."""
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
 
+from carbonmeter import cloudwatch
+from carbonmeter.cloudwatch import MetricRequest
 from carbonmeter.collection_windows import WINDOW_HOURS, by_window, check_window_hours, window_start
 from carbonmeter.models import BackfillChunk, CollectJob, Connection, ConnectionSchedule, HourStatus
 from carbonmeter.monitoring import MonitoringCost, monthly_usd, prices
@@ -159,3 +162,38 @@ def test_the_monthly_monitoring_cost_is_metrics_a_collection_times_collections_a
     assert monthly_usd(1000, 24) == pytest.approx(monthly_usd(1000, 1) / 24)
     assert MonitoringCost(6, None).usd_per_month is None
     assert "customer's account" in MonitoringCost(6, 1000).line()
+
+
+def _hourly_requests(series: int, hours: list[datetime]) -> list[MetricRequest]:
+    return [
+        MetricRequest("AWS/EC2", "CPUUtilization", (("InstanceId", f"i-{n}"),), "Average", 3600, hour, hour + H)
+        for n in range(series)
+        for hour in hours
+    ]
+
+
+@pytest.mark.parametrize(("window", "series"), [(1, 1200), (6, 1200), (24, 1200), (24, 500), (24, 501)])
+def test_a_window_is_read_with_one_query_per_metric_over_it_in_ceil_q_over_500_requests(window: int, series: int):
+    # Given the hourly requests of a fleet for one collection window
+    requests = _hourly_requests(series, [DAY + n * H for n in range(window)])
+    # When they are planned, joined across the window's hours
+    batches = cloudwatch.plan(set(cloudwatch.joined_windows(requests).values()))
+    # Then one query per metric spans the window at one datapoint an hour, in ceil(Q/500) requests
+    queries = [query for batch in batches for query in batch]
+    assert len(queries) == series
+    assert {(q.start, q.end, q.period) for q in queries} == {(DAY, DAY + window * H, 3600)}
+    assert len(batches) == math.ceil(series / cloudwatch.MAX_QUERIES_PER_REQUEST)
+
+
+def test_metrics_billed_for_a_day_at_24_hours_are_a_24th_and_at_6_hours_a_6th_of_hourly():
+    day = [DAY + n * H for n in range(24)]
+
+    def billed(window: int) -> int:
+        total = 0
+        for hours in by_window(day, window).values():
+            joined = set(cloudwatch.joined_windows(_hourly_requests(700, hours)).values())
+            total += sum(cloudwatch.billed_metrics(batch) for batch in cloudwatch.plan(joined))
+        return total
+
+    assert billed(24) * 24 == billed(1)
+    assert billed(6) * 6 == billed(1)
