@@ -41,7 +41,7 @@ from carbonmeter.models import Connection, UsageRecord, hour_key, previous_whole
 from carbonmeter.services import COLLECTORS, READ_ACTIONS, READ_RESOURCES
 from carbonmeter.services.instance_types import CATALOGUE
 from carbonmeter.settings import Settings
-from devtools import export_memory, period_reads
+from devtools import export_memory, period_reads, window_costs
 from devtools.aws.server import embedded_aws
 from devtools.progress import say
 from devtools.seed import DemoAccount, seed_fleet
@@ -693,8 +693,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="skip the year-of-hourly export's peak memory (a few minutes: it stores a year of hours first)",
     )
+    parser.add_argument("--no-windows", action="store_true", help="skip the collection windows' cost (about a minute)")
+    parser.add_argument("--windows-only", action="store_true", help="only the collection windows' cost")
+    parser.add_argument(
+        "--windows-size", type=int, default=window_costs.DEFAULT_SIZE, help="resources of the windows' fleet (1000)"
+    )
     parser.add_argument("--format", choices=("table", "json"), default="table")
     args = parser.parse_args(argv)
+    if args.windows_only:
+        args.sizes, args.no_year_reads, args.no_export = [], True, True
     if args.latency_ms < 0:
         parser.error("--latency-ms must not be negative")
     hour = previous_whole_hour(datetime.now(UTC))
@@ -720,21 +727,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     year_figures = [] if args.no_year_reads else _year_reads(hour, args.regions)
     export_figures = None if args.no_export else _year_export(hour)
+    windows = [] if args.no_windows else window_costs.measure(args.windows_size, args.regions)
     say(f"benchmark finished in {time.perf_counter() - started:.0f}s")
     if args.format == "json":
         fleets = [r.as_dict() for r in results]
         years = [dataclasses.asdict(f) for f in year_figures]
         exported = None if export_figures is None else dataclasses.asdict(export_figures)
         document = {"parameters": parameters, "fleets": fleets, "year_reads": years, "year_export": exported}
+        document["windows"] = [f.as_dict() for f in windows]
         print(json.dumps(document, indent=2))
     else:
-        print(render_table(results, parameters))
+        if results:
+            print(render_table(results, parameters))
         if year_figures:
             print()
             print(year_reads_table(year_figures))
         if export_figures is not None:
             print()
             print(export_table(export_figures))
+        if windows:
+            print()
+            print(window_costs.table(windows))
     return 0
 
 
