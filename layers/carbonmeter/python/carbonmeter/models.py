@@ -217,6 +217,10 @@ class ConnectionView(BaseModel):
     last_error_at: datetime | None = None
     last_error: str | None = None
     inventory_since: datetime | None = None
+    # Its collection window (None: the deployment's), so that its health counts only settled windows' hours, and
+    # what one collection requests, for its monitoring cost.
+    window_hours: WindowHours | None = None
+    metrics_per_collection: int | None = None
 
 
 VIEW_ATTRIBUTES = tuple(ConnectionView.model_fields)
