@@ -41,7 +41,7 @@ from carbonmeter.models import Connection, UsageRecord, hour_key, previous_whole
 from carbonmeter.services import COLLECTORS, READ_ACTIONS, READ_RESOURCES
 from carbonmeter.services.instance_types import CATALOGUE
 from carbonmeter.settings import Settings
-from devtools import export_memory, period_reads
+from devtools import export_memory, period_reads, window_costs
 from devtools.aws.server import embedded_aws
 from devtools.progress import say
 from devtools.seed import DemoAccount, seed_fleet
@@ -699,8 +699,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="skip the handlers' import times, the layer's size, peak memory and the calculator's throughput "
         "(about three minutes; python -m devtools.lambda_benchmark runs them alone)",
     )
+    parser.add_argument("--no-windows", action="store_true", help="skip the collection windows' cost (about a minute)")
+    parser.add_argument("--windows-only", action="store_true", help="only the collection windows' cost")
+    parser.add_argument(
+        "--windows-size", type=int, default=window_costs.DEFAULT_SIZE, help="resources of the windows' fleet (1000)"
+    )
     parser.add_argument("--format", choices=("table", "json"), default="table")
     args = parser.parse_args(argv)
+    if args.windows_only:
+        args.sizes, args.no_year_reads, args.no_export, args.no_lambda = [], True, True, True
     if args.latency_ms < 0:
         parser.error("--latency-ms must not be negative")
     hour = previous_whole_hour(datetime.now(UTC))
@@ -729,6 +736,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from devtools import lambda_benchmark  # here: it imports this module
 
     lambda_figures = None if args.no_lambda else lambda_benchmark.measure(args.regions, say=say)
+    windows = [] if args.no_windows else window_costs.measure(args.windows_size, args.regions)
     say(f"benchmark finished in {time.perf_counter() - started:.0f}s")
     if args.format == "json":
         fleets = [r.as_dict() for r in results]
@@ -736,9 +744,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         exported = None if export_figures is None else dataclasses.asdict(export_figures)
         document = {"parameters": parameters, "fleets": fleets, "year_reads": years, "year_export": exported}
         document["lambda"] = None if lambda_figures is None else lambda_figures.as_dict()
+        document["windows"] = [f.as_dict() for f in windows]
         print(json.dumps(document, indent=2))
     else:
-        print(render_table(results, parameters))
+        if results:
+            print(render_table(results, parameters))
         if year_figures:
             print()
             print(year_reads_table(year_figures))
@@ -748,6 +758,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if lambda_figures is not None:
             print()
             print("\n".join(lambda_benchmark.lines(lambda_figures)))
+        if windows:
+            print()
+            print(window_costs.table(windows))
     return 0
 
 

@@ -44,6 +44,11 @@ CUSTOMER_ROLE_MAX_SESSION = Duration.hours(1)
 COLLECTOR_ROLE_NAME = "carbonmeter-collector"
 
 SCHEDULE_RATE = Duration.hours(1)
+# `cdk deploy -c collectionWindowHours=6`: the deployment's collection window, Settings.collection_window_hours (1, 3,
+# 6, 12 or 24 hours, aligned in UTC; default 1). The scheduler still runs hourly and queues each window once it has
+# settled; a connection's own window (`carbonmeter connections window`) overrides it.
+COLLECTION_WINDOW_CONTEXT_KEY = "collectionWindowHours"
+COLLECTION_WINDOW_SETTINGS_FIELD = "collection_window_hours"
 # The insights' runs (infra/insight_schedules.py), in UTC: the day's spend once Cost Explorer has most of
 # yesterday, and AWS's monthly figures checked every day (published by the 21st of the next month).
 COST_SCHEDULE = events.Schedule.cron(minute="20", hour="6")

@@ -13,6 +13,8 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from carbonmeter.collection_windows import allowed as allowed_windows
+from carbonmeter.collection_windows import check_window_hours
 from carbonmeter.metrics import MetricName
 from carbonmeter.settings import Settings
 from infra.alarms import Alerts
@@ -22,6 +24,8 @@ from infra.constants import (
     API,
     CALCULATOR,
     CALCULATOR_CONSUMER,
+    COLLECTION_WINDOW_CONTEXT_KEY,
+    COLLECTION_WINDOW_SETTINGS_FIELD,
     COLLECTOR,
     COLLECTOR_CONSUMER,
     COLLECTOR_ROLE_NAME,
@@ -76,6 +80,7 @@ class CarbonMeterStack(Stack):
             "calculate_queue_url": self.calculate.queue.queue_url,
         }
         self.settings_environment = {Settings.env_name(field): value for field, value in self.settings_values.items()}
+        self.settings_environment |= self._collection_window()
 
         # EventBridge invokes the scheduler asynchronously: an hourly run that fails every retry waits here.
         self.scheduler_dead_letters = dead_letter_queue(self, "SchedulerDeadLetterQueue", key=self.key)
@@ -97,6 +102,19 @@ class CarbonMeterStack(Stack):
         self._wire_anomalies()
         self._add_dashboard()
         self._add_outputs()
+
+    def _collection_window(self) -> dict[str, str]:
+        """The deployment's collection window for every function (the CLI reads the stack's output), if chosen."""
+        chosen = self.node.try_get_context(COLLECTION_WINDOW_CONTEXT_KEY)
+        if chosen is None:
+            return {}
+        if not str(chosen).isdigit():
+            raise ValueError(f"-c {COLLECTION_WINDOW_CONTEXT_KEY}={chosen}: give {allowed_windows()} hours")
+        try:
+            hours = check_window_hours(int(chosen))
+        except ValueError as exc:
+            raise ValueError(f"-c {COLLECTION_WINDOW_CONTEXT_KEY}={chosen}: {exc}") from None
+        return {Settings.env_name(COLLECTION_WINDOW_SETTINGS_FIELD): str(hours)}
 
     def _function(
         self,
@@ -280,6 +298,9 @@ class CarbonMeterStack(Stack):
         for field, value in self.settings_values.items():
             output_id = "".join(part.title() for part in field.split("_"))
             CfnOutput(self, output_id, value=value, description=Settings.env_name(field))
+        window_env = Settings.env_name(COLLECTION_WINDOW_SETTINGS_FIELD)
+        window = self.settings_environment.get(window_env, str(Settings().collection_window_hours))
+        CfnOutput(self, "CollectionWindowHours", value=window, description=window_env)
         CfnOutput(self, "AlarmTopicArn", value=self.alerts.topic.topic_arn)
         CfnOutput(self, "AnomalyTopicArn", value=self.anomalies.topic.topic_arn)
         # Manual backfills are test events sent to this function (README, "Backfills and manual runs").

@@ -16,6 +16,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from carbonmeter import monitoring
+from carbonmeter.collection_windows import DEFAULT_WINDOW_HOURS
 from devtools.generated import GeneratedSection
 from infra.constants import CALCULATOR, COLLECTOR, SCHEDULER
 
@@ -110,8 +112,11 @@ def _lambda_usd(memory_mb: int, seconds: float) -> float:
     return memory_mb / _MB_PER_GB * seconds * _price("lambda_arm64_gb_second") + _price("lambda_request")
 
 
-def connection_month(resources: int, facts: StackFacts) -> dict[str, tuple[str, float]]:
-    """USD a month for one connection of ``resources`` resources, per item, with who pays it."""
+def connection_month(
+    resources: int, facts: StackFacts, window_hours: int = DEFAULT_WINDOW_HOURS
+) -> dict[str, tuple[str, float]]:
+    """USD a month for one connection of ``resources`` resources, per item, with who pays it; GetMetricData at a
+    collection window of ``window_hours``, priced by the library (``carbonmeter/data/cloudwatch-prices.json``)."""
     hours = HOURS_PER_MONTH
     calculator = _quantity("calculator_seconds")
     calculator_seconds = calculator["base"] + calculator["per_resource"] * resources
@@ -140,14 +145,15 @@ def connection_month(resources: int, facts: StackFacts) -> dict[str, tuple[str, 
     sqs_usd *= _price("sqs_request")
     # The collector and the calculator each record a trace per invocation when tracing is active.
     traces = hours * 2 if facts.traced_functions else 0
-    metrics = resources * _quantity("metrics_per_resource")["value"] * hours
+    # GetMetricData: the library's own figure (what `connections list` shows), at the deployment's window.
+    metrics_per_collection = resources * _quantity("metrics_per_resource")["value"]
     return {
         "Lambda: collector and calculator": (CARBONMETER, lambda_usd),
         "DynamoDB on-demand requests": (CARBONMETER, requests_usd),
         "DynamoDB storage and PITR of the month's records (each month they are kept)": (CARBONMETER, storage_usd),
         "SQS requests": (CARBONMETER, sqs_usd),
         "X-Ray traces": (CARBONMETER, traces * _price("xray_trace_recorded")),
-        "CloudWatch GetMetricData": (CUSTOMER, metrics * _price("getmetricdata_metric")),
+        "CloudWatch GetMetricData": (CUSTOMER, monitoring.monthly_usd(metrics_per_collection, window_hours)),
     }
 
 

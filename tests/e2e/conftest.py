@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -29,9 +30,12 @@ def local_cloud(enforce_cloudwatch_limits: CloudWatchLimits) -> Iterator[Callabl
         setup = ClientFactory(settings=Settings(region="us-east-1"))
         settings = create_resources(setup, setup.settings)
 
-        def build(hours: int = 3, hooks: tuple[EventHook, ...] = ()) -> LocalCloud:
+        def build(
+            hours: int = 3, hooks: tuple[EventHook, ...] = (), seeded_hours: list[datetime] | None = None
+        ) -> LocalCloud:
+            """``seeded_hours``: these hours instead of the latest ``hours``."""
             clients = ClientFactory(settings=settings)
-            account = seed_demo_account(clients, REGIONS, last_hours(hours))
+            account = seed_demo_account(clients, REGIONS, seeded_hours or last_hours(hours))
             handler_clients = ClientFactory(settings=settings, hooks=(*hooks, enforce_cloudwatch_limits.hook))
             pipeline = LocalPipeline(clients, settings, account_id=account.account_id)
             return LocalCloud(settings, clients, account, pipeline, handler_clients)

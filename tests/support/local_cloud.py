@@ -47,11 +47,13 @@ def register(
     *,
     from_first_hour: bool = False,
     regions: tuple[str, ...] | None = None,
+    window_hours: int | None = None,
 ) -> None:
     """Stores a connection to the cloud's seeded account in its connections table.
 
     ``from_first_hour``: registered when the seeded hours start, so the hourly run collects from there.
     ``regions``: what the connection names (default: the seeded regions).
+    ``window_hours``: its own collection window (default: the deployment's).
     """
     ConnectionStore(cloud.clients, cloud.settings.connections_table).put(
         Connection(
@@ -60,6 +62,7 @@ def register(
             external_id=cloud.account.external_id,
             regions=regions or cloud.account.regions,
             created_at=cloud.hours[0] if from_first_hour else None,
+            window_hours=window_hours,
         )
     )
 

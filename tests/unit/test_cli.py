@@ -12,7 +12,7 @@ import pytest
 
 from carbonmeter import cli, queries, report
 from carbonmeter.emissions import rollup
-from carbonmeter.models import hour_key
+from carbonmeter.models import ConnectionSchedule, hour_key
 from carbonmeter.windows import MAX_ESTIMATE_HOURS
 from tests.support.estimates import emission_record
 
@@ -280,8 +280,9 @@ def stored_rollups(monkeypatch: pytest.MonkeyPatch) -> None:
         def __init__(self, *_: object) -> None:
             pass
 
-        def schedule(self, connection_id: str) -> None:
+        def schedule(self, connection_id: str) -> ConnectionSchedule:
             assert connection_id == "acme"
+            return ConnectionSchedule(connection_id="acme", window_hours=24, metrics_per_collection=1000)
 
     # The report's use case (carbonmeter.queries) reads the stores; the CLI presents what it returns.
     monkeypatch.setattr(queries, "EmissionStore", Stored)
@@ -308,15 +309,20 @@ def test_report_table_shows_each_figure_with_its_range(capsys):
     # And it says which window it is, and how many of its hours have emissions
     assert out.startswith("CarbonMeter report: connection 'acme', 2 of 2 hour(s) with emissions\n")
     assert "2024-03-01T12:00:00Z to 2024-03-01T14:00:00Z (end exclusive)" in out
-    assert out.rstrip().endswith(report.RANGES_NOTE)
+    assert report.RANGES_NOTE in out
+    # And, last, what monitoring the connection costs its customer a month
+    assert out.rstrip().splitlines()[-1].startswith("monitoring cost: USD 0.30 a month of CloudWatch GetMetricData")
 
 
 @pytest.mark.usefixtures("stored_rollups")
 def test_report_json_is_one_document_shaped_like_the_estimates(capsys):
     assert cli.main([*REPORT, "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
-    # An object with the window, versions, totals and rows, as estimate prints (less its per-resource list)
-    assert {"window", "versions", "grid_factors", "bounds", "totals", "services", "flags", "resources"} == set(document)
+    # An object with the window, versions, totals and rows, as estimate prints (less its per-resource list), and the
+    # connection's monitoring cost
+    shaped = {"window", "versions", "grid_factors", "bounds", "totals", "services", "flags", "resources"}
+    assert shaped | {"monitoring"} == set(document)
+    assert document["monitoring"]["billed_to"] == "customer's account"
     assert document["window"]["hours"] == 2
     (row,) = document["services"]
     assert row["energy_kwh"] == pytest.approx(2.0)

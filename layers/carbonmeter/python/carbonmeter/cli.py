@@ -22,6 +22,8 @@ from pydantic import ValidationError
 from carbonmeter import queries, report
 from carbonmeter.aws import ApiCallCounter, ClientFactory, RoleAssumptionError, allow_policy, assume_role
 from carbonmeter.collection import CollectionTarget, RegionUsage, collect
+from carbonmeter.collection_windows import WINDOW_HOURS
+from carbonmeter.collection_windows import allowed as allowed_windows
 from carbonmeter.connections import (
     AccessCheck,
     AccessChecker,
@@ -44,6 +46,7 @@ from carbonmeter.connections import (
     list_connections,
     register_connection,
     remove_connection,
+    set_connection_window,
     sts_external_id_problem,
 )
 from carbonmeter.emissions.providers import PROVIDER_NAMES, provider_for
@@ -64,6 +67,7 @@ from carbonmeter.models import (
     hour_state,
     hours_between,
 )
+from carbonmeter.monitoring import BILLED_TO
 from carbonmeter.periods import FootprintWindowError, Granularity, GroupBy
 from carbonmeter.regions import UnknownRegionError, parse_regions
 from carbonmeter.scheduling import CLOUDWATCH_HOURLY_RETENTION
@@ -347,7 +351,17 @@ def _connections_command(commands: Any) -> None:
         help="first hour the hourly run collects (default: the current hour; it catches up at most its look-back)",
     )
     add.add_argument("--tenant", help=TENANT_HELP)
+    add.add_argument("--window-hours", type=window_hours_arg, help=WINDOW_HELP)
     add.set_defaults(run=run_connections_add)
+    window = actions.add_parser(
+        "window",
+        help="change a connection's collection window",
+        description="Collect a connection every HOURS hours from the next hourly run on, or at the deployment's "
+        f"window ('default', {Settings.env_name('collection_window_hours')}). {WINDOW_HELP}.",
+    )
+    window.add_argument("connection_id", metavar="CONNECTION_ID", help="the id it was registered with")
+    window.add_argument("window_hours", metavar="HOURS", type=window_or_default, help=f"{allowed_windows()} or default")
+    window.set_defaults(run=run_connections_window)
     listing = actions.add_parser(
         "list",
         help="list connections and their last success or error",
@@ -368,6 +382,30 @@ def _connections_command(commands: Any) -> None:
             action.set_defaults(run=run_connections_set_enabled, enabled=name == "enable")
         else:
             action.set_defaults(run=run)
+
+
+WINDOW_HELP = (
+    f"hours per collection: {allowed_windows()}, aligned in UTC (default: the deployment's). One GetMetricData query "
+    "per metric reads a whole window, so 24 costs 1/24 of hourly; an hour is stored once its window has settled"
+)
+
+
+def window_hours_arg(value: str) -> int:
+    if not value.isdigit() or int(value) not in WINDOW_HOURS:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a collection window: give {allowed_windows()} hours")
+    return int(value)
+
+
+def window_or_default(value: str) -> int | None:
+    return None if value == "default" else window_hours_arg(value)
+
+
+def run_connections_window(args: argparse.Namespace, settings: Settings) -> int:
+    set_connection_window(_connections(settings), args.connection_id, args.window_hours)
+    window = args.window_hours or settings.collection_window_hours
+    whose = "its own" if args.window_hours else "the deployment's"
+    print(f"connection {args.connection_id} is collected every {window} hour(s) ({whose} window) from the next run")
+    return 0
 
 
 TENANT_HELP = (
@@ -552,6 +590,7 @@ def run_connections_add(args: argparse.Namespace, settings: Settings) -> int:
         replace=args.replace,
         allow_shared_role=args.allow_shared_role,
         tenant=args.tenant,
+        window_hours=args.window_hours,
     )
     # A generated ExternalId is new: the customer's role cannot have it yet, so there is nothing to check.
     check = None if args.no_check or args.generate_external_id else _access_checker(settings)
@@ -656,7 +695,7 @@ def _regions_of(target: CollectionTarget) -> str:
 
 
 def run_connections_list(args: argparse.Namespace, settings: Settings) -> int:
-    connections = list_connections(_connections(settings))
+    connections = list_connections(_connections(settings), settings.collection_window_hours)
     if args.format == "json":
         print(json.dumps(connections, indent=2))
         return 0
@@ -669,15 +708,23 @@ def run_connections_list(args: argparse.Namespace, settings: Settings) -> int:
             ",".join(c["regions"]),
             c["last_success_hour"] or "-",
             (c["last_error"] or "-")[:60],
+            f"{c['collection_window_hours']} h",
+            _usd_or_na(c["monitoring_usd_per_month"]),
         ]
         for c in connections
     ]
-    print(
-        report.table(
-            ["connection", "tenant", "account", "enabled", "regions", "last hour collected", "last error"], rows
+    headers = ["connection", "tenant", "account", "enabled", "regions", "last hour collected", "last error"]
+    print(report.table([*headers, "window", "monitoring USD/month"], rows))
+    if connections:
+        print(
+            f"monitoring: CloudWatch GetMetricData, billed to the {BILLED_TO} (calls are made with its role): the "
+            "last complete collection's metrics x collections a month; n/a until a first complete collection"
         )
-    )
     return 0
+
+
+def _usd_or_na(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def run_connections_set_enabled(args: argparse.Namespace, settings: Settings) -> int:
@@ -758,13 +805,18 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
         return _report_series(args, clients, settings, (start, end), now)
     found = queries.connection_report(clients, settings, args.connection_id, start, end, now)
     if args.format == "json":
-        print(json.dumps(report.document(found.report), indent=2))
+        document = report.document(found.report)
+        if found.monitoring is not None:
+            document["monitoring"] = found.monitoring.document()
+        print(json.dumps(document, indent=2))
     else:
         title = (
             f"CarbonMeter report: connection {args.connection_id!r}, "
             f"{found.hours_with_emissions} of {found.report.hours} hour(s) with emissions"
         )
         print(report.text(found.report, title))
+        if found.monitoring is not None:
+            print(f"\n{found.monitoring.line()}")
     return 0
 
 

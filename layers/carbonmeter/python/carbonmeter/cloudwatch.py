@@ -25,9 +25,8 @@ from carbonmeter.aws import ApiCallCounter
 
 MAX_QUERIES_PER_REQUEST = 500
 
-# Published CloudWatch prices (us-east-1): GetMetricData costs $0.01 per
-# 1,000 metrics requested, and one metric may carry up to five statistics in a request.
-USD_PER_1000_METRICS = 0.01
+# GetMetricData bills per metric requested (its price: carbonmeter/data/cloudwatch-prices.json), and one metric may
+# carry up to five statistics in a request.
 STATISTICS_PER_BILLED_METRIC = 5
 
 _FAILED_STATUSES = frozenset({"Forbidden", "InternalError"})

@@ -6,7 +6,7 @@ Apart from the calculator's step (``calculate_step``) so that the collector impo
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,9 +23,17 @@ from carbonmeter.models import (
     CollectJob,
     Connection,
     HourStatus,
+    UsageRecord,
     hour_key,
 )
-from carbonmeter.scheduling import SchedulingError, check_collectable, check_settled, enqueue
+from carbonmeter.scheduling import (
+    SchedulingError,
+    check_collectable,
+    check_settled,
+    chunk_limit,
+    enqueue,
+    window_jobs,
+)
 from carbonmeter.services import READ_ACTIONS, READ_RESOURCES
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, InventoryStore, StatusStore, UsageStore
@@ -50,7 +58,8 @@ class CollectOutcome:
 def collect_connection_hour(
     job: CollectJob, clients: ClientFactory, settings: Settings, now: datetime | None = None
 ) -> CollectOutcome:
-    """Collect, store and hand on to the calculator one connection-hour.
+    """Collect, store and hand on to the calculator one connection-hour, or the hours of one collection window
+    (``job.hour_count``): read together, one GetMetricData query per metric, then stored hour by hour.
 
     Scopes (a region's share of a service) that succeed are stored even when others fail;
     the hour's status says which failed, the failure is recorded on the connection, and
@@ -64,7 +73,7 @@ def collect_connection_hour(
         return CollectOutcome(job.connection_id, job.hour, records=0, counter=counter, skipped=True)
     now = now or datetime.now(UTC)
     with _failure_recorded(connections, job.connection_id, job.hour):
-        check_settled(f"the collect job for {hour_key(job.hour)}", job.hour + HOUR, now, settings)
+        check_settled(f"the collect job for {hour_key(job.hour)}", job.hours()[-1] + HOUR, now, settings)
         return _collect(job, connection, connections, clients, settings, counter, now)
 
 
@@ -126,21 +135,34 @@ def _collect(
             session_resources=READ_RESOURCES,
         )
     except RoleAssumptionError as exc:
-        _record(statuses, connection, job.hour, all_failed(connection, str(exc)), inventory)
+        for hour in job.hours():
+            _record(statuses, connection, hour, all_failed(connection, str(exc)), inventory)
         raise
-    result = collect(customer, connection, [job.hour], workers=settings.region_workers, inventory=inventory)
+    result = collect(customer, connection, job.hours(), workers=settings.region_workers, inventory=inventory)
     # Remembered before the usage is stored: a retry after a failure in between still knows what was seen.
     inventories.put(job.connection_id, inventory.seen(result.seen))
-    written = UsageStore(clients, settings.usage_table).replace_hour(
-        job.connection_id, job.hour, result.records, scopes=result.succeeded
-    )
-    status = _record(statuses, connection, job.hour, result, inventory)
+    usage = UsageStore(clients, settings.usage_table)
+    by_hour = _records_by_hour(result, job.hours())
+    written, hour_statuses = 0, []
+    for hour, records in by_hour.items():
+        written += usage.replace_hour(job.connection_id, hour, records, scopes=result.succeeded)
+        hour_statuses.append(_record(statuses, connection, hour, result, inventory))
     if settings.calculate_queue_url:
-        enqueue(clients, settings.calculate_queue_url, [CalculateJob(connection_id=job.connection_id, hour=job.hour)])
-    if not status.complete:
-        raise IncompleteCollectionError(_summary(status))
-    connections.record_success(job.connection_id, job.hour, inventory.since)
-    return CollectOutcome(job.connection_id, job.hour, records=written, counter=counter, status=status)
+        calculations = [CalculateJob(connection_id=job.connection_id, hour=hour) for hour in by_hour]
+        enqueue(clients, settings.calculate_queue_url, calculations)
+    incomplete = [status for status in hour_statuses if not status.complete]
+    if incomplete:
+        raise IncompleteCollectionError(_summary(incomplete[0]))
+    connections.record_success(job.connection_id, job.hours()[-1], inventory.since, counter.metrics_requested)
+    return CollectOutcome(job.connection_id, job.hour, records=written, counter=counter, status=hour_statuses[-1])
+
+
+def _records_by_hour(result: CollectionResult, hours: Sequence[datetime]) -> dict[datetime, list[UsageRecord]]:
+    # Every hour of the job, those without a record included: their stored usage is replaced by none.
+    by_hour: dict[datetime, list[UsageRecord]] = {hour: [] for hour in hours}
+    for record in result.records:
+        by_hour[record.hour].append(record)
+    return by_hour
 
 
 def _record(
@@ -165,10 +187,11 @@ def _summary(status: HourStatus) -> str:
 def expand_backfill_chunk(
     chunk: BackfillChunk, clients: ClientFactory, settings: Settings, now: datetime | None = None
 ) -> int:
-    """Queue one CollectJob per hour of ``chunk``, once it is known to be one the scheduler could have made.
+    """Queue one CollectJob per collection window of ``chunk`` (per hour, for an hourly connection), once it is
+    known to be one the scheduler could have made.
 
-    A chunk is at most ``backfill_chunk_hours`` long, of settled hours CloudWatch still holds, for a known
-    and enabled connection: anything else is refused with nothing queued.
+    A chunk is at most ``backfill_chunk_hours`` long (or one window, if longer), of settled hours CloudWatch still
+    holds, for a known and enabled connection: anything else is refused with nothing queued.
     """
     if not settings.collect_queue_url:
         raise RuntimeError("CARBONMETER_COLLECT_QUEUE_URL is not set")
@@ -177,10 +200,9 @@ def expand_backfill_chunk(
         raise SchedulingError(f"connection {chunk.connection_id!r} is disabled: backfill chunk refused")
     with _failure_recorded(connections, chunk.connection_id, chunk.start):
         hours = chunk.hours()
-        if not 1 <= len(hours) <= settings.backfill_chunk_hours:
-            raise SchedulingError(
-                f"a backfill chunk holds 1 to {settings.backfill_chunk_hours} hours, this one {len(hours)}: refused"
-            )
+        limit = chunk_limit(chunk.window_hours, settings)
+        if not 1 <= len(hours) <= limit:
+            raise SchedulingError(f"a backfill chunk holds 1 to {limit} hours, this one {len(hours)}: refused")
         check_collectable("the backfill chunk", chunk.start, chunk.end, now or datetime.now(UTC), settings)
-        jobs = [CollectJob(connection_id=chunk.connection_id, hour=hour) for hour in hours]
+        jobs = window_jobs(chunk.connection_id, hours, chunk.window_hours)
         return enqueue(clients, settings.collect_queue_url, jobs)

@@ -23,8 +23,10 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from carbonmeter import monitoring
 from carbonmeter.aws import ClientFactory, RoleAssumptionError, assume_role
 from carbonmeter.collection import REGION_NOT_ENABLED_CODES
+from carbonmeter.collection_windows import DEFAULT_WINDOW_HOURS, check_window_hours
 from carbonmeter.models import Connection, Region, Service, first_error_message
 from carbonmeter.services import READ_ACTIONS, READ_RESOURCES
 
@@ -238,6 +240,8 @@ class RegistrationRequest:
     allow_shared_role: bool = False
     # Whose users the HTTP API shows it to; None: no API user sees it (the CLI does).
     tenant: str | None = None
+    # Hours per collection (1, 3, 6, 12 or 24); None: the deployment's.
+    window_hours: int | None = None
 
 
 @dataclass(frozen=True)
@@ -361,6 +365,7 @@ def _connection(request: RegistrationRequest) -> Connection:
             regions=request.regions,
             services=request.services,
             tenant=request.tenant,
+            window_hours=request.window_hours,
         )
     except ValidationError as exc:
         raise RegistrationError(first_error_message(exc)) from None
@@ -417,10 +422,58 @@ def _store(store: ConnectionRegistry, connection: Connection, previous: Connecti
         raise ConnectionExistsError(f"connection {connection.connection_id!r} was registered meanwhile")
 
 
-def list_connections(store: ConnectionRegistry) -> list[dict[str, Any]]:
-    """Every connection as an operator may see it, by id: everything but the ExternalId."""
+def list_connections(
+    store: ConnectionRegistry, default_window_hours: int = DEFAULT_WINDOW_HOURS
+) -> list[dict[str, Any]]:
+    """Every connection as an operator may see it, by id: everything but the ExternalId; with the window it is
+    collected at (its own, else ``default_window_hours``, the deployment's) and its monthly monitoring cost."""
     connections = sorted(store.list(), key=lambda connection: connection.connection_id)
-    return [connection.model_dump(mode="json", exclude={"external_id"}) for connection in connections]
+    return [
+        connection.model_dump(mode="json", exclude={"external_id"}) | _monitoring(connection, default_window_hours)
+        for connection in connections
+    ]
+
+
+def _monitoring(connection: Connection, default_window_hours: int) -> dict[str, Any]:
+    cost = monitoring_cost(connection, default_window_hours)
+    return {
+        "collection_window_hours": cost.window_hours,
+        "monitoring_usd_per_month": cost.usd_per_month,
+        "monitoring_billed_to": monitoring.BILLED_TO,
+    }
+
+
+class _Schedulable(Protocol):
+    @property
+    def window_hours(self) -> int | None: ...
+
+    @property
+    def metrics_per_collection(self) -> int | None: ...
+
+
+def monitoring_cost(connection: _Schedulable, default_window_hours: int) -> monitoring.MonitoringCost:
+    """A connection's monthly GetMetricData cost at the window it is collected at."""
+    return monitoring.MonitoringCost(
+        window_hours=connection.window_hours or default_window_hours,
+        metrics_per_collection=connection.metrics_per_collection,
+    )
+
+
+class WindowRegistry(Protocol):
+    def set_window_hours(self, connection_id: str, window_hours: int | None) -> None: ...
+
+
+def set_connection_window(store: WindowRegistry, connection_id: str, window_hours: int | None) -> None:
+    """Collect a connection every ``window_hours`` from the next run on (None: at the deployment's window).
+
+    Hours already stored stay; the next run queues the hours due by the new window.
+    """
+    if window_hours is not None:
+        try:
+            check_window_hours(window_hours)
+        except ValueError as exc:
+            raise RegistrationError(str(exc)) from None
+    store.set_window_hours(connection_id, window_hours)
 
 
 def disable_connection(store: ConnectionRegistry, connection_id: str) -> None:

@@ -15,12 +15,16 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializeAsAny,
+    SerializerFunctionWrapHandler,
     TypeAdapter,
     ValidationError,
     computed_field,
     field_validator,
+    model_serializer,
     model_validator,
 )
+
+from carbonmeter.collection_windows import MAX_WINDOW_HOURS, WindowHours
 
 HOUR = timedelta(hours=1)
 # AWS lists a terminated EC2 instance for about an hour after its termination: a first look up to that long after
@@ -152,6 +156,10 @@ class Connection(BaseModel):
     inventory_since: datetime | None = None
     # The tenant whose users the HTTP API shows it to; None: no API user sees it, only the operator's CLI.
     tenant: TenantName | None = None
+    # Hours per collection (collection_windows.WINDOW_HOURS); None: the deployment's (Settings.collection_window_hours).
+    window_hours: WindowHours | None = None
+    # GetMetricData metrics billed by its last complete collection (in the customer's account): its monitoring cost.
+    metrics_per_collection: int | None = None
 
     @field_validator("role_arn")
     @classmethod
@@ -184,6 +192,10 @@ class ConnectionSchedule(BaseModel):
     # When CarbonMeter first looked at the account (its inventory's oldest sighting), kept by each successful
     # collection; None until the first. A backfill's answer counts the hours it cannot fully see.
     inventory_since: datetime | None = None
+    # Hours per collection; None: the deployment's.
+    window_hours: WindowHours | None = None
+    # GetMetricData metrics billed by its last complete collection: what reports show its monitoring cost from.
+    metrics_per_collection: int | None = None
 
 
 SCHEDULE_ATTRIBUTES = tuple(ConnectionSchedule.model_fields)
@@ -205,21 +217,38 @@ class ConnectionView(BaseModel):
     last_error_at: datetime | None = None
     last_error: str | None = None
     inventory_since: datetime | None = None
+    # Its collection window (None: the deployment's), so that its health counts only settled windows' hours, and
+    # what one collection requests, for its monitoring cost.
+    window_hours: WindowHours | None = None
+    metrics_per_collection: int | None = None
 
 
 VIEW_ATTRIBUTES = tuple(ConnectionView.model_fields)
 
 
-class CollectJob(BaseModel):
-    """One connection-hour to collect: the body of a collect-queue message."""
-
+class _ConnectionHour(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     connection_id: ConnectionId
     hour: UtcHour
 
 
-class CalculateJob(CollectJob):
+class CollectJob(_ConnectionHour):
+    """Connection-hours to collect: the body of a collect-queue message; ``hour_count`` consecutive hours from
+    ``hour`` (one collection window, read with one GetMetricData query per metric), one unless windowed."""
+
+    hour_count: int = Field(default=1, ge=1, le=MAX_WINDOW_HOURS)
+
+    def hours(self) -> list[datetime]:
+        return hours_between(self.hour, self.hour + self.hour_count * HOUR)
+
+    @model_serializer(mode="wrap")
+    def _one_hour_as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A job of one hour keeps the body it always had, so messages queued before windows existed still compare.
+        return _without_default(handler(self), "hour_count", 1)
+
+
+class CalculateJob(_ConnectionHour):
     """One connection-hour whose usage is ready to be turned into emissions."""
 
 
@@ -234,9 +263,21 @@ class BackfillChunk(BaseModel):
     connection_id: ConnectionId
     start: UtcHour
     end: UtcHour
+    # The connection's collection window when the backfill was asked: the chunk expands into jobs of whole windows.
+    window_hours: WindowHours = 1
 
     def hours(self) -> list[datetime]:
         return hours_between(self.start, self.end)
+
+    @model_serializer(mode="wrap")
+    def _hourly_as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_default(handler(self), "window_hours", 1)
+
+
+def _without_default(data: dict[str, Any], field: str, default: object) -> dict[str, Any]:
+    if data.get(field) == default:
+        data.pop(field)
+    return data
 
 
 # The pseudo-region of a global service (CloudFront): its records, roll-ups and scope are named with it.

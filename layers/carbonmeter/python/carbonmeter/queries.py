@@ -11,7 +11,9 @@ from datetime import datetime
 
 from carbonmeter import periods, report, series
 from carbonmeter.aws import ClientFactory
-from carbonmeter.models import HourStatus, hours_between
+from carbonmeter.connections import monitoring_cost
+from carbonmeter.models import ConnectionSchedule, HourStatus, hours_between
+from carbonmeter.monitoring import MonitoringCost
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, EmissionStore, StatusStore
 from carbonmeter.windows import check_window
@@ -34,6 +36,8 @@ class ConnectionReport:
 
     report: report.Report
     hours_with_emissions: int
+    # What its collections cost the customer's account a month in GetMetricData, at its window.
+    monitoring: MonitoringCost | None = None
 
 
 def hour_statuses(
@@ -48,19 +52,21 @@ def hour_statuses(
 def connection_report(
     clients: ClientFactory, settings: Settings, connection_id: str, start: datetime, end: datetime, now: datetime
 ) -> ConnectionReport:
-    """The stored roll-ups of a known connection over [start, end), added up per region and service."""
-    _check(clients, settings, connection_id, start, end, now)
+    """The stored roll-ups of a known connection over [start, end), added up per region and service, and its
+    monthly monitoring cost."""
+    schedule = _check(clients, settings, connection_id, start, end, now)
     rollups = EmissionStore(clients, settings.emissions_table).rollups(connection_id, start, end)
-    return ConnectionReport(report.from_rollups(rollups, start, end), len({r.hour for r in rollups}))
+    cost = monitoring_cost(schedule, settings.collection_window_hours)
+    return ConnectionReport(report.from_rollups(rollups, start, end), len({r.hour for r in rollups}), cost)
 
 
 def _check(
     clients: ClientFactory, settings: Settings, connection_id: str, start: datetime, end: datetime, now: datetime
-) -> None:
+) -> ConnectionSchedule:
     check_window(start, end, now)
     # An unknown id is a mistake to say so, not an empty answer. Read without its role and ExternalId: the readers
     # of figures (the HTTP API's function among them) never need them.
-    ConnectionStore(clients, settings.connections_table).schedule(connection_id)
+    return ConnectionStore(clients, settings.connections_table).schedule(connection_id)
 
 
 # The same check for the insights' use cases (carbonmeter/insights/): a window that is over, a known connection.

@@ -17,9 +17,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, Protocol
 
-from carbonmeter import __version__
+from carbonmeter import __version__, monitoring
 from carbonmeter.aws import ApiCallCounter
-from carbonmeter.cloudwatch import USD_PER_1000_METRICS
 from carbonmeter.models import GLOBAL_REGION, HOUR, EmissionRecord, Rollup, Service, hour_key
 from carbonmeter.periods import FIGURES as PERIOD_FIGURES
 from carbonmeter.periods import Figure, Footprint
@@ -416,7 +415,7 @@ def operations_document(counter: ApiCallCounter) -> dict[str, Any]:
 
 
 def cloudwatch_cost(metrics_requested: int) -> float:
-    return metrics_requested * USD_PER_1000_METRICS / 1000
+    return monitoring.metrics_usd(metrics_requested)
 
 
 # Cost Explorer bills every GetCostAndUsage request (the daily cost run's, carbonmeter/insights/costs.py).
@@ -612,7 +611,7 @@ def operations_text(counter: ApiCallCounter, heading: str) -> str:
     text = (
         f"{heading}\n\n{table(['API call', 'count'], rows)}\n\n"
         f"CloudWatch metrics requested: {counter.metrics_requested:,} (GetMetricData bills these: USD {cost:.4f} "
-        f"on AWS at USD {USD_PER_1000_METRICS} per 1,000; describe/list calls are free)"
+        f"on AWS at USD {monitoring.prices().usd_per_1000_metrics} per 1,000; describe/list calls are free)"
     )
     requests = counter.calls.get(COST_EXPLORER_CALL, 0)
     if requests:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from carbonmeter.aws import ClientFactory
+from carbonmeter.collection_windows import by_window, settled_windows_end
 from carbonmeter.models import (
     HOUR,
     BackfillChunk,
@@ -119,6 +120,25 @@ class EnqueueResult:
     hours_before_first_look: int = 0
 
 
+def window_hours(connection: ConnectionSchedule, settings: Settings) -> int:
+    """Hours per collection of ``connection``: its own window, else the deployment's."""
+    return connection.window_hours or settings.collection_window_hours
+
+
+def window_jobs(connection_id: str, hours: Iterable[datetime], window: int) -> list[CollectJob]:
+    """One job per window holding any of ``hours``: from the window's first such hour to its last.
+
+    Each job is read with one GetMetricData query per metric whatever its length, so an hour between two due ones
+    (complete already) is read again for nothing more.
+    """
+    return [
+        CollectJob(
+            connection_id=connection_id, hour=members[0], hour_count=len(hours_between(members[0], members[-1] + HOUR))
+        )
+        for members in by_window(hours, window).values()
+    ]
+
+
 def due_hours(
     connection: ConnectionSchedule, statuses: Mapping[datetime, HourStatus], now: datetime, settings: Settings
 ) -> list[datetime]:
@@ -133,8 +153,8 @@ def due_hours(
 
 def lookback_hours(connection: ConnectionSchedule, now: datetime, settings: Settings) -> list[datetime]:
     """The hours the hourly run looks after for ``connection``: its look-back window's settled hours since the
-    hour it was registered in."""
-    latest = settled_end(now, settings) - HOUR
+    hour it was registered in, up to the end of its latest collection window that has settled whole."""
+    latest = settled_windows_end(settled_end(now, settings), window_hours(connection, settings)) - HOUR
     earliest = max(latest - (settings.lookback_hours - 1) * HOUR, _first_hour(connection, latest))
     return hours_between(earliest, latest + HOUR)
 
@@ -192,7 +212,7 @@ def plan_hourly(
             continue
         found = statuses(connection, start, latest + HOUR)
         hours = due_hours(connection, found, now, settings)
-        plan.collect.extend(CollectJob(connection_id=connection.connection_id, hour=hour) for hour in hours)
+        plan.collect.extend(window_jobs(connection.connection_id, hours, window_hours(connection, settings)))
         plan.calculate.extend(
             CalculateJob(connection_id=connection.connection_id, hour=hour)
             for hour in due_calculations(found, hours, now, settings)
@@ -269,8 +289,14 @@ def _queues(settings: Settings) -> tuple[str, str]:
 
 def stale_connections(connections: Iterable[ConnectionSchedule], now: datetime, settings: Settings) -> list[str]:
     """Enabled connections with no successful hour for ``stale_after_hours`` (registered at least that long ago)."""
-    limit = now - timedelta(hours=settings.stale_after_hours)
-    return [c.connection_id for c in connections if c.enabled and (c.last_success_at or c.created_at or limit) <= limit]
+    return [c.connection_id for c in connections if c.enabled and _stale(c, now, settings)]
+
+
+def _stale(connection: ConnectionSchedule, now: datetime, settings: Settings) -> bool:
+    # A windowed connection succeeds once a window: it is stale when a whole window has gone by on top of that.
+    window = window_hours(connection, settings)
+    limit = now - timedelta(hours=settings.stale_after_hours + (window if window > 1 else 0))
+    return (connection.last_success_at or connection.created_at or limit) <= limit
 
 
 def backfill_messages(
@@ -286,16 +312,30 @@ def _backfill_messages(
 ) -> list[CollectJob | BackfillChunk]:
     hours = hours_between(request.start, request.end)
     if len(hours) <= settings.backfill_chunk_hours:
-        return [CollectJob(connection_id=c.connection_id, hour=hour) for c in connections for hour in hours]
+        return [job for c in connections for job in window_jobs(c.connection_id, hours, window_hours(c, settings))]
     return [
-        BackfillChunk(connection_id=c.connection_id, start=chunk[0], end=chunk[-1] + HOUR)
+        BackfillChunk(
+            connection_id=c.connection_id, start=chunk[0], end=chunk[-1] + HOUR, window_hours=window_hours(c, settings)
+        )
         for c in connections
-        for chunk in _chunks(hours, settings.backfill_chunk_hours)
+        for chunk in _chunks(hours, window_hours(c, settings), settings)
     ]
 
 
-def _chunks(hours: Sequence[datetime], size: int) -> list[Sequence[datetime]]:
-    return [hours[i : i + size] for i in range(0, len(hours), size)]
+def chunk_limit(window: int, settings: Settings) -> int:
+    """The most hours a backfill chunk of a connection of ``window`` holds: never less than one window."""
+    return max(settings.backfill_chunk_hours, window)
+
+
+def _chunks(hours: Sequence[datetime], window: int, settings: Settings) -> list[list[datetime]]:
+    # Cut between windows, so that no window is split across two chunks (and collected twice).
+    size = chunk_limit(window, settings)
+    chunks: list[list[datetime]] = []
+    for members in by_window(hours, window).values():
+        if not chunks or len(chunks[-1]) + len(members) > size:
+            chunks.append([])
+        chunks[-1].extend(members)
+    return chunks
 
 
 def _known_connections(store: ConnectionStore, connection_ids: Sequence[str]) -> list[ConnectionSchedule]:
@@ -338,4 +378,4 @@ def summarise(messages: Sequence[CollectJob | BackfillChunk]) -> EnqueueResult:
 
 
 def _hours(message: CollectJob | BackfillChunk) -> list[datetime]:
-    return message.hours() if isinstance(message, BackfillChunk) else [message.hour]
+    return message.hours()

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from carbonmeter.collection_windows import DEFAULT_WINDOW_HOURS, WindowHours
+
 ENV_PREFIX = "CARBONMETER_"
 
 
@@ -40,6 +42,9 @@ class Settings(BaseModel):
     # CloudWatch publishes an hour's last datapoints a few minutes after it ends (5-minute metrics arrive
     # up to about ten minutes late): an hour is collected only once this many minutes have passed since its end.
     settle_minutes: int = Field(default=10, ge=0, le=180)
+    # Hours per collection of a connection without a window of its own (collection_windows.py): 1, 3, 6, 12 or 24,
+    # aligned in UTC. Longer windows cost less GetMetricData (one query per metric per window) and store later.
+    collection_window_hours: WindowHours = DEFAULT_WINDOW_HOURS
     # Long manual backfills travel as chunks of this many hours, expanded by the collector.
     backfill_chunk_hours: int = Field(default=168, ge=1, le=1000)
     role_session_name: str = "CarbonMeterCollector"

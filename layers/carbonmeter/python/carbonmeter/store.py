@@ -235,21 +235,45 @@ class ConnectionStore:
                 raise UnknownConnectionError(f"no connection named {connection_id!r}") from None
             raise
 
-    def record_success(self, connection_id: str, hour: datetime, inventory_since: datetime) -> None:
-        """Note a complete collection of ``hour``, and when the connection's inventory begins (kept once set)."""
+    def record_success(
+        self, connection_id: str, hour: datetime, inventory_since: datetime, metrics_requested: int | None = None
+    ) -> None:
+        """Note a complete collection of ``hour``, and when the connection's inventory begins (kept once set);
+        with ``metrics_requested``, the GetMetricData metrics that collection was billed (its monitoring cost)."""
+        values: dict[str, Any] = {
+            ":now": _now(),
+            ":hour": hour_key(hour),
+            ":since": inventory_since.astimezone(UTC).isoformat(),
+        }
+        expression = (
+            "SET last_success_at = :now, last_success_hour = :hour, "
+            "inventory_since = if_not_exists(inventory_since, :since)"
+        )
+        if metrics_requested is not None:
+            expression += ", metrics_per_collection = :metrics"
+            values[":metrics"] = metrics_requested
         self._table.update_item(
             Key={"connection_id": connection_id},
-            UpdateExpression=(
-                "SET last_success_at = :now, last_success_hour = :hour, "
-                "inventory_since = if_not_exists(inventory_since, :since)"
-            ),
+            UpdateExpression=expression,
             ConditionExpression=Attr("connection_id").exists(),
-            ExpressionAttributeValues={
-                ":now": _now(),
-                ":hour": hour_key(hour),
-                ":since": inventory_since.astimezone(UTC).isoformat(),
-            },
+            ExpressionAttributeValues=values,
         )
+
+    def set_window_hours(self, connection_id: str, window_hours: int | None) -> None:
+        """Give a connection its own collection window, or (None) let it use the deployment's."""
+        expression = "REMOVE window_hours" if window_hours is None else "SET window_hours = :window"
+        values = {} if window_hours is None else {"ExpressionAttributeValues": {":window": window_hours}}
+        try:
+            self._table.update_item(
+                Key={"connection_id": connection_id},
+                UpdateExpression=expression,
+                ConditionExpression=Attr("connection_id").exists(),
+                **values,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise UnknownConnectionError(f"no connection named {connection_id!r}") from None
+            raise
 
     def record_failure(self, connection_id: str, error: str) -> None:
         self._table.update_item(
