@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from moto import mock_aws
@@ -12,7 +14,7 @@ from carbonmeter.aws import ClientFactory
 from carbonmeter.models import HOUR, Range, Rollup, Service, hour_key
 from carbonmeter.periods import Granularity, GroupBy, PeriodRollup
 from carbonmeter.settings import Settings
-from carbonmeter.store import PERIOD_GROUPS, EmissionStore, _to_item
+from carbonmeter.store import PERIOD_GROUPS, EmissionStore
 from devtools.aws.resources import create_resources
 
 CONNECTION = "acme"
@@ -132,7 +134,8 @@ def test_a_year_by_month_by_service_reads_within_the_request_budget(clients, sto
 
 def _legacy_day_item(period: PeriodRollup, calculated: set[str]) -> dict:
     """``period`` as stores before the compact groups wrote it: the groups as a list of nested maps."""
-    item = _to_item(period, pk=CONNECTION, sk=keys.period_key(period.granularity, period.start))
+    item = json.loads(period.model_dump_json(exclude_none=True), parse_float=Decimal)
+    item.update(pk=CONNECTION, sk=keys.period_key(period.granularity, period.start))
     item.update(written_generation=1, generation=1, calculated_hours=calculated)
     return item
 
