@@ -48,23 +48,25 @@ def year_reads(year_start: datetime, regions: Sequence[str]) -> list[PeriodReadF
 _GRANULARITIES = (Granularity.MONTH, Granularity.DAY)
 
 
-def store_year(store: EmissionStore, start: datetime, end: datetime, regions: Sequence[str]) -> None:
-    """A year of ``CONNECTION``'s day and month roll-ups, every service in each region, as hourly runs leave it."""
+def store_year(
+    store: EmissionStore, start: datetime, end: datetime, regions: Sequence[str], connection_id: str = CONNECTION
+) -> None:
+    """A year of a connection's day and month roll-ups, every service in each region, as hourly runs leave it."""
     month = start
     while month < end:
         month_end = periods.period_end(month, Granularity.MONTH)
         days = [
             periods.day_from_hours(
-                CONNECTION,
+                connection_id,
                 day,
-                benchmark_rollups(day, _groups(regions)),
+                benchmark_rollups(day, _groups(regions), connection_id=connection_id),
                 24,
             )
             for day in (month + timedelta(days=n) for n in range((month_end - month).days))
         ]
         for day in days:
             store.put_period(day, 1)
-        store.put_period(periods.month_from_days(CONNECTION, month, days, 24 * len(days)), 1)
+        store.put_period(periods.month_from_days(connection_id, month, days, 24 * len(days)), 1)
         month = month_end
 
 
@@ -73,12 +75,15 @@ def _groups(regions: Sequence[str]) -> list[tuple[str, Service]]:
 
 
 def benchmark_rollups(
-    hour: datetime, groups: Iterable[tuple[str, Service]], flagged_resources: Mapping[str, int] | None = None
+    hour: datetime,
+    groups: Iterable[tuple[str, Service]],
+    flagged_resources: Mapping[str, int] | None = None,
+    connection_id: str = CONNECTION,
 ) -> list[Rollup]:
     """One hour's roll-ups of the benchmark connection, the same figures for each (region, service) group."""
     return [
         Rollup(
-            connection_id=CONNECTION,
+            connection_id=connection_id,
             hour=hour,
             region=region,
             service=service,

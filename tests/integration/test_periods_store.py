@@ -14,7 +14,7 @@ from carbonmeter.aws import ClientFactory
 from carbonmeter.models import HOUR, Range, Rollup, Service, hour_key
 from carbonmeter.periods import Granularity, GroupBy, PeriodRollup
 from carbonmeter.settings import Settings
-from carbonmeter.store import PERIOD_GROUPS, EmissionStore
+from carbonmeter.store import EmissionStore, period_groups_attribute
 from devtools.aws.resources import create_resources
 
 CONNECTION = "acme"
@@ -154,7 +154,8 @@ def test_a_day_stored_with_nested_groups_reads_the_same_and_its_rewrite_keeps_on
     _calculate(store, hour + HOUR, 2.5)
     stored = table.get_item(Key={"pk": CONNECTION, "sk": keys.period_key(Granularity.DAY, DAY)})["Item"]
     assert "groups" not in stored
-    assert isinstance(stored[PERIOD_GROUPS], str)
+    for group_by in (GroupBy.SERVICE, GroupBy.REGION, GroupBy.SERVICE_REGION):
+        assert isinstance(stored[period_groups_attribute(group_by)], str)
     (rewritten,) = store.periods(CONNECTION, Granularity.DAY, DAY, DAY + timedelta(days=1))
     assert rewritten.hours_covered == 2
     assert len(rewritten.groups) == len(day.groups)
@@ -166,3 +167,17 @@ def test_a_stored_period_round_trips_every_figure_exactly(store):
     # Then the day and month read back equal, float for float, what was computed
     assert store.periods(CONNECTION, Granularity.DAY, DAY, DAY + timedelta(days=1)) == [day]
     assert store.periods(CONNECTION, Granularity.MONTH, month.start, DAY + timedelta(days=31)) == [month]
+
+
+def test_a_period_read_by_one_grouping_holds_that_grouping_alone_with_the_same_figures(store):
+    # Given a calculated day
+    day, _ = _calculate(store, DAY, 2.0)
+    # When it is read by service only
+    (by_service,) = store.periods(CONNECTION, Granularity.DAY, DAY, DAY + timedelta(days=1), GroupBy.SERVICE)
+    # Then it holds the day's service groups, exactly, and no other grouping
+    assert by_service.groups == tuple(day.of(GroupBy.SERVICE))
+    assert (by_service.hours_covered, by_service.hours_in_period) == (day.hours_covered, day.hours_in_period)
+    # And the footprint by region from the projected read equals the one computed from the whole day
+    footprint = periods.footprint(store, CONNECTION, DAY, DAY + timedelta(days=1), Granularity.DAY, GroupBy.REGION)
+    assert [point.group for point in footprint.series] == [group.group for group in day.of(GroupBy.REGION)]
+    assert footprint.totals["energy_kwh"] == sum((g.energy_kwh for g in day.of(GroupBy.REGION)), periods.Figure())

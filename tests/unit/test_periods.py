@@ -62,7 +62,12 @@ class Ledger:
         return [r for r in self.hourly if start <= r.hour < end]
 
     def periods(
-        self, connection_id: str, granularity: Granularity, start: datetime, end: datetime
+        self,
+        connection_id: str,
+        granularity: Granularity,
+        start: datetime,
+        end: datetime,
+        group_by: GroupBy | None = None,
     ) -> list[PeriodRollup]:
         return sorted(
             (period for (g, s), (_, period) in self.stored.items() if g == granularity and start <= s < end),

@@ -33,7 +33,7 @@ class MemoryLedger:
         found = [r for r in self.rollups if r.connection_id == connection_id and start <= r.hour < end]
         return iter(sorted(found, key=lambda r: (r.hour, r.region, r.service)))
 
-    def iter_periods(self, connection_id, granularity, start, end) -> Iterator[PeriodRollup]:
+    def iter_periods(self, connection_id, granularity, start, end, group_by=None) -> Iterator[PeriodRollup]:
         return iter([p for p in self.days if p.granularity == granularity and start <= p.start < end])
 
 

@@ -270,7 +270,12 @@ class FootprintLedger(Protocol):
     def rollups(self, connection_id: str, start: datetime, end: datetime) -> list[Rollup]: ...
 
     def periods(
-        self, connection_id: str, granularity: Granularity, start: datetime, end: datetime
+        self,
+        connection_id: str,
+        granularity: Granularity,
+        start: datetime,
+        end: datetime,
+        group_by: GroupBy | None = None,
     ) -> list[PeriodRollup]: ...
 
 
@@ -295,7 +300,7 @@ def footprint(
     if group_by is GroupBy.RESOURCE:
         raise ValueError("resources are not in the roll-ups: carbonmeter.series.footprint reads them")
     check_aligned(start, end, granularity)
-    periods = _periods(ledger, connection_id, start, end, granularity)
+    periods = _periods(ledger, connection_id, start, end, granularity, group_by)
     series = tuple(
         SeriesPoint(period_start=period.start, group=group.group, **{name: getattr(group, name) for name in FIGURES})
         for period in periods
@@ -315,10 +320,15 @@ def footprint(
 
 
 def _periods(
-    ledger: FootprintLedger, connection_id: str, start: datetime, end: datetime, granularity: Granularity
+    ledger: FootprintLedger,
+    connection_id: str,
+    start: datetime,
+    end: datetime,
+    granularity: Granularity,
+    group_by: GroupBy,
 ) -> list[PeriodRollup]:
     if granularity is not Granularity.HOUR:
-        return ledger.periods(connection_id, granularity, start, end)
+        return ledger.periods(connection_id, granularity, start, end, group_by)
     by_hour = _by_hour(ledger.rollups(connection_id, start, end))
     # An hour's period is its hourly roll-ups; an hour with none holds nothing, whether calculated or not.
     return [

@@ -55,7 +55,12 @@ class SeriesLedger(Protocol):
     def iter_rollups(self, connection_id: str, start: datetime, end: datetime) -> Iterator[Rollup]: ...
 
     def iter_periods(
-        self, connection_id: str, granularity: Granularity, start: datetime, end: datetime
+        self,
+        connection_id: str,
+        granularity: Granularity,
+        start: datetime,
+        end: datetime,
+        group_by: GroupBy | None = None,
     ) -> Iterator[PeriodRollup]: ...
 
     def read_hour(self, connection_id: str, hour: datetime) -> list[EmissionRecord]: ...
@@ -80,7 +85,7 @@ def rows(
         return _hour_rows(ledger.iter_rollups(connection_id, start, end), group_by)
     return (
         row
-        for period in ledger.iter_periods(connection_id, granularity, start, end)
+        for period in ledger.iter_periods(connection_id, granularity, start, end, group_by)
         for row in _period_rows(period, group_by)
     )
 

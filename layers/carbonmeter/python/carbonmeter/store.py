@@ -37,7 +37,7 @@ from carbonmeter.models import (
     UsageRecord,
     hour_key,
 )
-from carbonmeter.periods import Claim, Granularity, GroupFigures, PeriodRollup
+from carbonmeter.periods import Claim, Granularity, GroupBy, GroupFigures, PeriodRollup
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -72,28 +72,42 @@ def _from_item(model: type[Model], item: dict[str, Any]) -> Model:
     return model.model_validate(plain)
 
 
-# A period's groups are one compact JSON string, not nested maps: a day of a real account holds hundreds of groups,
-# and a year of days as maps (some 900 attribute values each) took the client seconds to parse. Periods written
-# before kept them as a list of maps under ``groups``; both shapes are read, and a rewrite removes the old one.
-PERIOD_GROUPS = "groups_json"
+# A period's groups are one compact JSON string per way of grouping (``groups_service``, ``groups_region``,
+# ``groups_service_region``), not nested maps: a day of a real account holds hundreds of groups, and a year of days
+# as maps (some 900 attribute values each) took the client seconds to parse. A view by one grouping reads its own
+# attribute alone. Periods written before kept every group as a list of maps under ``groups``; both shapes are read,
+# and a rewrite removes the old one.
 _LEGACY_PERIOD_GROUPS = "groups"
 _GROUPS = TypeAdapter(tuple[GroupFigures, ...])
+_PERIOD_ATTRIBUTES = tuple(name for name in PeriodRollup.model_fields if name != "groups")
+
+
+def period_groups_attribute(group_by: GroupBy) -> str:
+    """The attribute that holds a period's groups of one grouping."""
+    return f"groups_{group_by}"
+
+
+_GROUPED = {period_groups_attribute(group_by): group_by for group_by in GroupBy if group_by is not GroupBy.RESOURCE}
 
 
 def period_item(period: PeriodRollup) -> dict[str, Any]:
     """The stored attributes of ``period`` (without its key)."""
     item = _attributes(period, exclude={"groups"})
-    item[PERIOD_GROUPS] = _GROUPS.dump_json(period.groups, exclude_defaults=True).decode()
+    for attribute, group_by in _GROUPED.items():
+        item[attribute] = _GROUPS.dump_json(tuple(period.of(group_by)), exclude_defaults=True).decode()
     return item
 
 
 def period_from_item(item: Mapping[str, Any]) -> PeriodRollup:
-    """A stored period, in either shape."""
-    period = _from_item(PeriodRollup, {name: value for name, value in item.items() if name != PERIOD_GROUPS})
-    if PERIOD_GROUPS not in item:
+    """A stored period, in either shape, with the groupings the item holds (all, unless it was read projected)."""
+    period = _from_item(PeriodRollup, {name: value for name, value in item.items() if name not in _GROUPED})
+    stored = sorted(attribute for attribute in _GROUPED if attribute in item)
+    if not stored:
         return period
-    # Validated by the adapter, so the copy need not validate again.
-    return period.model_copy(update={"groups": _GROUPS.validate_json(item[PERIOD_GROUPS])})
+    # In the order periods keep their groups (by grouping, then group); validated by the adapter, so the copy need
+    # not validate again.
+    groups = tuple(group for attribute in stored for group in _GROUPS.validate_json(item[attribute]))
+    return period.model_copy(update={"groups": groups})
 
 
 def _decimal_default(value: object) -> float | int | list[Any]:
@@ -537,20 +551,42 @@ class EmissionStore(_HourLedger):
         return True
 
     def periods(
-        self, connection_id: str, granularity: Granularity, start: datetime, end: datetime
+        self,
+        connection_id: str,
+        granularity: Granularity,
+        start: datetime,
+        end: datetime,
+        group_by: GroupBy | None = None,
     ) -> list[PeriodRollup]:
-        """The days or months that start in [start, end), in order; one query (a page per MB)."""
-        return list(self.iter_periods(connection_id, granularity, start, end))
+        """The days or months that start in [start, end), in order; one query (a page per MB).
+
+        With ``group_by``, each period holds that grouping's groups alone, and only those are read.
+        """
+        return list(self.iter_periods(connection_id, granularity, start, end, group_by))
 
     def iter_periods(
-        self, connection_id: str, granularity: Granularity, start: datetime, end: datetime
+        self,
+        connection_id: str,
+        granularity: Granularity,
+        start: datetime,
+        end: datetime,
+        group_by: GroupBy | None = None,
     ) -> Iterator[PeriodRollup]:
         """``periods``, read a page at a time as they are taken."""
         bounds = (keys.period_key(granularity, start), keys.period_key(granularity, end))
         condition = Key("pk").eq(connection_id) & Key("sk").between(*bounds)
-        items = self._paginate(KeyConditionExpression=condition)
+        items = self._paginate(KeyConditionExpression=condition, **_period_projection(group_by))
         periods = (period_from_item(item) for item in items if "written_generation" in item)
         return (period for period in periods if start <= period.start < end)
+
+
+def _period_projection(group_by: GroupBy | None) -> dict[str, Any]:
+    if group_by is None:
+        return {}
+    # Older items hold every grouping in one list: it is read whole, and the period keeps what was asked for.
+    wanted = (*_PERIOD_ATTRIBUTES, "written_generation", period_groups_attribute(group_by), _LEGACY_PERIOD_GROUPS)
+    names = {f"#p{index}": name for index, name in enumerate(wanted)}
+    return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
 
 
 def _check_belongs(items: Sequence[dict[str, Any]], connection_id: str, hour: datetime) -> None:
