@@ -6,8 +6,10 @@ point them at an embedded AWS and inject latency or faults through botocore even
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -16,6 +18,7 @@ from typing import Any
 import boto3
 import botocore.loaders
 import botocore.session
+import botocore.utils
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -71,6 +74,33 @@ class ApiCallCounter:
             return self._metrics_requested
 
 
+# How the XML APIs (EC2, RDS, S3, ...) write every timestamp: ISO 8601 in UTC, "2026-11-23T10:20:00.000Z".
+_ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?Z\Z")
+
+
+def parse_timestamp(value: Any) -> datetime.datetime:
+    """botocore's ``parse_timestamp``, the same datetime with the same tzinfo, faster for ISO 8601 in UTC.
+
+    botocore reads every timestamp with dateutil's general parser: for the thousands of instances and volumes a
+    large account's describe answers hold, that was a fifth of the collector's CPU. The standard library reads the
+    one form AWS writes directly; any other form (epoch numbers, offsets, RFC 822) goes to botocore's own parser.
+    """
+    if isinstance(value, str) and _ISO_UTC.match(value):
+        return datetime.datetime.fromisoformat(value[:-1]).replace(tzinfo=_botocore_utc())
+    return botocore.utils.parse_timestamp(value)
+
+
+@functools.cache
+def _botocore_utc() -> datetime.tzinfo | None:
+    # The tzinfo botocore gives a "Z" timestamp: dateutil's tzutc(), or tzlocal() where the local zone is UTC.
+    return botocore.utils.parse_timestamp("1970-01-01T00:00:00Z").tzinfo
+
+
+def _parse_timestamps_fast(session: boto3.Session) -> None:
+    # botocore's own hook for the parser of every client of the session (ResponseParserFactory.set_parser_defaults).
+    session._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
+
+
 class ClientFactory:
     """Builds and caches boto3 clients for one set of credentials."""
 
@@ -85,6 +115,7 @@ class ClientFactory:
     ) -> None:
         self.settings = settings or Settings()
         self.session = session or _default_session(self.settings)
+        _parse_timestamps_fast(self.session)
         self.counter = counter or ApiCallCounter()
         self.hooks = tuple(hooks)
         self.retry_mode = retry_mode or self.settings.retry_mode

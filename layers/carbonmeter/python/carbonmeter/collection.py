@@ -13,6 +13,8 @@ with the reason, rather than failed, since retrying cannot help.
 
 from __future__ import annotations
 
+import gc
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -27,7 +29,7 @@ from carbonmeter.cloudwatch import MetricRequest
 from carbonmeter.models import GLOBAL_REGION, Service, UsageRecord, scope_key
 from carbonmeter.regions import collection_regions
 from carbonmeter.services import COLLECTORS, HourContext, Resource, ServiceCollector
-from carbonmeter.services.base import GLOBAL_API_REGION
+from carbonmeter.services.base import GLOBAL_API_REGION, shared_discovery
 
 if TYPE_CHECKING:
     from carbonmeter.inventory import Inventory
@@ -141,7 +143,7 @@ def collect(
         return all_failed(connection, describe_error(error))
     planned = areas(connection, regions)
     result = CollectionResult()
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(planned)))) as pool:
+    with gc_paused, ThreadPoolExecutor(max_workers=max(1, min(workers, len(planned)))) as pool:
         futures = [
             pool.submit(collect_region, clients, area, collectors, connection, hours, inventory=inventory)
             for area, collectors in planned.items()
@@ -153,6 +155,38 @@ def collect(
             result.add(region)
     result.succeeded.sort()
     return result
+
+
+class _GcPause:
+    """The cyclic garbage collector off while a collection runs, back on (if it was) when the last one running ends.
+
+    A collection only grows what it holds (parsed describe answers, resources, records: some 600,000 objects at
+    10,000 resources), and every full pass of the collector walks all of it again: at that size half of the
+    collector's CPU went to passes that found next to nothing (docs/benchmarks.md, "The collector's CPU"). Memory
+    is still freed by reference counting; the few cycles left (botocore's clients) wait for the first pass after.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._restore = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self._running += 1
+            if self._running == 1:
+                self._restore = gc.isenabled()
+                gc.disable()
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            self._running -= 1
+            if self._running == 0 and self._restore:
+                gc.enable()
+
+
+# Entered by every collect(): a collection running in another thread keeps it off until both have ended.
+gc_paused = _GcPause()
 
 
 def all_failed(connection: CollectionTarget, reason: str) -> CollectionResult:
@@ -221,11 +255,13 @@ def _discover(
     clients: ClientFactory, region: str, collectors: Sequence[ServiceCollector], outcome: RegionUsage
 ) -> dict[Service, list[Resource]]:
     discovered: dict[Service, list[Resource]] = {}
-    for collector in collectors:
-        try:
-            discovered[collector.name] = collector.discover(clients, region)
-        except Exception as error:
-            outcome.fail(collector.name, error)
+    # What several slices read of one area (ECS's Fargate workloads, which EKS reads too) is asked for once.
+    with shared_discovery():
+        for collector in collectors:
+            try:
+                discovered[collector.name] = collector.discover(clients, region)
+            except Exception as error:
+                outcome.fail(collector.name, error)
     return discovered
 
 
