@@ -7,15 +7,21 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import botocore.session
 import botocore.utils
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ParamValidationError
+from botocore.validate import validate_parameters
 
+from carbonmeter import cloudwatch
 from carbonmeter.aws import ClientFactory, parse_timestamp
+from carbonmeter.cloudwatch import MetricRequest
 from carbonmeter.collection import gc_paused
+from carbonmeter.models import HOUR
 from carbonmeter.settings import Settings
 
 AS_AWS_WRITES_THEM = [
@@ -103,3 +109,49 @@ def test_a_garbage_collector_turned_off_by_the_caller_stays_off(collector_enable
     with gc_paused:
         assert not gc.isenabled()
     assert not gc.isenabled()
+
+
+def _requests(count: int) -> list[MetricRequest]:
+    hour = datetime(2026, 11, 23, 10, tzinfo=UTC)
+    return [
+        MetricRequest(
+            "AWS/EC2", "CPUUtilization", (("InstanceId", f"i-{index:05d}"),), "Average", 3600, hour, hour + HOUR
+        )
+        for index in range(count)
+    ]
+
+
+def test_get_metric_data_requests_as_planned_are_valid_for_botocore_s_model():
+    # Given the requests the collector plans for 1,234 queries (botocore does not check them before sending)
+    model = botocore.session.get_session().get_service_model("cloudwatch").operation_model("GetMetricData")
+    for batch in cloudwatch.plan(_requests(1234)):
+        params = {
+            "MetricDataQueries": cloudwatch.queries(batch),
+            "StartTime": batch[0].start,
+            "EndTime": batch[0].end,
+            "ScanBy": "TimestampDescending",
+        }
+        # Then each passes botocore's own check of the operation's input, and holds at most 500 queries
+        validate_parameters(params, model.input_shape)
+        assert len(params["MetricDataQueries"]) <= cloudwatch.MAX_QUERIES_PER_REQUEST
+
+
+class _Sent(Exception):
+    """The request got past botocore's checks and was about to leave."""
+
+
+def _refuse_to_send(**_: Any) -> None:
+    raise _Sent
+
+
+def test_only_cloudwatch_requests_skip_botocore_s_check():
+    # Given a factory whose requests never leave (refused just before sending)
+    settings = Settings(endpoint_url="http://127.0.0.1:9")
+    clients = ClientFactory(settings=settings, hooks=[("before-send", _refuse_to_send)])
+
+    # Then a CloudWatch request botocore would refuse (MaxRecords under its minimum of 1) is left to CloudWatch
+    with pytest.raises(_Sent):
+        clients.client("cloudwatch", "eu-west-1").describe_alarms(MaxRecords=0)
+    # and every other service's requests are still checked before they leave
+    with pytest.raises(ParamValidationError):
+        clients.client("ec2", "eu-west-1").describe_volumes(MaxResults="many")

@@ -101,6 +101,14 @@ def _parse_timestamps_fast(session: boto3.Session) -> None:
     session._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
 
 
+# Services whose requests only CarbonMeter's code builds, in bulk, and are not checked again by botocore before they
+# are sent: CloudWatch's GetMetricData requests carry 500 queries each (``cloudwatch.queries``), and botocore's
+# check of them was a tenth of the collector's CPU at 10,000 resources. CloudWatch checks every request itself, and
+# tests/unit/test_collector_cpu.py checks the queries against botocore's model.
+UNVALIDATED_SERVICES = frozenset({"cloudwatch"})
+_UNVALIDATED = Config(parameter_validation=False)
+
+
 class ClientFactory:
     """Builds and caches boto3 clients for one set of credentials."""
 
@@ -137,8 +145,9 @@ class ClientFactory:
         with self._lock:
             key = (service, region)
             if key not in self._clients:
+                config = self._config.merge(_UNVALIDATED) if service in UNVALIDATED_SERVICES else self._config
                 client = self.session.client(
-                    service, region_name=region, config=self._config, endpoint_url=self.settings.endpoint_url
+                    service, region_name=region, config=config, endpoint_url=self.settings.endpoint_url
                 )
                 client.meta.events.register("before-call", self.counter.on_call)
                 for event, handler in self.hooks:
