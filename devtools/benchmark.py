@@ -36,12 +36,13 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from carbonmeter import cloudwatch, keys, report
 from carbonmeter.aws import ApiCallCounter, ClientFactory, EventHook, assume_role
 from carbonmeter.cloudwatch import MAX_QUERIES_PER_REQUEST, STATISTICS_PER_BILLED_METRIC, MetricRequest
-from carbonmeter.collection import RegionUsage, api_region, areas, collect
+from carbonmeter.collection import RegionUsage, api_region, areas, collect, collect_region
+from carbonmeter.gc_pause import gc_paused
 from carbonmeter.models import Connection, UsageRecord, hour_key, previous_whole_hour
 from carbonmeter.services import COLLECTORS, READ_ACTIONS, READ_RESOURCES
 from carbonmeter.services.instance_types import CATALOGUE
 from carbonmeter.settings import Settings
-from devtools import export_memory, period_reads, window_costs
+from devtools import collector_cpu, export_memory, period_reads, window_costs
 from devtools.aws.server import embedded_aws
 from devtools.progress import say
 from devtools.seed import DemoAccount, seed_fleet
@@ -313,6 +314,8 @@ class CollectionRun:
     workers: int
     latency_s: float
     seconds: float
+    # The process's CPU seconds meanwhile (every thread's): the collector's own work, whatever else the machine ran.
+    cpu_seconds: float
     records: tuple[UsageRecord, ...]
     resources: int
     calls: dict[str, int]
@@ -365,9 +368,9 @@ def run_collection(
         found.append(region)
         say(f"    {region.region}: {region.resources:,} resources, {len(region.records):,} records")
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = collect(customer, fleet.connection, fleet.hours, workers=workers, progress=progress)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     if result.failed:
         raise RuntimeError(f"collection failed: {result.failed}")
     records = result.records
@@ -375,6 +378,7 @@ def run_collection(
         workers=workers,
         latency_s=latency_s,
         seconds=seconds,
+        cpu_seconds=cpu_seconds,
         records=tuple(sorted(records, key=keys.resource_key)),
         resources=sum(region.resources for region in found),
         calls=counter.calls,
@@ -415,6 +419,9 @@ class FleetFigures:
     sequential_seconds: float
     same_records: bool
     seed_seconds: float = 0.0
+    client_cpu_seconds: float = 0.0
+    # The cProfile of a client-only collection (``--profile-collector``), as printed.
+    collector_profile: str = ""
 
     @property
     def speedup(self) -> float:
@@ -437,7 +444,35 @@ class FleetFigures:
         }
 
 
-def measure_fleet(clients: ClientFactory, fleet: Fleet, latency_s: float, say: Say = _quiet) -> FleetFigures:
+def profile_collection(clients: ClientFactory, fleet: Fleet, answers: RecordedAnswers) -> collector_cpu.ProfileFigures:
+    """cProfile of one client-only collection on the recorded answers.
+
+    cProfile sees one thread only, so the areas are collected here one after another with ``collect_region``, the
+    work each of ``collect()``'s threads does, with the garbage collector paused as ``collect()`` pauses it.
+    """
+    CATALOGUE.clear()
+    base = ClientFactory(clients.session, settings=clients.settings, hooks=answers.replay_hooks())
+    account = fleet.account
+    customer = assume_role(
+        base,
+        account.role_arn,
+        account.external_id,
+        clients.settings.role_session_name,
+        session_actions=READ_ACTIONS,
+        session_resources=READ_RESOURCES,
+    )
+
+    def run() -> None:
+        with gc_paused:
+            for area, collectors in areas(fleet.connection).items():
+                collect_region(customer, area, collectors, fleet.connection, fleet.hours)
+
+    return collector_cpu.profile(run)
+
+
+def measure_fleet(
+    clients: ClientFactory, fleet: Fleet, latency_s: float, say: Say = _quiet, *, profile: bool = False
+) -> FleetFigures:
     """Collect ``fleet``'s hour from the emulator, then from its recorded answers with and without latency."""
     workers = len(areas(fleet.connection))  # the regions, and ``global`` when a global service is metered
     answers = RecordedAnswers()
@@ -453,6 +488,10 @@ def measure_fleet(clients: ClientFactory, fleet: Fleet, latency_s: float, say: S
     )
     say(f"  collecting recorded answers with {latency_s * 1000:g} ms per request, one region after another")
     sequential = run_collection(clients, fleet, workers=1, latency_s=latency_s, hooks=answers.replay_hooks(), say=say)
+    profiled = ""
+    if profile:
+        say("  profiling one collection of the recorded answers (cProfile)")
+        profiled = collector_cpu.profile_table(fleet.size, profile_collection(clients, fleet, answers))
     observed = emulator.get_metric_data
     return FleetFigures(
         size=fleet.size,
@@ -480,6 +519,8 @@ def measure_fleet(clients: ClientFactory, fleet: Fleet, latency_s: float, say: S
         parallel_seconds=parallel.seconds,
         sequential_seconds=sequential.seconds,
         same_records=emulator.records == client.records == parallel.records == sequential.records,
+        client_cpu_seconds=client.cpu_seconds,
+        collector_profile=profiled,
     )
 
 
@@ -491,6 +532,7 @@ def benchmark_size(
     *,
     datapoints_in_window: bool = True,
     say: Say = _quiet,
+    profile: bool = False,
 ) -> FleetFigures:
     """One fleet size end to end on its own, empty, embedded AWS."""
     with embedded_aws():
@@ -502,7 +544,7 @@ def benchmark_size(
         seed_seconds = time.perf_counter() - started
         account = fleet.account
         say(f"  seeded {account.count():,} resources and {account.metric_datums:,} datums in {seed_seconds:.1f}s")
-        figures = measure_fleet(clients, fleet, latency_s, say)
+        figures = measure_fleet(clients, fleet, latency_s, say, profile=profile)
     return dataclasses.replace(figures, seed_seconds=seed_seconds)
 
 
@@ -638,6 +680,13 @@ def export_table(figures: export_memory.ExportFigures) -> str:
     return "\n".join([heading, "", report.table(headers, rows)])
 
 
+def cpu_figures(results: Iterable[FleetFigures]) -> list[collector_cpu.CpuFigures]:
+    return [
+        collector_cpu.CpuFigures(r.size, r.usage_records, r.client_seconds, r.client_cpu_seconds, r.speedup)
+        for r in results
+    ]
+
+
 def environment_description() -> dict[str, Any]:
     return {
         "python": platform.python_version(),
@@ -704,6 +753,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--windows-size", type=int, default=window_costs.DEFAULT_SIZE, help="resources of the windows' fleet (1000)"
     )
+    parser.add_argument(
+        "--profile-collector",
+        action="store_true",
+        help="also profile one client-only collection of each fleet with cProfile and print where its CPU goes",
+    )
     parser.add_argument("--format", choices=("table", "json"), default="table")
     args = parser.parse_args(argv)
     if args.windows_only:
@@ -728,6 +782,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.latency_ms / 1000,
             datapoints_in_window=size <= args.datapoints_limit,
             say=say,
+            profile=args.profile_collector,
         )
         for size in args.sizes
     ]
@@ -749,6 +804,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         if results:
             print(render_table(results, parameters))
+            print()
+            print(collector_cpu.cpu_table(cpu_figures(results)))
+        for r in results:
+            if r.collector_profile:
+                print()
+                print(r.collector_profile)
         if year_figures:
             print()
             print(year_reads_table(year_figures))

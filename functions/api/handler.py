@@ -16,6 +16,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from carbonmeter.gc_pause import gc_paused
 from carbonmeter.http_api import API_PREFIX, OPENAPI_PATH
 from carbonmeter.metrics import MetricName
 from functions.api import connections, errors, export, footprint, insights, status
@@ -56,7 +57,8 @@ def openapi_document() -> Response[str]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    answer = errors.within_bounds(app.resolve(event, context))
+    with gc_paused:
+        answer = errors.within_bounds(app.resolve(event, context))
     # Lambda answers at most 6 MB: how close each answer comes to it.
     metrics.add_metric(name=MetricName.API_RESPONSE_BYTES, unit=MetricUnit.Bytes, value=len(answer.get("body") or ""))
     return answer

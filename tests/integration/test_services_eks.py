@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from carbonmeter.aws import ClientFactory
+from carbonmeter.aws import ApiCallCounter, ClientFactory
 from carbonmeter.collection import collect_region
 from carbonmeter.emissions import estimate
 from carbonmeter.models import Service
@@ -207,6 +207,22 @@ def test_ecs_workloads_without_container_insights_take_the_whole_fargate_count(c
     # ECS's share-out charges every vCPU to the ECS workloads it cannot tell apart: nothing is counted twice
     assert records[(Service.ECS, "batch/report")].details.task_hours == pytest.approx(4.0)
     assert records[(Service.EKS, "k8s")].details.fargate_vcpu_hours == 0.0
+
+
+def test_ecs_and_eks_in_one_region_list_ecs_fargate_workloads_once(
+    clients: ClientFactory, counter: ApiCallCounter, running
+):
+    # Given an EKS cluster with a Fargate profile and an ECS Fargate service, which EKS's share-out reads too
+    eks_cluster("k8s", fargate=True)
+    fargate_service("web", "api", 2, insights=True)
+
+    # When the region's ECS and EKS are collected together, as the collector does
+    records = {(r.service, r.resource_id) for r in collect_all(clients)}
+
+    # Then both have their records, and ECS's services and task definitions were described once, not once a slice
+    assert {(Service.ECS, "web/api"), (Service.EKS, "k8s")} <= records
+    assert counter.calls["ecs:DescribeServices"] == 1
+    assert counter.calls["ecs:DescribeTaskDefinition"] == 1
 
 
 def test_eks_node_tags_name_the_cluster():

@@ -141,6 +141,8 @@ def joined_windows(requests: Iterable[MetricRequest]) -> dict[MetricRequest, Met
 
 
 def _join(group: Sequence[MetricRequest]) -> dict[MetricRequest, MetricRequest]:
+    if len(group) == 1:
+        return {group[0]: group[0]}  # one window, nothing to join: the usual case of a one-hour collection
     joined = replace(group[0], start=min(r.start for r in group), end=max(r.end for r in group))
     return dict.fromkeys(group, joined)
 

@@ -25,10 +25,11 @@ from carbonmeter import cloudwatch
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
 from carbonmeter.errors import describe_error as describe_error  # its home moved; kept importable here
+from carbonmeter.gc_pause import gc_paused
 from carbonmeter.models import GLOBAL_REGION, Service, UsageRecord, scope_key
 from carbonmeter.regions import collection_regions
 from carbonmeter.services import COLLECTORS, HourContext, Resource, ServiceCollector
-from carbonmeter.services.base import GLOBAL_API_REGION
+from carbonmeter.services.base import GLOBAL_API_REGION, shared_discovery
 
 if TYPE_CHECKING:
     from carbonmeter.inventory import Inventory
@@ -141,7 +142,7 @@ def collect(
         return all_failed(connection, describe_error(error))
     planned = areas(connection, regions)
     result = CollectionResult()
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(planned)))) as pool:
+    with gc_paused, ThreadPoolExecutor(max_workers=max(1, min(workers, len(planned)))) as pool:
         futures = [
             pool.submit(collect_region, clients, area, collectors, connection, hours, inventory=inventory)
             for area, collectors in planned.items()
@@ -221,11 +222,13 @@ def _discover(
     clients: ClientFactory, region: str, collectors: Sequence[ServiceCollector], outcome: RegionUsage
 ) -> dict[Service, list[Resource]]:
     discovered: dict[Service, list[Resource]] = {}
-    for collector in collectors:
-        try:
-            discovered[collector.name] = collector.discover(clients, region)
-        except Exception as error:
-            outcome.fail(collector.name, error)
+    # What several slices read of one area (ECS's Fargate workloads, which EKS reads too) is asked for once.
+    with shared_discovery():
+        for collector in collectors:
+            try:
+                discovered[collector.name] = collector.discover(clients, region)
+            except Exception as error:
+                outcome.fail(collector.name, error)
     return discovered
 
 

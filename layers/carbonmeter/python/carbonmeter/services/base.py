@@ -10,11 +10,13 @@ registers it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar, cast
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.cloudwatch import MetricRequest
@@ -48,6 +50,34 @@ def lifetime_share(resource: Resource, hour: datetime) -> float:
     start = max(hour, resource.created_at) if resource.created_at else hour
     end = min(hour + HOUR, resource.ended_at) if resource.ended_at else hour + HOUR
     return max(0.0, (end - start) / HOUR)
+
+
+# What the slices of one area's discovery share (``shared_discovery``); None outside a discovery.
+_SHARED: ContextVar[dict[Hashable, Any] | None] = ContextVar("shared_discovery", default=None)
+T = TypeVar("T")
+
+
+@contextmanager
+def shared_discovery() -> Iterator[None]:
+    """One area's discovery (``collection._discover``): inside it, ``shared`` asks for each answer once."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def shared(key: Hashable, compute: Callable[[], T]) -> T:
+    """``compute()``, once per ``key`` within a ``shared_discovery``; every call outside one computes afresh.
+
+    A failure is not kept: the next slice that asks computes (and fails, or succeeds) again, as it did alone.
+    """
+    memo = _SHARED.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return cast(T, memo[key])
 
 
 # Services report sizes in GiB; usage records hold decimal GB.

@@ -39,7 +39,7 @@ from carbonmeter.emissions.coefficients import Coefficients, rows
 from carbonmeter.emissions.parts import CAPACITY_UNKNOWN, Parts, memory, processor_kwh, storage, utilisation
 from carbonmeter.emissions.uncertainty import Band
 from carbonmeter.models import HOUR, Service, ServiceUsage, UsageRecord
-from carbonmeter.services.base import GB_PER_GIB, HourContext, Resource, ServiceSlice
+from carbonmeter.services.base import GB_PER_GIB, HourContext, Resource, ServiceSlice, shared
 
 NAMESPACE = "AWS/ECS"
 INSIGHTS_NAMESPACE = "ECS/ContainerInsights"
@@ -123,8 +123,7 @@ class EcsSlice(ServiceSlice[EcsUsage]):
     data_files = ("processors.csv", COEFFICIENTS_FILE)
 
     def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
-        workloads = fargate_workloads(clients.client("ecs", region))
-        return _with_pool(region, workloads)
+        return _with_pool(region, region_fargate_workloads(clients, region))
 
     def metric_requests(self, resource: Resource, hour: datetime) -> list[MetricRequest]:
         attributes = resource.attributes
@@ -293,6 +292,11 @@ class MeasuredPeer:
     dimensions: tuple[tuple[str, str], ...]
     vcpus_per_task: float
     running: float
+
+
+def region_fargate_workloads(clients: ClientFactory, region: str) -> list[Workload]:
+    """``fargate_workloads`` of the region, listed once per discovery for ECS and EKS both (``shared``)."""
+    return shared(("ecs.fargate_workloads", region), lambda: fargate_workloads(clients.client("ecs", region)))
 
 
 def fargate_workloads(ecs: Any) -> list[Workload]:

@@ -93,7 +93,7 @@ class EksSlice(ServiceSlice[EksUsage]):
         clusters = [(client.describe_cluster(name=name)["cluster"], _fargate_profiles(client, name)) for name in names]
         with_fargate = sum(1 for _, profiles in clusters if profiles)
         # ECS's Fargate workloads are read only when some pods may run on Fargate: they explain part of the count.
-        workloads = ecs.fargate_workloads(clients.client("ecs", region)) if with_fargate else []
+        workloads = ecs.region_fargate_workloads(clients, region) if with_fargate else []
         ecs_shares_all = any(not workload.insights for workload in workloads)
         peers = ecs.measured_peers(workloads)
         return [
