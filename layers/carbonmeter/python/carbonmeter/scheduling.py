@@ -9,6 +9,7 @@ customer's role therefore leaves no gap once it ends, within the look-back.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -200,17 +201,32 @@ class HourlyPlan:
     calculate: list[CalculateJob]
 
 
+def lookback_window(now: datetime, settings: Settings) -> tuple[datetime, datetime]:
+    """The hours the hourly run looks at: the last ``lookback_hours`` settled hours, as [start, end)."""
+    end = settled_end(now, settings)
+    return end - settings.lookback_hours * HOUR, end
+
+
+def _statuses(
+    store: StatusStore, connections: Sequence[ConnectionSchedule], now: datetime, settings: Settings
+) -> dict[str, Mapping[datetime, HourStatus]]:
+    """Each connection's statuses of the look-back, read ``scheduler_workers`` queries at a time."""
+    start, end = lookback_window(now, settings)
+    with ThreadPoolExecutor(max_workers=settings.scheduler_workers) as pool:
+        found = pool.map(lambda connection: store.between(connection.connection_id, start, end), connections)
+        return {connection.connection_id: statuses for connection, statuses in zip(connections, found, strict=True)}
+
+
 def plan_hourly(
     connections: Iterable[ConnectionSchedule], statuses: StatusLookup, now: datetime, settings: Settings
 ) -> HourlyPlan:
     """The jobs of the hourly run: every due hour of every enabled connection, and every lost calculation."""
-    latest = settled_end(now, settings) - HOUR
-    start = latest - (settings.lookback_hours - 1) * HOUR
+    start, end = lookback_window(now, settings)
     plan = HourlyPlan(collect=[], calculate=[])
     for connection in connections:
         if not connection.enabled:
             continue
-        found = statuses(connection, start, latest + HOUR)
+        found = statuses(connection, start, end)
         hours = due_hours(connection, found, now, settings)
         plan.collect.extend(window_jobs(connection.connection_id, hours, window_hours(connection, settings)))
         plan.calculate.extend(
@@ -239,14 +255,14 @@ def run_hourly(clients: ClientFactory, settings: Settings, event_time: datetime,
     reference = hourly_reference(event_time, now)
     collect_queue, calculate_queue = _queues(settings)
     connections = list(ConnectionStore(clients, settings.connections_table).schedules(enabled_only=True))
-    statuses = StatusStore(clients, settings.usage_table)
+    found = _statuses(StatusStore(clients, settings.usage_table), connections, reference, settings)
 
     def lookup(connection: ConnectionSchedule, start: datetime, end: datetime) -> Mapping[datetime, HourStatus]:
-        return statuses.between(connection.connection_id, start, end)
+        return found[connection.connection_id]
 
     plan = plan_hourly(connections, lookup, reference, settings)
-    enqueue(clients, collect_queue, plan.collect)
-    enqueue(clients, calculate_queue, plan.calculate)
+    enqueue(clients, collect_queue, plan.collect, workers=settings.scheduler_workers)
+    enqueue(clients, calculate_queue, plan.calculate, workers=settings.scheduler_workers)
     return HourlyRun(
         collect=summarise(plan.collect),
         calculations_requeued=len(plan.calculate),
@@ -353,16 +369,24 @@ def _known_connections(store: ConnectionStore, connection_ids: Sequence[str]) ->
     return found
 
 
-def enqueue(clients: ClientFactory, queue_url: str, jobs: Sequence[BaseModel]) -> int:
-    """Send ``jobs`` with SendMessageBatch, ten at a time; raise if any message was refused."""
+def enqueue(clients: ClientFactory, queue_url: str, jobs: Sequence[BaseModel], workers: int = 1) -> int:
+    """Send ``jobs`` with SendMessageBatch, ten at a time (``workers`` batches at once); raise if any message was
+    refused, once every batch has been tried."""
     sqs = clients.client("sqs")
-    for start in range(0, len(jobs), SQS_BATCH_SIZE):
-        batch = jobs[start : start + SQS_BATCH_SIZE]
+    batches = [jobs[start : start + SQS_BATCH_SIZE] for start in range(0, len(jobs), SQS_BATCH_SIZE)]
+
+    def send(batch: Sequence[BaseModel]) -> list[str]:
         entries = [{"Id": str(i), "MessageBody": job.model_dump_json()} for i, job in enumerate(batch)]
         failed = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])
-        if failed:
-            reasons = "; ".join(f"{f.get('Code')}: {f.get('Message', '')}" for f in failed)
-            raise RuntimeError(f"{len(failed)} of {len(batch)} messages were not queued: {reasons}")
+        return [f"{f.get('Code')}: {f.get('Message', '')}" for f in failed]
+
+    if workers <= 1 or len(batches) <= 1:
+        refused = [reason for batch in batches for reason in send(batch)]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            refused = [reason for reasons in pool.map(send, batches) for reason in reasons]
+    if refused:
+        raise RuntimeError(f"{len(refused)} of {len(jobs)} messages were not queued: {'; '.join(refused[:10])}")
     return len(jobs)
 
 

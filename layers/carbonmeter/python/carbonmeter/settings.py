@@ -33,6 +33,9 @@ class Settings(BaseModel):
     retry_mode: Literal["standard", "adaptive"] = "adaptive"
     # Attempts per call, the first included.
     max_attempts: int = Field(default=8, ge=1, le=20)
+    # The hourly run reads the connections' hour statuses, and sends their jobs, this many requests at a time: at
+    # 10,000 connections one query after another would outlast the scheduler's timeout (docs/benchmarks.md).
+    scheduler_workers: int = Field(default=16, ge=1, le=32)
     # The hourly run re-queues hours missed within this window (CloudWatch keeps hourly data 455 days).
     lookback_hours: int = Field(default=72, ge=1, le=455 * 24)
     # An incomplete hour is queued again once its own message's retries are over.

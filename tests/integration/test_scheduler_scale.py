@@ -1,0 +1,104 @@
+"""The hourly run at many connections: statuses read and jobs sent several requests at a time, with the same
+outcome as one at a time; nothing lost or sent twice, and a refused send still reported."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from moto import mock_aws
+
+from carbonmeter.aws import ClientFactory
+from carbonmeter.models import CollectJob, Connection
+from carbonmeter.scheduling import enqueue, run_hourly
+from carbonmeter.settings import Settings
+from carbonmeter.store import ConnectionStore, StatusStore
+from devtools.aws.resources import create_resources
+
+NOW = datetime(2026, 11, 23, 10, 12, 12, tzinfo=UTC)
+CONNECTIONS = 45
+
+
+@pytest.fixture
+def deployed(aws_credentials):
+    with mock_aws():
+        factory = ClientFactory(settings=Settings(lookback_hours=4))
+        settings = create_resources(factory, factory.settings)
+        factory = ClientFactory(settings=settings)
+        store, statuses = (
+            ConnectionStore(factory, settings.connections_table),
+            StatusStore(factory, settings.usage_table),
+        )
+        for n in range(CONNECTIONS):
+            store.put(
+                Connection(
+                    connection_id=f"c{n:03d}",
+                    role_arn="arn:aws:iam::123456789012:role/CarbonMeterReadOnly",
+                    external_id=f"ext-{n}",
+                    regions=("us-east-1",),
+                    created_at=datetime(2026, 11, 22, tzinfo=UTC),
+                )
+            )
+            # Every third connection already has the look-back's second hour collected
+            if n % 3 == 0:
+                statuses.record(f"c{n:03d}", datetime(2026, 11, 23, 7, tzinfo=UTC), ["ec2/us-east-1"], {}, {})
+        yield factory
+
+
+def _drain(factory: ClientFactory, queue_url: str) -> list[dict]:
+    sqs, bodies = factory.client("sqs"), []
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def _jobs(bodies: list[dict]) -> list[tuple[str, str]]:
+    return sorted((body["connection_id"], body["hour"]) for body in bodies)
+
+
+def test_statuses_read_and_jobs_sent_many_at_a_time_queue_what_one_at_a_time_queues(deployed):
+    runs = {}
+    for workers in (1, 8):
+        settings = deployed.settings.model_copy(update={"scheduler_workers": workers})
+        run = run_hourly(deployed, settings, NOW, NOW)
+        runs[workers] = (run, _jobs(_drain(deployed, settings.collect_queue_url)))
+    (one_run, one_jobs), (many_run, many_jobs) = runs[1], runs[8]
+    # Every connection's missing hours of the look-back, each exactly once, whatever the workers
+    assert many_jobs == one_jobs
+    assert len(many_jobs) == len(set(many_jobs)) == CONNECTIONS * 4 - len(range(0, CONNECTIONS, 3))
+    assert many_run.collect == one_run.collect
+
+
+class _RefusingSqs:
+    """SendMessageBatch that refuses the entries whose body names a refused connection (moto queues them all)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict]) -> dict:
+        failed = [{"Id": e["Id"], "Code": "InvalidMessageContents"} for e in Entries if "refused" in e["MessageBody"]]
+        self.sent += [e["MessageBody"] for e in Entries if "refused" not in e["MessageBody"]]
+        return {"Failed": failed}
+
+
+class _Clients:
+    def __init__(self, sqs: _RefusingSqs) -> None:
+        self._sqs = sqs
+
+    def client(self, service: str) -> _RefusingSqs:
+        return self._sqs
+
+
+def test_a_refused_message_fails_the_send_after_every_batch_was_tried():
+    # Given 35 jobs, SQS refusing one of them
+    hour = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    jobs = [CollectJob(connection_id="refused" if n == 12 else f"c{n:03d}", hour=hour) for n in range(35)]
+    sqs = _RefusingSqs()
+    # When they are sent four batches at a time
+    with pytest.raises(RuntimeError, match=r"1 of 35 messages were not queued: InvalidMessageContents"):
+        enqueue(_Clients(sqs), "queue", jobs, workers=4)  # type: ignore[arg-type]
+    # Then every other job was still sent, once
+    assert sorted(sqs.sent) == sorted(job.model_dump_json() for job in jobs if job.connection_id != "refused")
