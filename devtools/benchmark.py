@@ -751,6 +751,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-windows", action="store_true", help="skip the collection windows' cost (about a minute)")
     parser.add_argument("--windows-only", action="store_true", help="only the collection windows' cost")
     parser.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="skip the scheduler's hourly run at 1,000 connections (a minute or two: it registers them first)",
+    )
+    parser.add_argument(
         "--windows-size", type=int, default=window_costs.DEFAULT_SIZE, help="resources of the windows' fleet (1000)"
     )
     parser.add_argument(
@@ -762,6 +767,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.windows_only:
         args.sizes, args.no_year_reads, args.no_export, args.no_lambda = [], True, True, True
+        args.no_scheduler = True
     if args.latency_ms < 0:
         parser.error("--latency-ms must not be negative")
     hour = previous_whole_hour(datetime.now(UTC))
@@ -792,6 +798,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     lambda_figures = None if args.no_lambda else lambda_benchmark.measure(args.regions, say=say)
     windows = [] if args.no_windows else window_costs.measure(args.windows_size, args.regions)
+    from devtools import scheduler_scale  # here: it imports this module
+
+    scheduler_runs = (
+        []
+        if args.no_scheduler
+        else scheduler_scale.measure(
+            scheduler_scale.SIZES, scheduler_scale.DEFAULT_LATENCY_MS, scheduler_scale.DEFAULT_WORKERS
+        )
+    )
     say(f"benchmark finished in {time.perf_counter() - started:.0f}s")
     if args.format == "json":
         fleets = [r.as_dict() for r in results]
@@ -800,6 +815,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         document = {"parameters": parameters, "fleets": fleets, "year_reads": years, "year_export": exported}
         document["lambda"] = None if lambda_figures is None else lambda_figures.as_dict()
         document["windows"] = [f.as_dict() for f in windows]
+        document["scheduler"] = [run.as_dict() for run in scheduler_runs]
         print(json.dumps(document, indent=2))
     else:
         if results:
@@ -822,6 +838,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if windows:
             print()
             print(window_costs.table(windows))
+        if scheduler_runs:
+            print()
+            print(scheduler_scale.table(scheduler_runs))
     return 0
 
 

@@ -25,7 +25,7 @@ def test_benchmark_command_prints_coherent_figures_for_a_tiny_fleet(capsys: pyte
     # Given a 12-resource fleet over two regions and 5 ms on every request
     # (the year of roll-ups is left out: tests/integration/test_periods_store.py holds its request budget)
     argv = ["--sizes", str(SIZE), "--regions", ",".join(REGIONS), "--latency-ms", "5", "--format", "json"]
-    argv += ["--no-year-reads", "--no-export", "--no-lambda", "--no-windows"]
+    argv += ["--no-year-reads", "--no-export", "--no-lambda", "--no-windows", "--no-scheduler"]
 
     # When the benchmark command runs
     assert benchmark.main(argv) == 0

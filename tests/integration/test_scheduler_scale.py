@@ -14,6 +14,7 @@ from carbonmeter.models import CollectJob, Connection
 from carbonmeter.scheduling import enqueue, run_hourly
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, StatusStore
+from devtools import scheduler_scale
 from devtools.aws.resources import create_resources
 
 NOW = datetime(2026, 11, 23, 10, 12, 12, tzinfo=UTC)
@@ -102,3 +103,13 @@ def test_a_refused_message_fails_the_send_after_every_batch_was_tried():
         enqueue(_Clients(sqs), "queue", jobs, workers=4)  # type: ignore[arg-type]
     # Then every other job was still sent, once
     assert sorted(sqs.sent) == sorted(job.model_dump_json() for job in jobs if job.connection_id != "refused")
+
+
+def test_the_scheduler_benchmark_times_the_same_run_both_ways():
+    # A few connections, no latency: the figures agree with each other (the timings themselves are no test)
+    one, many = scheduler_scale.measure([12], latency_ms=0, workers=4)
+    assert (one.connections, one.workers, many.workers) == (12, 1, 4)
+    assert one.jobs_queued == many.jobs_queued > 12
+    # One scan, a status query per connection, and the sends: the same requests either way
+    assert one.requests == many.requests >= 1 + 12 + one.jobs_queued // 10
+    assert "share of the timeout" in scheduler_scale.table([one, many])
