@@ -8,6 +8,7 @@ customer's role therefore leaves no gap once it ends, within the look-back.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -208,12 +209,21 @@ def lookback_window(now: datetime, settings: Settings) -> tuple[datetime, dateti
 
 
 def _statuses(
-    store: StatusStore, connections: Sequence[ConnectionSchedule], now: datetime, settings: Settings
+    clients: ClientFactory, connections: Sequence[ConnectionSchedule], now: datetime, settings: Settings
 ) -> dict[str, Mapping[datetime, HourStatus]]:
     """Each connection's statuses of the look-back, read ``scheduler_workers`` queries at a time."""
     start, end = lookback_window(now, settings)
+    # boto3's resources are not thread-safe (its clients are): each worker thread reads through its own.
+    local = threading.local()
+
+    def read(connection: ConnectionSchedule) -> Mapping[datetime, HourStatus]:
+        if not hasattr(local, "store"):
+            local.store = StatusStore(clients, settings.usage_table)
+        found: Mapping[datetime, HourStatus] = local.store.between(connection.connection_id, start, end)
+        return found
+
     with ThreadPoolExecutor(max_workers=settings.scheduler_workers) as pool:
-        found = pool.map(lambda connection: store.between(connection.connection_id, start, end), connections)
+        found = pool.map(read, connections)
         return {connection.connection_id: statuses for connection, statuses in zip(connections, found, strict=True)}
 
 
@@ -255,7 +265,7 @@ def run_hourly(clients: ClientFactory, settings: Settings, event_time: datetime,
     reference = hourly_reference(event_time, now)
     collect_queue, calculate_queue = _queues(settings)
     connections = list(ConnectionStore(clients, settings.connections_table).schedules(enabled_only=True))
-    found = _statuses(StatusStore(clients, settings.usage_table), connections, reference, settings)
+    found = _statuses(clients, connections, reference, settings)
 
     def lookup(connection: ConnectionSchedule, start: datetime, end: datetime) -> Mapping[datetime, HourStatus]:
         return found[connection.connection_id]
