@@ -16,16 +16,18 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from carbonmeter import keys
+from carbonmeter import cli, keys
 from carbonmeter.aws import ApiCallCounter, ClientFactory
 from carbonmeter.collection import api_region, collect_region
 from carbonmeter.models import UsageRecord
 from carbonmeter.services import ServiceCollector
 from carbonmeter.settings import Settings
+from carbonmeter.store import ConnectionStore
 from devtools.aws.dynamodb_speed import dynamodb_answers_fast
 from devtools.aws.elasticache_serverless import elasticache_serverless
 from devtools.aws.lifetimes import backdate
 from devtools.aws.redshift_serverless import redshift_serverless
+from devtools.aws.resources import create_resources
 from tests.support.cloudwatch import CloudWatchLimits
 from tests.support.connections import connection_for
 
@@ -91,3 +93,13 @@ def collect(clients: ClientFactory) -> Callable[[ServiceCollector, str, datetime
         return sorted(usage.records, key=keys.resource_key)
 
     return run
+
+
+@pytest.fixture
+def registry(aws, monkeypatch):
+    """The connections table on the embedded AWS, for the CLI's connection commands."""
+    # The operator's shell may export an ExternalId; each test says where its own comes from.
+    monkeypatch.delenv(cli.EXTERNAL_ID_ENV, raising=False)
+    factory = ClientFactory(settings=Settings())
+    create_resources(factory, factory.settings)
+    return ConnectionStore(factory, factory.settings.connections_table)

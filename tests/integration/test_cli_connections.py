@@ -15,23 +15,13 @@ from carbonmeter.aws import ClientFactory
 from carbonmeter.connections import validate_external_id
 from carbonmeter.models import Rollup, Service, hour_key, previous_whole_hour
 from carbonmeter.settings import Settings
-from carbonmeter.store import ConnectionStore, EmissionStore, StatusStore
-from devtools.aws.resources import create_resources
+from carbonmeter.store import EmissionStore, StatusStore
 from tests.support.aws_hooks import deny_assume_role, refuse_when
 
 ROLE = "arn:aws:iam::111122223333:role/CarbonMeterReadOnly"
 OTHER_ROLE = "arn:aws:iam::444455556666:role/CarbonMeterReadOnly"
 SECRET = "tohzE5mmBECZW6EcDidg9e5okelULtfbuuMzHGwBsDg"
 OTHER_SECRET = "UPQihqVjtUrqKiuRJpgDwaLGS5DpzaaSsZrFnn0AH7A"
-
-
-@pytest.fixture
-def registry(aws, monkeypatch):
-    # The operator's shell may export an ExternalId; each test says where its own comes from.
-    monkeypatch.delenv(cli.EXTERNAL_ID_ENV, raising=False)
-    factory = ClientFactory(settings=Settings())
-    create_resources(factory, factory.settings)
-    return ConnectionStore(factory, factory.settings.connections_table)
 
 
 def _add(connection_id: str, *extra: str, external_id: str | None = SECRET, role: str = ROLE) -> int:

@@ -9,23 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from carbonmeter import cli
-from carbonmeter.aws import ClientFactory
 from carbonmeter.models import hour_key, previous_whole_hour
 from carbonmeter.monitoring import monthly_usd
 from carbonmeter.settings import Settings
-from carbonmeter.store import ConnectionStore
-from devtools.aws.resources import create_resources
 
 ROLE = "arn:aws:iam::111122223333:role/CarbonMeterReadOnly"
 SECRET = "tohzE5mmBECZW6EcDidg9e5okelULtfbuuMzHGwBsDg"
-
-
-@pytest.fixture
-def registry(aws, monkeypatch):
-    monkeypatch.delenv(cli.EXTERNAL_ID_ENV, raising=False)
-    factory = ClientFactory(settings=Settings())
-    create_resources(factory, factory.settings)
-    return ConnectionStore(factory, factory.settings.connections_table)
 
 
 def _add(*extra: str) -> int:
