@@ -329,6 +329,20 @@ class CollectionRun:
         return self.calls.get("monitoring:GetMetricData", 0)
 
 
+def _fleet_customer(base: ClientFactory, fleet: Fleet, counter: ApiCallCounter | None = None) -> ClientFactory:
+    """The fleet's account, assumed as the collector assumes a connection's role (ExternalId, session policy)."""
+    account = fleet.account
+    return assume_role(
+        base,
+        account.role_arn,
+        account.external_id,
+        base.settings.role_session_name,
+        counter,
+        session_actions=READ_ACTIONS,
+        session_resources=READ_RESOURCES,
+    )
+
+
 def run_collection(
     clients: ClientFactory,
     fleet: Fleet,
@@ -351,16 +365,7 @@ def run_collection(
         clients.session, settings=clients.settings, hooks=[*latency.hooks(), *observer.hooks(), *hooks]
     )
     counter = ApiCallCounter()
-    account = fleet.account
-    customer = assume_role(
-        base,
-        account.role_arn,
-        account.external_id,
-        clients.settings.role_session_name,
-        counter,
-        session_actions=READ_ACTIONS,
-        session_resources=READ_RESOURCES,
-    )
+    customer = _fleet_customer(base, fleet, counter)
     requests_before = latency.requests
     found: list[RegionUsage] = []
 
@@ -452,15 +457,7 @@ def profile_collection(clients: ClientFactory, fleet: Fleet, answers: RecordedAn
     """
     CATALOGUE.clear()
     base = ClientFactory(clients.session, settings=clients.settings, hooks=answers.replay_hooks())
-    account = fleet.account
-    customer = assume_role(
-        base,
-        account.role_arn,
-        account.external_id,
-        clients.settings.role_session_name,
-        session_actions=READ_ACTIONS,
-        session_resources=READ_RESOURCES,
-    )
+    customer = _fleet_customer(base, fleet)
 
     def run() -> None:
         with gc_paused:
