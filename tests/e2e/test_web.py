@@ -238,6 +238,21 @@ def test_the_page_is_usable_from_the_keyboard(browser: BrowserContext, site: Das
         page.close()
 
 
+def test_the_health_view_shows_what_collecting_costs_the_customers_account(alice: Page, site: Dashboard) -> None:
+    # Given alice's connection, collected completely, as the API gives it
+    connection = user_of(site, ACME).connection_ids[0]
+    api = api_get(site, id_token(site, user_of(site, ACME)), f"/connections/{connection}").json()["monitoring"]
+    assert api["usd_per_month"] > 0
+    # When she opens its health
+    alice.goto(f"{site.url}/#health")
+    wait_for_view(alice, "health")
+    shown = alice.locator("dt:text-is('Monitoring cost') + dd").inner_text()
+    # Then the page gives the API's monthly cost to the cent, its metrics, and whose bill it lands on
+    assert f"USD {api['usd_per_month']:.2f} a month" in shown
+    assert f"{api['metrics_per_collection']:,} metrics a collection" in shown
+    assert "billed to the customer's account" in shown
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_every_view_draws_at_both_widths(browser: BrowserContext, site: Dashboard, width: int) -> None:
     page = sign_in(browser, site, user_of(site, ACME), width=width)

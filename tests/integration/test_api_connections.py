@@ -78,6 +78,13 @@ def test_a_connection_carries_its_health_over_the_schedulers_look_back(deployed)
         # 05:00 to 09:00 looked after; 07:00 failed a scope, 08:00 and 09:00 were never collected
         "hours_missing": 3,
         "hours_in_lookback": 5,
+        # Never collected completely, so what a collection requests is not known yet
+        "monitoring": {
+            "window_hours": 1,
+            "metrics_per_collection": None,
+            "usd_per_month": None,
+            "billed_to": "customer's account",
+        },
     }
     # And the list says the same of it
     listed = get("/api/v1/connections").json()["connections"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from moto import mock_aws
 
 from carbonmeter import tenancy
 from carbonmeter.aws import ClientFactory
+from carbonmeter.monitoring import monthly_usd
 from carbonmeter.settings import Settings
 from carbonmeter.store import StatusStore
 from carbonmeter.tenancy import Viewer
@@ -34,3 +36,22 @@ def test_a_6_hour_connection_collected_to_its_last_settled_window_misses_no_hour
         found = tenancy.connection_status(clients, settings, Viewer(tenants=frozenset({ACME})), "acme-prod", NOW)
     # Then the six hours of its settled window are looked after, none missing (06:00-10:00 wait for their window)
     assert (found.hours_in_lookback, found.hours_missing) == (6, 0)
+
+
+def test_a_connections_monitoring_cost_is_its_windows_and_billed_to_the_customer(aws_credentials):
+    with mock_aws():
+        clients = ClientFactory(settings=Settings())
+        settings = create_resources(clients, clients.settings)
+        clients = ClientFactory(settings=settings)
+        # Given two connections whose last complete collections requested 1,904 metrics, one hourly, one every 6 h
+        hourly = tenant_connection("acme-prod", ACME, MIDNIGHT).model_copy(update={"metrics_per_collection": 1904})
+        six = hourly.model_copy(update={"connection_id": "acme-six", "window_hours": 6})
+        store_connections(clients, settings, [hourly, six])
+        # When their tenant's user lists them
+        listed = tenancy.visible_connections(clients, settings, Viewer(tenants=frozenset({ACME})), NOW)
+    found = {connection.connection_id: connection.monitoring for connection in listed.connections}
+    # Then each costs what `connections list` says, the 6-hour one a sixth of the hourly one, on the customer's bill
+    assert found["acme-prod"].usd_per_month == monthly_usd(1904, 1)
+    assert found["acme-six"].usd_per_month == monthly_usd(1904, 6)
+    assert found["acme-prod"].usd_per_month == pytest.approx(found["acme-six"].usd_per_month * 6)
+    assert (found["acme-six"].window_hours, found["acme-six"].billed_to) == (6, "customer's account")

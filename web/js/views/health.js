@@ -1,6 +1,7 @@
 // Connection health: how its collection goes (last collected hour, last error, hours the hourly run is catching up
-// on) and, for the range, each hour collected, missing or failed. The hour statuses are one request; the API
-// answers at most two months of them, so a longer range shows its last 31 days.
+// on, what collecting costs the customer's account) and, for the range, each hour collected, missing or failed.
+// The hour statuses are one request; the API answers at most two months of them, so a longer range shows its last
+// 31 days.
 
 import { h, section, stat, table } from "../dom.js";
 import { hourText } from "../format.js";
@@ -18,6 +19,14 @@ function kind(hour) {
   return "failed";
 }
 
+// What collecting costs the customer a month: the calls are made with their role, so CloudWatch bills their account.
+function monitoringText(monitoring) {
+  const every = monitoring.window_hours === 1 ? "every hour" : `every ${monitoring.window_hours} hours`;
+  if (monitoring.usd_per_month === null) return `not known until a first complete collection (collected ${every})`;
+  const metrics = monitoring.metrics_per_collection.toLocaleString("en-US");
+  return `USD ${monitoring.usd_per_month.toFixed(2)} a month of CloudWatch GetMetricData, billed to the ${monitoring.billed_to}: ${metrics} metrics a collection, collected ${every}`;
+}
+
 function summary(connection) {
   const item = (label, value) => [h("dt", {}, label), h("dd", {}, value)];
   return h(
@@ -31,6 +40,7 @@ function summary(connection) {
       "Hours not yet collected",
       `${connection.hours_missing} of the last ${connection.hours_in_lookback ?? "?"} hours the hourly run looks back on`,
     ),
+    item("Monitoring cost", monitoringText(connection.monitoring)),
     item(
       "Last error",
       connection.last_error ? `${connection.last_error} (${hourText(connection.last_error_at)})` : "none",

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from carbonmeter import periods, queries
 from carbonmeter.aws import ClientFactory
+from carbonmeter.connections import monitoring_cost
 from carbonmeter.insights import costs, recommendations, reconciliation
 from carbonmeter.insights.anomalies.records import Anomaly
 from carbonmeter.insights.anomalies.watch import connection_anomalies
@@ -116,6 +117,18 @@ class ReadLimits(BaseModel):
 LIMITS = ReadLimits()
 
 
+class Monitoring(BaseModel):
+    """What collecting the connection costs a month in CloudWatch GetMetricData, and who pays it (the customer's
+    account, whose role makes the calls); ``usd_per_month`` is null until its first complete collection."""
+
+    model_config = ConfigDict(frozen=True)
+
+    window_hours: int
+    metrics_per_collection: int | None
+    usd_per_month: float | None
+    billed_to: str
+
+
 class ConnectionStatus(BaseModel):
     """A connection as its tenant's users see it, with its collection's health; never its role or ExternalId.
 
@@ -135,6 +148,7 @@ class ConnectionStatus(BaseModel):
     last_error_at: datetime | None
     hours_missing: int
     hours_in_lookback: int
+    monitoring: Monitoring
 
 
 class ConnectionList(BaseModel):
@@ -231,6 +245,7 @@ def _status(view: ConnectionView, statuses: StatusStore, now: datetime, settings
         last_error_at=view.last_error_at,
         hours_missing=len(missing_hours(schedule, found, now, settings)),
         hours_in_lookback=len(window),
+        monitoring=Monitoring.model_validate(monitoring_cost(view, settings.collection_window_hours).document()),
     )
 
 
