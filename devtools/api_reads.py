@@ -2,9 +2,11 @@
 
 A year of daily and monthly roll-ups (every service in each region, as ``devtools.period_reads`` stores it) is read
 through the real API function (``functions.api.handler``, the event API Gateway delivers, a signed-in user of the
-connection's tenant) by month and by day, by service and region as the page's overview asks, a few times each;
-the seconds of each answer are printed. ``--moto-serialisation`` answers DynamoDB with moto's own serialisation
-(the embedded AWS's "before"; see ``devtools.aws.dynamodb_speed``). It prints figures; it is no test.
+connection's tenant) by month, by day and over the whole year (the breakdown route), by service and region
+unless ``--group-by`` says otherwise, a few times each; the seconds of each answer are printed. The page's
+overview asks by day by region, and the services over the whole range. ``--moto-serialisation`` answers DynamoDB
+with moto's own serialisation (the embedded AWS's "before"; see ``devtools.aws.dynamodb_speed``).
+It prints figures; it is no test.
 
     python -m devtools.api_reads [--regions us-east-1,eu-west-1,ap-southeast-2] [--repeat 3]
         [--group-by service_region] [--moto-serialisation]
@@ -36,18 +38,21 @@ TENANT = "benchmark"
 YEAR_START = datetime(2025, 1, 1, tzinfo=UTC)
 YEAR_END = datetime(2026, 1, 1, tzinfo=UTC)
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
-# What the page's overview asks: one request by service and region gives its totals, charts and breakdowns.
+# What the page's overview asked before it read its services' breakdown whole: every service in every region.
 PAGE_GROUP_BY = "service_region"
 _CLAIMS = {"sub": "user-1", "token_use": "id", "cognito:username": "user-1", "cognito:groups": [TENANT]}
 
 
+# "range": the groups over the whole year (the breakdown route), as the page's overview asks for its services.
+VIEWS = ("month", "day", "range")
+
+
 def _answer_seconds(granularity: str, group_by: str) -> tuple[int, int, float]:
-    event = http_api_event(
-        "GET",
-        f"/api/v1/connections/{CONNECTION}/footprint",
-        query={"start": _time(YEAR_START), "end": _time(YEAR_END), "granularity": granularity, "group_by": group_by},
-        claims=_CLAIMS,
-    )
+    query = {"start": _time(YEAR_START), "end": _time(YEAR_END), "group_by": group_by}
+    route = "breakdown" if granularity == "range" else "footprint"
+    if route == "footprint":
+        query["granularity"] = granularity
+    event = http_api_event("GET", f"/api/v1/connections/{CONNECTION}/{route}", query=query, claims=_CLAIMS)
     started = time.perf_counter()
     answer = handler(event, LambdaContext(function_name="carbonmeter-api"))
     return int(answer["statusCode"]), len(answer.get("body") or ""), time.perf_counter() - started
@@ -60,7 +65,8 @@ def _time(moment: datetime) -> str:
 def year_answers(
     regions: Sequence[str], repeat: int, fast_dynamodb: bool, group_by: str = PAGE_GROUP_BY
 ) -> list[tuple[str, int, int, float]]:
-    """(granularity, status, body bytes, seconds) of each answer, month then day, ``repeat`` times each."""
+    """(granularity, status, body bytes, seconds) of each answer, by month, by day and over the whole range,
+    ``repeat`` times each."""
     with embedded_aws(fast_dynamodb=fast_dynamodb):
         clients = ClientFactory(boto3.Session(), settings=Settings.from_env())
         settings = create_resources(clients, clients.settings)
@@ -78,9 +84,7 @@ def year_answers(
         store_year(EmissionStore(clients, settings.emissions_table), YEAR_START, YEAR_END, regions)
         with lambda_environment(settings), use_runtime(Runtime(settings=settings, clients=clients)):
             return [
-                (granularity, *_answer_seconds(granularity, group_by))
-                for granularity in ("month", "day")
-                for _ in range(repeat)
+                (granularity, *_answer_seconds(granularity, group_by)) for granularity in VIEWS for _ in range(repeat)
             ]
 
 

@@ -137,8 +137,9 @@ def test_the_overview_asks_for_the_whole_range_at_once_not_per_point(alice: Page
     alice.locator("#range").select_option("30d")
     wait_for_view(alice, "overview")
     footprints = [url for url in asked if "/footprint?" in url]
-    # One for the totals, charts and breakdowns, one for the top resources: 30 points each.
-    assert len(footprints) == 2
+    breakdowns = [url for url in asked if "/breakdown?" in url]
+    # One for the totals, charts and regions (30 points each), one for the top resources, and the services whole.
+    assert (len(footprints), len(breakdowns)) == (2, 1)
     assert page_query(alice, "overview")["granularity"] == "day"
 
 
@@ -198,11 +199,9 @@ def test_the_csv_download_equals_the_export(alice: Page, site: Dashboard) -> Non
     with alice.expect_download() as started:
         alice.get_by_role("button", name="Download CSV").click()
     downloaded = Path(started.value.path()).read_bytes()
-    query = page_query(alice, "overview")
+    query = page_query(alice, "overview-export")
     connection = query.pop("connection")
-    export = api_get(
-        site, id_token(site, user_of(site, ACME)), f"/connections/{connection}/export", query | {"format": "csv"}
-    )
+    export = api_get(site, id_token(site, user_of(site, ACME)), f"/connections/{connection}/export", query)
     assert export.status == 200
     assert downloaded == export.body
     assert downloaded.count(b"\n") > 1

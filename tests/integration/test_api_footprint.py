@@ -116,3 +116,50 @@ def test_an_answer_larger_than_lambda_returns_is_refused_whole(deployed, monkeyp
         "message": "the answer is larger than the API returns (0 MB): ask a shorter range or a coarser granularity, "
         "or run carbonmeter report, which has no such bound",
     }
+
+
+BREAKDOWN = "/api/v1/connections/acme-prod/breakdown"
+# Whole days, and hours cut at both edges
+BREAKDOWN_WINDOWS = [(START, END), (START + timedelta(hours=5), END - timedelta(hours=4))]
+
+
+def _cli_breakdown(capsys, query: dict[str, str], group_by: str) -> dict:
+    capsys.readouterr()
+    code = cli.main(
+        ["report", "--connection-id", "acme-prod", "--start", query["start"], "--end", query["end"],
+         "--breakdown", group_by, "--format", "json"]
+    )  # fmt: skip
+    assert code == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(("start", "end"), BREAKDOWN_WINDOWS)
+@pytest.mark.parametrize("group_by", ["service", "region"])
+def test_the_breakdown_is_the_ranges_hours_added_up_and_the_cli_reports(deployed, capsys, start, end, group_by):
+    query = window(start, end)
+    # When the groups over the whole range are asked for
+    found = get(BREAKDOWN, {**query, "group_by": group_by}).json()
+    # Then they are `report --breakdown`'s, and each what the range's hours add up to for the group
+    assert found == _cli_breakdown(capsys, query, group_by)
+    hourly = get(PATH, {**query, "granularity": "hour", "group_by": group_by}).json()
+    expected: dict[str, float] = {}
+    for point in hourly["series"]:
+        expected[point["group"]] = expected.get(point["group"], 0.0) + point["operational_kgco2e"]["central"]
+    assert {group["group"]: group["operational_kgco2e"]["central"] for group in found["groups"]} == pytest.approx(
+        expected
+    )
+    for name, figure in hourly["totals"].items():
+        assert found["totals"][name] == pytest.approx(figure), name
+    assert (found["hours_covered"], found["hours_in_range"]) == (hourly["hours_covered"], hourly["hours_in_range"])
+
+
+def test_a_breakdown_by_resource_answers_400_naming_group_by(deployed):
+    answer = get(BREAKDOWN, {**window(), "group_by": "resource"})
+    assert answer.status == 400
+    assert answer.json()["message"].startswith("group_by: resource is not in the roll-ups")
+
+
+def test_another_tenants_breakdown_is_404_as_an_unknown_connection(deployed):
+    answer = get(BREAKDOWN, window(), groups=[GLOBEX])
+    assert answer.status == 404
+    assert answer.json() == {"statusCode": 404, "message": "no connection named 'acme-prod'"}

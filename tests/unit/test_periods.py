@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,8 @@ from carbonmeter.periods import (
     Granularity,
     GroupBy,
     PeriodRollup,
+    breakdown,
+    cover,
     day_from_hours,
     footprint,
     hours_in,
@@ -197,3 +200,94 @@ def test_a_footprint_by_hour_reads_the_hourly_roll_ups():
 def test_a_window_off_the_periods_is_refused_with_what_it_must_be(start, granularity, message):
     with pytest.raises(FootprintWindowError, match=message):
         footprint(Ledger(), CONNECTION, start, start + timedelta(days=62), granularity, GroupBy.SERVICE)
+
+
+class CountingLedger(Ledger):
+    """The ledger, counting the periods read at each granularity and the hours read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[Granularity] = []
+
+    def rollups(self, connection_id: str, start: datetime, end: datetime) -> list[Rollup]:
+        self.reads.append(Granularity.HOUR)
+        return super().rollups(connection_id, start, end)
+
+    def periods(
+        self,
+        connection_id: str,
+        granularity: Granularity,
+        start: datetime,
+        end: datetime,
+        group_by: GroupBy | None = None,
+    ) -> list[PeriodRollup]:
+        self.reads.append(granularity)
+        return super().periods(connection_id, granularity, start, end, group_by)
+
+
+# Hours every 13 hours from late October into December: days and months cut at every edge, and several of each.
+SPREAD = [datetime(2026, 10, 28, 5, tzinfo=UTC) + n * 13 * HOUR for n in range(70)]
+WINDOWS = [
+    (datetime(2026, 10, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)),  # whole months
+    (datetime(2026, 10, 28, 7, tzinfo=UTC), datetime(2026, 12, 2, 9, tzinfo=UTC)),  # hours, days, a month
+    (datetime(2026, 11, 3, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC)),  # days inside one month
+    (datetime(2026, 11, 5, 3, tzinfo=UTC), datetime(2026, 11, 6, 2, tzinfo=UTC)),  # less than a day
+]
+
+
+@pytest.mark.parametrize(("start", "end"), WINDOWS)
+def test_cover_cuts_a_window_into_contiguous_whole_periods_largest_inside(start, end):
+    segments = cover(start, end)
+    # Contiguous, from start to end
+    assert segments[0][1] == start
+    assert segments[-1][2] == end
+    assert all(left[2] == right[1] for left, right in itertools.pairwise(segments))
+    # Each of whole periods of its granularity; hours never hold a whole day, days never a whole month
+    for granularity, left, right in segments:
+        assert period_start(left, granularity) == left
+        assert period_start(right, granularity) == right
+        larger = {Granularity.HOUR: Granularity.DAY, Granularity.DAY: Granularity.MONTH}.get(granularity)
+        if larger is not None:
+            first = period_start(left, larger)
+            first = first if first == left else period_end(first, larger)
+            assert period_end(first, larger) > right, (granularity, left, right)
+
+
+@pytest.mark.parametrize(("start", "end"), WINDOWS)
+@pytest.mark.parametrize("group_by", [GroupBy.SERVICE, GroupBy.REGION, GroupBy.SERVICE_REGION])
+def test_a_breakdown_is_the_windows_hours_added_up_per_group(start, end, group_by):
+    # Given hours calculated across days and months
+    ledger = CountingLedger()
+    for number, hour in enumerate(SPREAD):
+        _calculate(ledger, hour, 1.0 + number % 7)
+    # When the window's groups are asked for
+    found = breakdown(ledger, CONNECTION, start, end, group_by)
+    # Then each is what its hours add up to, read hour by hour
+    hourly = footprint(ledger, CONNECTION, start, end, Granularity.HOUR, group_by)
+    expected: dict[str, float] = {}
+    for point in hourly.series:
+        expected[point.group] = expected.get(point.group, 0.0) + point.energy_kwh.high
+    assert {group.group: group.energy_kwh.high for group in found.groups} == pytest.approx(expected)
+    assert found.totals["operational_kgco2e"].low == pytest.approx(hourly.totals["operational_kgco2e"].low)
+    assert (found.hours_covered, found.hours_in_range) == (hourly.hours_covered, hourly.hours_in_range)
+    # And the largest come first
+    totals = [group.operational_kgco2e.central + group.embodied_kgco2e.central for group in found.groups]
+    assert totals == sorted(totals, reverse=True)
+
+
+def test_a_years_breakdown_reads_its_months_and_only_the_edges_by_day_and_hour():
+    ledger = CountingLedger()
+    for hour in SPREAD:
+        _calculate(ledger, hour, 1.0)
+    ledger.reads.clear()
+    breakdown(
+        ledger, CONNECTION, datetime(2025, 12, 2, 5, tzinfo=UTC), datetime(2026, 12, 2, 5, tzinfo=UTC), GroupBy.SERVICE
+    )
+    # Hours of 2 December 2025 05:00 on, the rest of December by day, January to November as months, 1 December
+    # by day, and 2 December's first hours: five reads for a year
+    assert ledger.reads == [Granularity.HOUR, Granularity.DAY, Granularity.MONTH, Granularity.DAY, Granularity.HOUR]
+
+
+def test_a_breakdown_by_resource_is_refused_as_not_in_the_roll_ups():
+    with pytest.raises(ValueError, match="resources are not in the roll-ups"):
+        breakdown(Ledger(), CONNECTION, DAY, DAY + HOUR, GroupBy.RESOURCE)

@@ -1,6 +1,8 @@
 // Overview: totals with their ranges, the footprint over time with its band, by service and by region, the top
-// resources and a plain-language equivalent. One footprint request by service and region draws the first view;
-// the top resources follow in a second one. Never a request per point.
+// resources and a plain-language equivalent. Two requests at once draw the first view: the footprint by region (the
+// totals, the charts, the regions) and the services over the whole range (their breakdown, from the largest stored
+// roll-ups: a year is a few reads, not 365 days of every service). The top resources follow. Never a request per
+// point.
 
 import { bandChart, periodsOf } from "../chart.js";
 import { h, section, table } from "../dom.js";
@@ -121,6 +123,9 @@ function chartsCard(footprint, window, charts) {
   return card;
 }
 
+/** A group of a breakdown (already over the whole range, largest first) as the tables show it. */
+const rangeTotal = (group) => ({ group: group.group, co2: total(group), energy: group.energy_kwh });
+
 /** Groups over the whole range, largest central CO2e first. */
 export function groupTotals(series) {
   const groups = new Map();
@@ -172,12 +177,21 @@ export function resourceStart(window) {
 
 export async function render({ api, connection, window, container, equivalents, charts, later }) {
   const path = api.connectionPath(connection, "footprint");
-  // By service and region: the one request gives the totals, the charts, and both breakdowns.
-  const main = query(window, "service_region");
+  // By region: the totals, the charts and the regions' breakdown; the services' comes whole from its own route.
+  const main = query(window, "region");
+  const services = { start: main.start, end: main.end, group_by: "service" };
+  // The download holds every service in every region of each period: what both breakdowns and the charts add up.
+  const exported = { ...main, group_by: "service_region", format: "csv" };
   // What the figures on screen come from, for the browser tests to ask the API the same.
-  globalThis.carbonmeter.queries = { ...globalThis.carbonmeter.queries, overview: { connection, ...main } };
-  const footprint = await api.json(path, main);
-  const part = (index) => footprint.series.map((point) => ({ ...point, group: point.group.split("/")[index] }));
+  globalThis.carbonmeter.queries = {
+    ...globalThis.carbonmeter.queries,
+    overview: { connection, ...main },
+    "overview-export": { connection, ...exported },
+  };
+  const [footprint, byService] = await Promise.all([
+    api.json(path, main),
+    api.json(api.connectionPath(connection, "breakdown"), services),
+  ]);
   const top = h("div", { class: "loading" }, "Loading the top resources…");
   const start = resourceStart(window);
   container.append(
@@ -186,8 +200,8 @@ export async function render({ api, connection, window, container, equivalents, 
     h(
       "div",
       { class: "pair" },
-      section("By service", breakdown("By service", "service", groupTotals(part(0)))),
-      section("By region", breakdown("By region", "region", groupTotals(part(1)))),
+      section("By service", breakdown("By service", "service", byService.groups.map(rangeTotal))),
+      section("By region", breakdown("By region", "region", groupTotals(footprint.series))),
     ),
     section(
       "Top resources",
@@ -204,7 +218,7 @@ export async function render({ api, connection, window, container, equivalents, 
     }),
   );
   return {
-    csv: { path: api.connectionPath(connection, "export"), query: { ...main, format: "csv" } },
+    csv: { path: api.connectionPath(connection, "export"), query: exported },
     name: `carbonmeter-${connection}-footprint-${isoHour(window.start)}.csv`,
   };
 }

@@ -202,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --granularity: the series' groups (default service; resource reads one request per hour of the "
         "window, docs/insights.md)",
     )
+    show.add_argument(
+        "--breakdown",
+        choices=[g.value for g in GroupBy if g is not GroupBy.RESOURCE],
+        help="each group's figures over the whole window, largest first, read from the largest stored roll-ups "
+        "that fit (months, then days, then hours: a year is a few reads)",
+    )
     _aws_figures_commands(commands)
     _export_command(commands)
     _recommendations_command(commands)
@@ -801,8 +807,12 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
     clients = ClientFactory(settings=settings)
     now = datetime.now(UTC)
     start, end = window_of(args, now)
+    if args.granularity and args.breakdown:
+        raise CliError("--granularity and --breakdown: a series by period, or the window's groups; ask one")
     if args.granularity:
         return _report_series(args, clients, settings, (start, end), now)
+    if args.breakdown:
+        return _report_breakdown(args, clients, settings, (start, end), now)
     found = queries.connection_report(clients, settings, args.connection_id, start, end, now)
     if args.format == "json":
         document = report.document(found.report)
@@ -837,6 +847,22 @@ def _report_series(
     else:
         title = f"CarbonMeter report: connection {args.connection_id!r}, by {granularity} and {group_by}"
         print(report.footprint_text(found, title))
+    return 0
+
+
+def _report_breakdown(
+    args: argparse.Namespace,
+    clients: ClientFactory,
+    settings: Settings,
+    window: tuple[datetime, datetime],
+    now: datetime,
+) -> int:
+    group_by = GroupBy(args.breakdown)
+    found = queries.connection_breakdown(clients, settings, args.connection_id, window, group_by, now)
+    if args.format == "json":
+        print(found.model_dump_json(indent=2))
+    else:
+        print(report.breakdown_text(found, f"CarbonMeter report: connection {args.connection_id!r}, by {group_by}"))
     return 0
 
 

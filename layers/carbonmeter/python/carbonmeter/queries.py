@@ -90,6 +90,20 @@ def connection_footprint(
     return series.footprint(store, connection_id, start, end, granularity, group_by)
 
 
+def connection_breakdown(
+    clients: ClientFactory,
+    settings: Settings,
+    connection_id: str,
+    window: tuple[datetime, datetime],
+    group_by: periods.GroupBy,
+    now: datetime,
+) -> periods.Breakdown:
+    """A known connection's groups over the whole window, from its largest stored roll-ups that fit."""
+    start, end = window
+    _check(clients, settings, connection_id, start, end, now)
+    return periods.breakdown(EmissionStore(clients, settings.emissions_table), connection_id, start, end, group_by)
+
+
 def connection_rows(
     clients: ClientFactory,
     settings: Settings,

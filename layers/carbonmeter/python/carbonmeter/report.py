@@ -21,7 +21,7 @@ from carbonmeter import __version__, monitoring
 from carbonmeter.aws import ApiCallCounter
 from carbonmeter.models import GLOBAL_REGION, HOUR, EmissionRecord, Rollup, Service, hour_key
 from carbonmeter.periods import FIGURES as PERIOD_FIGURES
-from carbonmeter.periods import Figure, Footprint
+from carbonmeter.periods import Breakdown, Figure, Footprint
 from carbonmeter.services import SLICES, flag_meaning
 
 # What the bounds are, in one sentence; printed under every report and kept in its JSON.
@@ -642,6 +642,24 @@ def footprint_text(found: Footprint, title: str) -> str:
         for point in found.series
     ]
     return "\n".join(lines) + table(["period", str(found.group_by), *FIGURE_COLUMNS], rows)
+
+
+def breakdown_text(found: Breakdown, title: str) -> str:
+    """Each group's figures over the whole window (``report --breakdown``), largest first."""
+    energy, _, _, total = (_estimate_cells([cell])[0].strip() for cell in _figure_cells(found.totals))
+    lines = [
+        title,
+        "",
+        f"total CO2e     {total}",
+        f"energy         {energy}",
+        "",
+        f"window: {hour_key(found.start)} to {hour_key(found.end)} (end exclusive); "
+        f"{found.hours_covered} of {found.hours_in_range} hour(s) calculated",
+        f"bounds: {BOUNDS}",
+        "",
+    ]
+    rows = [[group.group, *_point_cells(group.model_dump(), group.group)] for group in found.groups]
+    return "\n".join(lines) + table([str(found.group_by), *FIGURE_COLUMNS], rows)
 
 
 _PERIOD_FORMATS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "month": "%Y-%m"}

@@ -40,7 +40,7 @@ from carbonmeter.models import (
     hour_key,
     hour_state,
 )
-from carbonmeter.periods import Footprint, Granularity, GroupBy
+from carbonmeter.periods import Breakdown, Footprint, Granularity, GroupBy
 from carbonmeter.scheduling import lookback_hours, missing_hours
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, StatusStore, UnknownConnectionError
@@ -263,6 +263,22 @@ def footprint(
     visible_connection(clients, settings, viewer, connection_id)
     _check_footprint_window(window, granularity, group_by)
     return queries.connection_footprint(clients, settings, connection_id, window, granularity, group_by, now)
+
+
+def breakdown(
+    clients: ClientFactory,
+    settings: Settings,
+    viewer: Viewer,
+    connection_id: str,
+    window: tuple[datetime, datetime],
+    group_by: GroupBy,
+    now: datetime,
+) -> Breakdown:
+    """``carbonmeter report --breakdown B`` of a visible connection: its groups over the whole window."""
+    visible_connection(clients, settings, viewer, connection_id)
+    if group_by is GroupBy.RESOURCE:
+        raise ReadLimitError("group_by: resource is not in the roll-ups; ask service, region or service_region")
+    return queries.connection_breakdown(clients, settings, connection_id, window, group_by, now)
 
 
 def _check_footprint_window(window: tuple[datetime, datetime], granularity: Granularity, group_by: GroupBy) -> None:
