@@ -8,13 +8,17 @@ QUIC or background networking, and a user-data folder of its own each time.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import BrowserContext, sync_playwright
+from playwright.sync_api import BrowserContext, Page, sync_playwright
+
+from devtools.dashboard import Dashboard, DemoUser
 
 CHROMIUM = Path("/usr/bin/chromium")
+# How long a view may take to draw before a test or a benchmark gives up on it.
+VIEW_TIMEOUT_MS = 120_000
 FLAGS = (
     "--no-sandbox",
     "--disable-gpu",
@@ -43,3 +47,28 @@ def chromium() -> Iterator[BrowserContext]:
             yield browser
         finally:
             browser.close()
+
+
+def sign_in(
+    context: BrowserContext,
+    site: Dashboard,
+    user: DemoUser,
+    width: int = 1280,
+    on_request: Callable[[str], None] | None = None,
+) -> Page:
+    """A new tab signed in as ``user`` through the page's form, its overview drawn; ``on_request`` hears every
+    URL the page asks for from the start."""
+    page = context.new_page()
+    if on_request is not None:
+        page.on("request", lambda request: on_request(request.url))
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(site.url)
+    page.get_by_label("User name").fill(user.username)
+    page.get_by_label("Password", exact=True).fill(user.password)
+    page.get_by_role("button", name="Sign in").click()
+    wait_for_view(page, "overview")
+    return page
+
+
+def wait_for_view(page: Page, view: str) -> None:
+    page.wait_for_selector(f"#view[data-ready='{view}']", timeout=VIEW_TIMEOUT_MS)

@@ -19,35 +19,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import Page
 
 from carbonmeter.aws import ClientFactory
 from carbonmeter.settings import Settings
 from carbonmeter.store import EmissionStore
-from devtools.browser import chromium
-from devtools.dashboard import Dashboard, DemoUser, dashboard
+from devtools.browser import VIEW_TIMEOUT_MS, chromium, sign_in, wait_for_view
+from devtools.dashboard import dashboard
 from devtools.demo import last_hours
 from devtools.period_reads import store_year
 from devtools.progress import say
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 YEAR_RANGE, WEEK_RANGE = "365d", "7d"
-VIEW_TIMEOUT_MS = 120_000
-
-
-def _sign_in(site: Dashboard, user: DemoUser, browser: BrowserContext) -> Page:
-    page = browser.new_page()
-    page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(site.url)
-    page.get_by_label("User name").fill(user.username)
-    page.get_by_label("Password", exact=True).fill(user.password)
-    page.get_by_role("button", name="Sign in").click()
-    _drawn(page)
-    return page
-
-
-def _drawn(page: Page) -> None:
-    page.wait_for_selector("#view[data-ready='overview']", timeout=VIEW_TIMEOUT_MS)
 
 
 @dataclass(frozen=True)
@@ -77,7 +61,7 @@ def _switch(page: Page, range_id: str) -> Switch:
     page.locator("#range").select_option(range_id)
     # The view marks itself ready once drawn; the mark is emptied as soon as the choice changes.
     page.wait_for_selector("#view[data-ready='']", state="attached", timeout=VIEW_TIMEOUT_MS)
-    _drawn(page)
+    wait_for_view(page, "overview")
     seconds = time.perf_counter() - started
     spans = page.evaluate(_FIRST_VIEW_REQUESTS)
     # From the first sent to the last answered: they run side by side.
@@ -102,7 +86,7 @@ def year_view_switches(regions: Sequence[str], repeat: int) -> list[Switch]:
             connection_id,
         )
         with chromium() as browser:
-            page = _sign_in(site, user, browser)
+            page = sign_in(browser, site, user)
             timings = []
             for _ in range(repeat):
                 timings.append(_switch(page, YEAR_RANGE))

@@ -20,16 +20,14 @@ from carbonmeter.models import HOUR, hour_key
 from devtools.dashboard import Dashboard, dashboard
 from devtools.demo import last_hours
 from infra.constants import REPO_ROOT
-from tests.support.browser import chromium
+from tests.support.browser import chromium, sign_in, wait_for_view
 from tests.support.dashboard import (
     api_get,
     id_token,
     page_query,
     resigned,
     shown_figure,
-    sign_in,
     user_of,
-    wait_for_view,
 )
 
 # A short demo keeps the module fast: one region, a few hours more than the shortest range the page offers.

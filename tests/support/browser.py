@@ -1,7 +1,8 @@
-"""The browser tests' chromium: the workbench's (``devtools.browser``), which the page's benchmark drives too."""
+"""The browser tests' chromium and sign-in: the workbench's (``devtools.browser``), which the page's benchmark
+drives too."""
 
 from __future__ import annotations
 
-from devtools.browser import CHROMIUM, chromium
+from devtools.browser import CHROMIUM, chromium, sign_in, wait_for_view
 
-__all__ = ["CHROMIUM", "chromium"]
+__all__ = ["CHROMIUM", "chromium", "sign_in", "wait_for_view"]

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import boto3
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import Page
 
 from devtools.dashboard import Dashboard, DemoUser, local_request
 from infra.constants import API_PREFIX
@@ -20,7 +19,6 @@ from infra.constants import API_PREFIX
 _FIGURE = re.compile(r"^(-?[\d,]+(?:\.\d+)?) (t|kg|g|MWh|kWh|Wh)$")
 _SCALE = {"t": 1000.0, "kg": 1.0, "g": 0.001, "MWh": 1000.0, "kWh": 1.0, "Wh": 0.001}
 # How long a view may take to draw before a test gives up (not a timing test: a hang guard).
-VIEW_TIMEOUT_MS = 60_000
 
 
 @dataclass(frozen=True)
@@ -64,31 +62,6 @@ def api_get(site: Dashboard, token: str | None, path: str, query: dict[str, str]
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     target = f"{API_PREFIX}{path}" + (f"?{urlencode(query)}" if query else "")
     return Answer(*local_request(site.url, "GET", target, headers=headers))
-
-
-def sign_in(
-    context: BrowserContext,
-    site: Dashboard,
-    user: DemoUser,
-    width: int = 1280,
-    on_request: Callable[[str], None] | None = None,
-) -> Page:
-    """A new tab signed in as ``user`` through the page's form, its overview drawn; ``on_request`` hears every
-    URL the page asks for from the start."""
-    page = context.new_page()
-    if on_request is not None:
-        page.on("request", lambda request: on_request(request.url))
-    page.set_viewport_size({"width": width, "height": 900})
-    page.goto(site.url)
-    page.get_by_label("User name").fill(user.username)
-    page.get_by_label("Password", exact=True).fill(user.password)
-    page.get_by_role("button", name="Sign in").click()
-    wait_for_view(page, "overview")
-    return page
-
-
-def wait_for_view(page: Page, view: str) -> None:
-    page.wait_for_selector(f"#view[data-ready='{view}']", timeout=VIEW_TIMEOUT_MS)
 
 
 def shown_figure(text: str) -> tuple[float, float]:
