@@ -20,6 +20,7 @@ ROUTES = {
     "/api/v1/connections",
     "/api/v1/connections/{connection_id}",
     "/api/v1/connections/{connection_id}/footprint",
+    "/api/v1/connections/{connection_id}/top",
     "/api/v1/connections/{connection_id}/status",
     "/api/v1/connections/{connection_id}/cost",
     "/api/v1/connections/{connection_id}/anomalies",

@@ -75,6 +75,7 @@ from carbonmeter.series import FootprintRow
 from carbonmeter.services import READ_ACTIONS, READ_RESOURCES
 from carbonmeter.settings import ConfigurationError, Settings
 from carbonmeter.store import ConnectionStore, MissingTableError, UnknownConnectionError
+from carbonmeter.tops import TOP_KEPT
 from carbonmeter.windows import MAX_ESTIMATE_HOURS, WindowError, check_estimate_window
 
 PROG = "carbonmeter"
@@ -201,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=GroupBy.SERVICE.value,
         help="with --granularity: the series' groups (default service; resource reads one request per hour of the "
         "window, docs/insights.md)",
+    )
+    show.add_argument(
+        "--top",
+        type=_top_count,
+        metavar="N",
+        help=f"instead: the N (1 to {TOP_KEPT}) resources that emitted the most over the window, from the tops each "
+        "day and month keeps (a few queries whatever the window), with how certain their ranks are",
     )
     _aws_figures_commands(commands)
     _export_command(commands)
@@ -801,6 +809,8 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
     clients = ClientFactory(settings=settings)
     now = datetime.now(UTC)
     start, end = window_of(args, now)
+    if args.top is not None:
+        return _report_top(args, clients, settings, (start, end), now)
     if args.granularity:
         return _report_series(args, clients, settings, (start, end), now)
     found = queries.connection_report(clients, settings, args.connection_id, start, end, now)
@@ -838,6 +848,31 @@ def _report_series(
         title = f"CarbonMeter report: connection {args.connection_id!r}, by {granularity} and {group_by}"
         print(report.footprint_text(found, title))
     return 0
+
+
+def _report_top(
+    args: argparse.Namespace,
+    clients: ClientFactory,
+    settings: Settings,
+    window: tuple[datetime, datetime],
+    now: datetime,
+) -> int:
+    if args.granularity:
+        raise CliError("give --top or --granularity, not both")
+    found = queries.connection_top(clients, settings, args.connection_id, window, args.top, now)
+    if args.format == "json":
+        print(found.model_dump_json(indent=2))
+    else:
+        title = f"CarbonMeter report: connection {args.connection_id!r}, the {args.top} that emitted the most"
+        print(report.top_text(found, title))
+    return 0
+
+
+def _top_count(value: str) -> int:
+    count = _count(value)
+    if count > TOP_KEPT:
+        raise argparse.ArgumentTypeError(f"{value!r}: at most {TOP_KEPT} (the resources each period keeps)")
+    return count
 
 
 def run_export(args: argparse.Namespace, settings: Settings) -> int:

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from carbonmeter import periods, queries
+from carbonmeter import periods, queries, top_resources
 from carbonmeter.aws import ClientFactory
 from carbonmeter.insights import costs, recommendations, reconciliation
 from carbonmeter.insights.anomalies.records import Anomaly
@@ -248,6 +248,20 @@ def footprint(
     visible_connection(clients, settings, viewer, connection_id)
     _check_footprint_window(window, granularity, group_by)
     return queries.connection_footprint(clients, settings, connection_id, window, granularity, group_by, now)
+
+
+def top(
+    clients: ClientFactory,
+    settings: Settings,
+    viewer: Viewer,
+    connection_id: str,
+    window: tuple[datetime, datetime],
+    count: int,
+    now: datetime,
+) -> top_resources.TopResources:
+    """``carbonmeter report --top N`` of a visible connection: a handful of reads whatever the range, so unbounded."""
+    visible_connection(clients, settings, viewer, connection_id)
+    return queries.connection_top(clients, settings, connection_id, window, count, now)
 
 
 def _check_footprint_window(window: tuple[datetime, datetime], granularity: Granularity, group_by: GroupBy) -> None:
