@@ -138,6 +138,7 @@ class _Gathered:
             if period.top is None:
                 self.unknown += period.hours_covered
             else:
+                self.unknown += period.top.hours_unknown
                 self.tops.append(period.top)
 
 
