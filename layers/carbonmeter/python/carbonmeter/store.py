@@ -569,7 +569,7 @@ class EmissionStore(_HourLedger):
         values = {f":{name}": value for name, value in item.items()}
         assignments = ", ".join(f"#{name} = :{name}" for name in item)
         # The legacy groups go; so does a top the period no longer has (a day rewritten without its hours' tops).
-        removed = {"#legacy": _LEGACY_PERIOD_GROUPS} | ({} if period.top else {"#oldtop": _PERIOD_TOP})
+        removed = {"#legacy": _LEGACY_PERIOD_GROUPS} | ({} if period.top is not None else {"#oldtop": _PERIOD_TOP})
         try:
             self._table.update_item(
                 Key={"pk": period.connection_id, "sk": keys.period_key(period.granularity, period.start)},
