@@ -46,7 +46,7 @@ def check(soak: RunResult, reference: RunResult, connection_ids: Sequence[str]) 
             expected,
         ),
     ]
-    for kind in ("usage", "emissions", "rollups"):
+    for kind in ("usage", "emissions", "rollups", "tops"):
         checks.append(_same_items(kind, getattr(soak.ledger, kind), getattr(reference.ledger, kind)))
     for run in (soak, reference):
         checks.append(_complete(run, connection_hours(connection_ids, run.hours)))

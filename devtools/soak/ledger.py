@@ -24,6 +24,8 @@ class Ledger:
     statuses: dict[Key, Item] = field(default_factory=dict)
     emissions: dict[Key, Item] = field(default_factory=dict)
     rollups: dict[Key, Item] = field(default_factory=dict)
+    # Each hour's top resources, beside its roll-ups in the connection's partition.
+    tops: dict[Key, Item] = field(default_factory=dict)
     # Days and months, which span hours: compared with their own parts, not restricted to hours.
     periods: dict[Key, Item] = field(default_factory=dict)
 
@@ -34,6 +36,7 @@ class Ledger:
             statuses={k: v for k, v in self.statuses.items() if hour_of_sort_key(v)[1] in hour_keys},
             emissions={k: v for k, v in self.emissions.items() if hour_of_partition(k[0])[1] in hour_keys},
             rollups={k: v for k, v in self.rollups.items() if hour_of_sort_key(v)[1] in hour_keys},
+            tops={k: v for k, v in self.tops.items() if hour_of_sort_key(v)[1] in hour_keys},
             periods=self.periods,
         )
 
@@ -76,6 +79,8 @@ def read_ledger(clients: ClientFactory, settings: Settings) -> Ledger:
             continue  # the anomaly detector's own items: judged from the hours, not part of their ledger
         if item["sk"].startswith(keys.PERIOD_PREFIX):
             target = ledger.periods
+        elif item["sk"].startswith(keys.TOP_PREFIX):
+            target = ledger.tops
         else:
             target = ledger.rollups if item["sk"].startswith(keys.ROLLUP_PREFIX) else ledger.emissions
         target[(item["pk"], item["sk"])] = item

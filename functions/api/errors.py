@@ -14,13 +14,14 @@ from carbonmeter.insights.reconciliation import MonthError
 from carbonmeter.periods import FootprintWindowError
 from carbonmeter.store import UnknownConnectionError
 from carbonmeter.tenancy import ExportTooLargeError, ReadLimitError, fits, too_large_message
+from carbonmeter.top_resources import TopCountError
 from carbonmeter.windows import WindowError
 from functions.api.auth import signed_in_first
 
 # The library's refusals of a request, by the status that answers them; their messages are for the caller (they
 # name the parameter and never anything of another tenant: an invisible connection is an unknown one).
 REFUSALS: dict[int, tuple[type[Exception], ...]] = {
-    400: (WindowError, FootprintWindowError, CostWindowError, ReadLimitError),
+    400: (WindowError, FootprintWindowError, CostWindowError, ReadLimitError, TopCountError),
     404: (UnknownConnectionError, MonthError),
     413: (ExportTooLargeError,),
 }

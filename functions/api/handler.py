@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from carbonmeter.gc_pause import gc_paused
 from carbonmeter.http_api import API_PREFIX, OPENAPI_PATH
 from carbonmeter.metrics import MetricName
-from functions.api import connections, errors, export, footprint, insights, status
+from functions.api import connections, errors, export, footprint, insights, status, top
 from functions.api.auth import signed_in
 
 TITLE = "CarbonMeter"
@@ -37,7 +37,7 @@ copy_config_to_registered_loggers(source_logger=logger, include={"carbonmeter"})
 
 app = APIGatewayHttpResolver(enable_validation=True)
 app.use(middlewares=[signed_in])
-for resource in (connections, footprint, status, insights, export):
+for resource in (connections, footprint, top, status, insights, export):
     app.include_router(resource.router, prefix=API_PREFIX)
 errors.register(app)
 

@@ -20,6 +20,7 @@ ROUTES = (
     (f"{BASE}/footprint", {**window(), "granularity": "day", "group_by": "service"}),
     (f"{BASE}/footprint", {**window(START, START + timedelta(hours=6)), "granularity": "hour", "group_by": "resource"}),
     (f"{BASE}/breakdown", {**window(), "group_by": "service"}),
+    (f"{BASE}/top", {**window(START + timedelta(hours=5), END), "count": "3"}),
     (f"{BASE}/status", window()),
     (f"{BASE}/cost", window()),
     (f"{BASE}/anomalies", window()),

@@ -136,9 +136,44 @@ def test_the_overview_asks_for_the_whole_range_at_once_not_per_point(alice: Page
     wait_for_view(alice, "overview")
     footprints = [url for url in asked if "/footprint?" in url]
     breakdowns = [url for url in asked if "/breakdown?" in url]
-    # One for the totals, charts and regions (30 points each), one for the top resources, and the services whole.
-    assert (len(footprints), len(breakdowns)) == (2, 1)
+    tops = [url for url in asked if "/top?" in url]
+    # The totals, charts and regions (30 points each) and the services whole; the top resources of the whole range.
+    assert (len(footprints), len(breakdowns), len(tops)) == (1, 1, 1)
     assert page_query(alice, "overview")["granularity"] == "day"
+
+
+def test_the_overview_lists_the_top_resources_of_the_whole_range_as_the_api_ranks_them(alice: Page, site: Dashboard):
+    alice.locator("#range").select_option("30d")
+    wait_for_view(alice, "overview")
+    query = page_query(alice, "top")
+    connection = query.pop("connection")
+    assert (query["start"], query["end"]) == (
+        page_query(alice, "overview")["start"],
+        page_query(alice, "overview")["end"],
+    )
+    answer = api_get(site, id_token(site, user_of(site, ACME)), f"/connections/{connection}/top", query)
+    assert answer.status == 200, answer.body
+    api = answer.json()
+    # The names, in the API's order, and its whole range stated plainly
+    table = alice.locator(".table-wrap[aria-label='Top resources']")
+    shown = table.locator("tbody tr td:nth-child(2)").all_inner_texts()
+    expected = [f"{r['service']}/{r['region']}/{r['resource_id']}" for r in api["resources"]]
+    assert shown == expected
+    assert 0 < len(shown) <= 10
+    note = alice.locator("#top-range").inner_text()
+    assert note.startswith(
+        f"The 10 that emitted the most from {_hour_text(query['start'])} to {_hour_text(query['end'])}"
+    )
+    # And a rank the API is not certain of is marked, with the page saying the ranks are approximate
+    marked = table.locator("tbody tr td:first-child").all_inner_texts()
+    assert marked == [("" if r["rank_certain"] else "≈") + str(r["rank"]) for r in api["resources"]]
+    assert alice.locator("[data-top='approximate']").count() == (0 if api["exact"] else 1) + (
+        1 if api["hours_unknown"] else 0
+    )
+
+
+def _hour_text(iso: str) -> str:
+    return iso.replace("T", " ").replace(":00Z", " UTC")
 
 
 def test_a_user_of_another_tenant_sees_none_of_its_connections(browser: BrowserContext, site: Dashboard) -> None:

@@ -21,6 +21,7 @@ ROUTES = {
     "/api/v1/connections/{connection_id}",
     "/api/v1/connections/{connection_id}/footprint",
     "/api/v1/connections/{connection_id}/breakdown",
+    "/api/v1/connections/{connection_id}/top",
     "/api/v1/connections/{connection_id}/status",
     "/api/v1/connections/{connection_id}/cost",
     "/api/v1/connections/{connection_id}/anomalies",

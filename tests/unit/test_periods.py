@@ -25,6 +25,7 @@ from carbonmeter.periods import (
     period_start,
     refresh_periods,
 )
+from carbonmeter.tops import ResourceTop
 
 CONNECTION = "acme"
 DAY = datetime(2026, 11, 30, tzinfo=UTC)
@@ -51,6 +52,7 @@ class Ledger:
 
     def __init__(self) -> None:
         self.hourly: list[Rollup] = []
+        self.tops: dict[datetime, ResourceTop] = {}
         self.generations: dict[tuple[Granularity, datetime], int] = {}
         self.claimed: dict[tuple[Granularity, datetime], set[datetime]] = {}
         self.stored: dict[tuple[Granularity, datetime], tuple[int, PeriodRollup]] = {}
@@ -64,6 +66,9 @@ class Ledger:
     def rollups(self, connection_id: str, start: datetime, end: datetime) -> list[Rollup]:
         return [r for r in self.hourly if start <= r.hour < end]
 
+    def hour_tops(self, connection_id: str, start: datetime, end: datetime) -> dict[datetime, ResourceTop]:
+        return {hour: top for hour, top in self.tops.items() if start <= hour < end}
+
     def periods(
         self,
         connection_id: str,
@@ -71,6 +76,8 @@ class Ledger:
         start: datetime,
         end: datetime,
         group_by: GroupBy | None = None,
+        *,
+        with_top: bool = False,
     ) -> list[PeriodRollup]:
         return sorted(
             (period for (g, s), (_, period) in self.stored.items() if g == granularity and start <= s < end),
@@ -220,9 +227,11 @@ class CountingLedger(Ledger):
         start: datetime,
         end: datetime,
         group_by: GroupBy | None = None,
+        *,
+        with_top: bool = False,
     ) -> list[PeriodRollup]:
         self.reads.append(granularity)
-        return super().periods(connection_id, granularity, start, end, group_by)
+        return super().periods(connection_id, granularity, start, end, group_by, with_top=with_top)
 
 
 # Hours every 13 hours from late October into December: days and months cut at every edge, and several of each.

@@ -1,8 +1,8 @@
 // Overview: totals with their ranges, the footprint over time with its band, by service and by region, the top
 // resources and a plain-language equivalent. Two requests at once draw the first view: the footprint by region (the
 // totals, the charts, the regions) and the services over the whole range (their breakdown, from the largest stored
-// roll-ups: a year is a few reads, not 365 days of every service). The top resources follow. Never a request per
-// point.
+// roll-ups: a year is a few reads, not 365 days of every service). The top resources of the whole range follow (the
+// route reads the days' and months' stored tops, a handful of reads whatever the range). Never a request per point.
 
 import { bandChart, periodsOf } from "../chart.js";
 import { h, section, table } from "../dom.js";
@@ -10,8 +10,6 @@ import { energy, hourText, mass, significant } from "../format.js";
 import { isoHour } from "../ranges.js";
 
 const TOP = 10;
-// The top resources come from each hour's records, one read per hour: the range's last hours, not all of it.
-const RESOURCE_HOURS = 6;
 
 const total = (point) => ({
   central: point.operational_kgco2e.central + point.embodied_kgco2e.central,
@@ -171,8 +169,46 @@ function breakdown(title, heading, groups) {
   );
 }
 
-export function resourceStart(window) {
-  return new Date(Math.max(window.start.getTime(), window.end.getTime() - RESOURCE_HOURS * 3600 * 1000));
+const resourceTotal = (resource) => add(add(zero(), resource.operational_kgco2e), resource.embodied_kgco2e);
+
+/** The top's rows: a rank marked "≈" when it is not certain, a total "at most" when periods did not list it. */
+function topTable(top, whole) {
+  return table(
+    "Top resources",
+    ["rank", "resource", "CO2e [low – high]", "energy", "share"],
+    top.resources.map((resource) => {
+      const co2 = resourceTotal(resource);
+      return [
+        h("span", { dataset: { certain: String(resource.rank_certain) } }, `${resource.rank_certain ? "" : "≈"}${resource.rank}`),
+        h("span", { class: "name" }, `${resource.service}/${resource.region}/${resource.resource_id}`),
+        h(
+          "span",
+          { dataset: { kgco2e: String(resource.kgco2e) } },
+          mass(co2.central),
+          h("span", { class: "bounds" }, `${mass(co2.low, co2.central)} – ${mass(co2.high, co2.central)}`),
+          resource.exact ? "" : h("span", { class: "bounds" }, ` (at most ${mass(resource.most_kgco2e)})`),
+        ),
+        energy(resource.energy_kwh.central),
+        share(co2.central, whole),
+      ];
+    }),
+    { numeric: [0, 2, 3], wide: [3] },
+  );
+}
+
+/** What the top can and cannot say, in plain words. */
+function topNotes(top) {
+  const notes = [];
+  if (!top.exact) {
+    notes.push(
+      `Approximate: each hour, day and month keeps its 50 largest resources, so a resource marked ≈ may rank ` +
+        `elsewhere, and one left out emitted at most ${mass(top.rest_most_kgco2e)}.`,
+    );
+  }
+  if (top.hours_unknown > 0) {
+    notes.push(`${top.hours_unknown} hours were calculated before the top resources were kept: their resources are not counted.`);
+  }
+  return notes.map((text) => h("p", { class: "note", dataset: { top: "approximate" } }, text));
 }
 
 export async function render({ api, connection, window, container, equivalents, charts, later }) {
@@ -193,7 +229,9 @@ export async function render({ api, connection, window, container, equivalents, 
     api.json(api.connectionPath(connection, "breakdown"), services),
   ]);
   const top = h("div", { class: "loading" }, "Loading the top resources…");
-  const start = resourceStart(window);
+  const whole = footprint.totals.operational_kgco2e.central + footprint.totals.embodied_kgco2e.central;
+  const topQuery = { start: main.start, end: main.end, count: TOP };
+  globalThis.carbonmeter.queries = { ...globalThis.carbonmeter.queries, top: { connection, ...topQuery } };
   container.append(
     totalsCard(footprint),
     chartsCard(footprint, window, charts),
@@ -205,16 +243,20 @@ export async function render({ api, connection, window, container, equivalents, 
     ),
     section(
       "Top resources",
-      h("p", { class: "note" }, `The ${TOP} that emitted the most in the range's last ${RESOURCE_HOURS} hours, from ${hourText(isoHour(start))}.`),
+      h(
+        "p",
+        { class: "note", id: "top-range" },
+        `The ${TOP} that emitted the most from ${hourText(main.start)} to ${hourText(main.end)} (end exclusive); share of the range's total.`,
+      ),
       top,
     ),
     equivalentCard(footprint, equivalents),
   );
-  // The resources are read hour by hour on the server: they follow the first view instead of delaying it.
+  // A second request: the first view is drawn without waiting for it.
   later(
-    api.json(path, { ...query(window, "resource", start), granularity: "hour" }).then((resources) => {
+    api.json(api.connectionPath(connection, "top"), topQuery).then((found) => {
       top.className = "";
-      top.replaceChildren(breakdown("Top resources", "resource", groupTotals(resources.series).slice(0, TOP)));
+      top.replaceChildren(topTable(found, whole), ...topNotes(found));
     }),
   );
   return {

@@ -75,6 +75,7 @@ from carbonmeter.series import FootprintRow
 from carbonmeter.services import READ_ACTIONS, READ_RESOURCES
 from carbonmeter.settings import ConfigurationError, Settings
 from carbonmeter.store import ConnectionStore, MissingTableError, UnknownConnectionError
+from carbonmeter.tops import TOP_KEPT
 from carbonmeter.windows import MAX_ESTIMATE_HOURS, WindowError, check_estimate_window
 
 PROG = "carbonmeter"
@@ -205,8 +206,15 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument(
         "--breakdown",
         choices=[g.value for g in GroupBy if g is not GroupBy.RESOURCE],
-        help="each group's figures over the whole window, largest first, read from the largest stored roll-ups "
-        "that fit (months, then days, then hours: a year is a few reads)",
+        help="instead: each group's figures over the whole window, largest first, read from the largest stored "
+        "roll-ups that fit (months, then days, then hours: a year is a few reads)",
+    )
+    show.add_argument(
+        "--top",
+        type=_top_count,
+        metavar="N",
+        help=f"instead: the N (1 to {TOP_KEPT}) resources that emitted the most over the window, from the tops each "
+        "day and month keeps (a few queries whatever the window), with how certain their ranks are",
     )
     _aws_figures_commands(commands)
     _export_command(commands)
@@ -807,8 +815,11 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
     clients = ClientFactory(settings=settings)
     now = datetime.now(UTC)
     start, end = window_of(args, now)
-    if args.granularity and args.breakdown:
-        raise CliError("--granularity and --breakdown: a series by period, or the window's groups; ask one")
+    asked = [name for name in ("granularity", "breakdown", "top") if getattr(args, name) is not None]
+    if len(asked) > 1:
+        raise CliError(f"give one of --granularity, --breakdown and --top, not {' and '.join('--' + n for n in asked)}")
+    if args.top is not None:
+        return _report_top(args, clients, settings, (start, end), now)
     if args.granularity:
         return _report_series(args, clients, settings, (start, end), now)
     if args.breakdown:
@@ -864,6 +875,29 @@ def _report_breakdown(
     else:
         print(report.breakdown_text(found, f"CarbonMeter report: connection {args.connection_id!r}, by {group_by}"))
     return 0
+
+
+def _report_top(
+    args: argparse.Namespace,
+    clients: ClientFactory,
+    settings: Settings,
+    window: tuple[datetime, datetime],
+    now: datetime,
+) -> int:
+    found = queries.connection_top(clients, settings, args.connection_id, window, args.top, now)
+    if args.format == "json":
+        print(found.model_dump_json(indent=2))
+    else:
+        title = f"CarbonMeter report: connection {args.connection_id!r}, the {args.top} that emitted the most"
+        print(report.top_text(found, title))
+    return 0
+
+
+def _top_count(value: str) -> int:
+    count = _count(value)
+    if count > TOP_KEPT:
+        raise argparse.ArgumentTypeError(f"{value!r}: at most {TOP_KEPT} (the resources each period keeps)")
+    return count
 
 
 def run_export(args: argparse.Namespace, settings: Settings) -> int:

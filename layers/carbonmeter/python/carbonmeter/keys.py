@@ -8,6 +8,7 @@ Usage table:     pk ``<connection>#<hour>``, sk ``<region>#<service>#<resource i
                  (every resource seen).
 Emissions table: pk ``<connection>#<hour>``, sk ``resource#<region>#<service>#<resource id>#<resource type>``;
                  pk ``<connection>``,        sk ``rollup#<hour>#<region>#<service>``;
+                 pk ``<connection>``,        sk ``top#<hour>`` (the hour's largest resources, ``carbonmeter.tops``);
                  pk ``<connection>``,        sk ``period#day#<YYYY-MM-DD>`` and ``period#month#<YYYY-MM>``;
                  pk ``<connection>``,        sk ``anomalycheck#<hour>`` (the anomaly detector's view of the hour);
                  pk ``<connection>``,        sk ``anomaly#<region>#<service>#<kind>#<direction>#<start hour>``.
@@ -26,6 +27,7 @@ STATUS_PREFIX = "status#"
 RESOURCE_PREFIX = "resource#"
 ROLLUP_PREFIX = "rollup#"
 PERIOD_PREFIX = "period#"
+TOP_PREFIX = "top#"
 ANOMALY_PREFIX = "anomaly#"
 ANOMALY_CHECK_PREFIX = "anomalycheck#"
 INVENTORY_PREFIX = "inventory#"
@@ -93,8 +95,13 @@ def rollup_bound(hour: datetime) -> str:
     return f"{ROLLUP_PREFIX}{hour_key(hour)}"
 
 
+def hour_top_key(hour: datetime) -> str:
+    """An hour's top resources, beside its roll-ups; keys sort as the hours do, so a range of hours is one query."""
+    return f"{TOP_PREFIX}{hour_key(hour)}"
+
+
 def hour_of_connection_key(sk: str) -> str:
-    """The hour key of a status or roll-up sort key (both sit in the connection's own partition)."""
+    """The hour key of a status, roll-up or top sort key (all sit in the connection's own partition)."""
     return sk.split("#")[1]
 
 

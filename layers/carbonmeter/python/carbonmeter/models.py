@@ -462,6 +462,26 @@ class Range(BaseModel):
     high: float
 
 
+class Figure(BaseModel):
+    """A central figure with its bounds (every part at its low, or every part at its high)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    central: float = 0.0
+    low: float = 0.0
+    high: float = 0.0
+
+    def __add__(self, other: Figure) -> Figure:
+        return Figure(central=self.central + other.central, low=self.low + other.low, high=self.high + other.high)
+
+    @classmethod
+    def around(cls, central: float, bounds: Range | None) -> Figure:
+        """``central`` within ``bounds``; without bounds, the central figure is both."""
+        if bounds is None:
+            return cls(central=central, low=central, high=central)
+        return cls(central=central, low=bounds.low, high=bounds.high)
+
+
 class EmissionRecord(BaseModel):
     """Energy and carbon of one resource during one hour.
 

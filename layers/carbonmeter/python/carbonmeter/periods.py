@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 import operator
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -20,7 +20,9 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from carbonmeter.models import HOUR, Rollup
+from carbonmeter import tops
+from carbonmeter.models import HOUR, Figure, Rollup
+from carbonmeter.tops import ResourceTop
 
 FIGURES = ("energy_kwh", "operational_kgco2e", "embodied_kgco2e")
 
@@ -37,19 +39,6 @@ class GroupBy(StrEnum):
     SERVICE_REGION = "service_region"
     # Not a roll-up group: read from the hours' per-resource records (``carbonmeter.series``).
     RESOURCE = "resource"
-
-
-class Figure(BaseModel):
-    """A central figure with its bounds (every part at its low, or every part at its high)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    central: float = 0.0
-    low: float = 0.0
-    high: float = 0.0
-
-    def __add__(self, other: Figure) -> Figure:
-        return Figure(central=self.central + other.central, low=self.low + other.low, high=self.high + other.high)
 
 
 class GroupFigures(BaseModel):
@@ -96,6 +85,8 @@ class PeriodRollup(BaseModel):
     hours_in_period: int
     methodology_versions: tuple[str, ...] = ()
     groups: tuple[GroupFigures, ...] = ()
+    # Its largest resources (``carbonmeter.tops``); None in periods stored before tops were kept, or read without.
+    top: ResourceTop | None = None
 
     def of(self, group_by: GroupBy) -> list[GroupFigures]:
         return [group for group in self.groups if group.group_by == group_by]
@@ -122,9 +113,21 @@ def hours_in(start: datetime, granularity: Granularity) -> int:
     return int((period_end(start, granularity) - start) / HOUR)
 
 
-def day_from_hours(connection_id: str, day: datetime, rollups: Iterable[Rollup], hours: int) -> PeriodRollup:
-    """A day recomputed from its hourly roll-ups; ``hours``: how many of its hours have been calculated."""
+def day_from_hours(
+    connection_id: str,
+    day: datetime,
+    rollups: Iterable[Rollup],
+    hours: int,
+    hour_tops: Mapping[datetime, ResourceTop] | None = None,
+) -> PeriodRollup:
+    """A day recomputed from its hourly roll-ups; ``hours``: how many of its hours have been calculated;
+    ``hour_tops``: its hours' tops, merged into the day's (an hour with roll-ups but no top counts as unknown)."""
     parts = list(rollups)
+    by_hour = _by_hour(parts)
+    top = None
+    if hour_tops is not None:
+        unknown = len(set(by_hour) - set(hour_tops))
+        top = tops.merge([hour_tops[hour] for hour in sorted(hour_tops)], hours_unknown=unknown)
     return PeriodRollup(
         connection_id=connection_id,
         granularity=Granularity.DAY,
@@ -132,13 +135,16 @@ def day_from_hours(connection_id: str, day: datetime, rollups: Iterable[Rollup],
         hours_covered=hours,
         hours_in_period=hours_in(day, Granularity.DAY),
         methodology_versions=tuple(sorted({rollup.methodology_version for rollup in parts})),
-        groups=_over_time(hour_groups(rollups) for rollups in _by_hour(parts).values()),
+        groups=_over_time(hour_groups(rollups) for rollups in by_hour.values()),
+        top=top,
     )
 
 
 def month_from_days(connection_id: str, month: datetime, days: Iterable[PeriodRollup], hours: int) -> PeriodRollup:
-    """A month recomputed from its days; ``hours``: how many of its hours have been calculated."""
+    """A month recomputed from its days; ``hours``: how many of its hours have been calculated. Its top merges
+    the days' (a day without one, stored before tops were kept, counts its hours as unknown)."""
     parts = list(days)
+    unknown = sum(day.hours_covered for day in parts if day.top is None)
     return PeriodRollup(
         connection_id=connection_id,
         granularity=Granularity.MONTH,
@@ -147,6 +153,7 @@ def month_from_days(connection_id: str, month: datetime, days: Iterable[PeriodRo
         hours_in_period=hours_in(month, Granularity.MONTH),
         methodology_versions=tuple(sorted({v for day in parts for v in day.methodology_versions})),
         groups=_over_time(day.groups for day in parts),
+        top=tops.merge([day.top for day in parts if day.top is not None], hours_unknown=unknown),
     )
 
 
@@ -213,8 +220,17 @@ class PeriodLedger(Protocol):
 
     def rollups(self, connection_id: str, start: datetime, end: datetime) -> list[Rollup]: ...
 
+    def hour_tops(self, connection_id: str, start: datetime, end: datetime) -> dict[datetime, ResourceTop]: ...
+
     def periods(
-        self, connection_id: str, granularity: Granularity, start: datetime, end: datetime
+        self,
+        connection_id: str,
+        granularity: Granularity,
+        start: datetime,
+        end: datetime,
+        group_by: GroupBy | None = None,
+        *,
+        with_top: bool = False,
     ) -> list[PeriodRollup]: ...
 
     def put_period(self, period: PeriodRollup, generation: int) -> bool: ...
@@ -228,12 +244,13 @@ def refresh_periods(ledger: PeriodLedger, connection_id: str, hour: datetime) ->
     """
     day = period_start(hour, Granularity.DAY)
     claim = ledger.claim_period(connection_id, Granularity.DAY, day, hour)
-    rollups = ledger.rollups(connection_id, day, period_end(day, Granularity.DAY))
-    daily = day_from_hours(connection_id, day, rollups, claim.hours)
+    day_end = period_end(day, Granularity.DAY)
+    rollups = ledger.rollups(connection_id, day, day_end)
+    daily = day_from_hours(connection_id, day, rollups, claim.hours, ledger.hour_tops(connection_id, day, day_end))
     ledger.put_period(daily, claim.generation)
     month = period_start(hour, Granularity.MONTH)
     claim = ledger.claim_period(connection_id, Granularity.MONTH, month, hour)
-    days = ledger.periods(connection_id, Granularity.DAY, month, period_end(month, Granularity.MONTH))
+    days = ledger.periods(connection_id, Granularity.DAY, month, period_end(month, Granularity.MONTH), with_top=True)
     monthly = month_from_days(connection_id, month, days, claim.hours)
     ledger.put_period(monthly, claim.generation)
     return daily, monthly

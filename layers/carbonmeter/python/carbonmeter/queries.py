@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from carbonmeter import periods, report, series
+from carbonmeter import periods, report, series, top_resources
 from carbonmeter.aws import ClientFactory
 from carbonmeter.connections import monitoring_cost
 from carbonmeter.models import ConnectionSchedule, HourStatus, hours_between
@@ -118,3 +118,20 @@ def connection_rows(
     _check(clients, settings, connection_id, start, end, now)
     store = EmissionStore(clients, settings.emissions_table)
     return series.rows(store, connection_id, start, end, granularity, group_by)
+
+
+def connection_top(
+    clients: ClientFactory,
+    settings: Settings,
+    connection_id: str,
+    window: tuple[datetime, datetime],
+    count: int,
+    now: datetime,
+) -> top_resources.TopResources:
+    """A known connection's ``count`` largest resources over ``window``, from its stored tops (days, and months
+    where whole): a handful of queries whatever the window's length."""
+    start, end = window
+    top_resources.check_count(count)
+    _check(clients, settings, connection_id, start, end, now)
+    store = EmissionStore(clients, settings.emissions_table)
+    return top_resources.top_resources(store, connection_id, start, end, count)

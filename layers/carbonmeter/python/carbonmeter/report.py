@@ -23,6 +23,7 @@ from carbonmeter.models import GLOBAL_REGION, HOUR, EmissionRecord, Rollup, Serv
 from carbonmeter.periods import FIGURES as PERIOD_FIGURES
 from carbonmeter.periods import Breakdown, Figure, Footprint
 from carbonmeter.services import SLICES, flag_meaning
+from carbonmeter.top_resources import TopResources
 
 # What the bounds are, in one sentence; printed under every report and kept in its JSON.
 BOUNDS = "every figure at its low, or every figure at its high; bounds, not a confidence interval"
@@ -663,6 +664,45 @@ def breakdown_text(found: Breakdown, title: str) -> str:
 
 
 _PERIOD_FORMATS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "month": "%Y-%m"}
+
+
+def top_text(found: TopResources, title: str) -> str:
+    """The largest resources of a range (``report --top N``), and how certain their figures and ranks are."""
+    rows = [
+        [
+            f"{resource.rank}{'' if resource.rank_certain else '?'}",
+            resource.service,
+            resource.region,
+            resource.resource_id,
+            *_figure_cells(resource.model_dump()),
+            "exact" if resource.exact else f"at most {_significant(resource.most_kgco2e)} kg",
+        ]
+        for resource in found.resources
+    ]
+    lines = [
+        title,
+        "",
+        f"window: {hour_key(found.start)} to {hour_key(found.end)} (end exclusive); "
+        f"{found.hours_covered} of {found.hours_in_range} hour(s) calculated",
+        f"bounds: {BOUNDS}",
+        "",
+        table(["rank", "service", "region", "resource", *FIGURE_COLUMNS, "total at most"], rows),
+        "",
+        *_top_notes(found),
+    ]
+    return "\n".join(lines).rstrip()
+
+
+def _top_notes(found: TopResources) -> list[str]:
+    notes = [f"every resource not listed emitted at most {_significant(found.rest_most_kgco2e)} kg CO2e"]
+    if not found.exact:
+        notes.append('?: rank not certain (the kept tops bound it, docs/insights.md "Top resources")')
+    if found.hours_unknown:
+        notes.append(
+            f"{found.hours_unknown} hour(s) calculated before tops were kept: their resources are counted nowhere "
+            "here (recalculate them to fill them in)"
+        )
+    return notes
 
 
 def _point_cells(figures: Mapping[str, Any], group: str) -> list[Estimate | NotModelled]:

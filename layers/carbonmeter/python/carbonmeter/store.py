@@ -21,7 +21,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, TypeAdapter
 
-from carbonmeter import keys
+from carbonmeter import keys, tops
 from carbonmeter.aws import ClientFactory
 from carbonmeter.insights.anomalies.records import AlertState, Anomaly, HourCheck, HourFigures
 from carbonmeter.models import (
@@ -38,6 +38,7 @@ from carbonmeter.models import (
     hour_key,
 )
 from carbonmeter.periods import Claim, Granularity, GroupBy, GroupFigures, PeriodRollup
+from carbonmeter.tops import ResourceTop
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -79,7 +80,9 @@ def _from_item(model: type[Model], item: dict[str, Any]) -> Model:
 # and a rewrite removes the old one.
 _LEGACY_PERIOD_GROUPS = "groups"
 _GROUPS = TypeAdapter(tuple[GroupFigures, ...])
-_PERIOD_ATTRIBUTES = tuple(name for name in PeriodRollup.model_fields if name != "groups")
+# A period's top resources (``carbonmeter.tops``), one compact JSON string too, some 20 KB: read only when asked.
+_PERIOD_TOP = "top"
+_PERIOD_ATTRIBUTES = tuple(name for name in PeriodRollup.model_fields if name not in {"groups", _PERIOD_TOP})
 
 
 def period_groups_attribute(group_by: GroupBy) -> str:
@@ -92,15 +95,26 @@ _GROUPED = {period_groups_attribute(group_by): group_by for group_by in GroupBy 
 
 def period_item(period: PeriodRollup) -> dict[str, Any]:
     """The stored attributes of ``period`` (without its key)."""
-    item = _attributes(period, exclude={"groups"})
+    item = _attributes(period, exclude={"groups", _PERIOD_TOP})
     for attribute, group_by in _GROUPED.items():
         item[attribute] = _GROUPS.dump_json(tuple(period.of(group_by)), exclude_defaults=True).decode()
+    if period.top is not None:
+        item[_PERIOD_TOP] = top_json(period.top)
     return item
+
+
+def top_json(top: ResourceTop) -> str:
+    """A top as stored: compact JSON, defaults (zeros, empty bounds) left out."""
+    return top.model_dump_json(exclude_defaults=True)
 
 
 def period_from_item(item: Mapping[str, Any]) -> PeriodRollup:
     """A stored period, in either shape, with the groupings the item holds (all, unless it was read projected)."""
-    period = _from_item(PeriodRollup, {name: value for name, value in item.items() if name not in _GROUPED})
+    period = _from_item(
+        PeriodRollup, {name: value for name, value in item.items() if name not in _GROUPED and name != _PERIOD_TOP}
+    )
+    if _PERIOD_TOP in item:
+        period = period.model_copy(update={"top": ResourceTop.model_validate_json(item[_PERIOD_TOP])})
     stored = sorted(attribute for attribute in _GROUPED if attribute in item)
     if not stored:
         return period
@@ -491,6 +505,7 @@ class EmissionStore(_HourLedger):
     def replace_hour(
         self, connection_id: str, hour: datetime, records: Iterable[EmissionRecord], rollups: Iterable[Rollup]
     ) -> int:
+        records = list(records)
         pk = keys.hour_partition(connection_id, hour)
         items = [_to_item(record, pk=pk, sk=keys.emission_key(record)) for record in records]
         _check_belongs(items, connection_id, hour)
@@ -501,7 +516,24 @@ class EmissionStore(_HourLedger):
         _check_belongs(rollup_items, connection_id, hour)
         self._replace(pk, [keys.RESOURCE_PREFIX], items)
         self._replace(connection_id, [keys.rollup_prefix(hour)], rollup_items)
+        # Replaced whole, like the roll-ups, and written before the periods are refreshed from both.
+        self._table.put_item(Item=_hour_top_item(connection_id, hour, tops.of_records(records)))
         return len(items)
+
+    def hour_tops(self, connection_id: str, start: datetime, end: datetime) -> dict[datetime, ResourceTop]:
+        """The tops of the hours in [start, end) that have one: one query."""
+        bounds = (keys.hour_top_key(start), keys.hour_top_key(end))
+        items = self._paginate(KeyConditionExpression=Key("pk").eq(connection_id) & Key("sk").between(*bounds))
+        found = {datetime.fromisoformat(item["hour"]): ResourceTop.model_validate_json(item["top"]) for item in items}
+        return {hour: top for hour, top in found.items() if start <= hour < end}
+
+    def rollup_hours(self, connection_id: str, start: datetime, end: datetime) -> set[datetime]:
+        """The hours in [start, end) with roll-ups: one query of their keys alone."""
+        bounds = (keys.rollup_bound(start), keys.rollup_bound(end))
+        condition = Key("pk").eq(connection_id) & Key("sk").between(*bounds)
+        items = self._paginate(KeyConditionExpression=condition, ProjectionExpression="sk")
+        hours = {datetime.fromisoformat(keys.hour_of_connection_key(item["sk"])) for item in items}
+        return {hour for hour in hours if start <= hour < end}
 
     def read_hour(self, connection_id: str, hour: datetime) -> list[EmissionRecord]:
         items = self._query(keys.hour_partition(connection_id, hour), keys.RESOURCE_PREFIX)
@@ -536,12 +568,14 @@ class EmissionStore(_HourLedger):
         names = {f"#{name}": name for name in item}
         values = {f":{name}": value for name, value in item.items()}
         assignments = ", ".join(f"#{name} = :{name}" for name in item)
+        # The legacy groups go; so does a top the period no longer has (a day rewritten without its hours' tops).
+        removed = {"#legacy": _LEGACY_PERIOD_GROUPS} | ({} if period.top is not None else {"#oldtop": _PERIOD_TOP})
         try:
             self._table.update_item(
                 Key={"pk": period.connection_id, "sk": keys.period_key(period.granularity, period.start)},
-                UpdateExpression=f"SET {assignments}, #written = :generation REMOVE #legacy",
+                UpdateExpression=f"SET {assignments}, #written = :generation REMOVE {', '.join(removed)}",
                 ConditionExpression="attribute_not_exists(#written) OR #written < :generation",
-                ExpressionAttributeNames={**names, "#written": "written_generation", "#legacy": _LEGACY_PERIOD_GROUPS},
+                ExpressionAttributeNames={**names, "#written": "written_generation", **removed},
                 ExpressionAttributeValues={**values, ":generation": generation},
             )
         except ClientError as error:
@@ -557,12 +591,15 @@ class EmissionStore(_HourLedger):
         start: datetime,
         end: datetime,
         group_by: GroupBy | None = None,
+        *,
+        with_top: bool = False,
     ) -> list[PeriodRollup]:
         """The days or months that start in [start, end), in order; one query (a page per MB).
 
-        With ``group_by``, each period holds that grouping's groups alone, and only those are read.
+        With ``group_by``, each period holds that grouping's groups alone, and only those are read; its top
+        resources only ``with_top``.
         """
-        return list(self.iter_periods(connection_id, granularity, start, end, group_by))
+        return list(self.iter_periods(connection_id, granularity, start, end, group_by, with_top=with_top))
 
     def iter_periods(
         self,
@@ -571,22 +608,52 @@ class EmissionStore(_HourLedger):
         start: datetime,
         end: datetime,
         group_by: GroupBy | None = None,
+        *,
+        with_top: bool = False,
     ) -> Iterator[PeriodRollup]:
         """``periods``, read a page at a time as they are taken."""
+        groupings = tuple(_GROUPED) if group_by is None else (period_groups_attribute(group_by),)
+        return self._iter_periods(connection_id, granularity, start, end, groupings, with_top)
+
+    def period_tops(
+        self, connection_id: str, granularity: Granularity, start: datetime, end: datetime
+    ) -> list[PeriodRollup]:
+        """The days or months that start in [start, end), with their tops and without their groups: one query."""
+        return list(self._iter_periods(connection_id, granularity, start, end, (), True))
+
+    def _iter_periods(
+        self,
+        connection_id: str,
+        granularity: Granularity,
+        start: datetime,
+        end: datetime,
+        groupings: Sequence[str],
+        with_top: bool,
+    ) -> Iterator[PeriodRollup]:
         bounds = (keys.period_key(granularity, start), keys.period_key(granularity, end))
         condition = Key("pk").eq(connection_id) & Key("sk").between(*bounds)
-        items = self._paginate(KeyConditionExpression=condition, **_period_projection(group_by))
+        items = self._paginate(KeyConditionExpression=condition, **_period_projection(groupings, with_top))
         periods = (period_from_item(item) for item in items if "written_generation" in item)
         return (period for period in periods if start <= period.start < end)
 
 
-def _period_projection(group_by: GroupBy | None) -> dict[str, Any]:
-    if group_by is None:
-        return {}
-    # Older items hold every grouping in one list: it is read whole, and the period keeps what was asked for.
-    wanted = (*_PERIOD_ATTRIBUTES, "written_generation", period_groups_attribute(group_by), _LEGACY_PERIOD_GROUPS)
+def _period_projection(groupings: Sequence[str], with_top: bool) -> dict[str, Any]:
+    # Older items hold every grouping in one list: it is read whole (when any grouping is asked for), and the
+    # period keeps what was asked for.
+    legacy = (_LEGACY_PERIOD_GROUPS,) if groupings else ()
+    wanted = (*_PERIOD_ATTRIBUTES, "written_generation", *groupings, *legacy, *((_PERIOD_TOP,) if with_top else ()))
     names = {f"#p{index}": name for index, name in enumerate(wanted)}
     return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
+
+
+def _hour_top_item(connection_id: str, hour: datetime, top: ResourceTop) -> dict[str, Any]:
+    return {
+        "pk": connection_id,
+        "sk": keys.hour_top_key(hour),
+        "connection_id": connection_id,
+        "hour": hour_key(hour),
+        "top": top_json(top),
+    }
 
 
 def _check_belongs(items: Sequence[dict[str, Any]], connection_id: str, hour: datetime) -> None:

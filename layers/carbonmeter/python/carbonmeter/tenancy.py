@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from carbonmeter import periods, queries
+from carbonmeter import periods, queries, top_resources
 from carbonmeter.aws import ClientFactory
 from carbonmeter.connections import monitoring_cost
 from carbonmeter.insights import costs, recommendations, reconciliation
@@ -279,6 +279,20 @@ def breakdown(
     if group_by is GroupBy.RESOURCE:
         raise ReadLimitError("group_by: resource is not in the roll-ups; ask service, region or service_region")
     return queries.connection_breakdown(clients, settings, connection_id, window, group_by, now)
+
+
+def top(
+    clients: ClientFactory,
+    settings: Settings,
+    viewer: Viewer,
+    connection_id: str,
+    window: tuple[datetime, datetime],
+    count: int,
+    now: datetime,
+) -> top_resources.TopResources:
+    """``carbonmeter report --top N`` of a visible connection: a handful of reads whatever the range, so unbounded."""
+    visible_connection(clients, settings, viewer, connection_id)
+    return queries.connection_top(clients, settings, connection_id, window, count, now)
 
 
 def _check_footprint_window(window: tuple[datetime, datetime], granularity: Granularity, group_by: GroupBy) -> None:
