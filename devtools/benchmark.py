@@ -39,7 +39,7 @@ from carbonmeter.cloudwatch import MAX_QUERIES_PER_REQUEST, STATISTICS_PER_BILLE
 from carbonmeter.collection import RegionUsage, api_region, areas, collect, collect_region
 from carbonmeter.gc_pause import gc_paused
 from carbonmeter.models import Connection, UsageRecord, hour_key, previous_whole_hour
-from carbonmeter.services import COLLECTORS, READ_ACTIONS, READ_RESOURCES
+from carbonmeter.services import COLLECTORS, READ_ACTIONS, READ_MEMBERS, READ_RESOURCES
 from carbonmeter.services.instance_types import CATALOGUE
 from carbonmeter.settings import Settings
 from devtools import collector_cpu, export_memory, period_reads, window_costs
@@ -340,6 +340,7 @@ def _fleet_customer(base: ClientFactory, fleet: Fleet, counter: ApiCallCounter |
         counter,
         session_actions=READ_ACTIONS,
         session_resources=READ_RESOURCES,
+        read_members=READ_MEMBERS,
     )
 
 

@@ -9,6 +9,7 @@ import boto3
 import botocore.handlers
 import pytest
 
+from carbonmeter.rate_limit import METRIC_DATA_LIMITS
 from carbonmeter.services.instance_types import CATALOGUE
 from tests.support.cloudwatch import CloudWatchLimits
 from tests.support.offline import OFFLINE_ENV
@@ -71,3 +72,11 @@ def _fresh_instance_type_catalogue() -> Iterator[None]:
     CATALOGUE.clear()
     yield
     CATALOGUE.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_metric_data_limits() -> Iterator[None]:
+    """Each test starts with no GetMetricData pacing carried over from another, as a cold Lambda does."""
+    METRIC_DATA_LIMITS.clear()
+    yield
+    METRIC_DATA_LIMITS.clear()
