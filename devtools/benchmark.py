@@ -40,6 +40,7 @@ from carbonmeter.collection import RegionUsage, api_region, areas, collect, coll
 from carbonmeter.gc_pause import gc_paused
 from carbonmeter.models import Connection, UsageRecord, hour_key, previous_whole_hour
 from carbonmeter.services import COLLECTORS, READ_ACTIONS, READ_MEMBERS, READ_RESOURCES
+from carbonmeter.services.ecs import TASK_DEFINITION_SIZES
 from carbonmeter.services.instance_types import CATALOGUE
 from carbonmeter.settings import Settings
 from devtools import collector_cpu, export_memory, period_reads, window_costs
@@ -360,6 +361,7 @@ def run_collection(
     Each run starts as a cold container does, with no instance type described yet, so that runs compare alike.
     """
     CATALOGUE.clear()
+    TASK_DEFINITION_SIZES.clear()
     latency = SimulatedLatency(latency_s)
     observer = GetMetricDataObserver()
     base = ClientFactory(
@@ -457,6 +459,7 @@ def profile_collection(clients: ClientFactory, fleet: Fleet, answers: RecordedAn
     work each of ``collect()``'s threads does, with the garbage collector paused as ``collect()`` pauses it.
     """
     CATALOGUE.clear()
+    TASK_DEFINITION_SIZES.clear()
     base = ClientFactory(clients.session, settings=clients.settings, hooks=answers.replay_hooks())
     customer = _fleet_customer(base, fleet)
 
