@@ -187,7 +187,8 @@ def _fetch_batch(
         for result in page.get("MetricDataResults", []):
             request = by_id[result["Id"]]
             status = result.get("StatusCode", "Complete")
-            _raise_for_messages(result.get("Messages", []), _describe(request))
+            if result.get("Messages"):
+                _raise_for_messages(result["Messages"], _describe(request))
             if status in _FAILED_STATUSES:
                 raise MetricDataError(f"GetMetricData returned {status} for {_describe(request)}")
             points = zip(result.get("Timestamps", []), result.get("Values", []), strict=True)
