@@ -39,7 +39,8 @@ from carbonmeter.cloudwatch import MAX_QUERIES_PER_REQUEST, STATISTICS_PER_BILLE
 from carbonmeter.collection import RegionUsage, api_region, areas, collect, collect_region
 from carbonmeter.gc_pause import gc_paused
 from carbonmeter.models import Connection, UsageRecord, hour_key, previous_whole_hour
-from carbonmeter.services import COLLECTORS, READ_ACTIONS, READ_RESOURCES
+from carbonmeter.services import COLLECTORS, READ_ACTIONS, READ_MEMBERS, READ_RESOURCES
+from carbonmeter.services.ecs import TASK_DEFINITION_SIZES
 from carbonmeter.services.instance_types import CATALOGUE
 from carbonmeter.settings import Settings
 from devtools import collector_cpu, export_memory, period_reads, window_costs
@@ -340,6 +341,7 @@ def _fleet_customer(base: ClientFactory, fleet: Fleet, counter: ApiCallCounter |
         counter,
         session_actions=READ_ACTIONS,
         session_resources=READ_RESOURCES,
+        read_members=READ_MEMBERS,
     )
 
 
@@ -359,6 +361,7 @@ def run_collection(
     Each run starts as a cold container does, with no instance type described yet, so that runs compare alike.
     """
     CATALOGUE.clear()
+    TASK_DEFINITION_SIZES.clear()
     latency = SimulatedLatency(latency_s)
     observer = GetMetricDataObserver()
     base = ClientFactory(
@@ -456,6 +459,7 @@ def profile_collection(clients: ClientFactory, fleet: Fleet, answers: RecordedAn
     work each of ``collect()``'s threads does, with the garbage collector paused as ``collect()`` pauses it.
     """
     CATALOGUE.clear()
+    TASK_DEFINITION_SIZES.clear()
     base = ClientFactory(clients.session, settings=clients.settings, hooks=answers.replay_hooks())
     customer = _fleet_customer(base, fleet)
 

@@ -112,6 +112,7 @@ COST_CENTRES: tuple[tuple[str, str], ...] = (
     ("botocore: every answer parsed (XML, JSON, CBOR)", "parsers.py:parse"),
     ("botocore: timestamps parsed", "parsers.py:_handle_timestamp"),
     ("botocore: requests checked (validation)", "validate.py:serialize_to_request"),
+    ("botocore: requests serialised (JSON, query, XML)", "serialize.py:serialize_to_request"),
     ("botocore: requests signed", "signers.py:sign"),
     ("boto3: clients created", "session.py:client"),
     ("GetMetricData: planned, sent, answers parsed and split back", "cloudwatch.py:fetch"),

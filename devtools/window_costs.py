@@ -27,6 +27,7 @@ from carbonmeter.collection import areas, collect
 from carbonmeter.collection_windows import WINDOW_HOURS, collections_per_month
 from carbonmeter.models import Connection, hours_between
 from carbonmeter.services import READ_ACTIONS, READ_RESOURCES
+from carbonmeter.services.ecs import TASK_DEFINITION_SIZES
 from carbonmeter.services.instance_types import CATALOGUE
 from carbonmeter.settings import Settings
 from devtools.aws.server import embedded_aws
@@ -102,6 +103,7 @@ def measure(
 
 def _collect_window(clients: ClientFactory, connection: Connection, hours: list[datetime], say: Say) -> WindowFigures:
     CATALOGUE.clear()  # each collection starts as a cold container does
+    TASK_DEFINITION_SIZES.clear()
     counter = ApiCallCounter()
     customer = assume_role(
         clients,

@@ -198,6 +198,16 @@ CALCULATOR = FunctionSpec(
 COLLECTOR_CONSUMER = QueueConsumer(batch_size=1, max_concurrency=10)
 CALCULATOR_CONSUMER = QueueConsumer(batch_size=10, max_concurrency=5)
 
+# CloudWatch's GetMetricData quota: 50 requests a second per account and region ("GetMetricData", in the CloudWatch
+# service quotas, https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_limits.html; adjustable).
+CLOUDWATCH_GET_METRIC_DATA_TPS = 50
+# Each collector container paces the GetMetricData requests it sends one account in one region
+# (``Settings.metric_data_requests_per_second``), but it cannot see the others: up to the collector's maximum
+# concurrency of containers may collect connections of one customer account at once, so each gets that share of
+# the quota, and all of them together stay within it.
+COLLECTOR_METRIC_DATA_SETTINGS_FIELD = "metric_data_requests_per_second"
+COLLECTOR_METRIC_DATA_REQUESTS_PER_SECOND = CLOUDWATCH_GET_METRIC_DATA_TPS / COLLECTOR_CONSUMER.max_concurrency
+
 # The web page and its HTTP API (issue 14; docs/api.md). The local server (`make dashboard`) reads the same names.
 # Every route of the API lives under API_PREFIX (named by the library, which the function reads too); CloudFront
 # sends `/api/*` to the API and the rest to the page.

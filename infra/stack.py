@@ -28,6 +28,8 @@ from infra.constants import (
     COLLECTION_WINDOW_SETTINGS_FIELD,
     COLLECTOR,
     COLLECTOR_CONSUMER,
+    COLLECTOR_METRIC_DATA_REQUESTS_PER_SECOND,
+    COLLECTOR_METRIC_DATA_SETTINGS_FIELD,
     COLLECTOR_ROLE_NAME,
     CUSTOMER_ROLE_PREFIX,
     REPO_ROOT,
@@ -90,7 +92,13 @@ class CarbonMeterStack(Stack):
             dead_letter_queue=self.scheduler_dead_letters,
         )
         # Named, so that customers' roles can trust this role alone (infra/customer_role.py).
-        self.collector = self._function(COLLECTOR, role_name=COLLECTOR_ROLE_NAME)
+        self.collector = self._function(
+            COLLECTOR,
+            {
+                Settings.env_name(COLLECTOR_METRIC_DATA_SETTINGS_FIELD): str(COLLECTOR_METRIC_DATA_REQUESTS_PER_SECOND),
+            },
+            role_name=COLLECTOR_ROLE_NAME,
+        )
         self.provider = EmissionsProviderConfig(self, "EmissionsProvider")
         self.calculator = self._function(CALCULATOR, self.provider.environment)
         self._wire_scheduler()

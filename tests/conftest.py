@@ -9,6 +9,8 @@ import boto3
 import botocore.handlers
 import pytest
 
+from carbonmeter.rate_limit import METRIC_DATA_LIMITS
+from carbonmeter.services.ecs import TASK_DEFINITION_SIZES
 from carbonmeter.services.instance_types import CATALOGUE
 from tests.support.cloudwatch import CloudWatchLimits
 from tests.support.offline import OFFLINE_ENV
@@ -67,7 +69,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_instance_type_catalogue() -> Iterator[None]:
-    """Each test starts with the container's instance-type catalogue empty, as a cold Lambda does."""
+    """Each test starts with the container's instance-type catalogue and task definition sizes empty, as a cold
+    Lambda does."""
     CATALOGUE.clear()
+    TASK_DEFINITION_SIZES.clear()
     yield
     CATALOGUE.clear()
+    TASK_DEFINITION_SIZES.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_metric_data_limits() -> Iterator[None]:
+    """Each test starts with no GetMetricData pacing carried over from another, as a cold Lambda does."""
+    METRIC_DATA_LIMITS.clear()
+    yield
+    METRIC_DATA_LIMITS.clear()

@@ -118,6 +118,7 @@ class LocalPipeline:
                 counter=base.counter,
                 hooks=(*base.hooks, *self.guard.hooks()),
                 retry_mode=base.retry_mode,
+                rate_limits=base.rate_limits,
             )
         return self._as_function[key]
 

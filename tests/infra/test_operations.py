@@ -11,8 +11,11 @@ from aws_cdk.assertions import Template
 
 from carbonmeter.settings import Settings
 from infra.constants import (
+    CLOUDWATCH_GET_METRIC_DATA_TPS,
+    COLLECTOR_CONSUMER,
     COLLECTOR_COUNT_METRICS,
     COLLECTOR_DURATION_METRIC,
+    COLLECTOR_METRIC_DATA_SETTINGS_FIELD,
     ERROR_RATE_THRESHOLD_PERCENT,
     METRICS_NAMESPACE,
     REPO_ROOT,
@@ -122,6 +125,20 @@ def test_scheduler_is_told_the_same_staleness_as_the_alarm(template: Template) -
     settings = Settings.from_env(variables)
 
     assert settings.stale_after_hours == STALE_AFTER_HOURS
+
+
+def test_collectors_together_keep_within_cloudwatch_s_getmetricdata_quota(template: Template) -> None:
+    variables = {key: value for key, value in _environment(template, "Collector").items() if isinstance(value, str)}
+
+    rate = Settings.from_env(variables).metric_data_requests_per_second
+
+    # Each container paces one account's region at the quota over the most containers that may collect at once.
+    assert rate == CLOUDWATCH_GET_METRIC_DATA_TPS / COLLECTOR_CONSUMER.max_concurrency
+    assert rate * COLLECTOR_CONSUMER.max_concurrency <= CLOUDWATCH_GET_METRIC_DATA_TPS
+    assert rate < Settings().metric_data_requests_per_second
+    assert Settings.env_name(COLLECTOR_METRIC_DATA_SETTINGS_FIELD) in variables
+    for other in ("Scheduler", "Calculator", "Api"):
+        assert Settings.env_name(COLLECTOR_METRIC_DATA_SETTINGS_FIELD) not in _environment(template, other)
 
 
 def test_a_scheduler_that_stops_running_alarms(template: Template) -> None:

@@ -214,6 +214,24 @@ def test_fetch_raises_on_a_forbidden_message(caplog: pytest.LogCaptureFixture):
         cloudwatch.fetch(client, [cpu("i-1")], ApiCallCounter())
 
 
+def test_fetch_raises_on_a_forbidden_message_of_one_result():
+    client, stubber = stubbed_client(
+        [
+            {
+                "MetricDataResults": [
+                    {"Id": "q0", "StatusCode": "Complete", "Messages": [{"Code": "Forbidden", "Value": "denied"}]}
+                ]
+            }
+        ]
+    )
+
+    with (
+        stubber,
+        pytest.raises(MetricDataError, match=r"Forbidden for AWS/EC2 CPUUtilization Average \[InstanceId=i-1\]"),
+    ):
+        cloudwatch.fetch(client, [cpu("i-1")], ApiCallCounter())
+
+
 def test_fetch_keeps_paging_through_partial_data_and_warns_if_it_never_completes(caplog: pytest.LogCaptureFixture):
     # Given a first page cut short and a last page that still says PartialData
     client, stubber = stubbed_client(

@@ -72,7 +72,7 @@ from carbonmeter.periods import FootprintWindowError, Granularity, GroupBy
 from carbonmeter.regions import UnknownRegionError, parse_regions
 from carbonmeter.scheduling import CLOUDWATCH_HOURLY_RETENTION
 from carbonmeter.series import FootprintRow
-from carbonmeter.services import READ_ACTIONS, READ_RESOURCES
+from carbonmeter.services import READ_ACTIONS, READ_MEMBERS, READ_RESOURCES
 from carbonmeter.settings import ConfigurationError, Settings
 from carbonmeter.store import ConnectionStore, MissingTableError, UnknownConnectionError
 from carbonmeter.tops import TOP_KEPT
@@ -487,6 +487,7 @@ def run_estimate(args: argparse.Namespace, settings: Settings) -> int:
             settings.role_session_name,
             session_actions=READ_ACTIONS,
             session_resources=READ_RESOURCES,
+            read_members=READ_MEMBERS,
         )
         target, read_with = role, f"role {role.role_arn}"
     _progress(f"collecting {_regions_of(target)} x {len(hours)} hour(s) of {target.account_id}")

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from carbonmeter.aws import ApiCallCounter
+from carbonmeter.rate_limit import TokenBucket
 
 MAX_QUERIES_PER_REQUEST = 500
 
@@ -104,8 +105,13 @@ def queries(batch: Sequence[MetricRequest]) -> list[dict[str, Any]]:
 Datapoint = tuple[datetime, float]
 
 
-def fetch(client: Any, requests: Iterable[MetricRequest], counter: ApiCallCounter) -> dict[MetricRequest, list[float]]:
+def fetch(
+    client: Any, requests: Iterable[MetricRequest], counter: ApiCallCounter, limiter: TokenBucket | None = None
+) -> dict[MetricRequest, list[float]]:
     """Values of every request, newest first; an empty list where CloudWatch has no data.
+
+    With a ``limiter``, every GetMetricData request (each page too) waits for its slot in it first: the account's
+    and region's bucket (``rate_limit``), which every connection of the container collecting them shares.
 
     Each request's windows must be aligned to its period (hourly windows on the hour,
     daily ones at midnight), so that a datapoint of a joined window falls in exactly the
@@ -114,7 +120,7 @@ def fetch(client: Any, requests: Iterable[MetricRequest], counter: ApiCallCounte
     Raises ``MetricDataError`` when CloudWatch reports Forbidden or InternalError for any query.
     """
     spans = joined_windows(requests)
-    series = _fetch_series(client, set(spans.values()), counter)
+    series = _fetch_series(client, set(spans.values()), counter, limiter)
     return {
         request: [value for timestamp, value in series[span] if request.start <= timestamp < request.end]
         for request, span in spans.items()
@@ -148,13 +154,13 @@ def _join(group: Sequence[MetricRequest]) -> dict[MetricRequest, MetricRequest]:
 
 
 def _fetch_series(
-    client: Any, requests: Iterable[MetricRequest], counter: ApiCallCounter
+    client: Any, requests: Iterable[MetricRequest], counter: ApiCallCounter, limiter: TokenBucket | None
 ) -> dict[MetricRequest, list[Datapoint]]:
     batches = plan(requests)
     series: dict[MetricRequest, list[Datapoint]] = {request: [] for batch in batches for request in batch}
     paginator = client.get_paginator("get_metric_data")
     for batch in batches:
-        _fetch_batch(paginator, batch, series, counter)
+        _fetch_batch(paginator, batch, series, counter, limiter)
     return series
 
 
@@ -163,6 +169,7 @@ def _fetch_batch(
     batch: Sequence[MetricRequest],
     series: dict[MetricRequest, list[Datapoint]],
     counter: ApiCallCounter,
+    limiter: TokenBucket | None,
 ) -> None:
     by_id = {query_id(index): request for index, request in enumerate(batch)}
     first = batch[0]
@@ -170,6 +177,8 @@ def _fetch_batch(
     pages = paginator.paginate(
         MetricDataQueries=queries(batch), StartTime=first.start, EndTime=first.end, ScanBy="TimestampDescending"
     )
+    # The paginator sends a request when asked for a page: the first one, then one per NextToken.
+    _pace(limiter)
     for page_number, page in enumerate(pages):
         if page_number == 0:
             # Billed once the request is answered, whatever its messages say; later pages are free.
@@ -178,7 +187,8 @@ def _fetch_batch(
         for result in page.get("MetricDataResults", []):
             request = by_id[result["Id"]]
             status = result.get("StatusCode", "Complete")
-            _raise_for_messages(result.get("Messages", []), _describe(request))
+            if result.get("Messages"):
+                _raise_for_messages(result["Messages"], _describe(request))
             if status in _FAILED_STATUSES:
                 raise MetricDataError(f"GetMetricData returned {status} for {_describe(request)}")
             points = zip(result.get("Timestamps", []), result.get("Values", []), strict=True)
@@ -188,8 +198,15 @@ def _fetch_batch(
                 incomplete.add(result["Id"])
             else:
                 incomplete.discard(result["Id"])
+        if page.get("NextToken"):
+            _pace(limiter)
     for query in sorted(incomplete):
         logger.warning("GetMetricData left %s incomplete after the last page", _describe(by_id[query]))
+
+
+def _pace(limiter: TokenBucket | None) -> None:
+    if limiter is not None:
+        limiter.acquire()
 
 
 def _raise_for_messages(messages: Iterable[Mapping[str, str]], subject: str) -> None:

@@ -34,7 +34,7 @@ from carbonmeter.scheduling import (
     enqueue,
     window_jobs,
 )
-from carbonmeter.services import READ_ACTIONS, READ_RESOURCES
+from carbonmeter.services import READ_ACTIONS, READ_MEMBERS, READ_RESOURCES
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, InventoryStore, StatusStore, UsageStore
 
@@ -133,6 +133,7 @@ def _collect(
             counter,
             session_actions=READ_ACTIONS,
             session_resources=READ_RESOURCES,
+            read_members=READ_MEMBERS,
         )
     except RoleAssumptionError as exc:
         for hour in job.hours():

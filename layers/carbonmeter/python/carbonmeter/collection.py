@@ -27,6 +27,7 @@ from carbonmeter.cloudwatch import MetricRequest
 from carbonmeter.errors import describe_error as describe_error  # its home moved; kept importable here
 from carbonmeter.gc_pause import gc_paused
 from carbonmeter.models import GLOBAL_REGION, Service, UsageRecord, scope_key
+from carbonmeter.rate_limit import TokenBucket
 from carbonmeter.regions import collection_regions
 from carbonmeter.services import COLLECTORS, HourContext, Resource, ServiceCollector
 from carbonmeter.services.base import GLOBAL_API_REGION, shared_discovery
@@ -190,7 +191,7 @@ def collect_region(
         ]
         for service, resources in discovered.items()
     }
-    values = _fetch(clients, api_region(region), requests, outcome)
+    values = _fetch(clients, connection.account_id, api_region(region), requests, outcome)
     for service, resources in discovered.items():
         if service in outcome.failed or service in outcome.skipped:
             continue
@@ -234,6 +235,7 @@ def _discover(
 
 def _fetch(
     clients: ClientFactory,
+    account_id: str,
     region: str,
     requests: Mapping[Service, list[MetricRequest]],
     outcome: RegionUsage,
@@ -243,12 +245,24 @@ def _fetch(
     if not wanted:
         return {}
     try:
-        return cloudwatch.fetch(clients.client("cloudwatch", region), wanted, clients.counter)
+        return cloudwatch.fetch(
+            clients.client("cloudwatch", region),
+            wanted,
+            clients.counter,
+            metric_data_limiter(clients, account_id, region),
+        )
     except Exception as error:
         for service, service_requests in requests.items():
             if service_requests:
                 outcome.fail(service, error)
         return {}
+
+
+def metric_data_limiter(clients: ClientFactory, account_id: str, region: str) -> TokenBucket:
+    """The bucket GetMetricData requests to ``account_id`` in ``region`` wait in: one per account and region in the
+    container (``clients.rate_limits``), so connections of one account share it and regions collected in parallel
+    each have their own (CloudWatch's quota is per account and region; ``global`` is read in its API's region)."""
+    return clients.rate_limits.bucket(account_id, region, clients.settings.metric_data_requests_per_second)
 
 
 def _usage(

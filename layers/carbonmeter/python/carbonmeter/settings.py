@@ -33,6 +33,12 @@ class Settings(BaseModel):
     retry_mode: Literal["standard", "adaptive"] = "adaptive"
     # Attempts per call, the first included.
     max_attempts: int = Field(default=8, ge=1, le=20)
+    # GetMetricData requests a second this container sends to one customer account in one region, whatever the
+    # connections and threads sending them (``rate_limit``). CloudWatch allows 50 a second per account and region;
+    # the deployed collector is given that quota over its maximum concurrency, since that many containers may read
+    # one account at once (``infra/constants.py``). The default, the whole quota, is for one process alone (the CLI,
+    # the workbench).
+    metric_data_requests_per_second: float = Field(default=50.0, gt=0, le=1000)
     # The hourly run reads the connections' hour statuses, and sends their jobs, this many requests at a time: at
     # 10,000 connections one query after another would outlast the scheduler's timeout (docs/benchmarks.md).
     scheduler_workers: int = Field(default=16, ge=1, le=32)

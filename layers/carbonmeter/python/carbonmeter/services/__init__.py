@@ -110,6 +110,20 @@ def _read_resources(slices: tuple[ServiceSlice[Any], ...]) -> Mapping[str, tuple
 READ_RESOURCES: Mapping[str, tuple[str, ...]] = _read_resources(_REGISTERED)
 
 
+def _read_members(slices: tuple[ServiceSlice[Any], ...]) -> Mapping[tuple[str, str], frozenset[str]]:
+    """Every slice's ``read_members``, joined per shape: a shape two slices read keeps what either reads."""
+    joined: dict[tuple[str, str], frozenset[str]] = {}
+    for piece in slices:
+        for shape, members in piece.read_members.items():
+            joined[shape] = joined.get(shape, frozenset()) | members
+    return MappingProxyType(joined)
+
+
+# The members of answer shapes collection reads, where a slice names them: a collection's customer sessions parse
+# only these (``aws.assume_role``'s ``read_members``).
+READ_MEMBERS: Mapping[tuple[str, str], frozenset[str]] = _read_members(_REGISTERED)
+
+
 def _flag_meanings(slices: tuple[ServiceSlice[Any], ...]) -> Mapping[str, str]:
     meanings = dict(SHARED_FLAG_MEANINGS)
     for piece in slices:
@@ -146,6 +160,7 @@ __all__ = [
     "GLOBAL_SERVICES",
     "INSIGHT_READ_ACTIONS",
     "READ_ACTIONS",
+    "READ_MEMBERS",
     "READ_RESOURCES",
     "REGIONAL_SERVICES",
     "REGION_LOOKUP_ACTIONS",

@@ -182,6 +182,12 @@ class ServiceSlice(ABC, Generic[DetailsT]):
     # needs on "*" (API Gateway's GET also reads API keys' values); every action not named here is on "*".
     read_resources: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
+    # The members of botocore answer shapes discovery reads, by (botocore service name, shape name), named for the
+    # large structures of large answers (EC2's ``Instance``): a collection's customer sessions parse only the
+    # members some slice names (``aws.TrimmedModelLoader``, ``READ_MEMBERS``), so a member read but not named here
+    # would come back missing: tests/integration/test_read_members.py fails a slice that reads one.
+    read_members: Mapping[tuple[str, str], frozenset[str]] = MappingProxyType({})
+
     # A global service (CloudFront) has no regions: the collector runs it once per connection-hour, whatever
     # regions the connection lists, calling ``discover`` with ``GLOBAL_API_REGION``; its resources carry
     # ``GLOBAL_REGION``, and so do its records and its scope.

@@ -62,6 +62,23 @@ class DynamoDbUsage(ServiceUsage):
 class DynamoDbSlice(ServiceSlice[DynamoDbUsage]):
     name = Service.DYNAMODB
     details_type = DynamoDbUsage
+    # What ``_resource`` reads of DescribeTable's answer: it is parsed to these alone.
+    read_members = MappingProxyType(
+        {
+            ("dynamodb", "TableDescription"): frozenset(
+                {
+                    "TableName",
+                    "TableClassSummary",
+                    "TableSizeBytes",
+                    "GlobalSecondaryIndexes",
+                    "TableStatus",
+                    "BillingModeSummary",
+                    "Replicas",
+                    "CreationDateTime",
+                }
+            )
+        }
+    )
     read_actions = ("dynamodb:ListTables", "dynamodb:DescribeTable")
     # Neither Boavizta nor the HTTP API's contract models DynamoDB: builtin only.
     providers = frozenset()

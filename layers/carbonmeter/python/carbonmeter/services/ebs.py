@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Literal
 
 from carbonmeter.aws import ClientFactory
@@ -29,6 +30,11 @@ class EbsUsage(ServiceUsage):
     state: str | None = None
 
 
+# The members of DescribeVolumes' ``Volume`` this slice reads (``_resource``): its answers are parsed to these alone
+# (``ServiceSlice.read_members``).
+VOLUME_MEMBERS = frozenset({"VolumeId", "VolumeType", "Size", "State", "Attachments", "CreateTime"})
+
+
 class EbsSlice(ServiceSlice[EbsUsage]):
     name = Service.EBS
     details_type = EbsUsage
@@ -38,6 +44,7 @@ class EbsSlice(ServiceSlice[EbsUsage]):
     data_files = ("storage-classes.csv",)
     embodied_not_modelled = "the methodology has no embodied figure for block storage drives"
     remembers_gone = True
+    read_members = MappingProxyType({("ec2", "Volume"): VOLUME_MEMBERS})
 
     def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
         pages = clients.client("ec2", region).get_paginator("describe_volumes").paginate()

@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from statistics import fmean
+from types import MappingProxyType
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
@@ -67,6 +68,24 @@ class Ec2Usage(ServiceUsage):
     cluster: str | None = None
 
 
+# The members of DescribeInstances' ``Instance`` this slice reads (``_resource``, ``ended_at``): its answers are
+# parsed to these alone (``ServiceSlice.read_members``).
+INSTANCE_MEMBERS = frozenset(
+    {
+        "InstanceId",
+        "InstanceType",
+        "Architecture",
+        "PlatformDetails",
+        "Platform",
+        "Tags",
+        "State",
+        "Monitoring",
+        "LaunchTime",
+        "StateTransitionReason",
+    }
+)
+
+
 class Ec2Slice(ServiceSlice[Ec2Usage]):
     name = Service.EC2
     details_type = Ec2Usage
@@ -82,6 +101,7 @@ class Ec2Slice(ServiceSlice[Ec2Usage]):
     data_files = ("ec2-instance-types.csv", "processors.csv", "gpu-models.csv", "burstable-embodied-hosts.csv")
     embodied_not_modelled = None
     remembers_gone = True
+    read_members = MappingProxyType({("ec2", "Instance"): INSTANCE_MEMBERS})
 
     def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
         ec2 = clients.client("ec2", region)

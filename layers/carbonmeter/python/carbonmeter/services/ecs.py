@@ -23,6 +23,8 @@ with AWS/ECS ``CPUUtilization``, widened to SPRUCE/Tailpipe's flat per-vCPU-hour
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -121,6 +123,17 @@ class EcsSlice(ServiceSlice[EcsUsage]):
     providers = frozenset()
     main_part = "compute"
     data_files = ("processors.csv", COEFFICIENTS_FILE)
+    # What ``fargate_workloads`` reads (EKS reads it too): answers are parsed to these alone. A service's deployments
+    # and events, a task's containers and a task definition's container definitions are never read.
+    read_members = MappingProxyType(
+        {
+            ("ecs", "Service"): frozenset(
+                {"serviceName", "taskDefinition", "runningCount", "createdAt", "capacityProviderStrategy", "launchType"}
+            ),
+            ("ecs", "Task"): frozenset({"group", "taskDefinitionArn", "startedAt", "createdAt", "stoppedAt"}),
+            ("ecs", "TaskDefinition"): frozenset({"cpu", "memory", "runtimePlatform", "ephemeralStorage"}),
+        }
+    )
 
     def discover(self, clients: ClientFactory, region: str) -> list[Resource]:
         return _with_pool(region, region_fargate_workloads(clients, region))
@@ -401,8 +414,50 @@ def fargate_share(service: Mapping[str, Any]) -> float:
     return sum(weight for provider, weight in weights if provider in FARGATE_PROVIDERS) / total
 
 
+# A task definition named with its revision, as services and tasks name theirs: ECS never changes a revision once
+# registered (a change registers the next one), so its size is a fact that can be kept as long as the container.
+_REVISION_ARN = re.compile(r"arn:[^:]+:ecs:[^:]+:\d{12}:task-definition/[^:/]+:\d+\Z")
+
+
+class TaskDefinitionSizes:
+    """The sizes of task definition revisions described so far by this container, by ARN; safe across threads.
+
+    The ARN names the account and region, so one connection's answer is only ever given for that very revision.
+    Kept until ``max_entries`` are held, then started afresh: a bound on what a long-lived container holds.
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+        self._sizes: dict[str, TaskSize] = {}
+
+    def get(self, ecs: Any, task_definition: str) -> TaskSize:
+        """The size of ``task_definition``, described through ``ecs`` unless this revision is already known."""
+        keep = _REVISION_ARN.match(task_definition) is not None
+        with self._lock:
+            known = self._sizes.get(task_definition) if keep else None
+        if known is not None:
+            return known
+        size = task_size(ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"])
+        if keep:
+            with self._lock:
+                if len(self._sizes) >= self._max_entries:
+                    self._sizes.clear()
+                self._sizes[task_definition] = size
+        return size
+
+    def clear(self) -> None:
+        """Forget every revision (tests and benchmarks start from a cold container)."""
+        with self._lock:
+            self._sizes.clear()
+
+
+# The container's task definition sizes: Lambda keeps module state between invocations of a warm container.
+TASK_DEFINITION_SIZES = TaskDefinitionSizes()
+
+
 class _TaskSizes:
-    """Task definitions' sizes, each described once per discovery."""
+    """Task definitions' sizes, each described once per discovery, and revisions once per container."""
 
     def __init__(self, ecs: Any) -> None:
         self._ecs = ecs
@@ -410,8 +465,7 @@ class _TaskSizes:
 
     def get(self, task_definition: str) -> TaskSize:
         if task_definition not in self._sizes:
-            described = self._ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
-            self._sizes[task_definition] = task_size(described)
+            self._sizes[task_definition] = TASK_DEFINITION_SIZES.get(self._ecs, task_definition)
         return self._sizes[task_definition]
 
 

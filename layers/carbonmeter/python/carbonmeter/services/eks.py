@@ -71,6 +71,8 @@ class EksSlice(ServiceSlice[EksUsage]):
             FARGATE_FROM_USAGE: "Fargate pods from AWS/Usage vCPUs ECS does not explain",
         }
     )
+    # What discovery reads of DescribeCluster's answer: it is parsed to these alone.
+    read_members = MappingProxyType({("eks", "Cluster"): frozenset({"name", "version", "status", "createdAt"})})
     read_actions = (
         "ecs:DescribeClusters",
         "ecs:DescribeServices",
