@@ -24,12 +24,15 @@ REMOTE_PROVIDERS = (
 OCCASIONAL = ("carbonmeter.insights.costs", "carbonmeter.insights.reconciliation", "carbonmeter.connections")
 COLLECTION = ("carbonmeter.collection", "carbonmeter.collect_step", "carbonmeter.services")
 CALCULATION = ("carbonmeter.calculate_step", "carbonmeter.insights.anomalies.watch")
+# Powertools' parser builds every event model it has when imported, and its batch utility imports the parser: the
+# functions read their events through models of their own (carbonmeter.batch, the scheduler's ScheduledEvent).
+POWERTOOLS_UNUSED = ("aws_lambda_powertools.utilities.parser", "aws_lambda_powertools.utilities.batch")
 
 NOT_AT_IMPORT = {
-    "collector": (*REMOTE_PROVIDERS, *OCCASIONAL, *CALCULATION),
-    "scheduler": (*REMOTE_PROVIDERS, *OCCASIONAL, *COLLECTION, *CALCULATION),
+    "collector": (*REMOTE_PROVIDERS, *OCCASIONAL, *CALCULATION, *POWERTOOLS_UNUSED),
+    "scheduler": (*REMOTE_PROVIDERS, *OCCASIONAL, *COLLECTION, *CALCULATION, *POWERTOOLS_UNUSED),
     # The report's module brings the collectors' slices; an anomaly alert imports it when it sends one.
-    "calculator": (*REMOTE_PROVIDERS, *OCCASIONAL, *COLLECTION, "carbonmeter.report"),
+    "calculator": (*REMOTE_PROVIDERS, *OCCASIONAL, *COLLECTION, "carbonmeter.report", *POWERTOOLS_UNUSED),
 }
 
 
