@@ -4,7 +4,7 @@ handlers': what a handler costs above it is its own code."""
 
 from __future__ import annotations
 
-import boto3
+import boto3  # noqa: F401 (imported for its cost: every handler makes clients)
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from pydantic import BaseModel, Json
 
