@@ -34,7 +34,7 @@ from carbonmeter.emissions.parts import (
     Parts,
     network,
 )
-from carbonmeter.emissions.uncertainty import Band, total
+from carbonmeter.emissions.uncertainty import ZERO, Band, total
 from carbonmeter.gc_pause import gc_paused
 from carbonmeter.models import GLOBAL_REGION, EmissionRecord, Range, Rollup, Service, UsageRecord
 
@@ -114,11 +114,14 @@ def estimate(usage: UsageRecord, coefficients: Coefficients | None = None) -> Em
 
 
 def _range(band: Band) -> Range:
+    if band is ZERO:  # a part the slice left unset (most services' embodied): one immutable Range serves them all
+        return _ZERO_RANGE
     # Validated (a two-field model validates about as fast as it builds unvalidated), by its validator directly.
     return _validate_range({"low": band.low, "high": band.high})
 
 
 _validate_range = Range.__pydantic_validator__.validate_python
+_ZERO_RANGE = Range(low=ZERO.low, high=ZERO.high)
 
 
 def _network(c: Coefficients, network_out_bytes: float) -> Band:
