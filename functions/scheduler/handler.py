@@ -27,7 +27,7 @@ copy_config_to_registered_loggers(source_logger=logger, include={"carbonmeter"})
 
 class ScheduledEvent(BaseModel):
     """What the hourly run reads of EventBridge's scheduled event: when it fired. Not Powertools' parser model:
-    importing its parser builds every event model it has on each cold start (docs/benchmarks.md)."""
+    one field does not need its parser's modules on each cold start (docs/benchmarks.md)."""
 
     time: datetime
 

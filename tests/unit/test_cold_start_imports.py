@@ -24,8 +24,8 @@ REMOTE_PROVIDERS = (
 OCCASIONAL = ("carbonmeter.insights.costs", "carbonmeter.insights.reconciliation", "carbonmeter.connections")
 COLLECTION = ("carbonmeter.collection", "carbonmeter.collect_step", "carbonmeter.services")
 CALCULATION = ("carbonmeter.calculate_step", "carbonmeter.insights.anomalies.watch")
-# Powertools' parser builds every event model it has when imported, and its batch utility imports the parser: the
-# functions read their events through models of their own (carbonmeter.batch, the scheduler's ScheduledEvent).
+# Powertools' batch utility (with the data classes of four event sources) and its parser: the functions read their
+# events through models of their own (carbonmeter.batch, the scheduler's ScheduledEvent).
 POWERTOOLS_UNUSED = ("aws_lambda_powertools.utilities.parser", "aws_lambda_powertools.utilities.batch")
 
 NOT_AT_IMPORT = {

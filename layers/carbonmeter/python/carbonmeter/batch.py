@@ -3,8 +3,9 @@ they name a connection.
 
 SQS delivers again only the messages a batch reports failed (``batchItemFailures``), or all of them when the
 whole batch failed. Powertools' BatchProcessor does that, but logs a failed record at DEBUG only (operators
-filter on ERROR, docs/operations.md), and importing it builds every event model of Powertools' parser on each
-cold start (about 50 ms, docs/benchmarks.md); the functions need one: an SQS record's id and body.
+filter on ERROR, docs/operations.md), and importing it brings about fifty modules to each cold start (the
+data classes of four event sources, its middleware factory, the parser; docs/benchmarks.md) for what the
+functions need of it: an SQS record's id and body, and the failures reported.
 """
 
 from __future__ import annotations
