@@ -35,6 +35,9 @@ HANDLERS: Mapping[str, str] = {
 }
 TARGET_MS: Mapping[str, float] = {"collector": 250.0, "scheduler": 250.0, "calculator": 300.0}
 BASELINE = "boto3"
+# The least a handler imports (boto3, a pydantic message model, Powertools' logger, metrics and tracer): the floor
+# under the targets on this machine; each handler's cost above it is its own code.
+FLOOR = "devtools.cold_start_floor"
 DEFAULT_REPEATS = 7
 # Times the import alone (the interpreter's own start is the same for every module), then reads the process's peak
 # resident memory (VmHWM, KiB): what the function holds before its first message. Not getrusage's ru_maxrss, which
@@ -98,11 +101,11 @@ def modules_after_import(module: str, env: Mapping[str, str]) -> frozenset[str]:
 
 def measure(
     handlers: Mapping[str, str] = HANDLERS, repeats: int = DEFAULT_REPEATS, say: Callable[[str], None] | None = None
-) -> tuple[float, list[ImportTime]]:
-    """The median import time of ``boto3`` (ms) and of each handler, the handlers and ``boto3`` taking turns."""
+) -> tuple[float, float, list[ImportTime]]:
+    """The median import time (ms) of ``boto3``, of the floor (``FLOOR``) and of each handler, taking turns."""
     with tempfile.TemporaryDirectory(prefix="task-root-") as task_root:
         env = lambda_like_environment(task_root)
-        modules = {BASELINE: BASELINE, **handlers}
+        modules = {BASELINE: BASELINE, FLOOR: FLOOR, **handlers}
         rounds: dict[str, list[float]] = {name: [] for name in modules}
         rss: dict[str, list[float]] = {name: [] for name in modules}
         for round_number in range(repeats):
@@ -124,13 +127,14 @@ def measure(
         )
         for name, module in handlers.items()
     ]
-    return baseline, times
+    return baseline, statistics.median(rounds[FLOOR]), times
 
 
-def table(baseline_ms: float, times: Sequence[ImportTime]) -> list[str]:
+def table(baseline_ms: float, floor_ms: float, times: Sequence[ImportTime]) -> list[str]:
     lines = [
         f"{'handler':<12}{'import ms':>11}{'x boto3':>9}{'target ms':>11}{'of target':>11}{'rss MiB':>9}",
         f"{'boto3':<12}{baseline_ms:>11.0f}{1.0:>9.2f}",
+        f"{'floor':<12}{floor_ms:>11.0f}{floor_ms / baseline_ms:>9.2f}",
     ]
     for t in times:
         target = "" if t.target_ms is None else f"{t.target_ms:.0f}"
@@ -201,8 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.importtime:
         print("\n".join(heaviest_imports(HANDLERS[args.importtime])))
         return 0
-    baseline, times = measure(repeats=args.repeats, say=lambda text: print(text, file=sys.stderr))
-    print("\n".join([*table(baseline, times), *layer_lines(layer_size())]))
+    baseline, floor, times = measure(repeats=args.repeats, say=lambda text: print(text, file=sys.stderr))
+    print("\n".join([*table(baseline, floor, times), *layer_lines(layer_size())]))
     return 0
 
 

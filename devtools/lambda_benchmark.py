@@ -21,6 +21,7 @@ from devtools.progress import say as _say
 @dataclass(frozen=True)
 class LambdaFigures:
     boto3_ms: float
+    floor_ms: float
     imports: tuple[cold_starts.ImportTime, ...]
     layer: cold_starts.LayerSize
     sizing: lambda_sizing.SizingFigures
@@ -28,6 +29,7 @@ class LambdaFigures:
     def as_dict(self) -> dict[str, Any]:
         return {
             "boto3_import_ms": self.boto3_ms,
+            "floor_import_ms": self.floor_ms,
             "imports": [dataclasses.asdict(t) for t in self.imports],
             "layer": dataclasses.asdict(self.layer),
             "sizing": {**dataclasses.asdict(self.sizing), "throughput_ratio": self.sizing.throughput_ratio},
@@ -42,17 +44,17 @@ def measure(
     say: Callable[[str], None] = _say,
 ) -> LambdaFigures:
     say(f"[lambda] each handler's import time, {repeats} rounds in fresh interpreters")
-    boto3_ms, imports = cold_starts.measure(repeats=repeats, say=say)
+    boto3_ms, floor_ms, imports = cold_starts.measure(repeats=repeats, say=say)
     say("[lambda] building the layer for the Lambda runtime")
     layer = cold_starts.layer_size()
     sizing = lambda_sizing.measure(size, regions, say=say)
-    return LambdaFigures(boto3_ms, tuple(imports), layer, sizing)
+    return LambdaFigures(boto3_ms, floor_ms, tuple(imports), layer, sizing)
 
 
 def lines(figures: LambdaFigures) -> list[str]:
     return [
         "Cold starts: each handler's import in a fresh interpreter, as Lambda starts it (median; ratio to boto3)",
-        *cold_starts.table(figures.boto3_ms, figures.imports),
+        *cold_starts.table(figures.boto3_ms, figures.floor_ms, figures.imports),
         "",
         *cold_starts.layer_lines(figures.layer),
         "",

@@ -21,6 +21,7 @@ def test_lambda_figures_are_printed_for_every_handler_the_layer_and_the_sizing(
     document = json.loads(capsys.readouterr().out)
     imports = {t["name"]: t for t in document["imports"]}
     assert set(imports) == set(HANDLERS)
+    assert document["floor_import_ms"] > 0  # the least a handler imports, timed beside them
     for name, figure in imports.items():
         assert figure["ratio"] == pytest.approx(figure["median_ms"] / document["boto3_import_ms"])
         assert figure["target_ms"] == TARGET_MS.get(name)

@@ -14,6 +14,7 @@ from carbonmeter import emissions, periods
 from carbonmeter.aws import ClientFactory
 from carbonmeter.emissions.providers import FALLBACK_FLAG_PREFIX, EmissionsProvider, provider_for
 from carbonmeter.errors import describe_error
+from carbonmeter.gc_pause import gc_paused
 from carbonmeter.insights.anomalies.alerts import SnsAlerts
 from carbonmeter.insights.anomalies.detection import Thresholds
 from carbonmeter.insights.anomalies.watch import WatchOutcome, check_hour
@@ -57,7 +58,10 @@ def calculate_connection_hour(
     check_settled(f"the calculate job for {hour_key(job.hour)}", job.hour + HOUR, now or datetime.now(UTC), settings)
     statuses = StatusStore(clients, settings.usage_table)
     try:
-        outcome = _calculate(job, clients, settings, provider)
+        # Reading, estimating and storing an hour only add to what is held: the collector's passes would walk it
+        # all again for nothing (gc_pause.py).
+        with gc_paused:
+            outcome = _calculate(job, clients, settings, provider)
     except Exception as error:
         try:
             statuses.mark_calculation_failed(job.connection_id, job.hour, describe_error(error))

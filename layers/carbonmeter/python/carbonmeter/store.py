@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
@@ -23,7 +23,6 @@ from pydantic import BaseModel, TypeAdapter
 
 from carbonmeter import keys, tops
 from carbonmeter.aws import ClientFactory
-from carbonmeter.insights.anomalies.records import AlertState, Anomaly, HourCheck, HourFigures
 from carbonmeter.models import (
     SCHEDULE_ATTRIBUTES,
     VIEW_ATTRIBUTES,
@@ -39,6 +38,11 @@ from carbonmeter.models import (
 )
 from carbonmeter.periods import Claim, Granularity, GroupBy, GroupFigures, PeriodRollup
 from carbonmeter.tops import ResourceTop
+
+if TYPE_CHECKING:
+    # Imported where an anomaly store reads records back: the scheduler and the collector use other stores of
+    # this module and need not load the anomaly models on each cold start (docs/benchmarks.md).
+    from carbonmeter.insights.anomalies.records import AlertState, Anomaly, HourCheck, HourFigures
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -682,6 +686,8 @@ class AnomalyStore(_HourLedger):
                 "ConsistentRead": True,
             }
         }
+        from carbonmeter.insights.anomalies.records import HourCheck
+
         found: dict[datetime, HourCheck] = {}
         for _ in range(_BATCH_GET_ATTEMPTS):
             if not wanted:
@@ -704,6 +710,8 @@ class AnomalyStore(_HourLedger):
         self, connection_id: str, region: str, service: str, kind: str, direction: str, since: datetime
     ) -> list[Anomaly]:
         """The series' anomalies of this kind and direction that started at ``since`` or later, oldest first."""
+        from carbonmeter.insights.anomalies.records import Anomaly
+
         prefix = keys.anomaly_series_prefix(region, service, kind, direction)
         condition = Key("pk").eq(connection_id) & Key("sk").between(
             keys.anomaly_key(region, service, kind, direction, since), prefix + "~"
@@ -750,6 +758,8 @@ class AnomalyStore(_HourLedger):
             )
 
     def get(self, anomaly: Anomaly) -> Anomaly | None:
+        from carbonmeter.insights.anomalies.records import Anomaly
+
         item = self._table.get_item(Key=self._key(anomaly), ConsistentRead=True).get("Item")
         return None if item is None else _from_item(Anomaly, item)
 
@@ -775,6 +785,8 @@ class AnomalyStore(_HourLedger):
 
     def between(self, connection_id: str, start: datetime, end: datetime) -> list[Anomaly]:
         """Every anomaly of the connection that overlaps [start, end), by start then series."""
+        from carbonmeter.insights.anomalies.records import Anomaly
+
         anomalies = (_from_item(Anomaly, item) for item in self._query(connection_id, keys.ANOMALY_PREFIX))
         return sorted(
             (a for a in anomalies if a.start < end and a.end > start),

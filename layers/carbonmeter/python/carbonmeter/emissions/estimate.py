@@ -34,7 +34,8 @@ from carbonmeter.emissions.parts import (
     Parts,
     network,
 )
-from carbonmeter.emissions.uncertainty import Band, total
+from carbonmeter.emissions.uncertainty import ZERO, Band, total
+from carbonmeter.gc_pause import gc_paused
 from carbonmeter.models import GLOBAL_REGION, EmissionRecord, Range, Rollup, Service, UsageRecord
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def estimate(usage: UsageRecord, coefficients: Coefficients | None = None) -> Em
     k = c.constants
     parts = _service_parts(usage, c)
     # Added to the slice's own network part (CloudFront's edge delivery), zero for most services.
-    parts.network = parts.network + network(c, usage.network_out_bytes)
+    parts.network = parts.network + _network(c, usage.network_out_bytes)
     grid_kg_per_kwh, own_factor, grid_low_kg, grid_high_kg = _grid(c, usage.region)
     if not own_factor:
         parts.flag(REGION_GRID_FACTOR_FALLBACK)
@@ -93,22 +94,44 @@ def estimate(usage: UsageRecord, coefficients: Coefficients | None = None) -> Em
         m.operational_co2e(energy.low, grid_low_kg),
         m.operational_co2e(energy.high, grid_high_kg),
     )
-    # The bounds go in as a Range's fields: validated into Ranges with the record, in one call instead of four.
-    return EmissionRecord.for_usage(
+    # Built without validation: every value is one of ours, each figure made a float as validation would make it
+    # (a slice may compute an int zero). Validating was most of the estimate's time (docs/benchmarks.md).
+    return EmissionRecord.of_builtin_figures(
         usage,
-        compute_kwh=parts.compute.central,
-        memory_kwh=parts.memory.central,
-        storage_kwh=parts.storage.central,
-        network_kwh=parts.network.central,
-        operational_kgco2e=operational.central,
-        embodied_kgco2e=parts.embodied.central,
-        grid_kgco2e_per_kwh=grid_kg_per_kwh,
-        methodology_version=m.METHODOLOGY_VERSION,
-        flags=tuple(parts.flags),
-        energy_kwh_range=energy.bounds(),
-        operational_kgco2e_range=operational.bounds(),
-        embodied_kgco2e_range=parts.embodied.bounds(),
+        (
+            float(parts.compute.central),
+            float(parts.memory.central),
+            float(parts.storage.central),
+            float(parts.network.central),
+            float(operational.central),
+            float(parts.embodied.central),
+            float(grid_kg_per_kwh),
+        ),
+        m.METHODOLOGY_VERSION,
+        tuple(parts.flags),
+        (_range(energy), _range(operational), _range(parts.embodied)),
     )
+
+
+def _range(band: Band) -> Range:
+    if band is ZERO:  # a part the slice left unset (most services' embodied): one immutable Range serves them all
+        return _ZERO_RANGE
+    # Validated (a two-field model validates about as fast as it builds unvalidated), by its validator directly.
+    return _validate_range({"low": band.low, "high": band.high})
+
+
+_validate_range = Range.__pydantic_validator__.validate_python
+_ZERO_RANGE = Range(low=ZERO.low, high=ZERO.high)
+
+
+def _network(c: Coefficients, network_out_bytes: float) -> Band:
+    """``network``, whose band for no bytes out (most records) is worked out once per set of coefficients."""
+    if network_out_bytes:
+        return network(c, network_out_bytes)
+    found: Band | None = c.memo.get("network_none")
+    if found is None:
+        found = c.memo["network_none"] = network(c, network_out_bytes)
+    return found
 
 
 def _grid(c: Coefficients, region: str) -> tuple[float, bool, float, float]:
@@ -129,7 +152,10 @@ def _grid(c: Coefficients, region: str) -> tuple[float, bool, float, float]:
 
 def estimate_all(usages: Iterable[UsageRecord], coefficients: Coefficients | None = None) -> list[EmissionRecord]:
     c = coefficients or load_coefficients()
-    return [estimate(usage, c) for usage in usages]
+    # The garbage collector paused: an hour's thousands of records only add to what is held, and each full pass
+    # walked them all again for nothing (a third of the estimate's time; docs/benchmarks.md).
+    with gc_paused:
+        return [estimate(usage, c) for usage in usages]
 
 
 def rollup(records: Iterable[EmissionRecord]) -> list[Rollup]:
