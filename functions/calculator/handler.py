@@ -9,10 +9,13 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
-from carbonmeter.batch import LoggedBatchProcessor, PartialBatchResponse, SqsMessage
+from carbonmeter.batch import LoggedBatchProcessor
 from carbonmeter.calculate_step import calculate_connection_hour
 from carbonmeter.emissions.providers import EmissionsProvider, provider_for
 from carbonmeter.metrics import MetricName
@@ -35,7 +38,7 @@ copy_config_to_registered_loggers(source_logger=logger, include={"carbonmeter"})
 gc.freeze()
 
 
-class CalculateMessage(SqsMessage):
+class CalculateMessage(SqsRecordModel):
     body: Json[CalculateJob]
 
 
@@ -83,5 +86,5 @@ def _handle(job: CalculateJob) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialBatchResponse:
-    return processor.process(event, record_handler)
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

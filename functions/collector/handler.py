@@ -12,10 +12,14 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
-from carbonmeter.batch import FailedMessage, LoggedBatchProcessor, PartialBatchResponse, SqsMessage
+from carbonmeter.batch import FailedMessage, LoggedBatchProcessor
 from carbonmeter.collect_step import collect_connection_hour, expand_backfill_chunk, record_rejected_message
 from carbonmeter.metrics import MetricName
 from carbonmeter.models import BackfillChunk, CollectJob, CostJob, ReconcileJob, hour_key
@@ -30,7 +34,7 @@ metrics = Metrics()
 copy_config_to_registered_loggers(source_logger=logger, include={"carbonmeter"})
 
 
-class CollectMessage(SqsMessage):
+class CollectMessage(SqsRecordModel):
     body: Json[CollectJob | BackfillChunk | CostJob | ReconcileJob]
 
 
@@ -115,7 +119,7 @@ def _check_access(event: dict[str, Any]) -> dict[str, Any]:
     # Imported here: access checks come when an operator adds or tests a connection, not with the hourly jobs.
     from carbonmeter.connections import ACCESS_CHECKS, AccessCheckEvent, check_access
 
-    request = AccessCheckEvent.model_validate(event).check_access
+    request = parse(event=event, model=AccessCheckEvent).check_access
     rt = runtime()
     check = check_access(
         rt.clients, request.role_arn, request.external_id, request.regions, rt.settings.role_session_name
@@ -129,7 +133,7 @@ def _check_access(event: dict[str, Any]) -> dict[str, Any]:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialBatchResponse | dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse | dict[str, Any]:
     if "check_access" in event:
         return _check_access(event)
-    return processor.process(event, record_handler)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

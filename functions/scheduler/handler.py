@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from carbonmeter.metrics import MetricName
 from carbonmeter.models import hour_key
@@ -23,13 +23,6 @@ tracer = Tracer(patch_modules=("botocore",))
 metrics = Metrics()
 # The library logs through the standard logging module; give its lines the same JSON and keys.
 copy_config_to_registered_loggers(source_logger=logger, include={"carbonmeter"})
-
-
-class ScheduledEvent(BaseModel):
-    """What the hourly run reads of EventBridge's scheduled event: when it fired. Not Powertools' parser model:
-    one field does not need its parser's modules on each cold start (docs/benchmarks.md)."""
-
-    time: datetime
 
 
 @logger.inject_lambda_context
@@ -65,7 +58,7 @@ def _backfill(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _hourly(rt: Runtime, event: dict[str, Any]) -> EnqueueResult:
-    run = run_hourly(rt.clients, rt.settings, ScheduledEvent.model_validate(event).time, rt.clock())
+    run = run_hourly(rt.clients, rt.settings, parse(event=event, model=EventBridgeModel).time, rt.clock())
     metrics.add_metric(name=MetricName.STALE_CONNECTIONS, unit=MetricUnit.Count, value=len(run.stale_connections))
     metrics.add_metric(name=MetricName.CALCULATIONS_REQUEUED, unit=MetricUnit.Count, value=run.calculations_requeued)
     if run.stale_connections:

@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto import mock_aws
 
 from carbonmeter.aws import ClientFactory
-from carbonmeter.batch import BatchFailed
 from carbonmeter.models import Connection, hour_key
 from carbonmeter.runtime import Runtime, use_runtime
 from carbonmeter.scheduling import SchedulingError
@@ -85,7 +85,7 @@ def _failed(handler: Any, event: dict[str, Any], context: LambdaContext) -> list
     """The messages SQS gets back: those reported failed, or all of them when the whole batch failed."""
     try:
         response = handler(event, context)
-    except BatchFailed:
+    except BatchProcessingError:
         return [record["messageId"] for record in event["Records"]]
     return [item["itemIdentifier"] for item in response["batchItemFailures"]]
 

@@ -24,17 +24,14 @@ REMOTE_PROVIDERS = (
 OCCASIONAL = ("carbonmeter.insights.costs", "carbonmeter.insights.reconciliation", "carbonmeter.connections")
 COLLECTION = ("carbonmeter.collection", "carbonmeter.collect_step", "carbonmeter.services")
 CALCULATION = ("carbonmeter.calculate_step", "carbonmeter.insights.anomalies.watch")
-# Powertools' batch utility (with the data classes of four event sources) and its parser: the functions read their
-# events through models of their own (carbonmeter.batch, the scheduler's ScheduledEvent).
-POWERTOOLS_UNUSED = ("aws_lambda_powertools.utilities.parser", "aws_lambda_powertools.utilities.batch")
 # The anomaly detector's records: the calculator's, loaded by the anomaly store only where it reads them back.
 ANOMALIES = ("carbonmeter.insights.anomalies.records", "carbonmeter.insights.anomalies.detection")
 
 NOT_AT_IMPORT = {
-    "collector": (*REMOTE_PROVIDERS, *OCCASIONAL, *CALCULATION, *POWERTOOLS_UNUSED, *ANOMALIES),
-    "scheduler": (*REMOTE_PROVIDERS, *OCCASIONAL, *COLLECTION, *CALCULATION, *POWERTOOLS_UNUSED, *ANOMALIES),
+    "collector": (*REMOTE_PROVIDERS, *OCCASIONAL, *CALCULATION, *ANOMALIES),
+    "scheduler": (*REMOTE_PROVIDERS, *OCCASIONAL, *COLLECTION, *CALCULATION, *ANOMALIES),
     # The report's module brings the collectors' slices; an anomaly alert imports it when it sends one.
-    "calculator": (*REMOTE_PROVIDERS, *OCCASIONAL, *COLLECTION, "carbonmeter.report", *POWERTOOLS_UNUSED),
+    "calculator": (*REMOTE_PROVIDERS, *OCCASIONAL, *COLLECTION, "carbonmeter.report"),
 }
 
 

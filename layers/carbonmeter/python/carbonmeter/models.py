@@ -480,6 +480,8 @@ class Figure(BaseModel):
         if bounds is None:
             return cls(central=central, low=central, high=central)
         return cls(central=central, low=bounds.low, high=bounds.high)
+
+
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
