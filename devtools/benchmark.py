@@ -809,6 +809,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     )
     say(f"benchmark finished in {time.perf_counter() - started:.0f}s")
+    from devtools import targets  # here: it imports this module's neighbours, which import it
+
+    found_targets = targets.rows(cpu_figures(results), lambda_figures, windows, scheduler_runs)
     if args.format == "json":
         fleets = [r.as_dict() for r in results]
         years = [dataclasses.asdict(f) for f in year_figures]
@@ -817,6 +820,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         document["lambda"] = None if lambda_figures is None else lambda_figures.as_dict()
         document["windows"] = [f.as_dict() for f in windows]
         document["scheduler"] = [run.as_dict() for run in scheduler_runs]
+        document["targets"] = [row.as_dict() for row in found_targets]
         print(json.dumps(document, indent=2))
     else:
         if results:
@@ -842,6 +846,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if scheduler_runs:
             print()
             print(scheduler_scale.table(scheduler_runs))
+        if found_targets:
+            print()
+            print(targets.table(found_targets))
     return 0
 
 
