@@ -32,6 +32,7 @@ from devtools.aws.dynamodb_speed import dynamodb_answers_fast
 from devtools.aws.ecs_running import ecs_services_run_their_desired_count
 from devtools.aws.elasticache_serverless import elasticache_serverless
 from devtools.aws.redshift_serverless import redshift_serverless
+from devtools.aws.sqs_speed import sqs_sends_fast
 from devtools.aws.sustainability import sustainability_stand_in
 from devtools.aws.table_sizes import table_sizes_as_seeded
 
@@ -88,6 +89,7 @@ def embedded_aws(region: str = "us-east-1", port: int = 0, *, fast_dynamodb: boo
             _storage_metrics_as_written(),
             _queries_read_one_partition(),
             dynamodb_answers_fast() if fast_dynamodb else nullcontext(),
+            sqs_sends_fast(),
             account_regions(),
             api_listings_paged(),
             table_sizes_as_seeded(),
