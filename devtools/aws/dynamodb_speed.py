@@ -21,13 +21,19 @@ Two costs of moto's Query remain, and go too while the context is open, moto sti
 - it deep-copies the page's items so that an index's projection can trim them; a Query of the table itself
   with no projection trims nothing and its items are only read (into new dicts) to answer, so
   the stored items are answered without the copy (its filter, if any, only reads them).
+
+And one of every projection (a Scan's or Query's ``ProjectionExpression``, an index's attributes): moto converts
+the whole item to plain values once per projected name, seven times for the scheduler's Scan of every connection.
+When every projected path is a top-level name, the item is converted once for them all (moto only reads the
+conversion then); a nested path, which moto merges into the conversion's own dicts, still gets a fresh conversion
+each.
 """
 
 from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -190,6 +196,42 @@ def _patched_deepcopy(original: Callable[[Item, dict[int, Any]], Item]) -> Calla
     return deepcopy
 
 
+_projecting = threading.local()
+
+
+def _top_level_names(paths: Sequence[Sequence[str]]) -> bool:
+    # A top-level name (or its list element) is copied into a new dict of moto's; a nested path merges into the
+    # conversion's own dicts.
+    return all(len(path) == 1 for path in paths)
+
+
+def _patched_project(original: Callable[[Item, Any], Item]) -> Callable[[Item, Any], Item]:
+    def project(item: Item, projection_expressions: Any) -> Item:
+        if not _top_level_names(projection_expressions):
+            return original(item, projection_expressions)
+        saved = getattr(_projecting, "held", None)
+        _projecting.held = (item, None)  # per thread, as moto's server answers each request on its own
+        try:
+            return original(item, projection_expressions)
+        finally:
+            _projecting.held = saved
+
+    return project
+
+
+def _patched_to_regular_json(original: Callable[[Item], dict[str, Any]]) -> Callable[[Item], dict[str, Any]]:
+    def to_regular_json(item: Item) -> dict[str, Any]:
+        held = getattr(_projecting, "held", None)
+        if held is None or held[0] is not item:
+            return original(item)
+        if held[1] is None:
+            held = _projecting.held = (item, original(item))
+        converted: dict[str, Any] = held[1]
+        return converted
+
+    return to_regular_json
+
+
 @contextmanager
 def _patched(owner: type, name: str, patch: Callable[[Any], Any]) -> Iterator[None]:
     original = owner.__dict__[name]
@@ -222,4 +264,6 @@ def dynamodb_answers_fast() -> Iterator[None]:
         stack.enter_context(_patched(Table, "query", _patched_query))
         stack.enter_context(_patched(Item, "size", _patched_size))
         stack.enter_context(_patched(Item, "__deepcopy__", _patched_deepcopy))
+        stack.enter_context(_patched(Item, "project", _patched_project))
+        stack.enter_context(_patched(Item, "to_regular_json", _patched_to_regular_json))
         yield

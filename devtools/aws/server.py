@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import boto3
 import botocore.handlers
+from moto import backends
 from moto.dynamodb.models.table import Table
 from moto.s3.models import S3Backend
 from moto.server import ThreadedMotoServer
@@ -32,6 +33,7 @@ from devtools.aws.dynamodb_speed import dynamodb_answers_fast
 from devtools.aws.ecs_running import ecs_services_run_their_desired_count
 from devtools.aws.elasticache_serverless import elasticache_serverless
 from devtools.aws.redshift_serverless import redshift_serverless
+from devtools.aws.sqs_speed import sqs_sends_fast
 from devtools.aws.sustainability import sustainability_stand_in
 from devtools.aws.table_sizes import table_sizes_as_seeded
 
@@ -84,10 +86,12 @@ def embedded_aws(region: str = "us-east-1", port: int = 0, *, fast_dynamodb: boo
         endpoint = f"http://{host}:{port}"
         with (
             _environment(_aws_environment(endpoint, region)),
+            _moto_modules_listed_once(),
             _only_local_requests(host, port),
             _storage_metrics_as_written(),
             _queries_read_one_partition(),
             dynamodb_answers_fast() if fast_dynamodb else nullcontext(),
+            sqs_sends_fast(),
             account_regions(),
             api_listings_paged(),
             table_sizes_as_seeded(),
@@ -103,6 +107,24 @@ def embedded_aws(region: str = "us-east-1", port: int = 0, *, fast_dynamodb: boo
             _reset(host, port)
         server.stop()
         werkzeug_log.setLevel(saved_level)
+
+
+@contextmanager
+def _moto_modules_listed_once() -> Iterator[None]:
+    """List moto's service modules once for the emulator's whole run, not twice a request.
+
+    moto's server asks of each request whether its host names one of moto's modules, listing them from disk to know
+    (a directory listing and some 170 ``isdir`` calls, about 2 ms), twice a request and under the lock every request
+    waits on: of the scheduler's hourly run at many connections, most of the emulator's time. Its package's folders
+    do not change while it runs.
+    """
+    original = backends.list_of_moto_modules
+    modules = tuple(original())
+    backends.list_of_moto_modules = lambda: modules
+    try:
+        yield
+    finally:
+        backends.list_of_moto_modules = original
 
 
 def _check_free(port: int) -> None:

@@ -28,6 +28,7 @@ from devtools.aws.elasticache_serverless import elasticache_serverless
 from devtools.aws.lifetimes import backdate
 from devtools.aws.redshift_serverless import redshift_serverless
 from devtools.aws.resources import create_resources
+from devtools.aws.sqs_speed import sqs_sends_fast
 from tests.support.cloudwatch import CloudWatchLimits
 from tests.support.connections import connection_for
 
@@ -53,7 +54,7 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    with mock_aws(), redshift_serverless(), elasticache_serverless(), dynamodb_answers_fast():
+    with mock_aws(), redshift_serverless(), elasticache_serverless(), dynamodb_answers_fast(), sqs_sends_fast():
         yield
 
 

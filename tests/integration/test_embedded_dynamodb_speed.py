@@ -10,6 +10,7 @@ import pytest
 from botocore import xform_name
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.dynamodb.models.dynamo_type import Item
 
 from devtools.aws.dynamodb_speed import dynamodb_answers_fast
 from devtools.aws.server import embedded_aws
@@ -136,6 +137,35 @@ _READS = [
         id="query-index",
     ),
     pytest.param("Scan", {"TableName": TABLE}, id="scan"),
+    pytest.param(
+        "Scan",
+        {
+            "TableName": TABLE,
+            "ProjectionExpression": "sk, #k, padding, groups, absent",
+            "ExpressionAttributeNames": {"#k": "kind"},
+        },
+        id="scan-projected-by-names",
+    ),
+    pytest.param(
+        "Scan",
+        {
+            "TableName": TABLE,
+            "ProjectionExpression": "sk, #g.#r.#t, #g.#r.#l, #g.#o",
+            "ExpressionAttributeNames": {
+                "#g": "groups",
+                "#r": "region-3",
+                "#t": "text",
+                "#l": "list",
+                "#o": "region-4",
+            },
+        },
+        id="scan-projected-by-paths",
+    ),
+    pytest.param(
+        "Scan",
+        {"TableName": TABLE, "IndexName": INDEX, "ProjectionExpression": "kind, groups"},
+        id="scan-index-projected",
+    ),
     pytest.param("GetItem", {"TableName": TABLE, "Key": {"pk": {"S": "connection"}, "sk": {"S": "day#007"}}}, id="get"),
 ]
 
@@ -210,3 +240,24 @@ def test_a_page_still_stops_at_one_megabyte(dynamodb):
 def test_an_item_over_400_kb_is_still_refused(dynamodb):
     with dynamodb_answers_fast(), pytest.raises(ClientError, match="Item size has exceeded the maximum allowed size"):
         dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "big"}, "sk": {"S": "x"}, "padding": {"S": "z" * 410_000}})
+
+
+def test_a_projection_by_names_converts_each_item_once(dynamodb, monkeypatch):
+    # Given moto's conversion of an item to plain values, counted
+    conversions = []
+    original = Item.to_regular_json
+    monkeypatch.setattr(Item, "to_regular_json", lambda item: conversions.append(item) or original(item))
+    projected = {"TableName": TABLE, "Limit": 10, "ProjectionExpression": "sk, kind, padding"}
+    # When ten items are scanned projected on three names, by moto alone and with the patch
+    dynamodb.scan(**projected)
+    alone, conversions[:] = len(conversions), []
+    with dynamodb_answers_fast():
+        dynamodb.scan(**projected)
+        # Then moto converts each item once a name, the patch once an item
+        assert (alone, len(conversions)) == (30, 10)
+        conversions[:] = []
+        # and a nested path still converts once a path
+        dynamodb.scan(
+            **{**projected, "ProjectionExpression": "sk, groups.#r", "ExpressionAttributeNames": {"#r": "region-1"}}
+        )
+        assert len(conversions) == 20

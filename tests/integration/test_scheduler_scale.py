@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from carbonmeter.aws import ClientFactory
-from carbonmeter.models import CollectJob, Connection
+from carbonmeter.models import SCHEDULE_ATTRIBUTES, CollectJob, Connection
 from carbonmeter.scheduling import enqueue, run_hourly
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, StatusStore
@@ -71,6 +71,47 @@ def test_statuses_read_and_jobs_sent_many_at_a_time_queue_what_one_at_a_time_que
     assert many_jobs == one_jobs
     assert len(many_jobs) == len(set(many_jobs)) == CONNECTIONS * 4 - len(range(0, CONNECTIONS, 3))
     assert many_run.collect == one_run.collect
+
+
+def test_the_run_asks_one_scan_page_one_status_query_per_connection_and_one_send_per_ten_jobs(deployed):
+    # Given the scheduler's clients, counted, and the Scan's parameters kept
+    scans: list[dict] = []
+    keep = ("provide-client-params.dynamodb.Scan", lambda params, **_: scans.append(dict(params)))
+    counted = ClientFactory(settings=deployed.settings, hooks=[keep])
+    # When the hourly run queues every missing hour of the 45 connections
+    run = run_hourly(counted, deployed.settings, NOW, NOW)
+    # Then its requests are those counts, however many threads sent them
+    jobs = CONNECTIONS * 4 - len(range(0, CONNECTIONS, 3))
+    assert run.collect.jobs == jobs
+    assert counted.counter.calls == {
+        "dynamodb:Query": CONNECTIONS,
+        "dynamodb:Scan": 1,
+        "sqs:SendMessageBatch": -(-jobs // 10),
+    }
+    # And the Scan reads what the schedule needs, never a role or an ExternalId
+    assert sorted(scans[0]["ExpressionAttributeNames"].values()) == sorted(SCHEDULE_ATTRIBUTES)
+    assert {"role_arn", "external_id"}.isdisjoint(SCHEDULE_ATTRIBUTES)
+
+
+def test_the_scan_of_connections_follows_its_pages_of_one_megabyte(deployed):
+    # Given 12 more connections of 100 KB each (an attribute the schedule does not read): 1.2 MB in all
+    table = deployed.resource("dynamodb").Table(deployed.settings.connections_table)
+    for n in range(12):
+        item = Connection(
+            connection_id=f"big{n:02d}",
+            role_arn="arn:aws:iam::123456789012:role/CarbonMeterReadOnly",
+            external_id=f"ext-big-{n}",
+            regions=("us-east-1",),
+            created_at=datetime(2026, 11, 22, tzinfo=UTC),
+        ).model_dump(mode="json", exclude_none=True)
+        table.put_item(Item={**item, "notes": "n" * 100_000})
+    counted = ClientFactory(settings=deployed.settings)
+    # When the hourly run reads them
+    run = run_hourly(counted, deployed.settings, NOW, NOW)
+    # Then two Scan pages (DynamoDB stops a page at 1 MB read, whatever the projection), every connection queued
+    assert counted.counter.calls["dynamodb:Scan"] == 2
+    assert counted.counter.calls["dynamodb:Query"] == CONNECTIONS + 12
+    assert run.collect.connections == CONNECTIONS + 12
 
 
 class _RefusingSqs:

@@ -136,3 +136,41 @@ def test_connection_registry_round_trip_and_status(clients):
         connections.get("ghost")
     with pytest.raises(UnknownConnectionError):
         connections.set_enabled("ghost", False)
+
+
+def _fleet(prefix: str, size: int) -> list[Connection]:
+    return [
+        Connection(
+            connection_id=f"{prefix}{n:02d}",
+            role_arn="arn:aws:iam::123456789012:role/CarbonMeterReadOnly",
+            external_id=f"secret-{n}",
+            regions=("us-east-1",),
+            created_at=HOUR,
+            window_hours=6 if n % 2 else None,
+        )
+        for n in range(size)
+    ]
+
+
+def _stored(clients: ClientFactory, prefix: str) -> list[dict]:
+    items = clients.client("dynamodb").scan(TableName=clients.settings.connections_table)["Items"]
+    found = [item for item in items if item["connection_id"]["S"].startswith(prefix)]
+    # The same item under either prefix: compared without the id
+    return sorted(
+        ({**item, "connection_id": {"S": item["connection_id"]["S"][len(prefix) :]}} for item in found),
+        key=lambda item: item["connection_id"]["S"],
+    )
+
+
+def test_a_fleet_put_at_once_is_stored_as_put_stores_each_in_a_25th_of_the_requests(clients):
+    # Given 60 connections put one at a time
+    one_by_one = ConnectionStore(clients, clients.settings.connections_table)
+    for connection in _fleet("one-", 60):
+        one_by_one.put(connection)
+    # When the same 60 (under other ids) are put at once, through a counting client
+    counted = ClientFactory(settings=clients.settings)
+    assert ConnectionStore(counted, clients.settings.connections_table).put_many(_fleet("all-", 60)) == 60
+    # Then every item is the same attributes, and three BatchWriteItem requests (25, 25, 10) stored them
+    assert _stored(clients, "all-") == _stored(clients, "one-")
+    assert len(_stored(clients, "all-")) == 60
+    assert counted.counter.calls == {"dynamodb:BatchWriteItem": 3}

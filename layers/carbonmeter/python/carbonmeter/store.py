@@ -189,6 +189,17 @@ class ConnectionStore:
     def put(self, connection: Connection) -> None:
         self._table.put_item(Item=_to_item(connection))
 
+    def put_many(self, connections: Iterable[Connection]) -> int:
+        """Store ``connections`` (each replacing any of its id) as ``put`` stores each, 25 to a BatchWriteItem: a
+        fleet registered at once (a seeded workbench) in a twenty-fifth of the requests. Returns how many."""
+        count = 0
+        # batch_writer resends UnprocessedItems; overwrite_by_pkeys keeps the last of an id given twice in a batch.
+        with self._table.batch_writer(overwrite_by_pkeys=["connection_id"]) as batch:
+            for connection in connections:
+                batch.put_item(Item=_to_item(connection))
+                count += 1
+        return count
+
     def put_new(self, connection: Connection) -> bool:
         """Store ``connection`` unless one is registered under its id (then return False, storing nothing).
 
