@@ -146,7 +146,7 @@ def scheduler_rows(runs: Sequence[SchedulerRun]) -> list[TargetRow]:
     return [
         TargetRow(
             f"scheduler's hourly run, {run.connections:,} connections",
-            f"{run.seconds:.1f} s ({run.workers} at a time)",
+            f"{run.seconds:.1f} s, {run.cpu_seconds:.1f} s of CPU ({run.workers} at a time)",
             f"a third of its {SCHEDULER.timeout.to_seconds():.0f} s timeout",
             run.seconds / limit,
             "at most",

@@ -166,9 +166,13 @@ class QueueConsumer:
     max_concurrency: int
 
 
+# The hourly run is CPU-bound at many connections: at 10,000, 16 requests at a time, about 21 s of this machine's
+# CPU (botocore's own work for 13,000 requests; `python -m devtools.scheduler_scale --sizes 1000,10000`,
+# docs/benchmarks.md). Lambda gives CPU in proportion to memory, a whole vCPU at 1,769 MB: at 256 MB (a seventh
+# of one) that run would outlast the minute. An hourly run of a few seconds costs cents a month at this size.
 SCHEDULER = FunctionSpec(
     name="scheduler",
-    memory_mb=256,
+    memory_mb=1769,
     timeout=Duration.minutes(1),
     description="Fans out one collect job per connection and hour",
 )

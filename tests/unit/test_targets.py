@@ -61,8 +61,8 @@ def test_at_least_and_at_most_targets_read_the_ratio_each_their_way():
 
 
 def test_the_scheduler_row_is_the_largest_run_as_deployed_against_a_third_of_its_timeout():
-    runs = [SchedulerRun(1000, 16, 1301, 3000, 1.7), SchedulerRun(10_000, 1, 13_000, 30_000, 160.0)]
-    runs.append(SchedulerRun(10_000, 16, 13_000, 30_000, 10.0))
+    runs = [SchedulerRun(1000, 16, 1301, 3000, 1.7, 1.5), SchedulerRun(10_000, 1, 13_000, 30_000, 160.0, 30.0)]
+    runs.append(SchedulerRun(10_000, 16, 13_000, 30_000, 10.0, 9.5))
     (row,) = targets.scheduler_rows(runs)
     assert row.what == "scheduler's hourly run, 10,000 connections"
     assert (row.ratio, row.met) == (pytest.approx(0.5), True)
