@@ -131,6 +131,7 @@ async function show() {
   destroyCharts();
   const container = clear($("view"));
   container.dataset.ready = "";
+  container.dataset.shown = "";
   container.setAttribute("aria-busy", "true");
   $("status").textContent = "Loading…";
   const pending = [];
@@ -146,6 +147,9 @@ async function show() {
     });
     if (generation !== state.generation) return;
     state.shown = shown;
+    // The first view is in the page; what follows it (the overview's top resources) marks the view ready.
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+    container.dataset.shown = name;
     await Promise.all(pending);
     if (generation !== state.generation) return;
     await new Promise((resolve) => requestAnimationFrame(resolve));
