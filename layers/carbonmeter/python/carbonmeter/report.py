@@ -625,18 +625,7 @@ def operations_text(counter: ApiCallCounter, heading: str) -> str:
 
 def footprint_text(found: Footprint, title: str) -> str:
     """A footprint by period and group (``report --granularity``): its totals, coverage and series."""
-    energy, _, _, total = (_estimate_cells([cell])[0].strip() for cell in _figure_cells(found.totals))
-    lines = [
-        title,
-        "",
-        f"total CO2e     {total}",
-        f"energy         {energy}",
-        "",
-        f"window: {hour_key(found.start)} to {hour_key(found.end)} (end exclusive), by {found.granularity}; "
-        f"{found.hours_covered} of {found.hours_in_range} hour(s) calculated",
-        f"bounds: {BOUNDS}",
-        "",
-    ]
+    lines = _totals_lines(found, title, f", by {found.granularity}")
     period_format = _PERIOD_FORMATS[found.granularity]
     rows = [
         [f"{point.period_start:{period_format}}", point.group, *_point_cells(point.model_dump(), point.group)]
@@ -647,20 +636,25 @@ def footprint_text(found: Footprint, title: str) -> str:
 
 def breakdown_text(found: Breakdown, title: str) -> str:
     """Each group's figures over the whole window (``report --breakdown``), largest first."""
+    lines = _totals_lines(found, title, "")
+    rows = [[group.group, *_point_cells(group.model_dump(), group.group)] for group in found.groups]
+    return "\n".join(lines) + table([str(found.group_by), *FIGURE_COLUMNS], rows)
+
+
+def _totals_lines(found: Footprint | Breakdown, title: str, by: str) -> list[str]:
+    """The title, the window's totals, its coverage and what the bounds mean: the head of either table."""
     energy, _, _, total = (_estimate_cells([cell])[0].strip() for cell in _figure_cells(found.totals))
-    lines = [
+    return [
         title,
         "",
         f"total CO2e     {total}",
         f"energy         {energy}",
         "",
-        f"window: {hour_key(found.start)} to {hour_key(found.end)} (end exclusive); "
+        f"window: {hour_key(found.start)} to {hour_key(found.end)} (end exclusive){by}; "
         f"{found.hours_covered} of {found.hours_in_range} hour(s) calculated",
         f"bounds: {BOUNDS}",
         "",
     ]
-    rows = [[group.group, *_point_cells(group.model_dump(), group.group)] for group in found.groups]
-    return "\n".join(lines) + table([str(found.group_by), *FIGURE_COLUMNS], rows)
 
 
 _PERIOD_FORMATS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "month": "%Y-%m"}
