@@ -33,6 +33,8 @@ from tests.support.dashboard import (
 # A short demo keeps the module fast: one region, a few hours more than the shortest range the page offers.
 REGIONS = ("eu-west-1",)
 HOURS = 8
+# The day ranges end at midnight UTC, so the demo reaches back into yesterday whatever the time of day.
+HOURS_BEFORE_MIDNIGHT = 2
 SCREENSHOTS = REPO_ROOT / ".build" / "screenshots"
 VIEWS = ("overview", "health", "cost", "insights", "reconciliation")
 WIDTHS = (1280, 390)
@@ -41,8 +43,16 @@ ACME, GLOBEX = "acme", "globex"
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Dashboard]:
-    with dashboard(REGIONS, last_hours(HOURS), port=0) as running:
+    with dashboard(REGIONS, seeded_hours(), port=0) as running:
         yield running
+
+
+def seeded_hours() -> list[datetime]:
+    """The latest ``HOURS`` hours, or more where they all fall today: from two hours before midnight."""
+    latest = last_hours(HOURS)
+    midnight = latest[-1].replace(hour=0)
+    first = min(latest[0], midnight - HOURS_BEFORE_MIDNIGHT * HOUR)
+    return last_hours(int((latest[-1] - first) / HOUR) + 1)
 
 
 @pytest.fixture(scope="module")
