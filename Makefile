@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install layer-wheels web-assets lint typecheck test test-unit test-integration test-infra test-e2e audit demo dashboard local benchmark soak comparison synth deploy clean distclean
+.PHONY: help install layer-wheels web-assets lint typecheck test test-unit test-integration test-infra test-e2e audit demo dashboard local benchmark soak comparison instance-types synth deploy clean distclean
 
 help: ## list the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -106,6 +106,10 @@ soak: install ## 200 connections x 24 hours with random faults, checked against 
 
 comparison: install ## builtin vs Boavizta API vs Cloud Carbon Footprint's formula for 20+ instance types (docs/comparison.md)
 	$(BIN)/python -m devtools.comparison
+
+# Outside `make test` on purpose: it asks your own account (your AWS credentials; REGION picks the region).
+instance-types: install ## refresh the layer's instance-type snapshot (carbonmeter/data/instance-types.json) from DescribeInstanceTypes of your account, us-east-1 unless REGION=...
+	$(BIN)/python -m devtools.instance_types $(if $(REGION),--region $(REGION))
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund

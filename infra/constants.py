@@ -63,14 +63,21 @@ class TableSpec:
     settings_field: str
     partition_key: str
     sort_key: str | None = None
+    # The attribute DynamoDB deletes an item after (epoch seconds), for a table of expiring items.
+    time_to_live: str | None = None
+    # Kept when the stack is deleted, and protected from deletion: every table of measurements.
+    retained: bool = True
 
 
 # The stack creates these, and so does the embedded AWS (devtools/aws/resources.py); carbonmeter.keys says
-# what the keys hold.
+# what the keys hold. The idempotency table holds the scheduler's page claims, in Powertools' own shape (its
+# DynamoDBPersistenceLayer's default key and expiry attributes); they expire within hours and are worth nothing
+# after, so it goes with the stack.
 TABLES = (
     TableSpec("Connections", "connections_table", "connection_id"),
     TableSpec("Usage", "usage_table", "pk", "sk"),
     TableSpec("Emissions", "emissions_table", "pk", "sk"),
+    TableSpec("Idempotency", "idempotency_table", "id", time_to_live="expiration", retained=False),
 )
 
 # AWS guidance for SQS event sources: visibility timeout at least six times the function timeout.
@@ -166,15 +173,17 @@ class QueueConsumer:
     max_concurrency: int
 
 
-# The hourly run is CPU-bound at many connections: at 10,000, 16 requests at a time, about 21 s of this machine's
-# CPU (botocore's own work for 13,000 requests; `python -m devtools.scheduler_scale --sizes 1000,10000`,
-# docs/benchmarks.md). Lambda gives CPU in proportion to memory, a whole vCPU at 1,769 MB: at 256 MB (a seventh
-# of one) that run would outlast the minute. An hourly run of a few seconds costs cents a month at this size.
+# Each invocation is one step, CPU-bound: the hourly run (a Scan, a send per ten pages: 0.6 s of this machine's CPU
+# at 10,000 connections) or one page of 250 connections (its status queries and sends through botocore: at most
+# 2.1 s; `python -m devtools.scheduler_scale --sizes 1000,10000`, docs/benchmarks.md). Lambda gives CPU in
+# proportion to memory, a whole vCPU at 1,769 MB: a page takes about those 2 s there, and some 14 s at 256 MB (a
+# seventh of one), near the third of the timeout the benchmark holds it to. Being CPU-bound, a page costs about the
+# same GB-seconds at either size: the larger only makes it shorter.
 SCHEDULER = FunctionSpec(
     name="scheduler",
     memory_mb=1769,
     timeout=Duration.minutes(1),
-    description="Fans out one collect job per connection and hour",
+    description="Sends the connections in pages and queues each page's collect jobs",
 )
 # Collection of one connection-hour walks every region of the customer's account.
 # Memory, measured (`python -m devtools.lambda_benchmark`, docs/benchmarks.md "Lambda sizing"): at 10,000 resources a
@@ -200,6 +209,10 @@ CALCULATOR = FunctionSpec(
 # One connection-hour per invocation: a collection can take minutes, so each gets the whole
 # timeout to itself, and concurrency (not batching) gives the throughput.
 COLLECTOR_CONSUMER = QueueConsumer(batch_size=1, max_concurrency=10)
+# The hourly run's pages (``Settings.scheduler_page_connections`` connections each), one an invocation: each
+# invocation's work is then one page's, whatever the number of connections. A few at once bound the status
+# queries and sends on CarbonMeter's own table and queues; SQS's event source needs two at least.
+SCHEDULER_CONSUMER = QueueConsumer(batch_size=1, max_concurrency=4)
 CALCULATOR_CONSUMER = QueueConsumer(batch_size=10, max_concurrency=5)
 
 # CloudWatch's GetMetricData quota: 50 requests a second per account and region ("GetMetricData", in the CloudWatch

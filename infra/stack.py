@@ -35,6 +35,7 @@ from infra.constants import (
     REPO_ROOT,
     SCHEDULE_RATE,
     SCHEDULER,
+    SCHEDULER_CONSUMER,
     STALE_AFTER_HOURS,
     WEB_ASSETS_CONTEXT_KEY,
     WEB_BUILD_DIR,
@@ -50,7 +51,7 @@ from infra.layer import CarbonMeterLayer
 from infra.nag import acknowledge
 from infra.provider import EmissionsProviderConfig
 from infra.queues import WorkQueue, dead_letter_queue
-from infra.tables import Tables, grant_reads
+from infra.tables import Tables, grant_item_writes, grant_reads
 from infra.user_pool import WebUserPool
 from infra.web_bucket import WebBucket
 from infra.web_deployment import WebDeployment
@@ -72,6 +73,8 @@ class CarbonMeterStack(Stack):
         self.tables = Tables(self, "Tables", key=self.key)
         self.collect = WorkQueue(self, "Collect", consumer=COLLECTOR, key=self.key)
         self.calculate = WorkQueue(self, "Calculate", consumer=CALCULATOR, key=self.key)
+        # The hourly run's pages of connections, planned by the scheduler itself.
+        self.pages = WorkQueue(self, "SchedulePages", consumer=SCHEDULER, key=self.key)
         self.layer = CarbonMeterLayer(self, "CarbonMeterLayer")
         # Settings fields, by name, that locate the resources of this stack.
         self.settings_values = {
@@ -88,7 +91,12 @@ class CarbonMeterStack(Stack):
         self.scheduler_dead_letters = dead_letter_queue(self, "SchedulerDeadLetterQueue", key=self.key)
         self.scheduler = self._function(
             SCHEDULER,
-            {Settings.env_name("stale_after_hours"): str(STALE_AFTER_HOURS)},
+            {
+                Settings.env_name("stale_after_hours"): str(STALE_AFTER_HOURS),
+                # The scheduler's own: its pages and their claims.
+                Settings.env_name("page_queue_url"): self.pages.queue.queue_url,
+                Settings.env_name("idempotency_table"): self.tables.idempotency.table_name,
+            },
             dead_letter_queue=self.scheduler_dead_letters,
         )
         # Named, so that customers' roles can trust this role alone (infra/customer_role.py).
@@ -171,6 +179,19 @@ class CarbonMeterStack(Stack):
         # looks up the ones a backfill names, and Query reads the hour statuses kept in the usage table.
         grant_reads(self.tables.connections, function, "dynamodb:Scan", "dynamodb:GetItem")
         grant_reads(self.tables.usage, function, "dynamodb:Query")
+        # The hourly run sends its pages to the page queue, from which the same function plans them; a page's
+        # claim is Powertools idempotency's record: written, read on a conflict, updated when done, deleted on a
+        # failure.
+        self.pages.queue.grant_send_messages(function)
+        function.add_event_source(_sqs_source(self.pages, SCHEDULER_CONSUMER))
+        grant_item_writes(
+            self.tables.idempotency,
+            function,
+            "dynamodb:PutItem",
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        )
         self.collect.queue.grant_send_messages(function)
         # Hours whose usage is stored but whose calculation failed for good are queued for the calculator again.
         self.calculate.queue.grant_send_messages(function)
@@ -211,6 +232,7 @@ class CarbonMeterStack(Stack):
         self.alerts.alarm_on_dead_letters("CollectDeadLetters", self.collect.dead_letter_queue, "Collect jobs")
         self.alerts.alarm_on_dead_letters("CalculateDeadLetters", self.calculate.dead_letter_queue, "Calculate jobs")
         self.alerts.alarm_on_dead_letters("SchedulerDeadLetters", self.scheduler_dead_letters, "Scheduler runs")
+        self.alerts.alarm_on_dead_letters("SchedulePageDeadLetters", self.pages.dead_letter_queue, "Schedule pages")
         for function in self._functions():
             self.alerts.alarm_on_error_rate(
                 f"{function.spec.name.capitalize()}Errors", function.function, function.spec.name

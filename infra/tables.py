@@ -1,4 +1,4 @@
-"""The DynamoDB tables: connections, hourly usage and emissions."""
+"""The DynamoDB tables: connections, hourly usage and emissions, and the scheduler's page claims."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from infra.constants import TABLES, TableSpec
 _STRING = dynamodb.AttributeType.STRING
 # What the CDK's own read grants give on a table's customer managed key.
 _KEY_READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
+# And its write grants.
+_KEY_WRITE_ACTIONS = (*_KEY_READ_ACTIONS, "kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*")
 
 
 def _table(scope: Construct, spec: TableSpec, key: kms.IKey | None) -> dynamodb.TableV2:
@@ -30,14 +32,15 @@ def _table(scope: Construct, spec: TableSpec, key: kms.IKey | None) -> dynamodb.
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
             point_in_time_recovery_enabled=True
         ),
-        deletion_protection=True,
+        time_to_live_attribute=spec.time_to_live,
+        deletion_protection=spec.retained,
         # Measurements are the product; losing them with a stack must never happen by accident.
-        removal_policy=RemovalPolicy.RETAIN,
+        removal_policy=RemovalPolicy.RETAIN if spec.retained else RemovalPolicy.DESTROY,
     )
 
 
 class Tables(Construct):
-    """The three tables, encrypted with ``key`` when given, else with DynamoDB's AWS managed key."""
+    """The tables, encrypted with ``key`` when given, else with DynamoDB's AWS managed key."""
 
     def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey | None = None) -> None:
         super().__init__(scope, construct_id)
@@ -45,6 +48,7 @@ class Tables(Construct):
         self.connections = by_setting["connections_table"]
         self.usage = by_setting["usage_table"]
         self.emissions = by_setting["emissions_table"]
+        self.idempotency = by_setting["idempotency_table"]
 
 
 def grant_reads(table: dynamodb.TableV2, grantee: iam.IGrantable, *actions: str) -> None:
@@ -56,3 +60,10 @@ def grant_reads(table: dynamodb.TableV2, grantee: iam.IGrantable, *actions: str)
     table.grant(grantee, *actions)
     if table.encryption_key is not None:
         table.encryption_key.grant(grantee, *_KEY_READ_ACTIONS)
+
+
+def grant_item_writes(table: dynamodb.TableV2, grantee: iam.IGrantable, *actions: str) -> None:
+    """Exactly the item ``actions`` (reads and writes) on ``table``, with its key's write actions if it has one."""
+    table.grant(grantee, *actions)
+    if table.encryption_key is not None:
+        table.encryption_key.grant(grantee, *_KEY_WRITE_ACTIONS)

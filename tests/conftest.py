@@ -10,8 +10,9 @@ import botocore.handlers
 import pytest
 
 from carbonmeter.rate_limit import METRIC_DATA_LIMITS
+from carbonmeter.services import instance_types
 from carbonmeter.services.ecs import TASK_DEFINITION_SIZES
-from carbonmeter.services.instance_types import CATALOGUE
+from carbonmeter.services.instance_types import CATALOGUE, InstanceTypeCatalogue
 from tests.support.cloudwatch import CloudWatchLimits
 from tests.support.offline import OFFLINE_ENV
 
@@ -69,8 +70,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_instance_type_catalogue() -> Iterator[None]:
-    """Each test starts with the container's instance-type catalogue and task definition sizes empty, as a cold
-    Lambda does."""
+    """Each test starts with the container's instance-type catalogue (the layer's snapshot, nothing asked yet) and
+    task definition sizes empty, as a cold Lambda does."""
     CATALOGUE.clear()
     TASK_DEFINITION_SIZES.clear()
     yield
@@ -84,3 +85,13 @@ def _fresh_metric_data_limits() -> Iterator[None]:
     METRIC_DATA_LIMITS.clear()
     yield
     METRIC_DATA_LIMITS.clear()
+
+
+@pytest.fixture
+def no_instance_type_snapshot(monkeypatch: pytest.MonkeyPatch) -> InstanceTypeCatalogue:
+    """The container's catalogue with an empty snapshot: every instance type is asked of EC2, as a type newer than
+    the layer's snapshot is. For tests of that path (its DescribeInstanceTypes calls and batches, its IAM action,
+    the members of its answers), since the snapshot holds every type the embedded AWS knows."""
+    catalogue = InstanceTypeCatalogue(snapshot={})
+    monkeypatch.setattr(instance_types, "CATALOGUE", catalogue)
+    return catalogue

@@ -1,8 +1,9 @@
 """Runs the real Lambda handlers locally, fed the events AWS would send them.
 
-The scheduler gets EventBridge scheduled events; the collector and the calculator
-get SQS batches received from the embedded AWS's queues, and only the messages
-they did not report as failed are deleted, as the SQS event source does.
+The scheduler gets EventBridge scheduled events, then the SQS batches of its own page
+queue (the hourly run's pages of connections); the collector and the calculator get SQS
+batches received from the embedded AWS's queues, and only the messages they did not
+report as failed are deleted, as the SQS event source does.
 
 Each function runs with credentials of its own and under its deployed IAM policy, as
 synthesized by the stack (``devtools.aws.iam``): a call its role does not allow fails
@@ -14,17 +15,18 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from carbonmeter import runtime
 from carbonmeter.aws import ClientFactory
+from carbonmeter.models import CollectJob
 from carbonmeter.runtime import Runtime, use_runtime, utc_now
 from carbonmeter.settings import Settings
 from devtools.aws.iam import DeployedPolicies, IamGuard, synthesized_templates
 from devtools.aws.lambda_events import LambdaContext, scheduled_event, sqs_event
-from infra.constants import ANOMALY_TOPIC_SETTINGS_FIELD, COEFFICIENT_CONTEXT_KEYS
+from infra.constants import ANOMALY_TOPIC_SETTINGS_FIELD, COEFFICIENT_CONTEXT_KEYS, SCHEDULER_CONSUMER
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -36,9 +38,21 @@ _SETTINGS_FIELDS = (
     "emissions_table",
     "collect_queue_url",
     "calculate_queue_url",
+    "page_queue_url",
+    "idempotency_table",
     ANOMALY_TOPIC_SETTINGS_FIELD,
     *COEFFICIENT_CONTEXT_KEYS.values(),
 )
+
+
+@dataclass
+class PlannedJobs:
+    """What the scheduler sent to the collect and calculate queues (sends, retried ones included)."""
+
+    jobs: int = 0
+    calculations: int = 0
+    # Counted while the page queue drains only: then every collect-queue message the scheduler sends is a job.
+    recording: bool = False
 
 
 @dataclass
@@ -46,6 +60,8 @@ class DrainStats:
     batches: int = 0
     succeeded: int = 0
     failed: int = 0
+    # Why each failed invocation failed (a batch whose every message failed fails the invocation).
+    errors: list[str] = field(default_factory=list)
 
 
 @contextmanager
@@ -106,6 +122,8 @@ class LocalPipeline:
         self.scheduler: Handler = scheduler.handler
         self.collector: Handler = collector.handler
         self.calculator: Handler = calculator.handler
+        # What the scheduler's page steps queued since the last hourly run: collect jobs' hours and calculations.
+        self.planned = PlannedJobs()
 
     def clients_of(self, function: str, base: ClientFactory | None = None) -> ClientFactory:
         """``base`` (settings, counter, hooks) signing as ``function``, under the guard."""
@@ -116,7 +134,7 @@ class LocalPipeline:
                 self.guard.session(function),
                 settings=base.settings,
                 counter=base.counter,
-                hooks=(*base.hooks, *self.guard.hooks()),
+                hooks=(*base.hooks, *self.guard.hooks(), *self._recorders(function)),
                 retry_mode=base.retry_mode,
                 rate_limits=base.rate_limits,
             )
@@ -138,16 +156,36 @@ class LocalPipeline:
         return hour + timedelta(hours=1, minutes=self.settings.settle_minutes + 2)
 
     def fire_schedule(self, fired_at: datetime) -> dict[str, Any]:
-        """Invoke the scheduler as the hourly rule does at ``fired_at``; the functions' clock then reads it."""
+        """Invoke the scheduler as the hourly rule does at ``fired_at``, then drain its pages as its event source
+        does; the functions' clock then reads ``fired_at``. The answer adds what the pages queued: ``jobs``
+        (connection-hours, as a backfill's answer counts them) and ``calculations``."""
         self.simulated_now = fired_at
         rule = f"arn:aws:events:{self.settings.region}:{self.account_id}:rule/carbonmeter-hourly"
         event = scheduled_event(fired_at, rule, self.account_id, self.settings.region)
-        return self.invoke_scheduler(event)
+        run = self.invoke_scheduler(event)
+        self.planned = PlannedJobs(recording=True)
+        try:
+            pages = self.drain_pages()
+        finally:
+            self.planned.recording = False
+        return run | {
+            "jobs": self.planned.jobs,
+            "calculations": self.planned.calculations,
+            "failed_pages": pages.failed,
+            "page_errors": pages.errors,
+        }
 
     def invoke_scheduler(self, event: dict[str, Any]) -> dict[str, Any]:
         """Invoke the scheduler with a manual (test) event."""
         with self.running_as("scheduler"):
             return self.scheduler(event, self._context("scheduler"))
+
+    def drain_pages(self, max_batches: int = 10_000) -> DrainStats:
+        """The scheduler's page queue, one page an invocation as its event source is set (infra/constants.py)."""
+        assert self.settings.page_queue_url
+        return self.drain(
+            self.settings.page_queue_url, self.scheduler, "scheduler", max_batches, SCHEDULER_CONSUMER.batch_size
+        )
 
     def drain_collect(self, max_batches: int = 10_000) -> DrainStats:
         assert self.settings.collect_queue_url
@@ -173,19 +211,20 @@ class LocalPipeline:
             if not messages:
                 return stats
             stats.batches += 1
-            failed = self._invoke(handler, sqs_event(messages, queue_arn, self.settings.region), name)
+            failed = self._invoke(handler, sqs_event(messages, queue_arn, self.settings.region), name, stats.errors)
             self._settle(sqs, queue_url, messages, failed)
             stats.failed += len(failed)
             stats.succeeded += len(messages) - len(failed)
         return stats
 
-    def _invoke(self, handler: Handler, event: dict[str, Any], name: str) -> set[str]:
+    def _invoke(self, handler: Handler, event: dict[str, Any], name: str, errors: list[str]) -> set[str]:
         """The ids of the messages to retry: the reported failures, or all of them if the invocation failed."""
         try:
             with self.running_as(name):
                 response = handler(event, self._context(name))
-        except Exception:
+        except Exception as error:
             # Lambda returns every message of a failed invocation to the queue.
+            errors.append(str(error))
             return {record["messageId"] for record in event["Records"]}
         return {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
 
@@ -207,6 +246,19 @@ class LocalPipeline:
         """Everything the cloud does for one hour: the rule fires just after it ends, then both queues drain."""
         self.fire_schedule(self.fire_time(hour))
         return self.drain_collect(), self.drain_calculate()
+
+    def _recorders(self, function: str) -> tuple[tuple[str, Any], ...]:
+        # Only the scheduler's sends are the pages' jobs (the collector queues backfill chunks' jobs too).
+        return (("provide-client-params.sqs.SendMessageBatch", self._record_sends),) if function == "scheduler" else ()
+
+    def _record_sends(self, params: dict[str, Any], **_: Any) -> None:
+        if not self.planned.recording:
+            return
+        bodies = [entry["MessageBody"] for entry in params.get("Entries", [])]
+        if params.get("QueueUrl") == self.settings.collect_queue_url:
+            self.planned.jobs += sum(len(CollectJob.model_validate_json(body).hours()) for body in bodies)
+        elif params.get("QueueUrl") == self.settings.calculate_queue_url:
+            self.planned.calculations += len(bodies)
 
     def _context(self, name: str) -> LambdaContext:
         return LambdaContext(

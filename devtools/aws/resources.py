@@ -18,6 +18,7 @@ from infra.constants import (
 
 COLLECT_QUEUE = "carbonmeter-collect"
 CALCULATE_QUEUE = "carbonmeter-calculate"
+PAGE_QUEUE = "carbonmeter-schedule-pages"
 ANOMALY_TOPIC = "carbonmeter-anomalies"
 DEAD_LETTER_SUFFIX = "-dlq"
 # As in the stack (infra/constants.py): a message that failed three receives is parked for inspection.
@@ -35,6 +36,7 @@ def create_resources(clients: ClientFactory, settings: Settings) -> Settings:
         update={
             "collect_queue_url": _create_queue_with_dead_letters(sqs, COLLECT_QUEUE),
             "calculate_queue_url": _create_queue_with_dead_letters(sqs, CALCULATE_QUEUE),
+            "page_queue_url": _create_queue_with_dead_letters(sqs, PAGE_QUEUE),
             ANOMALY_TOPIC_SETTINGS_FIELD: _create_topic(clients.client("sns", settings.region)),
         }
     )
@@ -53,6 +55,10 @@ def _create_table(dynamodb: Any, name: str, spec: TableSpec) -> None:
     except dynamodb.exceptions.ResourceInUseException:
         return
     dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    if spec.time_to_live:
+        dynamodb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.time_to_live}
+        )
 
 
 def _create_queue_with_dead_letters(sqs: Any, name: str) -> str:

@@ -1,4 +1,10 @@
-"""Scheduler: every hour (or on a manual backfill event) queue the connection-hours to collect."""
+"""Scheduler: every hour (or on a manual backfill event) queue the connection-hours to collect.
+
+The hourly run sends the enabled connections in pages to the scheduler's own page queue; drained from that queue,
+the same function plans each page (its connections' statuses, their jobs). A page is claimed once planned
+(Powertools idempotency), so a page delivered twice, or sent again by a retried run of the same hour, queues
+nothing more.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +36,11 @@ copy_config_to_registered_loggers(source_logger=logger, include={"carbonmeter"})
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     rt = runtime()
+    if "Records" in event:
+        # Imported here: the page step's batch processing and claims are not the hourly run's.
+        from functions.scheduler.pages import plan_pages
+
+        return plan_pages(event, context, metrics)
     if "insight" in event:
         # Imported here: the insights' runs come once a day, the hourly run every hour, and the insights bring
         # the cost and reconciliation code (and the collectors' read actions) a cold start should not pay for.
@@ -42,7 +53,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return {"insight": str(insight.insight), "jobs": insight.jobs}
     if "connection_ids" in event:
         return _backfill(rt, event)
-    return _queued(_hourly(rt, event))
+    return _hourly(rt, event)
 
 
 def _backfill(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
@@ -57,13 +68,14 @@ def _backfill(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     return _queued(result) | {"hours_before_first_look": result.hours_before_first_look}
 
 
-def _hourly(rt: Runtime, event: dict[str, Any]) -> EnqueueResult:
+def _hourly(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     run = run_hourly(rt.clients, rt.settings, parse(event=event, model=EventBridgeModel).time, rt.clock())
     metrics.add_metric(name=MetricName.STALE_CONNECTIONS, unit=MetricUnit.Count, value=len(run.stale_connections))
-    metrics.add_metric(name=MetricName.CALCULATIONS_REQUEUED, unit=MetricUnit.Count, value=run.calculations_requeued)
+    metrics.add_metric(name=MetricName.SCHEDULE_PAGES_QUEUED, unit=MetricUnit.Count, value=run.pages)
     if run.stale_connections:
         logger.warning("connections without a successful hour", extra={"connection_ids": run.stale_connections})
-    return run.collect
+    logger.info("queued schedule pages", extra={"pages": run.pages, "connections": run.connections})
+    return {"pages": run.pages, "connections": run.connections}
 
 
 def _queued(result: EnqueueResult) -> dict[str, Any]:

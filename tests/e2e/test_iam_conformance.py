@@ -67,12 +67,13 @@ def test_a_removed_scheduler_grant_fails_the_hourly_run(local_cloud, handlers_on
     cloud = local_cloud(hours=1)
     register(cloud, CONNECTION, from_first_hour=True)
     pipeline = _pipeline_under(cloud, _deployed(cloud).without("scheduler", "dynamodb:Query"))
-    # When the hourly rule fires
-    with handlers_on(cloud), pytest.raises(ClientError) as refused:
-        pipeline.fire_schedule(pipeline.fire_time(cloud.hours[-1]))
-    # Then the run fails as it would in AWS, naming the call, and queues nothing
-    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
-    assert "dynamodb:Query" in str(refused.value)
+    # When the hourly rule fires, and its page is delivered to the scheduler
+    with handlers_on(cloud):
+        run = pipeline.fire_schedule(pipeline.fire_time(cloud.hours[-1]))
+    # Then the page fails as it would in AWS, naming the call, every delivery of it, and nothing is queued
+    assert (run["pages"], run["jobs"]) == (1, 0)
+    assert run["failed_pages"] >= 1
+    assert all("AccessDeniedException" in error and "dynamodb:Query" in error for error in run["page_errors"])
     assert pipeline.drain_collect().succeeded == 0
 
 
@@ -109,3 +110,20 @@ def test_only_the_collector_may_assume_the_customer_role(local_cloud, handlers_o
         collector.assume_role(RoleArn=cloud.account.role_arn, RoleSessionName="probe")
     assert "trust policy" in str(no_external_id.value)
     collector.assume_role(RoleArn=cloud.account.role_arn, RoleSessionName="probe", ExternalId=cloud.account.external_id)
+
+
+def test_types_missing_from_the_snapshot_are_asked_under_the_customer_grant(
+    local_cloud, handlers_on, no_instance_type_snapshot
+):
+    # Given a collector whose snapshot lacks every instance type (as it lacks types newer than the layer's file)
+    cloud = local_cloud(hours=1)
+    register(cloud, CONNECTION, from_first_hour=True)
+    hour = cloud.hours[-1]
+    # When the hour is collected under the synthesized policies
+    with handlers_on(cloud):
+        collected, _ = cloud.pipeline.run_hour(hour)
+    # Then EC2 was asked with the assumed session and the customer role's grant allowed it
+    assert collected.succeeded == 1
+    assert cloud.pipeline.guard.denials == []
+    customer_actions = {a for a, _ in _checked(cloud.pipeline, "assumed-role/CarbonMeterReadOnly/")}
+    assert "ec2:DescribeInstanceTypes" in customer_actions

@@ -73,5 +73,5 @@ def test_the_cost_of_a_connection_grows_with_its_resources_and_metrics_go_to_the
     assert customer == pytest.approx(1000 * 1.114 * 730 * 0.01 / 1000)
     # And the stack's own settings are read from the template: every table has PITR, CarbonMeter's 4 functions are
     # traced (the web page deployment's is the CDK's)
-    assert (facts.tables_with_pitr, facts.traced_functions, facts.kms_keys, facts.dashboards) == (3, 4, 1, 1)
+    assert (facts.tables_with_pitr, facts.traced_functions, facts.kms_keys, facts.dashboards) == (4, 4, 1, 1)
     assert facts.alarm_metrics > facts.alarms > 0

@@ -151,7 +151,7 @@ def test_customer_managed_key_encrypts_tables_queues_and_topic(cmk_template: Tem
 
     # Then one rotating key encrypts every table, queue and the alarm topic
     cmk_template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
-    assert len(tables) == 3
+    assert len(tables) == 4  # connections, usage, emissions, the page claims
     for table in tables:
         properties = table["Properties"]
         assert properties["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
@@ -159,7 +159,7 @@ def test_customer_managed_key_encrypts_tables_queues_and_topic(cmk_template: Tem
         assert replica["Region"] == DEPLOY_REGION
         assert replica["SSESpecification"] == {"KMSMasterKeyId": key_arn}
         assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert len(queues) == 5
+    assert len(queues) == 7
     assert all(queue["Properties"]["KmsMasterKeyId"] == key_arn for queue in queues)
     assert len(topics) == 2  # the alarm topic and the anomaly topic
     assert all(topic["Properties"]["KmsMasterKeyId"] == key_arn for topic in topics)

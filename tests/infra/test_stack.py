@@ -13,6 +13,7 @@ from infra.constants import (
     COLLECTOR_CONSUMER,
     CUSTOMER_ROLE_PREFIX,
     DLQ_MAX_RECEIVE_COUNT,
+    SCHEDULER_CONSUMER,
     VISIBILITY_TIMEOUT_FACTOR,
 )
 from tests.support.templates import (
@@ -96,6 +97,15 @@ def test_function_roles_carry_no_managed_policies(template: Template) -> None:
         assert "ManagedPolicyArns" not in role["Properties"], name
 
 
+def test_the_page_claims_expire_and_go_with_the_stack(template: Template) -> None:
+    # Powertools idempotency's own shape: "id" its key, "expiration" (epoch seconds) when DynamoDB deletes a claim
+    tables = template.find_resources("AWS::DynamoDB::GlobalTable")
+    table = tables[logical_id(tables, "TablesIdempotency")]
+    assert table["Properties"]["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert table["DeletionPolicy"] == "Delete"
+
+
 @pytest.mark.parametrize(
     ("prefix", "key_schema"),
     [
@@ -133,13 +143,17 @@ def test_every_queue_is_encrypted_and_refuses_plain_http(template: Template) -> 
         if statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     }
 
-    # Two work queues, their dead-letter queues, and the scheduler's dead-letter queue.
-    assert len(queues) == 5
+    # Three work queues (collect, calculate, the scheduler's pages), their dead-letter queues, and the scheduler's
+    # dead-letter queue.
+    assert len(queues) == 7
     assert all(queue["Properties"]["SqsManagedSseEnabled"] is True for queue in queues.values())
     assert insecure_denied == set(queues)
 
 
-@pytest.mark.parametrize(("queue", "consumer"), [("CollectQueue", "Collector"), ("CalculateQueue", "Calculator")])
+@pytest.mark.parametrize(
+    ("queue", "consumer"),
+    [("CollectQueue", "Collector"), ("CalculateQueue", "Calculator"), ("SchedulePagesQueue", "Scheduler")],
+)
 def test_work_queues_redrive_to_a_dead_letter_queue_and_outlast_their_consumer(
     template: Template, queue: str, consumer: str
 ) -> None:
@@ -192,6 +206,7 @@ def test_no_function_reserves_concurrency_the_queues_cap_the_consumers(template:
     assert caps == {
         logical_id(queues, "CollectQueue"): COLLECTOR_CONSUMER.max_concurrency,
         logical_id(queues, "CalculateQueue"): CALCULATOR_CONSUMER.max_concurrency,
+        logical_id(queues, "SchedulePagesQueue"): SCHEDULER_CONSUMER.max_concurrency,
     }
 
 
@@ -209,7 +224,10 @@ def test_scheduler_runs_every_hour(template: Template) -> None:
     )
 
 
-@pytest.mark.parametrize(("queue", "consumer"), [("CollectQueue", "Collector"), ("CalculateQueue", "Calculator")])
+@pytest.mark.parametrize(
+    ("queue", "consumer"),
+    [("CollectQueue", "Collector"), ("CalculateQueue", "Calculator"), ("SchedulePagesQueue", "Scheduler")],
+)
 def test_consumers_report_partial_batch_failures(template: Template, queue: str, consumer: str) -> None:
     queues = template.find_resources("AWS::SQS::Queue")
     functions = template.find_resources("AWS::Lambda::Function")
@@ -261,7 +279,8 @@ def test_collector_records_usage_and_connection_status(template: Template) -> No
 
 def test_scheduler_may_make_exactly_the_table_calls_of_its_runs(template: Template) -> None:
     # Given what the scheduler calls (carbonmeter.store): ConnectionStore.list scans the connections, a backfill
-    # gets the connections it names, and the hourly run's StatusStore.between queries the usage table
+    # gets the connections it names, a page's StatusStore.between queries the usage table, and a page's claim
+    # (Powertools idempotency) is put, read on a conflict, updated when planned and deleted when the page failed
     tables = template.find_resources("AWS::DynamoDB::GlobalTable")
 
     # When its role's policy is read
@@ -271,10 +290,16 @@ def test_scheduler_may_make_exactly_the_table_calls_of_its_runs(template: Templa
     assert granted == {
         logical_id(tables, "TablesConnections"): {"dynamodb:Scan", "dynamodb:GetItem"},
         logical_id(tables, "TablesUsage"): {"dynamodb:Query"},
+        logical_id(tables, "TablesIdempotency"): {
+            "dynamodb:PutItem",
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        },
     }
 
 
-def test_scheduler_sends_collect_jobs_and_its_failed_runs_only(template: Template) -> None:
+def test_scheduler_sends_jobs_and_pages_its_failed_runs_and_receives_its_pages_only(template: Template) -> None:
     queues = template.find_resources("AWS::SQS::Queue")
     statements = role_statements(template, "SchedulerRole")
 
@@ -284,6 +309,15 @@ def test_scheduler_sends_collect_jobs_and_its_failed_runs_only(template: Templat
         logical_id(queues, "CalculateQueue"): {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
         # Lambda sends a failed asynchronous invocation's event with the function's own role.
         logical_id(queues, "SchedulerDeadLetterQueue"): {"sqs:SendMessage"},
+        # The hourly run sends its pages, and the page queue's event source receives them with the same role.
+        logical_id(queues, "SchedulePagesQueue"): {
+            "sqs:SendMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:GetQueueUrl",
+            "sqs:ReceiveMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:DeleteMessage",
+        },
     }
     assert not _statements_with(statements, "sts:")
 

@@ -18,12 +18,12 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from moto import mock_aws
 
 from carbonmeter.aws import ClientFactory
-from carbonmeter.models import Connection, hour_key
+from carbonmeter.models import Connection, SchedulePage, hour_key
 from carbonmeter.runtime import Runtime, use_runtime
 from carbonmeter.scheduling import SchedulingError
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore, StatusStore, UsageStore
-from devtools.aws.lambda_events import LambdaContext, scheduled_event
+from devtools.aws.lambda_events import LambdaContext, scheduled_event, sqs_event
 from devtools.aws.resources import create_resources
 from functions.calculator.handler import handler as calculator
 from functions.collector.handler import handler as collector
@@ -33,6 +33,7 @@ from tests.support.aws_hooks import refuse_when
 NOW = datetime(2026, 11, 23, 14, 20, tzinfo=UTC)
 SETTLED = datetime(2026, 11, 23, 13, tzinfo=UTC)  # the last hour that may be collected at NOW
 CONNECTION = "alpha"
+PAGE_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:carbonmeter-schedule-pages"
 
 
 @pytest.fixture
@@ -107,22 +108,48 @@ def test_an_edited_scheduled_event_from_the_future_queues_nothing(deployed):
     assert _queued(deployed, deployed.settings.collect_queue_url) == 0
 
 
+def _planned_hours(factory: ClientFactory, event: dict[str, Any]) -> list[str]:
+    """The hours the scheduler queues for ``event``: its hourly run, then the page it sent, delivered to it."""
+    scheduler(event, CONTEXT)
+    sqs = factory.client("sqs")
+    pages = sqs.receive_message(QueueUrl=factory.settings.page_queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert _failed(scheduler, sqs_event(pages, PAGE_QUEUE_ARN, "us-east-1"), CONTEXT) == []
+    hours = []
+    while messages := sqs.receive_message(QueueUrl=factory.settings.collect_queue_url, MaxNumberOfMessages=10).get(
+        "Messages"
+    ):
+        hours += [json.loads(message["Body"])["hour"] for message in messages]
+        for message in messages:
+            sqs.delete_message(QueueUrl=factory.settings.collect_queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return sorted(hours)
+
+
 def test_the_hourly_run_takes_its_hour_from_the_clock_not_from_the_event(deployed):
     # Given an event stamped a day late (EventBridge retried it), when the scheduler runs at NOW
     event = scheduled_event(NOW - timedelta(days=1), "arn:aws:events:::rule/r", "1", "us-east-1")
-    result = scheduler(event, CONTEXT)
+    hours = _planned_hours(deployed, event)
     # Then it queues the look-back up to the last settled hour of NOW, and nothing later
-    assert result["end"] == hour_key(SETTLED + timedelta(hours=1))
-    assert result["jobs"] == 72
+    assert hours[-1] == hour_key(SETTLED)
+    assert len(hours) == 72
+
+
+def test_a_schedule_page_planned_for_a_moment_ahead_of_the_clock_queues_nothing(deployed):
+    # Given a page message naming a reference three days ahead (edited, or forged)
+    ahead = NOW + timedelta(days=3)
+    connection = ConnectionStore(deployed, deployed.settings.connections_table).schedule(CONNECTION)
+    page = SchedulePage(reference=ahead, lookback_end=ahead.replace(minute=0), page=0, connections=(connection,))
+    # When the scheduler takes it from its page queue, its clock at NOW: Then the page fails, nothing queued
+    assert _failed(scheduler, _sqs_event(page.model_dump(mode="json")), CONTEXT) == ["m-0"]
+    assert _queued(deployed, deployed.settings.collect_queue_url) == 0
 
 
 def test_an_hour_is_not_collected_until_it_has_settled(deployed):
     # Given the rule firing five minutes after 14:00, inside the settling delay of 13:00-14:00
     early = datetime(2026, 11, 23, 14, 5, tzinfo=UTC)
     with use_runtime(Runtime(settings=deployed.settings, clients=deployed, clock=lambda: early)):
-        result = scheduler(scheduled_event(early, "arn:aws:events:::rule/r", "1", "us-east-1"), CONTEXT)
+        hours = _planned_hours(deployed, scheduled_event(early, "arn:aws:events:::rule/r", "1", "us-east-1"))
     # Then the last hour queued is 12:00-13:00; 13:00 waits for the next run
-    assert result["end"] == hour_key(SETTLED)
+    assert hours[-1] == hour_key(SETTLED - timedelta(hours=1))
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto import mock_aws
 
 from carbonmeter.aws import ClientFactory
@@ -10,7 +11,7 @@ from carbonmeter.runtime import Runtime, use_runtime
 from carbonmeter.scheduling import SchedulingError
 from carbonmeter.settings import Settings
 from carbonmeter.store import ConnectionStore
-from devtools.aws.lambda_events import LambdaContext, scheduled_event
+from devtools.aws.lambda_events import LambdaContext, scheduled_event, sqs_event
 from devtools.aws.resources import create_resources
 from functions.collector.handler import handler as collector_handler
 from functions.scheduler.handler import handler
@@ -39,32 +40,97 @@ def deployed(aws_credentials):
             yield factory
 
 
+def _received(factory: ClientFactory, queue_url: str | None) -> list[dict]:
+    """Every message on the queue, removed from it."""
+    assert queue_url
+    sqs, messages = factory.client("sqs"), []
+    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        messages += batch
+        for message in batch:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return messages
+
+
 def _queued(factory: ClientFactory) -> list[dict]:
-    sqs = factory.client("sqs")
-    bodies = []
-    while True:
-        messages = sqs.receive_message(QueueUrl=factory.settings.collect_queue_url, MaxNumberOfMessages=10).get(
-            "Messages", []
-        )
-        if not messages:
-            return bodies
-        for message in messages:
-            bodies.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=factory.settings.collect_queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return [json.loads(message["Body"]) for message in _received(factory, factory.settings.collect_queue_url)]
+
+
+FIRED_AT = datetime(2026, 11, 23, 10, 12, 12, tzinfo=UTC)
+
+
+def _fire(factory: ClientFactory, fired_at: datetime = FIRED_AT) -> tuple[dict, list[dict]]:
+    """The hourly rule's invocation at ``fired_at``; its answer and the page messages it sent."""
+    event = scheduled_event(fired_at, "arn:aws:events:::rule/r", "1", "us-east-1")
+    with use_runtime(Runtime(settings=factory.settings, clients=factory, clock=lambda: fired_at)):
+        return handler(event, CONTEXT), _received(factory, factory.settings.page_queue_url)
+
+
+def _plan(factory: ClientFactory, pages: list[dict], fired_at: datetime = FIRED_AT) -> dict:
+    """The page queue's event source delivering ``pages`` to the scheduler."""
+    event = sqs_event(pages, "arn:aws:sqs:us-east-1:123456789012:carbonmeter-schedule-pages", "us-east-1")
+    with use_runtime(Runtime(settings=factory.settings, clients=factory, clock=lambda: fired_at)):
+        answer: dict = handler(event, CONTEXT)
+    return answer
 
 
 def test_hourly_rule_queues_the_previous_hour_for_each_enabled_connection(deployed):
     # Given three connections, one disabled; When the rule fires at 10:12:12, once 09:00-10:00 has settled
-    fired_at = datetime(2026, 11, 23, 10, 12, 12, tzinfo=UTC)
-    event = scheduled_event(fired_at, "arn:aws:events:::rule/r", "1", "us-east-1")
-    with use_runtime(Runtime(settings=deployed.settings, clients=deployed, clock=lambda: fired_at)):
-        result = handler(event, CONTEXT)
+    result, pages = _fire(deployed)
+    # Then the two enabled connections go out in one page
+    assert result == {"pages": 1, "connections": 2}
+    assert len(pages) == 1
+    # When the page is delivered to the scheduler
+    assert _plan(deployed, pages) == {"batchItemFailures": []}
     # Then 09:00 is queued once for each enabled connection
-    assert result == {"jobs": 2, "connections": 2, "start": "2026-11-23T09:00:00Z", "end": "2026-11-23T10:00:00Z"}
     assert sorted(_queued(deployed), key=lambda b: b["connection_id"]) == [
         {"connection_id": "alpha", "hour": "2026-11-23T09:00:00Z"},
         {"connection_id": "beta", "hour": "2026-11-23T09:00:00Z"},
     ]
+
+
+def test_a_page_delivered_again_or_sent_again_by_a_retried_run_of_the_hour_queues_nothing_more(deployed):
+    # Given the hour's page, planned once
+    _, pages = _fire(deployed)
+    _plan(deployed, pages)
+    assert len(_queued(deployed)) == 2
+    # When SQS delivers it a second time, and the rule's retry of the run sends the same page a minute later
+    _plan(deployed, pages)
+    _, resent = _fire(deployed, FIRED_AT + timedelta(minutes=1))
+    _plan(deployed, resent, FIRED_AT + timedelta(minutes=1))
+    # Then nothing more is queued: the page's claim says it was planned
+    assert _queued(deployed) == []
+
+
+def test_the_next_hours_page_is_planned_again(deployed):
+    # Given the hour's page planned, its jobs not collected yet
+    _, pages = _fire(deployed)
+    _plan(deployed, pages)
+    _queued(deployed)
+    # When the rule fires an hour later
+    later = FIRED_AT + timedelta(hours=1)
+    _, pages = _fire(deployed, later)
+    _plan(deployed, pages, later)
+    # Then its new hour is queued for each connection: the claim was the last hour's look-back's
+    assert sorted((b["connection_id"], b["hour"]) for b in _queued(deployed)) == [
+        ("alpha", "2026-11-23T10:00:00Z"),
+        ("beta", "2026-11-23T10:00:00Z"),
+    ]
+
+
+def test_a_page_that_fails_is_delivered_again_and_planned_then(deployed):
+    # Given the hour's page, and the collect queue unreachable
+    _, pages = _fire(deployed)
+    working = deployed.settings
+    broken = working.model_copy(update={"collect_queue_url": working.collect_queue_url + "-gone"})
+    # When the page is delivered, Then the invocation fails (its one page failed): SQS delivers it again
+    with use_runtime(Runtime(settings=broken, clients=deployed, clock=lambda: FIRED_AT)):
+        event = sqs_event(pages, "arn:aws:sqs:us-east-1:123456789012:carbonmeter-schedule-pages", "us-east-1")
+        with pytest.raises(BatchProcessingError, match="All records failed"):
+            handler(event, CONTEXT)
+    assert _queued(deployed) == []
+    # And when it is delivered again, the queue back, it is planned: a failed page leaves no claim
+    assert _plan(deployed, pages) == {"batchItemFailures": []}
+    assert len(_queued(deployed)) == 2
 
 
 def test_manual_backfill_queues_every_hour_of_the_window_in_batches_of_ten(deployed):

@@ -89,9 +89,9 @@ def test_discovers_running_instances_tagged_or_not_sized_by_their_type(clients: 
 
 
 def test_instance_types_are_described_in_batches(
-    aws: None, settings, counter: ApiCallCounter, monkeypatch: pytest.MonkeyPatch
+    aws: None, settings, counter: ApiCallCounter, monkeypatch: pytest.MonkeyPatch, no_instance_type_snapshot
 ):
-    # Given five distinct instance types running, and batches shrunk from AWS's 100 to 2
+    # Given five distinct instance types running, none in the snapshot, and batches shrunk from AWS's 100 to 2
     monkeypatch.setattr(instance_types, "TYPES_PER_CALL", 2)
     clients = ClientFactory(boto3.Session(), settings=settings, counter=counter)
     types = ["c5.large", "m5.large", "m5.xlarge", "r5.large", "t3.micro"]
@@ -108,9 +108,9 @@ def test_instance_types_are_described_in_batches(
 
 
 def test_a_warm_collector_asks_for_instance_types_once_for_ec2_rds_and_every_later_hour(
-    aws: None, settings, counter: ApiCallCounter
+    aws: None, settings, counter: ApiCallCounter, no_instance_type_snapshot
 ):
-    # Given an m5.large instance and a db.m5.large database in one region
+    # Given an m5.large instance and a db.m5.large database in one region, m5.large not in the snapshot
     clients = ClientFactory(boto3.Session(), settings=settings, counter=counter)
     launch("us-east-1", "m5.large")
     boto3.client("rds", region_name="us-east-1").create_db_instance(
@@ -127,6 +127,31 @@ def test_a_warm_collector_asks_for_instance_types_once_for_ec2_rds_and_every_lat
     assert counter.calls["ec2:DescribeInstanceTypes"] == 1
     assert instances[0].attributes["vcpus"] == 2
     assert databases[0].attributes["vcpus"] == 2
+
+
+def test_types_in_the_snapshot_are_sized_as_ec2_describes_them_without_asking(
+    aws: None, settings, counter: ApiCallCounter
+):
+    # Given instances of types the layer's snapshot holds: general, Graviton, GPU, burstable
+    clients = ClientFactory(boto3.Session(), settings=settings, counter=counter)
+    launch("us-east-1", "m5.large")
+    launch("us-east-1", "m6g.large", architecture="arm64")
+    launch("us-east-1", "g4dn.xlarge")
+    launch("us-east-1", "t3.micro")
+
+    # When EC2 is discovered
+    resources = ec2.SLICE.discover(clients, "us-east-1")
+
+    # Then no DescribeInstanceTypes call was made, and each is sized as EC2's own answer for its type says
+    assert "ec2:DescribeInstanceTypes" not in counter.calls
+    answer = boto3.client("ec2", region_name="us-east-1").describe_instance_types(
+        InstanceTypes=[resource.resource_type for resource in resources]
+    )
+    described = {info["InstanceType"]: instance_types.instance_type_spec(info) for info in answer["InstanceTypes"]}
+    fields = ("vcpus", "memory_gib", "gpus", "gpu_model", "cpu_manufacturer", "clock_ghz", "burstable")
+    for resource in resources:
+        spec = described[resource.resource_type]
+        assert {field: resource.attributes[field] for field in fields} == {field: spec[field] for field in fields}
 
 
 def test_requests_hourly_cpu_average_and_sample_count_and_network_out_sum(clients: ClientFactory):

@@ -116,7 +116,7 @@ def test_turns_node_cpu_into_one_record_per_cluster_averaged_over_its_nodes(coll
     assert records["idle"].details.cpu_utilization_pct is None
 
 
-def test_collected_clusters_are_estimated_as_their_nodes(collect, counter: ApiCallCounter):
+def test_collected_clusters_are_estimated_as_their_nodes(collect, counter: ApiCallCounter, no_instance_type_snapshot):
     create_cluster("eu-west-1", "pages", "memcached", "cache.m5.large", nodes=2)
     create_cluster("eu-west-1", "one", "memcached", "cache.m5.large")
     for cluster, nodes in (("pages", ("0001", "0002")), ("one", ("0001",))):
@@ -129,7 +129,8 @@ def test_collected_clusters_are_estimated_as_their_nodes(collect, counter: ApiCa
     assert pair.compute_kwh == 2 * one.compute_kwh > 0
     assert pair.embodied_kgco2e == 2 * one.embodied_kgco2e > 0
     assert pair.flags == one.flags == ()
-    # One DescribeCacheClusters and one DescribeInstanceTypes for the region, whatever the number of clusters
+    # One DescribeCacheClusters and (with no snapshot to answer m5.large) one DescribeInstanceTypes for the region,
+    # whatever the number of clusters
     assert counter.calls["elasticache:DescribeCacheClusters"] == 1
     assert counter.calls["ec2:DescribeInstanceTypes"] == 1
     # and six metrics, CPU and bytes sent per node

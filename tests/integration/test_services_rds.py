@@ -45,7 +45,7 @@ def test_discovers_db_instances_with_class_engine_and_storage(clients: ClientFac
                 "storage_type": "gp3",
                 "allocated_storage_gib": 100,
                 "status": "available",
-                # sized by DescribeInstanceTypes of the EC2 equivalent, m5.large
+                # sized as DescribeInstanceTypes describes the EC2 equivalent, m5.large (the layer's snapshot)
                 "vcpus": 2,
                 "memory_gib": 8.0,
                 "cpu_manufacturer": "Intel",
@@ -176,3 +176,18 @@ def test_aurora_serverless_reads_its_capacity_units(aws: None, collect, counter:
     emission = estimate(record)
     assert emission.compute_kwh > 0
     assert "aurora_serverless_acu_mapping" in emission.flags
+
+
+def test_a_class_with_no_ec2_twin_in_the_snapshot_is_asked_once_and_remembered(clients, counter: ApiCallCounter):
+    # Given a class the snapshot knows and one with no EC2 type of its name (EC2 knows no zz9.large either)
+    create_db("eu-west-1", "orders", Engine="postgres", DBInstanceClass="db.m5.large", AllocatedStorage=20)
+    create_db("eu-west-1", "odd", Engine="postgres", DBInstanceClass="db.zz9.large", AllocatedStorage=20)
+
+    # When RDS is discovered twice in the same container (two hours)
+    for _ in range(2):
+        resources = {resource.resource_id: resource for resource in rds.SLICE.discover(clients, "eu-west-1")}
+
+    # Then EC2 was asked once, for the unknown class alone, and it is kept unsized; the known one is sized
+    assert counter.calls["ec2:DescribeInstanceTypes"] == 1
+    assert resources["odd"].attributes["vcpus"] is None
+    assert resources["orders"].attributes["vcpus"] == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devtools import targets
+from devtools import scheduler_scale, targets
 from devtools.cold_starts import ImportTime, LayerSize
 from devtools.collector_cpu import BASELINE_SECONDS, CpuFigures
 from devtools.lambda_benchmark import LambdaFigures
@@ -60,11 +60,17 @@ def test_at_least_and_at_most_targets_read_the_ratio_each_their_way():
     assert rows["collector peak memory, 10,000 resources"].measured.startswith("132 MiB")
 
 
-def test_the_scheduler_row_is_the_largest_run_as_deployed_against_a_third_of_its_timeout():
-    runs = [SchedulerRun(1000, 16, 1301, 3000, 1.7, 1.5), SchedulerRun(10_000, 1, 13_000, 30_000, 160.0, 30.0)]
-    runs.append(SchedulerRun(10_000, 16, 13_000, 30_000, 10.0, 9.5))
+def test_the_scheduler_row_is_the_longest_invocation_at_the_most_connections_against_a_third_of_its_timeout():
+    runs = [
+        SchedulerRun(1000, scheduler_scale.SLOWEST_PAGE, 4, 16, 330, 750, 25.0, 20.0),
+        SchedulerRun(10_000, scheduler_scale.HOURLY, 40, 16, 9, 0, 2.0, 1.8),
+        SchedulerRun(10_000, scheduler_scale.SLOWEST_PAGE, 40, 16, 330, 750, 10.0, 9.5),
+        # Every page added up is no one invocation, whatever its time
+        SchedulerRun(10_000, scheduler_scale.EVERY_PAGE, 40, 16, 13_000, 30_000, 300.0, 250.0),
+    ]
     (row,) = targets.scheduler_rows(runs)
-    assert row.what == "scheduler's hourly run, 10,000 connections"
+    assert row.what == "scheduler's longest invocation, 10,000 connections"
+    assert row.measured.startswith("slowest page: 10.0 s")
     assert (row.ratio, row.met) == (pytest.approx(0.5), True)
 
 

@@ -84,7 +84,9 @@ def failed_message(record: Any) -> FailedMessage:
     message_id = str(getattr(record, "messageId", None) or getattr(record, "message_id", "unknown"))
     if body is not None and not isinstance(body, str):
         hour = getattr(body, "hour", None) or getattr(body, "start", None)
-        return FailedMessage(message_id, body.connection_id, hour_key(hour) if hour else None, parsed=True)
+        # A schedule page names many connections, so none.
+        connection_id = getattr(body, "connection_id", None)
+        return FailedMessage(message_id, connection_id, hour_key(hour) if hour else None, parsed=True)
     fields = _json_fields(body or "")
     return FailedMessage(message_id, fields.get("connection_id"), fields.get("hour") or fields.get("start"), False)
 

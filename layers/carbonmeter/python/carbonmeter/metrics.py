@@ -16,10 +16,11 @@ class MetricName(StrEnum):
     METRICS_REQUESTED = "MetricsRequested"
     GET_METRIC_DATA_REQUESTS = "GetMetricDataRequests"
     COLLECT_DURATION = "CollectDuration"
-    # scheduler, one data point per run
+    # scheduler, one data point per run (pages queued, stale connections) or per page (jobs, calculations)
     COLLECT_JOBS_QUEUED = "CollectJobsQueued"
     STALE_CONNECTIONS = "StaleConnections"
     CALCULATIONS_REQUEUED = "CalculationsRequeued"
+    SCHEDULE_PAGES_QUEUED = "SchedulePagesQueued"
     # calculator, one data point per connection-hour
     RESOURCES_CALCULATED = "ResourcesCalculated"
     ENERGY_KWH = "EnergyKwh"

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, TypeVar, Union, cast
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -272,6 +273,25 @@ class BackfillChunk(BaseModel):
     @model_serializer(mode="wrap")
     def _hourly_as_before(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         return _without_default(handler(self), "window_hours", 1)
+
+
+class SchedulePage(BaseModel):
+    """A page of the hourly run's connections, planned by the scheduler's page step: the body of a page-queue message.
+
+    The hourly run only lists the enabled connections and sends them in pages; each page step reads its
+    connections' statuses and queues their jobs, so no invocation's work grows with the number of connections.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["schedule_page"] = "schedule_page"
+    # The hourly run's clock: every page of a run plans for the same moment.
+    reference: AwareDatetime
+    # The end of the look-back the run plans (its latest settled hour's end). With the page's connections it keys
+    # the page's claim: a retried hourly run of the same hour sends pages already planned, and they queue nothing.
+    lookback_end: UtcHour
+    page: int = Field(ge=0)
+    connections: tuple[ConnectionSchedule, ...] = Field(min_length=1)
 
 
 def _without_default(data: dict[str, Any], field: str, default: object) -> dict[str, Any]:

@@ -4,6 +4,9 @@ Every hour the scheduler queues, per enabled connection, each hour of the look-b
 window that has never been collected, or whose last collection missed something and
 is old enough that its own retries are over. An outage of the pipeline or of a
 customer's role therefore leaves no gap once it ends, within the look-back.
+
+The hourly run itself only lists the enabled connections and sends them in pages (``run_hourly``); each page is
+planned by a step of its own (``run_page``), so no invocation's work grows with the number of connections.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from carbonmeter.models import (
     ConnectionId,
     ConnectionSchedule,
     HourStatus,
+    SchedulePage,
     UtcHour,
     hour_key,
     hours_between,
@@ -255,29 +259,72 @@ def scheduled_jobs(
 
 @dataclass(frozen=True)
 class HourlyRun:
-    collect: EnqueueResult
-    calculations_requeued: int
+    """What the hourly run sent: its connections in pages, each planned by a page step (``run_page``)."""
+
+    pages: int
+    connections: int
     stale_connections: list[str]
 
 
+# A page's claim: the look-back it plans and its connections (a retried run of the same hour sends the same pages).
+PAGE_CLAIM_KEY = "[lookback_end, connections[*].connection_id]"
+
+
 def run_hourly(clients: ClientFactory, settings: Settings, event_time: datetime, now: datetime) -> HourlyRun:
-    """The hourly run: queue what is due for collection and every lost calculation, within the look-back."""
+    """The hourly run: list the enabled connections and send them in pages, each planned by its own page step.
+
+    The run's own work is a Scan and a send per ten pages, so it stays short at any number of connections; what
+    grows with them (a status query per connection, the jobs) is spread over the pages.
+    """
     reference = hourly_reference(event_time, now)
-    collect_queue, calculate_queue = _queues(settings)
     connections = list(ConnectionStore(clients, settings.connections_table).schedules(enabled_only=True))
-    found = _statuses(clients, connections, reference, settings)
+    pages = schedule_pages(connections, reference, settings)
+    enqueue(clients, _page_queue(settings), pages, workers=settings.scheduler_workers)
+    return HourlyRun(
+        pages=len(pages),
+        connections=len(connections),
+        stale_connections=stale_connections(connections, reference, settings),
+    )
+
+
+def schedule_pages(
+    connections: Sequence[ConnectionSchedule], reference: datetime, settings: Settings
+) -> list[SchedulePage]:
+    """``connections`` in pages of ``scheduler_page_connections``, each to be planned for ``reference``."""
+    size = settings.scheduler_page_connections
+    _, lookback_end = lookback_window(reference, settings)
+    return [
+        SchedulePage(
+            reference=reference,
+            lookback_end=lookback_end,
+            page=index,
+            connections=tuple(connections[start : start + size]),
+        )
+        for index, start in enumerate(range(0, len(connections), size))
+    ]
+
+
+@dataclass(frozen=True)
+class PageRun:
+    """What one page step queued: its connections' due hours, and their lost calculations."""
+
+    collect: EnqueueResult
+    calculations_requeued: int
+
+
+def run_page(clients: ClientFactory, settings: Settings, page: SchedulePage, now: datetime) -> PageRun:
+    """Queue what is due for collection, and every lost calculation, of one page of the hourly run."""
+    reference = hourly_reference(page.reference, now)
+    collect_queue, calculate_queue = _queues(settings)
+    found = _statuses(clients, page.connections, reference, settings)
 
     def lookup(connection: ConnectionSchedule, start: datetime, end: datetime) -> Mapping[datetime, HourStatus]:
         return found[connection.connection_id]
 
-    plan = plan_hourly(connections, lookup, reference, settings)
+    plan = plan_hourly(page.connections, lookup, reference, settings)
     enqueue(clients, collect_queue, plan.collect, workers=settings.scheduler_workers)
     enqueue(clients, calculate_queue, plan.calculate, workers=settings.scheduler_workers)
-    return HourlyRun(
-        collect=summarise(plan.collect),
-        calculations_requeued=len(plan.calculate),
-        stale_connections=stale_connections(connections, reference, settings),
-    )
+    return PageRun(collect=summarise(plan.collect), calculations_requeued=len(plan.calculate))
 
 
 def run_backfill(clients: ClientFactory, settings: Settings, request: BackfillRequest, now: datetime) -> EnqueueResult:
@@ -305,6 +352,12 @@ def hours_before_first_look(connections: Iterable[ConnectionSchedule], request: 
     return sum(
         not inventory_covers(connection.inventory_since or now, hour) for connection in connections for hour in hours
     )
+
+
+def _page_queue(settings: Settings) -> str:
+    if not settings.page_queue_url:
+        raise SchedulingError("CARBONMETER_PAGE_QUEUE_URL must be set")
+    return settings.page_queue_url
 
 
 def _queues(settings: Settings) -> tuple[str, str]:

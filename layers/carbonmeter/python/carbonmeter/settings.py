@@ -25,6 +25,10 @@ class Settings(BaseModel):
     emissions_table: str = "carbonmeter-emissions"
     collect_queue_url: str | None = None
     calculate_queue_url: str | None = None
+    # The hourly run's pages of connections, each planned by the scheduler's page step (scheduling.py).
+    page_queue_url: str | None = None
+    # The page step's claims (Powertools idempotency): a page already planned for an hour sends nothing again.
+    idempotency_table: str = "carbonmeter-idempotency"
     region: str = "us-east-1"
     # Regions of one connection are collected concurrently, bounded so that a
     # connection with every region enabled stays inside CloudWatch's quota.
@@ -42,6 +46,10 @@ class Settings(BaseModel):
     # The hourly run reads the connections' hour statuses, and sends their jobs, this many requests at a time: at
     # 10,000 connections one query after another would outlast the scheduler's timeout (docs/benchmarks.md).
     scheduler_workers: int = Field(default=16, ge=1, le=32)
+    # Connections per page of the hourly run: what one page step reads and queues, so that its time is bounded
+    # whatever the number of connections. A page travels as one SQS message: 500 schedules are about 150 KB of
+    # SQS's 256 KiB.
+    scheduler_page_connections: int = Field(default=250, ge=1, le=500)
     # The hourly run re-queues hours missed within this window (CloudWatch keeps hourly data 455 days).
     lookback_hours: int = Field(default=72, ge=1, le=455 * 24)
     # An incomplete hour is queued again once its own message's retries are over.
