@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from carbonmeter.aws import ClientFactory
@@ -10,6 +11,7 @@ from carbonmeter.store import ConnectionStore, EmissionStore, UnknownConnectionE
 from devtools.aws.resources import create_resources
 
 HOUR = datetime(2026, 11, 23, 10, tzinfo=UTC)
+ROLE_ARN = "arn:aws:iam::123456789012:role/CarbonMeterReadOnly"
 
 
 @pytest.fixture
@@ -136,6 +138,26 @@ def test_connection_registry_round_trip_and_status(clients):
         connections.get("ghost")
     with pytest.raises(UnknownConnectionError):
         connections.set_enabled("ghost", False)
+
+
+def test_the_last_collected_hour_only_moves_forward_whatever_order_the_hours_are_collected_in(clients):
+    # Given a connection whose 10:00 was collected
+    connections = ConnectionStore(clients, clients.settings.connections_table)
+    connections.put(Connection(connection_id="c0", role_arn=ROLE_ARN, external_id="secret", regions=("us-east-1",)))
+    connections.record_success("c0", HOUR, inventory_since=HOUR, metrics_requested=10)
+    # When an earlier hour (a backfill, a retry) is collected after it
+    earlier = HOUR.replace(hour=7)
+    connections.record_success("c0", earlier, inventory_since=earlier, metrics_requested=12)
+    # Then the connection still shows 10:00, with the latest collection's metrics and the inventory's first start
+    c0 = connections.get("c0")
+    assert (c0.last_success_hour, c0.metrics_per_collection) == ("2026-11-23T10:00:00Z", 12)
+    assert connections.schedule("c0").inventory_since == HOUR
+    # And a later hour moves it on
+    connections.record_success("c0", HOUR.replace(hour=11), inventory_since=HOUR)
+    assert connections.get("c0").last_success_hour == "2026-11-23T11:00:00Z"
+    # And an unknown connection is still refused
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        connections.record_success("ghost", HOUR, inventory_since=HOUR)
 
 
 def _fleet(prefix: str, size: int) -> list[Connection]:

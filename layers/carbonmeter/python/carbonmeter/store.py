@@ -282,25 +282,33 @@ class ConnectionStore:
         self, connection_id: str, hour: datetime, inventory_since: datetime, metrics_requested: int | None = None
     ) -> None:
         """Note a complete collection of ``hour``, and when the connection's inventory begins (kept once set);
-        with ``metrics_requested``, the GetMetricData metrics that collection was billed (its monitoring cost)."""
-        values: dict[str, Any] = {
-            ":now": _now(),
-            ":hour": hour_key(hour),
-            ":since": inventory_since.astimezone(UTC).isoformat(),
-        }
-        expression = (
-            "SET last_success_at = :now, last_success_hour = :hour, "
-            "inventory_since = if_not_exists(inventory_since, :since)"
-        )
+        with ``metrics_requested``, the GetMetricData metrics that collection was billed (its monitoring cost).
+
+        ``last_success_hour`` only moves forward: the collect queue delivers in no set order, and a backfill or a
+        retried hour collected after a later one must not make the connection look behind.
+        """
+        values: dict[str, Any] = {":now": _now(), ":since": inventory_since.astimezone(UTC).isoformat()}
+        expression = "SET last_success_at = :now, inventory_since = if_not_exists(inventory_since, :since)"
         if metrics_requested is not None:
             expression += ", metrics_per_collection = :metrics"
             values[":metrics"] = metrics_requested
-        self._table.update_item(
-            Key={"connection_id": connection_id},
-            UpdateExpression=expression,
-            ConditionExpression=Attr("connection_id").exists(),
-            ExpressionAttributeValues=values,
-        )
+        key, exists = {"connection_id": connection_id}, Attr("connection_id").exists()
+        # Hour keys are ISO 8601 in UTC, so they compare as the hours do. One write when the hour is the latest
+        # (almost always); a second, without the hour, when an older one was collected last.
+        later = Attr("last_success_hour").not_exists() | Attr("last_success_hour").lt(hour_key(hour))
+        try:
+            self._table.update_item(
+                Key=key,
+                UpdateExpression=f"{expression}, last_success_hour = :hour",
+                ConditionExpression=exists & later,
+                ExpressionAttributeValues={**values, ":hour": hour_key(hour)},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            self._table.update_item(
+                Key=key, UpdateExpression=expression, ConditionExpression=exists, ExpressionAttributeValues=values
+            )
 
     def set_window_hours(self, connection_id: str, window_hours: int | None) -> None:
         """Give a connection its own collection window, or (None) let it use the deployment's."""
