@@ -57,13 +57,17 @@ def grant_reads(table: dynamodb.TableV2, grantee: iam.IGrantable, *actions: str)
     ``TableV2.grant`` leaves the table's key out; with a customer managed key a reader needs it too, so this
     grants the key actions ``grant_read_data`` would.
     """
-    table.grant(grantee, *actions)
-    if table.encryption_key is not None:
-        table.encryption_key.grant(grantee, *_KEY_READ_ACTIONS)
+    _grant(table, grantee, actions, _KEY_READ_ACTIONS)
 
 
 def grant_item_writes(table: dynamodb.TableV2, grantee: iam.IGrantable, *actions: str) -> None:
     """Exactly the item ``actions`` (reads and writes) on ``table``, with its key's write actions if it has one."""
+    _grant(table, grantee, actions, _KEY_WRITE_ACTIONS)
+
+
+def _grant(
+    table: dynamodb.TableV2, grantee: iam.IGrantable, actions: tuple[str, ...], key_actions: tuple[str, ...]
+) -> None:
     table.grant(grantee, *actions)
     if table.encryption_key is not None:
-        table.encryption_key.grant(grantee, *_KEY_WRITE_ACTIONS)
+        table.encryption_key.grant(grantee, *key_actions)
