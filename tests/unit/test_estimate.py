@@ -239,6 +239,23 @@ def test_hours_scale_every_time_based_part():
         assert getattr(half, field) == pytest.approx(getattr(one, field) / 2, rel=REL)
 
 
+def test_machines_of_one_type_share_its_size_figures_but_each_keeps_its_own_utilisation():
+    # Given three hours of one instance type, the last measured like the first, estimated one after the other
+    # (a warm calculator works out a type's figures once and reuses them)
+    idle, busy, idle_again = (
+        estimate(usage(Service.EC2, "m5.large", vcpus=2, memory_gib=8, cpu_utilization_pct=pct)) for pct in (5, 95, 5)
+    )
+    unmeasured = estimate(usage(Service.EC2, "m5.large", vcpus=2, memory_gib=8))
+    # Then the compute follows each hour's utilisation, and nothing the busy hour computed leaks into the next
+    assert idle.compute_kwh < busy.compute_kwh
+    assert idle_again == idle
+    assert "utilisation_default_50pct" in unmeasured.flags
+    assert "utilisation_default_50pct" not in idle_again.flags
+    # And what depends on the type and size alone is the same in every hour
+    assert idle.memory_kwh == busy.memory_kwh == unmeasured.memory_kwh
+    assert idle.embodied_kgco2e == busy.embodied_kgco2e == unmeasured.embodied_kgco2e
+
+
 # --- EBS ------------------------------------------------------------------------------------------------
 
 

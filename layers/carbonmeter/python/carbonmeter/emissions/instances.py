@@ -48,43 +48,113 @@ class Machine:
 
 def add_instance(parts: Parts, vm: Machine, c: Coefficients) -> None:
     """Compute, GPU, memory and embodied emissions of ``vm`` into ``parts``."""
+    shape = _shape(vm, c)
+    for flag in shape.leading_flags:
+        parts.flag(flag)
+    if shape.vcpus is None or shape.power is None:
+        return
+    load, measured = utilisation(vm.cpu_utilization_pct, c, parts)
+    active_vcpus = _active_vcpus(parts, vm, shape.spec, shape.vcpus, measured, c)
+    parts.compute = processor_kwh(shape.power, load, active_vcpus.times(vm.hours), c.constants.pue, vm.multiplier)
+    parts.compute = parts.compute + shape.gpu
+    for flag in shape.trailing_flags:
+        parts.flag(flag)
+    if shape.memory is not None:
+        parts.memory = shape.memory
+    parts.embodied = shape.embodied
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a machine-hour's figures owe to its type and size alone, whatever its utilisation.
+
+    ``leading_flags`` come before the utilisation's flags in a record, ``trailing_flags`` after them. No ``vcpus``
+    (or no ``power``): the capacity is unknown, and the machine adds nothing but its leading flags.
+    """
+
+    spec: InstanceType | None
+    vcpus: float | None
+    leading_flags: tuple[str, ...]
+    power: PowerModel | None = None
+    gpu: Band = ZERO
+    memory: Band | None = None
+    embodied: Band = ZERO
+    trailing_flags: tuple[str, ...] = ()
+
+
+def _shape(vm: Machine, c: Coefficients) -> _Shape:
+    """``vm``'s shape, worked out once per type and size for a set of coefficients (``Coefficients.memo``).
+
+    Only for a whole hour: a fleet has few shapes and many machine-hours of each, but a resource that started or
+    stopped within the hour runs for its own fraction of it, and a memo keyed on those would only grow.
+    """
+    if vm.hours != 1.0:
+        return _shape_of(vm, c)
+    key = (
+        "machine",
+        vm.type_name,
+        vm.vcpus,
+        vm.memory_gib,
+        vm.cpu_manufacturer,
+        vm.gpus,
+        vm.gpu_model,
+        vm.multiplier,
+        vm.sized,
+    )
+    found: _Shape | None = c.memo.get(key)
+    if found is None:
+        found = c.memo[key] = _shape_of(vm, c)
+    return found
+
+
+def _shape_of(vm: Machine, c: Coefficients) -> _Shape:
     spec = c.instance_type(vm.type_name)
+    leading = Parts()
     if spec is None and vm.sized:
-        parts.flag(INSTANCE_TYPE_NOT_IN_DATA)
+        leading.flag(INSTANCE_TYPE_NOT_IN_DATA)
     vcpus = vm.vcpus
     if vcpus is None and spec is not None:
         vcpus = spec.vcpus
     if vcpus is None or vcpus <= 0:
-        parts.flag(CAPACITY_UNKNOWN)
-        return
+        leading.flag(CAPACITY_UNKNOWN)
+        return _Shape(spec=spec, vcpus=None, leading_flags=tuple(leading.flags))
+    power = hardware.cpu_power(c, spec, vm.type_name, vm.cpu_manufacturer)
+    for flag in power.flags:
+        leading.flag(flag)
+
+    trailing = Parts()
+    gpu = _gpu_kwh(trailing, vm, c, spec)
+    memory_band = _memory(trailing, vm, c, spec, power, vcpus)
+    gpus = _gpus(vm, spec)
+    if spec is not None:
+        embodied = _embodied(c, c.embodied_host(spec), vcpus, gpus, vm.hours)
+    else:
+        host, flag = hosts.embodied_host(c, vm.type_name, vm.cpu_manufacturer)
+        trailing.flag(flag)
+        embodied = _fallback_embodied(c, host, vcpus, gpus, vm.hours)
+    return _Shape(
+        spec=spec,
+        vcpus=vcpus,
+        leading_flags=tuple(leading.flags),
+        power=power,
+        gpu=gpu,
+        memory=memory_band,
+        embodied=embodied.times(vm.multiplier),
+        trailing_flags=tuple(trailing.flags),
+    )
+
+
+def _memory(
+    parts: Parts, vm: Machine, c: Coefficients, spec: InstanceType | None, power: PowerModel, vcpus: float
+) -> Band | None:
     memory_gib = vm.memory_gib
     if memory_gib is None and spec is not None:
         memory_gib = spec.memory_gib
-    k = c.constants
-    hours, multiplier = vm.hours, vm.multiplier
-
-    power = hardware.cpu_power(c, spec, vm.type_name, vm.cpu_manufacturer)
-    for flag in power.flags:
-        parts.flag(flag)
-    load, measured = utilisation(vm.cpu_utilization_pct, c, parts)
-    active_vcpus = _active_vcpus(parts, vm, spec, vcpus, measured, c)
-    parts.compute = processor_kwh(power, load, active_vcpus.times(hours), k.pue, multiplier)
-    parts.compute = parts.compute + _gpu_kwh(parts, vm, c, spec)
-
     if memory_gib is None:
         parts.flag(CAPACITY_UNKNOWN)
-    else:
-        gib_hours = _memory_gib_hours(c, spec, power, memory_gib, vcpus, hours)
-        parts.memory = memory(c, gib_hours, multiplier)
-
-    gpus = _gpus(vm, spec)
-    if spec is not None:
-        parts.embodied = _embodied(c, c.embodied_host(spec), vcpus, gpus, hours)
-    else:
-        host, flag = hosts.embodied_host(c, vm.type_name, vm.cpu_manufacturer)
-        parts.flag(flag)
-        parts.embodied = _fallback_embodied(c, host, vcpus, gpus, hours)
-    parts.embodied = parts.embodied.times(multiplier)
+        return None
+    gib_hours = _memory_gib_hours(c, spec, power, memory_gib, vcpus, vm.hours)
+    return memory(c, gib_hours, vm.multiplier)
 
 
 def _active_vcpus(
