@@ -98,7 +98,7 @@ dashboard: install ## the web page and its HTTP API on http://127.0.0.1:8400 (PO
 local: install ## a local CarbonMeter with the demo account collected, up until Ctrl-C (prints the setting to export)
 	$(BIN)/python -m devtools.local
 
-benchmark: install ## GetMetricData batching and collector wall time for 100, 1,000 and 10,000 resources; a year of roll-ups read and exported; the functions' import times, peak memory, calculator throughput and layer size; GetMetricData cost at collection windows of 1, 6 and 24 hours
+benchmark: install ## GetMetricData batching and collector wall time for 100, 1,000 and 10,000 resources, and the collector of before its CPU work on the same machine; a year of roll-ups read and exported; the functions' import times, peak memory, calculator throughput and layer size; GetMetricData cost at collection windows of 1, 6 and 24 hours
 	$(BIN)/python -m devtools.benchmark
 
 soak: install ## 200 connections x 24 hours with random faults, checked against a fault-free run (about 85 minutes)

@@ -43,8 +43,9 @@ from carbonmeter.services import COLLECTORS, READ_ACTIONS, READ_MEMBERS, READ_RE
 from carbonmeter.services.ecs import TASK_DEFINITION_SIZES
 from carbonmeter.services.instance_types import CATALOGUE
 from carbonmeter.settings import Settings
-from devtools import collector_cpu, export_memory, period_reads, window_costs
+from devtools import collector_before, collector_cpu, export_memory, period_reads, window_costs
 from devtools.aws.server import embedded_aws
+from devtools.collector_before import BeforeRun
 from devtools.progress import say
 from devtools.seed import DemoAccount, seed_fleet
 
@@ -681,11 +682,31 @@ def export_table(figures: export_memory.ExportFigures) -> str:
     return "\n".join([heading, "", report.table(headers, rows)])
 
 
-def cpu_figures(results: Iterable[FleetFigures]) -> list[collector_cpu.CpuFigures]:
+def cpu_figures(
+    results: Iterable[FleetFigures], before: collector_before.BeforeRun | None = None
+) -> list[collector_cpu.CpuFigures]:
     return [
-        collector_cpu.CpuFigures(r.size, r.usage_records, r.client_seconds, r.client_cpu_seconds, r.speedup)
+        collector_cpu.CpuFigures(
+            r.size,
+            r.usage_records,
+            r.client_seconds,
+            r.client_cpu_seconds,
+            r.speedup,
+            before if before is not None and before.size == r.size else None,
+        )
         for r in results
     ]
+
+
+def measure_before(sizes: Sequence[int], regions: Sequence[str], latency_ms: float, say: Say) -> BeforeRun | None:
+    """The old collector on the CPU target's fleet, in this run; None (said why) when it cannot be measured here."""
+    if collector_before.SIZE not in sizes:
+        return None
+    try:
+        return collector_before.measure(collector_before.SIZE, regions, latency_ms, say=say)
+    except collector_before.BeforeUnavailable as error:
+        say(f"[before] not measured in this run ({error}); the before recorded in devtools.collector_cpu stands in")
+        return None
 
 
 def environment_description() -> dict[str, Any]:
@@ -760,6 +781,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--windows-size", type=int, default=window_costs.DEFAULT_SIZE, help="resources of the windows' fleet (1000)"
     )
     parser.add_argument(
+        "--no-before",
+        action="store_true",
+        help="skip measuring the collector as it was before its CPU was cut (about seven minutes: its own benchmark "
+        "of 10,000 resources, from the repository's history); the before recorded in devtools.collector_cpu stands in",
+    )
+    parser.add_argument(
         "--profile-collector",
         action="store_true",
         help="also profile one client-only collection of each fleet with cProfile and print where its CPU goes",
@@ -768,7 +795,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.windows_only:
         args.sizes, args.no_year_reads, args.no_export, args.no_lambda = [], True, True, True
-        args.no_scheduler = True
+        args.no_scheduler = args.no_before = True
     if args.latency_ms < 0:
         parser.error("--latency-ms must not be negative")
     hour = previous_whole_hour(datetime.now(UTC))
@@ -793,6 +820,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         for size in args.sizes
     ]
+    before = None if args.no_before else measure_before(args.sizes, args.regions, args.latency_ms, say)
     year_figures = [] if args.no_year_reads else _year_reads(hour, args.regions)
     export_figures = None if args.no_export else _year_export(hour)
     from devtools import lambda_benchmark  # here: it imports this module
@@ -811,7 +839,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(f"benchmark finished in {time.perf_counter() - started:.0f}s")
     from devtools import targets  # here: it imports this module's neighbours, which import it
 
-    found_targets = targets.rows(cpu_figures(results), lambda_figures, windows, scheduler_runs)
+    found_targets = targets.rows(cpu_figures(results, before), lambda_figures, windows, scheduler_runs)
     if args.format == "json":
         fleets = [r.as_dict() for r in results]
         years = [dataclasses.asdict(f) for f in year_figures]
@@ -820,13 +848,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         document["lambda"] = None if lambda_figures is None else lambda_figures.as_dict()
         document["windows"] = [f.as_dict() for f in windows]
         document["scheduler"] = [run.as_dict() for run in scheduler_runs]
+        document["before"] = None if before is None else dataclasses.asdict(before)
         document["targets"] = [row.as_dict() for row in found_targets]
         print(json.dumps(document, indent=2))
     else:
         if results:
             print(render_table(results, parameters))
             print()
-            print(collector_cpu.cpu_table(cpu_figures(results)))
+            print(collector_cpu.cpu_table(cpu_figures(results, before)))
         for r in results:
             if r.collector_profile:
                 print()

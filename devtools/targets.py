@@ -71,7 +71,8 @@ def collector_rows(cpu: Sequence[collector_cpu.CpuFigures]) -> list[TargetRow]:
     return [
         TargetRow(
             f"client-only collection, {CPU_FLEET:,} resources",
-            f"{fleet.client_seconds:.2f} s (before {fleet.baseline_seconds:.2f} s)",
+            f"{fleet.client_seconds:.2f} s (before {fleet.baseline_seconds:.2f} s,"
+            f" {'this run' if fleet.before else 'recorded on another machine'})",
             "a third of before",
             fleet.ratio / collector_cpu.TARGET_RATIO,
             "at most",
