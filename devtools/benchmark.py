@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import json
 import math
+import multiprocessing
 import os
 import platform
 import re
@@ -25,6 +26,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -550,6 +552,34 @@ def benchmark_size(
     return dataclasses.replace(figures, seed_seconds=seed_seconds)
 
 
+def benchmark_size_apart(
+    size: int,
+    regions: Sequence[str],
+    hour: datetime,
+    latency_s: float,
+    *,
+    datapoints_in_window: bool = True,
+    profile: bool = False,
+) -> FleetFigures:
+    """``benchmark_size`` in a fresh interpreter of its own, its progress on this one's stderr.
+
+    The collector of before is measured by its own benchmark in a fresh process, so each fleet is measured as that
+    one is, with nothing left in the process by the fleets measured before it.
+    """
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        measured = pool.submit(
+            benchmark_size,
+            size,
+            list(regions),
+            hour,
+            latency_s,
+            datapoints_in_window=datapoints_in_window,
+            say=say,
+            profile=profile,
+        )
+        return measured.result()
+
+
 # --- output ----------------------------------------------------------------------------------------
 
 
@@ -809,13 +839,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     started = time.perf_counter()
     results = [
-        benchmark_size(
+        benchmark_size_apart(
             size,
             args.regions,
             hour,
             args.latency_ms / 1000,
             datapoints_in_window=size <= args.datapoints_limit,
-            say=say,
             profile=args.profile_collector,
         )
         for size in args.sizes
