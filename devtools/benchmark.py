@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import boto3
 import moto
@@ -67,6 +67,8 @@ _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,]+/\d{8}/([a-z0-9-]+)/")
 MAX_DATAPOINTS_PER_STATISTICS_CALL = 1440
 
 Say = Callable[[str], None]
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def _quiet(_: str) -> None:
@@ -552,32 +554,14 @@ def benchmark_size(
     return dataclasses.replace(figures, seed_seconds=seed_seconds)
 
 
-def benchmark_size_apart(
-    size: int,
-    regions: Sequence[str],
-    hour: datetime,
-    latency_s: float,
-    *,
-    datapoints_in_window: bool = True,
-    profile: bool = False,
-) -> FleetFigures:
-    """``benchmark_size`` in a fresh interpreter of its own, its progress on this one's stderr.
+def in_own_interpreter(work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``work(*args, **kwargs)`` in a fresh interpreter of its own (spawned), its progress on this one's stderr.
 
     The collector of before is measured by its own benchmark in a fresh process, so each fleet is measured as that
     one is, with nothing left in the process by the fleets measured before it.
     """
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        measured = pool.submit(
-            benchmark_size,
-            size,
-            list(regions),
-            hour,
-            latency_s,
-            datapoints_in_window=datapoints_in_window,
-            say=say,
-            profile=profile,
-        )
-        return measured.result()
+        return pool.submit(work, *args, **kwargs).result()
 
 
 # --- output ----------------------------------------------------------------------------------------
@@ -839,12 +823,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     started = time.perf_counter()
     results = [
-        benchmark_size_apart(
+        in_own_interpreter(
+            benchmark_size,
             size,
             args.regions,
             hour,
             args.latency_ms / 1000,
             datapoints_in_window=size <= args.datapoints_limit,
+            say=say,
             profile=args.profile_collector,
         )
         for size in args.sizes
