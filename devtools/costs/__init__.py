@@ -18,6 +18,7 @@ from typing import Any
 
 from carbonmeter import monitoring
 from carbonmeter.collection_windows import DEFAULT_WINDOW_HOURS
+from carbonmeter.settings import Settings
 from devtools.generated import GeneratedSection
 from infra.constants import CALCULATOR, COLLECTOR, SCHEDULER
 
@@ -124,6 +125,7 @@ def connection_month(
         _lambda_usd(COLLECTOR.memory_mb, collector_seconds(resources))
         + _lambda_usd(CALCULATOR.memory_mb, calculator_seconds)
     )
+    pages_usd = hours * _scheduler_page_usd_per_connection()
     usage_kb, emission_kb = _quantity("usage_item_kb")["value"], _quantity("emission_item_kb")["value"]
     rollups = _quantity("rollups_per_hour")["value"]
     # One write unit per KB (rounded up) for each usage and emission record, roll-up and the hour's status.
@@ -148,6 +150,7 @@ def connection_month(
     # GetMetricData: the library's own figure (what `connections list` shows), at the deployment's window.
     metrics_per_collection = resources * _quantity("metrics_per_resource")["value"]
     return {
+        "Lambda: the scheduler's page of the connection": (CARBONMETER, pages_usd),
         "Lambda: collector and calculator": (CARBONMETER, lambda_usd),
         "DynamoDB on-demand requests": (CARBONMETER, requests_usd),
         "DynamoDB storage and PITR of the month's records (each month they are kept)": (CARBONMETER, storage_usd),
@@ -155,6 +158,14 @@ def connection_month(
         "X-Ray traces": (CARBONMETER, traces * _price("xray_trace_recorded")),
         "CloudWatch GetMetricData": (CUSTOMER, monitoring.monthly_usd(metrics_per_collection, window_hours)),
     }
+
+
+def _scheduler_page_usd_per_connection() -> float:
+    """A connection's share of the scheduler's page that plans it: its CPU, and the invocation shared by a page."""
+    seconds = _quantity("scheduler_page_seconds_per_connection")["value"]
+    per_page = Settings.model_fields["scheduler_page_connections"].default
+    gb_seconds = SCHEDULER.memory_mb / _MB_PER_GB * seconds
+    return gb_seconds * _price("lambda_arm64_gb_second") + _price("lambda_request") / per_page
 
 
 def _units(kb: float, unit_kb: float) -> float:
@@ -207,6 +218,8 @@ def markdown(template: Template, sizes: Sequence[int] = SIZES) -> str:
 
 
 def _usd(value: float) -> str:
+    if 0 < value < 0.0005:
+        return "< 0.001"  # counted, and less than the table's last digit: not a zero
     return f"{value:,.2f}" if value >= 0.995 else f"{value:.3f}"
 
 

@@ -68,9 +68,9 @@ def test_the_cost_of_a_connection_grows_with_its_resources_and_metrics_go_to_the
     assert small.keys() == large.keys()
     for item, (_, usd) in small.items():
         assert 0 < usd <= large[item][1], item
-    # GetMetricData alone is the customer's: USD 0.01 per 1,000 metrics, 1.114 metrics a resource, 730 hours
+    # GetMetricData alone is the customer's: USD 0.01 per 1,000 metrics, 1.214 metrics a resource, 730 hours
     (customer,) = [usd for who, usd in large.values() if who == costs.CUSTOMER]
-    assert customer == pytest.approx(1000 * 1.114 * 730 * 0.01 / 1000)
+    assert customer == pytest.approx(1000 * 1.214 * 730 * 0.01 / 1000)
     # And the stack's own settings are read from the template: every table has PITR, CarbonMeter's 4 functions are
     # traced (the web page deployment's is the CDK's)
     assert (facts.tables_with_pitr, facts.traced_functions, facts.kms_keys, facts.dashboards) == (4, 4, 1, 1)
