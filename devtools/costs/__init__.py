@@ -162,10 +162,9 @@ def connection_month(
 
 def _scheduler_page_usd_per_connection() -> float:
     """A connection's share of the scheduler's page that plans it: its CPU, and the invocation shared by a page."""
-    seconds = _quantity("scheduler_page_seconds_per_connection")["value"]
     per_page = Settings.model_fields["scheduler_page_connections"].default
-    gb_seconds = SCHEDULER.memory_mb / _MB_PER_GB * seconds
-    return gb_seconds * _price("lambda_arm64_gb_second") + _price("lambda_request") / per_page
+    page_seconds = per_page * _quantity("scheduler_page_seconds_per_connection")["value"]
+    return _lambda_usd(SCHEDULER.memory_mb, page_seconds) / per_page
 
 
 def _units(kb: float, unit_kb: float) -> float:
