@@ -17,6 +17,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ParamValidationError
 from botocore.validate import validate_parameters
 
+import carbonmeter
 from carbonmeter import cloudwatch
 from carbonmeter.aws import ClientFactory, parse_timestamp
 from carbonmeter.cloudwatch import MetricRequest
@@ -155,3 +156,28 @@ def test_only_cloudwatch_requests_skip_botocore_s_check():
     # and every other service's requests are still checked before they leave
     with pytest.raises(ParamValidationError):
         clients.client("ec2", "eu-west-1").describe_volumes(MaxResults="many")
+
+
+def test_every_request_names_carbonmeter_and_its_version_in_the_customer_s_cloudtrail():
+    # Given the clients of a factory and of one for a customer's assumed role, whose requests never leave
+    sent: list[str] = []
+
+    def _keep_user_agent(request: Any, **_: Any) -> None:
+        sent.append(request.headers["User-Agent"].decode())  # botocore keeps the headers it has prepared as bytes
+        raise _Sent
+
+    settings = Settings(endpoint_url="http://127.0.0.1:9")
+    clients = ClientFactory(settings=settings, hooks=[("before-send", _keep_user_agent)])
+    customer = clients.for_session(clients.session)
+
+    # When each sends a request, one of them through a paginator
+    with pytest.raises(_Sent):
+        clients.client("cloudwatch", "eu-west-1").get_metric_data(MetricDataQueries=[], StartTime=0, EndTime=1)
+    with pytest.raises(_Sent):
+        next(iter(customer.client("ec2", "eu-west-1").get_paginator("describe_volumes").paginate()))
+
+    # Then both carry CarbonMeter's name and version, the SDK's versions beside it
+    assert len(sent) == 2
+    for user_agent in sent:
+        assert user_agent.startswith(f"CarbonMeter/{carbonmeter.__version__} Boto3/")
+        assert f"Botocore/{botocore.__version__}" in user_agent

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import platform
 import re
 import threading
 from collections import Counter
@@ -22,6 +23,7 @@ import botocore.utils
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from carbonmeter import __version__
 from carbonmeter.rate_limit import METRIC_DATA_LIMITS, RateLimits
 from carbonmeter.settings import Settings
 
@@ -109,6 +111,14 @@ def _parse_timestamps_fast(session: boto3.Session) -> None:
 UNVALIDATED_SERVICES = frozenset({"cloudwatch"})
 _UNVALIDATED = Config(parameter_validation=False)
 
+# The User-Agent of every request, fixed once: it names CarbonMeter in the customer's CloudTrail, beside the SDK's
+# own versions. Without it botocore builds its string anew, twice, for every request (about 6 % of the collector's
+# CPU at 10,000 resources); what that string adds is the SDK features a request used, which are telemetry for AWS.
+USER_AGENT = (
+    f"CarbonMeter/{__version__} Boto3/{boto3.__version__} Botocore/{botocore.__version__} "
+    f"Python/{platform.python_version()}"
+)
+
 
 class ClientFactory:
     """Builds and caches boto3 clients for one set of credentials."""
@@ -142,6 +152,7 @@ class ClientFactory:
             connect_timeout=5,
             read_timeout=30,
             max_pool_connections=20,
+            user_agent=USER_AGENT,
         )
 
     def client(self, service: str, region: str | None = None) -> Any:
