@@ -112,8 +112,9 @@ UNVALIDATED_SERVICES = frozenset({"cloudwatch"})
 _UNVALIDATED = Config(parameter_validation=False)
 
 # The User-Agent of every request, fixed once: it names CarbonMeter in the customer's CloudTrail, beside the SDK's
-# own versions. Without it botocore builds its string anew, twice, for every request (about 6 % of the collector's
-# CPU at 10,000 resources); what that string adds is the SDK features a request used, which are telemetry for AWS.
+# own versions. Without it botocore builds its string anew, twice, for every request (an eighth of the collector's
+# CPU at 10,000 resources: docs/benchmarks.md, "One User-Agent a client"); what that string adds is the SDK features
+# a request used, which are telemetry for AWS.
 USER_AGENT = (
     f"CarbonMeter/{__version__} Boto3/{boto3.__version__} Botocore/{botocore.__version__} "
     f"Python/{platform.python_version()}"
